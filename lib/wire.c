@@ -18,8 +18,7 @@ static uint16_t get_le16(const uint8_t *p)
 
 static uint32_t get_le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void put_le16(uint8_t *p, uint16_t v)
@@ -69,8 +68,7 @@ static enum cell_wire_error check_flags(uint8_t flags)
 
 	if (flags & CELL_F_RESERVED)
 		return CELL_WIRE_RESERVED_FLAG;
-	if (kind != CELL_F_REQUEST && kind != CELL_F_RESPONSE &&
-	    kind != CELL_F_CANCEL)
+	if (kind != CELL_F_REQUEST && kind != CELL_F_RESPONSE && kind != CELL_F_CANCEL)
 		return CELL_WIRE_BAD_KIND;
 	if (modifiers & ~allowed_modifiers(kind))
 		return CELL_WIRE_BAD_FLAGS;
@@ -82,8 +80,7 @@ static enum cell_wire_error check_flags(uint8_t flags)
 	return CELL_WIRE_OK;
 }
 
-enum cell_wire_error cell_hdr_check(const struct cell_hdr *hdr,
-				    uint32_t max_payload)
+enum cell_wire_error cell_hdr_check(const struct cell_hdr *hdr, uint32_t max_payload)
 {
 	enum cell_wire_error err;
 	int oneway = !!(hdr->flags & CELL_F_ONEWAY);
@@ -102,8 +99,8 @@ enum cell_wire_error cell_hdr_check(const struct cell_hdr *hdr,
 	return CELL_WIRE_OK;
 }
 
-enum cell_wire_error cell_hdr_decode(const void *buf, size_t n,
-				     uint32_t max_payload, struct cell_hdr *hdr)
+enum cell_wire_error cell_hdr_decode(const void *buf, size_t n, uint32_t max_payload,
+				     struct cell_hdr *hdr)
 {
 	const uint8_t *p = buf;
 
@@ -119,10 +116,8 @@ enum cell_wire_error cell_hdr_decode(const void *buf, size_t n,
 	return cell_hdr_check(hdr, max_payload);
 }
 
-enum cell_wire_error cell_frame_decode(const void *buf, size_t n,
-				       uint32_t max_payload,
-				       struct cell_hdr *hdr,
-				       const void **payload)
+enum cell_wire_error cell_frame_decode(const void *buf, size_t n, uint32_t max_payload,
+				       struct cell_hdr *hdr, const void **payload)
 {
 	const uint8_t *p = buf;
 	enum cell_wire_error err;
@@ -136,8 +131,7 @@ enum cell_wire_error cell_frame_decode(const void *buf, size_t n,
 	if (n - CELL_HDR_SIZE != hdr->len)
 		return CELL_WIRE_LENGTH_MISMATCH;
 	if (hdr->flags & CELL_F_ERROR) {
-		err = cell_error_decode(p + CELL_HDR_SIZE, hdr->len, &status,
-					&detail, &detail_len);
+		err = cell_error_decode(p + CELL_HDR_SIZE, hdr->len, &status, &detail, &detail_len);
 		if (err)
 			return err;
 	}
@@ -145,8 +139,8 @@ enum cell_wire_error cell_frame_decode(const void *buf, size_t n,
 	return CELL_WIRE_OK;
 }
 
-size_t cell_error_encode(void *buf, size_t cap, uint16_t status,
-			 const char *detail, uint32_t detail_len)
+size_t cell_error_encode(void *buf, size_t cap, uint16_t status, const char *detail,
+			 uint32_t detail_len)
 {
 	uint8_t *p = buf;
 	size_t need = sizeof(struct cell_error) + (size_t)detail_len;
@@ -161,9 +155,8 @@ size_t cell_error_encode(void *buf, size_t cap, uint16_t status,
 	return need;
 }
 
-enum cell_wire_error cell_error_decode(const void *payload, size_t len,
-				       uint16_t *status, const char **detail,
-				       uint32_t *detail_len)
+enum cell_wire_error cell_error_decode(const void *payload, size_t len, uint16_t *status,
+				       const char **detail, uint32_t *detail_len)
 {
 	const uint8_t *p = payload;
 	uint32_t dlen;
@@ -186,30 +179,28 @@ static const struct {
 	const char *text;
 	enum cell_status status;
 } wire_errors[CELL_WIRE_ERROR_MAX] = {
-	[CELL_WIRE_OK] = { "ok", "accepted", CELL_STATUS_OK },
-	[CELL_WIRE_TRUNCATED] = { "truncated",
-		"frame shorter than the 20-byte header", CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_BAD_VERSION] = { "bad_version",
-		"unsupported wire version", CELL_STATUS_UNSUPPORTED_VERSION },
-	[CELL_WIRE_RESERVED_FLAG] = { "reserved_flag",
-		"reserved flag bit set", CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_BAD_KIND] = { "bad_kind",
-		"not exactly one of request, response, cancel",
-		CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_BAD_FLAGS] = { "bad_flags",
-		"flag combination not allowed", CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_BAD_CORRELATION] = { "bad_correlation",
-		"correlation id 0 without one-way, or set with one-way",
-		CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_TOO_LONG] = { "too_long",
-		"payload longer than the receiver accepts", CELL_STATUS_TOO_LARGE },
-	[CELL_WIRE_LENGTH_MISMATCH] = { "length_mismatch",
-		"frame size differs from header plus payload length",
-		CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_CANCEL_PAYLOAD] = { "cancel_payload",
-		"cancel frame with a payload", CELL_STATUS_BAD_MESSAGE },
-	[CELL_WIRE_BAD_ERROR] = { "bad_error",
-		"malformed error payload", CELL_STATUS_BAD_MESSAGE },
+	[CELL_WIRE_OK] = {"ok", "accepted", CELL_STATUS_OK},
+	[CELL_WIRE_TRUNCATED] = {"truncated", "frame shorter than the 20-byte header",
+				 CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_BAD_VERSION] = {"bad_version", "unsupported wire version",
+				   CELL_STATUS_UNSUPPORTED_VERSION},
+	[CELL_WIRE_RESERVED_FLAG] = {"reserved_flag", "reserved flag bit set",
+				     CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_BAD_KIND] = {"bad_kind", "not exactly one of request, response, cancel",
+				CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_BAD_FLAGS] = {"bad_flags", "flag combination not allowed",
+				 CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_BAD_CORRELATION] = {"bad_correlation",
+				       "correlation id 0 without one-way, or set with one-way",
+				       CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_TOO_LONG] = {"too_long", "payload longer than the receiver accepts",
+				CELL_STATUS_TOO_LARGE},
+	[CELL_WIRE_LENGTH_MISMATCH] = {"length_mismatch",
+				       "frame size differs from header plus payload length",
+				       CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_CANCEL_PAYLOAD] = {"cancel_payload", "cancel frame with a payload",
+				      CELL_STATUS_BAD_MESSAGE},
+	[CELL_WIRE_BAD_ERROR] = {"bad_error", "malformed error payload", CELL_STATUS_BAD_MESSAGE},
 };
 
 const char *cell_wire_error_name(enum cell_wire_error err)

@@ -4,8 +4,8 @@
 # Install every Debian package Cell needs (Debian 12).  Idempotent: asks dpkg
 # first and prints nothing when all is present.  Uses sudo when not root.
 #
-#   tools/deps.sh            everything
-#   tools/deps.sh GROUP...   only some groups (build kernel bpf mcu)
+#   tools/deps.sh            what make check needs (build kernel bpf mcu)
+#   tools/deps.sh GROUP...   only some groups (build kernel bpf mcu bench)
 set -euo pipefail
 
 declare -A groups=(
@@ -16,6 +16,8 @@ declare -A groups=(
 	[bpf]="libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 nftables
 	       libnl-3-dev libnl-genl-3-dev"
 	[mcu]="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+	[bench]="iceoryx libiceoryx-binding-c-dev libzmq3-dev libnng-dev
+		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux"
 )
 
 wanted=()
@@ -24,7 +26,7 @@ if [ $# -eq 0 ]; then
 fi
 for group in "$@"; do
 	if [ -z "${groups[$group]+set}" ]; then
-		echo "deps.sh: unknown group '$group' (build kernel bpf mcu)" >&2
+		echo "deps.sh: unknown group '$group' (build kernel bpf mcu bench)" >&2
 		exit 2
 	fi
 	# shellcheck disable=SC2206

@@ -42,38 +42,38 @@
  * is set.  ERROR and LEADER_HINT modify a RESPONSE, ONEWAY a REQUEST,
  * MORE a REQUEST or a non-error RESPONSE.  Bit 7 is reserved.
  */
-#define CELL_F_REQUEST		0x01 /* a call; expects a response unless ONEWAY */
-#define CELL_F_RESPONSE		0x02 /* the answer to the call with this correlation id */
-#define CELL_F_ERROR		0x04 /* payload is struct cell_error, status != OK */
-#define CELL_F_ONEWAY		0x08 /* no response will be sent; correlation id is 0 */
-#define CELL_F_LEADER_HINT	0x10 /* error detail names the current leader */
-#define CELL_F_MORE		0x20 /* more frames of this message follow */
-#define CELL_F_CANCEL		0x40 /* cancel the call with this correlation id */
-#define CELL_F_RESERVED		0x80
-#define CELL_F_KIND_MASK	(CELL_F_REQUEST | CELL_F_RESPONSE | CELL_F_CANCEL)
+#define CELL_F_REQUEST	   0x01 /* a call; expects a response unless ONEWAY */
+#define CELL_F_RESPONSE	   0x02 /* the answer to the call with this correlation id */
+#define CELL_F_ERROR	   0x04 /* payload is struct cell_error, status != OK */
+#define CELL_F_ONEWAY	   0x08 /* no response will be sent; correlation id is 0 */
+#define CELL_F_LEADER_HINT 0x10 /* error detail names the current leader */
+#define CELL_F_MORE	   0x20 /* more frames of this message follow */
+#define CELL_F_CANCEL	   0x40 /* cancel the call with this correlation id */
+#define CELL_F_RESERVED	   0x80
+#define CELL_F_KIND_MASK   (CELL_F_REQUEST | CELL_F_RESPONSE | CELL_F_CANCEL)
 
 /* Method ids from CELL_METHOD_CONTROL_BASE up belong to Cell itself. */
-#define CELL_METHOD_CONTROL_BASE	0xff00
-#define CELL_METHOD_HELLO		0xff01 /* handshake, payload struct cell_hello */
-#define CELL_METHOD_PING		0xff02 /* liveness, empty payload */
-#define CELL_METHOD_GOODBYE		0xff03 /* orderly close, empty payload */
-#define CELL_METHOD_SCHEMA		0xff04 /* canonical schema text of the server */
-#define CELL_METHOD_ATTACHMENT		0xff05 /* payload travels in an fd (SCM_RIGHTS) */
+#define CELL_METHOD_CONTROL_BASE 0xff00
+#define CELL_METHOD_HELLO	 0xff01 /* handshake, payload struct cell_hello */
+#define CELL_METHOD_PING	 0xff02 /* liveness, empty payload */
+#define CELL_METHOD_GOODBYE	 0xff03 /* orderly close, empty payload */
+#define CELL_METHOD_SCHEMA	 0xff04 /* canonical schema text of the server */
+#define CELL_METHOD_ATTACHMENT	 0xff05 /* payload travels in an fd (SCM_RIGHTS) */
 
 /*
  * Largest payload a frame can describe.  Transports enforce smaller limits
  * of their own (a ring's size, a socket's buffer, an MCU's buffer).
  */
-#define CELL_MAX_PAYLOAD	(1U << 30)
+#define CELL_MAX_PAYLOAD (1U << 30)
 
 struct cell_hdr {
-	__u8 version;		/* CELL_WIRE_VERSION */
-	__u8 flags;		/* CELL_F_* */
-	__u16 method;		/* method id; a response echoes the request's */
-	__u32 correlation;	/* call id chosen by the caller; 0 only for ONEWAY */
-	__u32 len;		/* payload bytes that follow the header */
-	__u32 fingerprint_lo;	/* schema fingerprint, low 32 bits */
-	__u32 fingerprint_hi;	/* schema fingerprint, high 32 bits */
+	__u8 version;	      /* CELL_WIRE_VERSION */
+	__u8 flags;	      /* CELL_F_* */
+	__u16 method;	      /* method id; a response echoes the request's */
+	__u32 correlation;    /* call id chosen by the caller; 0 only for ONEWAY */
+	__u32 len;	      /* payload bytes that follow the header */
+	__u32 fingerprint_lo; /* schema fingerprint, low 32 bits */
+	__u32 fingerprint_hi; /* schema fingerprint, high 32 bits */
 };
 
 #define CELL_HDR_SIZE 20
@@ -84,28 +84,28 @@ struct cell_hdr {
  */
 enum cell_status {
 	CELL_STATUS_OK = 0,
-	CELL_STATUS_CANCELLED = 1,		/* the caller cancelled the call */
-	CELL_STATUS_UNKNOWN_METHOD = 2,		/* no handler for that method id */
-	CELL_STATUS_BAD_MESSAGE = 3,		/* frame or payload failed validation */
-	CELL_STATUS_FINGERPRINT_MISMATCH = 4,	/* peers were built from other schemas */
-	CELL_STATUS_DEADLINE_EXCEEDED = 5,	/* the call's deadline passed */
-	CELL_STATUS_RESOURCE_EXHAUSTED = 6,	/* ring full past max_inflight, limits */
-	CELL_STATUS_UNAVAILABLE = 7,		/* peer gone or not reachable */
-	CELL_STATUS_NOT_LEADER = 8,		/* ask the leader (LEADER_HINT says who) */
-	CELL_STATUS_PERMISSION_DENIED = 9,	/* credentials refused */
-	CELL_STATUS_INTERNAL = 10,		/* bug or invariant broken in the peer */
-	CELL_STATUS_UNSUPPORTED_VERSION = 11,	/* wire or ABI version not spoken */
-	CELL_STATUS_INVALID_ARGUMENT = 12,	/* well-formed, but the handler refused it */
-	CELL_STATUS_NOT_FOUND = 13,		/* the named thing does not exist */
-	CELL_STATUS_TOO_LARGE = 14,		/* message larger than the path allows */
-	CELL_STATUS_MAX = 15,			/* first unassigned code */
+	CELL_STATUS_CANCELLED = 1,	      /* the caller cancelled the call */
+	CELL_STATUS_UNKNOWN_METHOD = 2,	      /* no handler for that method id */
+	CELL_STATUS_BAD_MESSAGE = 3,	      /* frame or payload failed validation */
+	CELL_STATUS_FINGERPRINT_MISMATCH = 4, /* peers were built from other schemas */
+	CELL_STATUS_DEADLINE_EXCEEDED = 5,    /* the call's deadline passed */
+	CELL_STATUS_RESOURCE_EXHAUSTED = 6,   /* ring full past max_inflight, limits */
+	CELL_STATUS_UNAVAILABLE = 7,	      /* peer gone or not reachable */
+	CELL_STATUS_NOT_LEADER = 8,	      /* ask the leader (LEADER_HINT says who) */
+	CELL_STATUS_PERMISSION_DENIED = 9,    /* credentials refused */
+	CELL_STATUS_INTERNAL = 10,	      /* bug or invariant broken in the peer */
+	CELL_STATUS_UNSUPPORTED_VERSION = 11, /* wire or ABI version not spoken */
+	CELL_STATUS_INVALID_ARGUMENT = 12,    /* well-formed, but the handler refused it */
+	CELL_STATUS_NOT_FOUND = 13,	      /* the named thing does not exist */
+	CELL_STATUS_TOO_LARGE = 14,	      /* message larger than the path allows */
+	CELL_STATUS_MAX = 15,		      /* first unassigned code */
 };
 
 /* Payload of an ERROR response: a status and an optional UTF-8 detail. */
 struct cell_error {
-	__u16 status;		/* enum cell_status, never OK */
-	__u16 reserved;		/* zero */
-	__u32 detail_len;	/* bytes of detail text that follow, no NUL */
+	__u16 status;	  /* enum cell_status, never OK */
+	__u16 reserved;	  /* zero */
+	__u32 detail_len; /* bytes of detail text that follow, no NUL */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -113,27 +113,27 @@ struct cell_error {
 /* ---------------------------------------------------------------------- */
 
 /* Features a peer offers (HELLO) and the server grants (WELCOME). */
-#define CELL_FEAT_SHM_MEMFD	0x0001 /* rings in sealed memfds */
-#define CELL_FEAT_SHM_MODULE	0x0002 /* rings from /dev/cell */
-#define CELL_FEAT_ATTACHMENTS	0x0004 /* large payloads as sealed memfds */
-#define CELL_FEAT_CANCEL	0x0008 /* CANCEL frames understood */
-#define CELL_FEAT_ALL		0x000f
+#define CELL_FEAT_SHM_MEMFD   0x0001 /* rings in sealed memfds */
+#define CELL_FEAT_SHM_MODULE  0x0002 /* rings from /dev/cell */
+#define CELL_FEAT_ATTACHMENTS 0x0004 /* large payloads as sealed memfds */
+#define CELL_FEAT_CANCEL      0x0008 /* CANCEL frames understood */
+#define CELL_FEAT_ALL	      0x000f
 
 /*
  * Payload of the first frame a client sends (method CELL_METHOD_HELLO,
  * flags REQUEST).  The frame header carries the same fingerprint.
  */
 struct cell_hello {
-	__u32 magic;		/* CELL_HELLO_MAGIC */
-	__u16 abi_version;	/* CELL_ABI_VERSION */
-	__u16 reserved0;	/* zero */
-	__u32 features;		/* CELL_FEAT_* the client can use */
-	__u32 max_inflight;	/* calls the client will keep in flight */
-	__u64 request_ring;	/* data bytes wanted, power of two; 0: default */
-	__u64 response_ring;	/* data bytes wanted, power of two; 0: default */
+	__u32 magic;	     /* CELL_HELLO_MAGIC */
+	__u16 abi_version;   /* CELL_ABI_VERSION */
+	__u16 reserved0;     /* zero */
+	__u32 features;	     /* CELL_FEAT_* the client can use */
+	__u32 max_inflight;  /* calls the client will keep in flight */
+	__u64 request_ring;  /* data bytes wanted, power of two; 0: default */
+	__u64 response_ring; /* data bytes wanted, power of two; 0: default */
 	__u32 fingerprint_lo;
 	__u32 fingerprint_hi;
-	__u64 reserved1;	/* zero */
+	__u64 reserved1; /* zero */
 };
 
 #define CELL_HELLO_MAGIC 0x4f4c4548 /* "HELO" */
@@ -144,16 +144,16 @@ struct cell_hello {
  * produces) then response ring (client consumes).
  */
 struct cell_welcome {
-	__u32 magic;		/* CELL_WELCOME_MAGIC */
+	__u32 magic; /* CELL_WELCOME_MAGIC */
 	__u16 abi_version;
-	__u16 reserved0;	/* zero */
-	__u32 features;		/* granted: a subset of those offered */
-	__u32 max_inflight;	/* calls the server accepts in flight */
-	__u64 request_ring;	/* data bytes of the request ring, 0 if none */
-	__u64 response_ring;	/* data bytes of the response ring, 0 if none */
-	__u32 fingerprint_lo;	/* the server's fingerprint */
+	__u16 reserved0;      /* zero */
+	__u32 features;	      /* granted: a subset of those offered */
+	__u32 max_inflight;   /* calls the server accepts in flight */
+	__u64 request_ring;   /* data bytes of the request ring, 0 if none */
+	__u64 response_ring;  /* data bytes of the response ring, 0 if none */
+	__u32 fingerprint_lo; /* the server's fingerprint */
 	__u32 fingerprint_hi;
-	__u64 reserved1;	/* zero */
+	__u64 reserved1; /* zero */
 };
 
 #define CELL_WELCOME_MAGIC 0x434c4557 /* "WELC" */
@@ -175,30 +175,30 @@ struct cell_welcome {
  * Offsets are given in the geometry page; readers use those, not these
  * constants, so a later ABI can move them.
  */
-#define CELL_RING_MAGIC		0x474e5243 /* "CRNG" */
-#define CELL_RING_PAGE		4096
-#define CELL_RING_OFF_GEOMETRY	0
-#define CELL_RING_OFF_PRODUCER	(1 * CELL_RING_PAGE)
-#define CELL_RING_OFF_CONSUMER	(2 * CELL_RING_PAGE)
-#define CELL_RING_OFF_DATA	(3 * CELL_RING_PAGE)
-#define CELL_RING_MIN_DATA	(1U << 12)	/* 4 KiB */
-#define CELL_RING_MAX_DATA	(1U << 30)	/* 1 GiB */
+#define CELL_RING_MAGIC	       0x474e5243 /* "CRNG" */
+#define CELL_RING_PAGE	       4096
+#define CELL_RING_OFF_GEOMETRY 0
+#define CELL_RING_OFF_PRODUCER (1 * CELL_RING_PAGE)
+#define CELL_RING_OFF_CONSUMER (2 * CELL_RING_PAGE)
+#define CELL_RING_OFF_DATA     (3 * CELL_RING_PAGE)
+#define CELL_RING_MIN_DATA     (1U << 12) /* 4 KiB */
+#define CELL_RING_MAX_DATA     (1U << 30) /* 1 GiB */
 
 /* Geometry flags */
-#define CELL_RING_GEOM_MODULE	0x0001 /* memory owned by cell.ko */
+#define CELL_RING_GEOM_MODULE 0x0001 /* memory owned by cell.ko */
 
 struct cell_ring_geometry {
-	__u32 magic;		/* CELL_RING_MAGIC */
-	__u16 abi_version;	/* CELL_ABI_VERSION */
-	__u16 geometry_size;	/* sizeof(struct cell_ring_geometry) */
-	__u32 flags;		/* CELL_RING_GEOM_* */
-	__u32 page_size;	/* CELL_RING_PAGE */
-	__u64 data_size;	/* power of two, MIN_DATA..MAX_DATA */
-	__u64 producer_offset;	/* of struct cell_ring_producer */
-	__u64 consumer_offset;	/* of struct cell_ring_consumer */
-	__u64 data_offset;	/* of the data area */
-	__u64 ring_id;		/* module-wide id (0 on the memfd path) */
-	__u64 reserved[8];	/* zero */
+	__u32 magic;	       /* CELL_RING_MAGIC */
+	__u16 abi_version;     /* CELL_ABI_VERSION */
+	__u16 geometry_size;   /* sizeof(struct cell_ring_geometry) */
+	__u32 flags;	       /* CELL_RING_GEOM_* */
+	__u32 page_size;       /* CELL_RING_PAGE */
+	__u64 data_size;       /* power of two, MIN_DATA..MAX_DATA */
+	__u64 producer_offset; /* of struct cell_ring_producer */
+	__u64 consumer_offset; /* of struct cell_ring_consumer */
+	__u64 data_offset;     /* of the data area */
+	__u64 ring_id;	       /* module-wide id (0 on the memfd path) */
+	__u64 reserved[8];     /* zero */
 };
 
 /*
@@ -210,17 +210,17 @@ struct cell_ring_geometry {
  * side before it sleeps on the other side's @wake word.
  */
 struct cell_ring_producer {
-	__u64 position;		/* tail: bytes committed */
-	__u32 wake;		/* futex word the consumer sleeps on */
-	__u32 waiting;		/* producer sleeps on consumer's wake (ring full) */
-	__u64 reserved[6];	/* zero; pads the hot words to one cache line */
+	__u64 position;	   /* tail: bytes committed */
+	__u32 wake;	   /* futex word the consumer sleeps on */
+	__u32 waiting;	   /* producer sleeps on consumer's wake (ring full) */
+	__u64 reserved[6]; /* zero; pads the hot words to one cache line */
 };
 
 struct cell_ring_consumer {
-	__u64 position;		/* head: bytes released */
-	__u32 wake;		/* futex word the producer sleeps on */
-	__u32 waiting;		/* consumer sleeps on producer's wake (ring empty) */
-	__u64 reserved[6];	/* zero */
+	__u64 position;	   /* head: bytes released */
+	__u32 wake;	   /* futex word the producer sleeps on */
+	__u32 waiting;	   /* consumer sleeps on producer's wake (ring empty) */
+	__u64 reserved[6]; /* zero */
 };
 
 /*
@@ -238,8 +238,8 @@ struct cell_ring_record {
 	__u32 seq;
 };
 
-#define CELL_RING_ALIGN		8
-#define CELL_RECORD_WRAP	0xffffffffU
+#define CELL_RING_ALIGN	 8
+#define CELL_RECORD_WRAP 0xffffffffU
 
 /* ---------------------------------------------------------------------- */
 /* /dev/cell ioctls                                                        */
@@ -252,41 +252,41 @@ struct cell_ring_record {
 #define CELL_IOC_MAGIC 'C'
 
 /* Roles of a ring fd */
-#define CELL_ROLE_PRODUCER	1
-#define CELL_ROLE_CONSUMER	2
+#define CELL_ROLE_PRODUCER 1
+#define CELL_ROLE_CONSUMER 2
 
 /* Which futex-style word a wait or wake names */
-#define CELL_WORD_PRODUCER	1	/* producer page's @wake: data was committed */
-#define CELL_WORD_CONSUMER	2	/* consumer page's @wake: space was freed */
+#define CELL_WORD_PRODUCER 1 /* producer page's @wake: data was committed */
+#define CELL_WORD_CONSUMER 2 /* consumer page's @wake: space was freed */
 
 /* Flags for struct cell_ring_create */
-#define CELL_RING_CREATE_CLOEXEC	0x0001
-#define CELL_RING_CREATE_FLAGS		0x0001
+#define CELL_RING_CREATE_CLOEXEC 0x0001
+#define CELL_RING_CREATE_FLAGS	 0x0001
 
 /* On /dev/cell: create a ring; returns a producer fd in @fd. */
 struct cell_ring_create {
-	__u32 size;		/* sizeof(struct cell_ring_create) */
-	__u32 flags;		/* CELL_RING_CREATE_* */
-	__u64 data_size;	/* power of two, MIN_DATA..MAX_DATA */
-	__s32 fd;		/* out: producer fd */
-	__u32 reserved0;	/* zero */
-	__u64 ring_id;		/* out */
-	__u64 reserved[2];	/* zero */
+	__u32 size;	   /* sizeof(struct cell_ring_create) */
+	__u32 flags;	   /* CELL_RING_CREATE_* */
+	__u64 data_size;   /* power of two, MIN_DATA..MAX_DATA */
+	__s32 fd;	   /* out: producer fd */
+	__u32 reserved0;   /* zero */
+	__u64 ring_id;	   /* out */
+	__u64 reserved[2]; /* zero */
 };
 
 /* On a producer fd: open the ring's consumer side; returns an fd in @fd. */
 struct cell_ring_open {
-	__u32 size;		/* sizeof(struct cell_ring_open) */
-	__u32 flags;		/* CELL_RING_CREATE_CLOEXEC */
-	__s32 fd;		/* out: consumer fd */
-	__u32 reserved0;	/* zero */
-	__u64 reserved[2];	/* zero */
+	__u32 size;	   /* sizeof(struct cell_ring_open) */
+	__u32 flags;	   /* CELL_RING_CREATE_CLOEXEC */
+	__s32 fd;	   /* out: consumer fd */
+	__u32 reserved0;   /* zero */
+	__u64 reserved[2]; /* zero */
 };
 
 /* Wait flags */
-#define CELL_WAIT_ABSOLUTE	0x0001 /* timeout_ns is CLOCK_MONOTONIC time */
-#define CELL_WAIT_FLAGS		0x0001
-#define CELL_WAIT_FOREVER	(~(__u64)0)
+#define CELL_WAIT_ABSOLUTE 0x0001 /* timeout_ns is CLOCK_MONOTONIC time */
+#define CELL_WAIT_FLAGS	   0x0001
+#define CELL_WAIT_FOREVER  (~(__u64)0)
 
 /*
  * On a ring fd: sleep while the named word equals @expected, until woken,
@@ -295,99 +295,99 @@ struct cell_ring_open {
  * used: the caller re-reads the ring either way), -ETIMEDOUT on timeout.
  */
 struct cell_ring_wait {
-	__u32 size;		/* sizeof(struct cell_ring_wait) */
-	__u32 word;		/* CELL_WORD_* */
+	__u32 size; /* sizeof(struct cell_ring_wait) */
+	__u32 word; /* CELL_WORD_* */
 	__u32 expected;
-	__u32 flags;		/* CELL_WAIT_* */
-	__u64 timeout_ns;	/* relative, absolute, or CELL_WAIT_FOREVER */
-	__u64 reserved;		/* zero */
+	__u32 flags;	  /* CELL_WAIT_* */
+	__u64 timeout_ns; /* relative, absolute, or CELL_WAIT_FOREVER */
+	__u64 reserved;	  /* zero */
 };
 
 /* On a ring fd: wake up to @count sleepers on the named word. */
 struct cell_ring_wake {
-	__u32 size;		/* sizeof(struct cell_ring_wake) */
-	__u32 word;		/* CELL_WORD_* */
-	__u32 count;		/* 0 means all */
-	__u32 woken;		/* out: sleepers woken */
-	__u64 reserved;		/* zero */
+	__u32 size;	/* sizeof(struct cell_ring_wake) */
+	__u32 word;	/* CELL_WORD_* */
+	__u32 count;	/* 0 means all */
+	__u32 woken;	/* out: sleepers woken */
+	__u64 reserved; /* zero */
 };
 
 /* On a ring fd: describe it. */
 struct cell_ring_info {
-	__u32 size;		/* sizeof(struct cell_ring_info) */
-	__u32 role;		/* out: CELL_ROLE_* of this fd */
-	__u64 ring_id;		/* out */
-	__u64 data_size;	/* out */
-	__u64 map_size;		/* out: bytes to map the whole ring */
-	__u32 peer_alive;	/* out: 1 while the other side has an open fd */
-	__u32 reserved0;	/* zero */
-	__u64 reserved[2];	/* zero */
+	__u32 size;	   /* sizeof(struct cell_ring_info) */
+	__u32 role;	   /* out: CELL_ROLE_* of this fd */
+	__u64 ring_id;	   /* out */
+	__u64 data_size;   /* out */
+	__u64 map_size;	   /* out: bytes to map the whole ring */
+	__u32 peer_alive;  /* out: 1 while the other side has an open fd */
+	__u32 reserved0;   /* zero */
+	__u64 reserved[2]; /* zero */
 };
 
 /* On /dev/cell: the module's ABI version and features. */
 struct cell_version {
-	__u32 size;		/* sizeof(struct cell_version) */
-	__u32 abi_version;	/* out: CELL_ABI_VERSION */
-	__u64 features;		/* out: reserved for growth, 0 today */
-	__u64 reserved[2];	/* zero */
+	__u32 size;	   /* sizeof(struct cell_version) */
+	__u32 abi_version; /* out: CELL_ABI_VERSION */
+	__u64 features;	   /* out: reserved for growth, 0 today */
+	__u64 reserved[2]; /* zero */
 };
 
 #ifndef CELL_UAPI_NO_IOCTL
-#define CELL_IOC_VERSION	_IOWR(CELL_IOC_MAGIC, 0x00, struct cell_version)
-#define CELL_IOC_RING_CREATE	_IOWR(CELL_IOC_MAGIC, 0x01, struct cell_ring_create)
-#define CELL_IOC_RING_OPEN	_IOWR(CELL_IOC_MAGIC, 0x02, struct cell_ring_open)
-#define CELL_IOC_RING_WAIT	_IOWR(CELL_IOC_MAGIC, 0x03, struct cell_ring_wait)
-#define CELL_IOC_RING_WAKE	_IOWR(CELL_IOC_MAGIC, 0x04, struct cell_ring_wake)
-#define CELL_IOC_RING_INFO	_IOWR(CELL_IOC_MAGIC, 0x05, struct cell_ring_info)
+#define CELL_IOC_VERSION     _IOWR(CELL_IOC_MAGIC, 0x00, struct cell_version)
+#define CELL_IOC_RING_CREATE _IOWR(CELL_IOC_MAGIC, 0x01, struct cell_ring_create)
+#define CELL_IOC_RING_OPEN   _IOWR(CELL_IOC_MAGIC, 0x02, struct cell_ring_open)
+#define CELL_IOC_RING_WAIT   _IOWR(CELL_IOC_MAGIC, 0x03, struct cell_ring_wait)
+#define CELL_IOC_RING_WAKE   _IOWR(CELL_IOC_MAGIC, 0x04, struct cell_ring_wake)
+#define CELL_IOC_RING_INFO   _IOWR(CELL_IOC_MAGIC, 0x05, struct cell_ring_info)
 #endif
 
 /* ---------------------------------------------------------------------- */
 /* Discovery datagram ("pheromone"), UDP, little-endian, 256 bytes         */
 /* ---------------------------------------------------------------------- */
 
-#define CELL_PHEROMONE_MAGIC		0x504c4543 /* "CELP" */
-#define CELL_PHEROMONE_VERSION		1
-#define CELL_PHEROMONE_PORT		7946
-#define CELL_NAME_MAX			32	/* bytes, NUL-padded, not terminated */
-#define CELL_PHEROMONE_ENDPOINTS	4
-#define CELL_PHEROMONE_TTL_MAX		3600	/* seconds */
+#define CELL_PHEROMONE_MAGIC	 0x504c4543 /* "CELP" */
+#define CELL_PHEROMONE_VERSION	 1
+#define CELL_PHEROMONE_PORT	 7946
+#define CELL_NAME_MAX		 32 /* bytes, NUL-padded, not terminated */
+#define CELL_PHEROMONE_ENDPOINTS 4
+#define CELL_PHEROMONE_TTL_MAX	 3600 /* seconds */
 
 /* Endpoint families and transports */
-#define CELL_EP_NONE		0
-#define CELL_EP_IPV4		1	/* addr[0..3] */
-#define CELL_EP_IPV6		2	/* addr[0..15] */
-#define CELL_EP_QUIC		1
-#define CELL_EP_UDP		2
+#define CELL_EP_NONE 0
+#define CELL_EP_IPV4 1 /* addr[0..3] */
+#define CELL_EP_IPV6 2 /* addr[0..15] */
+#define CELL_EP_QUIC 1
+#define CELL_EP_UDP  2
 
 /* Pheromone flags */
-#define CELL_PHEROMONE_F_WITHDRAW	0x01 /* the cell is going away */
-#define CELL_PHEROMONE_F_LEADER		0x02 /* sender leads its Raft group */
-#define CELL_PHEROMONE_FLAGS		0x03
+#define CELL_PHEROMONE_F_WITHDRAW 0x01 /* the cell is going away */
+#define CELL_PHEROMONE_F_LEADER	  0x02 /* sender leads its Raft group */
+#define CELL_PHEROMONE_FLAGS	  0x03
 
 struct cell_endpoint {
-	__u8 family;		/* CELL_EP_NONE, IPV4, IPV6 */
-	__u8 transport;		/* CELL_EP_QUIC, UDP */
-	__u16 port;		/* little-endian like every other field */
-	__u8 addr[16];		/* network byte order, as the address is written */
+	__u8 family;	/* CELL_EP_NONE, IPV4, IPV6 */
+	__u8 transport; /* CELL_EP_QUIC, UDP */
+	__u16 port;	/* little-endian like every other field */
+	__u8 addr[16];	/* network byte order, as the address is written */
 };
 
 struct cell_pheromone {
-	__u32 magic;		/* CELL_PHEROMONE_MAGIC */
-	__u8 version;		/* CELL_PHEROMONE_VERSION */
-	__u8 flags;		/* CELL_PHEROMONE_F_* */
-	__u8 endpoint_count;	/* 0..CELL_PHEROMONE_ENDPOINTS */
-	__u8 reserved0;		/* zero */
-	__u16 ttl;		/* seconds the advertisement is valid, 1..TTL_MAX */
-	__u16 reserved1;	/* zero */
-	__u32 sequence;		/* per sender, increases with every datagram */
-	__u32 fingerprint_lo;	/* schema fingerprint of the advertised cell */
+	__u32 magic;	      /* CELL_PHEROMONE_MAGIC */
+	__u8 version;	      /* CELL_PHEROMONE_VERSION */
+	__u8 flags;	      /* CELL_PHEROMONE_F_* */
+	__u8 endpoint_count;  /* 0..CELL_PHEROMONE_ENDPOINTS */
+	__u8 reserved0;	      /* zero */
+	__u16 ttl;	      /* seconds the advertisement is valid, 1..TTL_MAX */
+	__u16 reserved1;      /* zero */
+	__u32 sequence;	      /* per sender, increases with every datagram */
+	__u32 fingerprint_lo; /* schema fingerprint of the advertised cell */
 	__u32 fingerprint_hi;
-	__u8 name[CELL_NAME_MAX];	/* [a-z0-9_.@-], NUL-padded */
+	__u8 name[CELL_NAME_MAX]; /* [a-z0-9_.@-], NUL-padded */
 	struct cell_endpoint endpoints[CELL_PHEROMONE_ENDPOINTS];
-	__s32 vivaldi[4];	/* x, y, z, height in microseconds * 16 */
-	__u32 reserved2[2];	/* zero */
-	__u8 identity_key[32];	/* sender's long-term Ed25519 public key */
-	__u8 signature[64];	/* Ed25519 over every byte before this field */
+	__s32 vivaldi[4];      /* x, y, z, height in microseconds * 16 */
+	__u32 reserved2[2];    /* zero */
+	__u8 identity_key[32]; /* sender's long-term Ed25519 public key */
+	__u8 signature[64];    /* Ed25519 over every byte before this field */
 };
 
 #define CELL_PHEROMONE_SIZE 256
@@ -401,23 +401,23 @@ struct cell_pheromone {
  * single 0x00 delimiter.  The CRC is CRC-32C (Castagnoli, reflected, init
  * and xorout 0xffffffff) over header and payload, stored little-endian.
  */
-#define CELL_UART_DELIMITER	0x00
-#define CELL_UART_CRC_SIZE	4
+#define CELL_UART_DELIMITER 0x00
+#define CELL_UART_CRC_SIZE  4
 
 /* ---------------------------------------------------------------------- */
 /* Generic netlink family "cell" (introspection of cell.ko)                */
 /* ---------------------------------------------------------------------- */
 
-#define CELL_GENL_NAME		"cell"
-#define CELL_GENL_VERSION	1
-#define CELL_GENL_MCGRP_EVENTS	"events"
+#define CELL_GENL_NAME	       "cell"
+#define CELL_GENL_VERSION      1
+#define CELL_GENL_MCGRP_EVENTS "events"
 
 enum cell_genl_cmd {
 	CELL_CMD_UNSPEC,
-	CELL_CMD_RING_GET,		/* dump: one message per visible ring */
-	CELL_CMD_RING_CREATED,		/* event */
-	CELL_CMD_RING_DESTROYED,	/* event */
-	CELL_CMD_RING_PEER_DEAD,	/* event: one side closed its last fd */
+	CELL_CMD_RING_GET,	 /* dump: one message per visible ring */
+	CELL_CMD_RING_CREATED,	 /* event */
+	CELL_CMD_RING_DESTROYED, /* event */
+	CELL_CMD_RING_PEER_DEAD, /* event: one side closed its last fd */
 	__CELL_CMD_MAX,
 };
 #define CELL_CMD_MAX (__CELL_CMD_MAX - 1)
@@ -425,19 +425,19 @@ enum cell_genl_cmd {
 enum cell_genl_attr {
 	CELL_ATTR_UNSPEC,
 	CELL_ATTR_PAD,
-	CELL_ATTR_RING_ID,		/* u64 */
-	CELL_ATTR_DATA_SIZE,		/* u64 */
-	CELL_ATTR_PRODUCER_PID,		/* u32, tgid that created the ring */
-	CELL_ATTR_PRODUCER_UID,		/* u32 */
-	CELL_ATTR_CONSUMER_PID,		/* u32, tgid that opened the consumer side */
-	CELL_ATTR_CONSUMER_UID,		/* u32 */
-	CELL_ATTR_HEAD,			/* u64, consumer position */
-	CELL_ATTR_TAIL,			/* u64, producer position */
-	CELL_ATTR_WAITS,		/* u64, wait ioctls that slept */
-	CELL_ATTR_WAKEUPS,		/* u64, sleepers woken */
-	CELL_ATTR_CREATED_NS,		/* u64, CLOCK_BOOTTIME at creation */
-	CELL_ATTR_PRODUCER_OPEN,	/* u32, open producer fds */
-	CELL_ATTR_CONSUMER_OPEN,	/* u32, open consumer fds */
+	CELL_ATTR_RING_ID,	 /* u64 */
+	CELL_ATTR_DATA_SIZE,	 /* u64 */
+	CELL_ATTR_PRODUCER_PID,	 /* u32, tgid that created the ring */
+	CELL_ATTR_PRODUCER_UID,	 /* u32 */
+	CELL_ATTR_CONSUMER_PID,	 /* u32, tgid that opened the consumer side */
+	CELL_ATTR_CONSUMER_UID,	 /* u32 */
+	CELL_ATTR_HEAD,		 /* u64, consumer position */
+	CELL_ATTR_TAIL,		 /* u64, producer position */
+	CELL_ATTR_WAITS,	 /* u64, wait ioctls that slept */
+	CELL_ATTR_WAKEUPS,	 /* u64, sleepers woken */
+	CELL_ATTR_CREATED_NS,	 /* u64, CLOCK_BOOTTIME at creation */
+	CELL_ATTR_PRODUCER_OPEN, /* u32, open producer fds */
+	CELL_ATTR_CONSUMER_OPEN, /* u32, open consumer fds */
 	__CELL_ATTR_MAX,
 };
 #define CELL_ATTR_MAX (__CELL_ATTR_MAX - 1)

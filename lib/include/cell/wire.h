@@ -22,16 +22,16 @@ extern "C" {
 /* Why a frame was refused.  0 means accepted. */
 enum cell_wire_error {
 	CELL_WIRE_OK = 0,
-	CELL_WIRE_TRUNCATED,		/* fewer bytes than a header */
-	CELL_WIRE_BAD_VERSION,		/* version is not CELL_WIRE_VERSION */
-	CELL_WIRE_RESERVED_FLAG,	/* flag bit 7 is set */
-	CELL_WIRE_BAD_KIND,		/* not exactly one of REQUEST/RESPONSE/CANCEL */
-	CELL_WIRE_BAD_FLAGS,		/* a modifier that the kind does not allow */
-	CELL_WIRE_BAD_CORRELATION,	/* 0 where an id is needed, or set on ONEWAY */
-	CELL_WIRE_TOO_LONG,		/* payload longer than the receiver allows */
-	CELL_WIRE_LENGTH_MISMATCH,	/* bytes present differ from header + len */
-	CELL_WIRE_CANCEL_PAYLOAD,	/* a CANCEL frame carries a payload */
-	CELL_WIRE_BAD_ERROR,		/* ERROR payload malformed */
+	CELL_WIRE_TRUNCATED,	   /* fewer bytes than a header */
+	CELL_WIRE_BAD_VERSION,	   /* version is not CELL_WIRE_VERSION */
+	CELL_WIRE_RESERVED_FLAG,   /* flag bit 7 is set */
+	CELL_WIRE_BAD_KIND,	   /* not exactly one of REQUEST/RESPONSE/CANCEL */
+	CELL_WIRE_BAD_FLAGS,	   /* a modifier that the kind does not allow */
+	CELL_WIRE_BAD_CORRELATION, /* 0 where an id is needed, or set on ONEWAY */
+	CELL_WIRE_TOO_LONG,	   /* payload longer than the receiver allows */
+	CELL_WIRE_LENGTH_MISMATCH, /* bytes present differ from header + len */
+	CELL_WIRE_CANCEL_PAYLOAD,  /* a CANCEL frame carries a payload */
+	CELL_WIRE_BAD_ERROR,	   /* ERROR payload malformed */
 	CELL_WIRE_ERROR_MAX,
 };
 
@@ -48,15 +48,14 @@ LIBCELL_API void cell_hdr_encode(const struct cell_hdr *hdr, void *buf);
  * Return: CELL_WIRE_OK, or why the header is refused (@hdr then undefined).
  */
 LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
-cell_hdr_decode(const void *buf, size_t n, uint32_t max_payload,
-		struct cell_hdr *hdr);
+cell_hdr_decode(const void *buf, size_t n, uint32_t max_payload, struct cell_hdr *hdr);
 
 /**
  * cell_hdr_check() - validate a header already in host order (the same
  * rules as cell_hdr_decode()).
  */
-LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
-cell_hdr_check(const struct cell_hdr *hdr, uint32_t max_payload);
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error cell_hdr_check(const struct cell_hdr *hdr,
+								uint32_t max_payload);
 
 /**
  * cell_frame_decode() - validate a whole frame: a header and exactly
@@ -64,9 +63,10 @@ cell_hdr_check(const struct cell_hdr *hdr, uint32_t max_payload);
  * be a well-formed struct cell_error.  On success *@payload points into
  * @buf (no copy).
  */
-LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
-cell_frame_decode(const void *buf, size_t n, uint32_t max_payload,
-		  struct cell_hdr *hdr, const void **payload);
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error cell_frame_decode(const void *buf, size_t n,
+								   uint32_t max_payload,
+								   struct cell_hdr *hdr,
+								   const void **payload);
 
 /**
  * cell_error_encode() - write an ERROR payload (struct cell_error then
@@ -74,16 +74,17 @@ cell_frame_decode(const void *buf, size_t n, uint32_t max_payload,
  * Return: bytes written, or 0 if @cap is too small or @status is OK or
  * unknown.
  */
-LIBCELL_API size_t cell_error_encode(void *buf, size_t cap, uint16_t status,
-				     const char *detail, uint32_t detail_len);
+LIBCELL_API size_t cell_error_encode(void *buf, size_t cap, uint16_t status, const char *detail,
+				     uint32_t detail_len);
 
 /**
  * cell_error_decode() - parse an ERROR payload.  *@detail points into
  * @payload (not NUL-terminated).
  */
-LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
-cell_error_decode(const void *payload, size_t len, uint16_t *status,
-		  const char **detail, uint32_t *detail_len);
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error cell_error_decode(const void *payload, size_t len,
+								   uint16_t *status,
+								   const char **detail,
+								   uint32_t *detail_len);
 
 /* Short stable name of a wire error ("bad_version"), as in the vectors. */
 LIBCELL_API const char *cell_wire_error_name(enum cell_wire_error err);
