@@ -153,7 +153,7 @@ style: deps
 
 fuzz: deps
 	$(call cmake-build,$(BUILD)/fuzz,-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCELL_FUZZ=ON -DCELL_WERROR=ON)
-	@cd $(BUILD)/fuzz && for f in $$(ls selftests/fuzz/fuzz_* 2>/dev/null); do \
+	@cd $(BUILD)/fuzz && for f in $$(ls fuzz/fuzz_* 2>/dev/null); do \
 		[ -x "$$f" ] || continue; \
 		name=$$(basename $$f); corpus=$(TOP)/selftests/fuzz/corpus/$${name#fuzz_}; \
 		mkdir -p work/$$name; \

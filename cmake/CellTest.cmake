@@ -35,3 +35,29 @@ function(cell_add_ksft name)
 	cell_add_test(NAME ${name} COMMAND $<TARGET_FILE:${name}>
 		      LABELS ${T_LABELS} TIMEOUT ${T_TIMEOUT})
 endfunction()
+
+# cell_add_fuzz(NAME n SOURCES files... [LIBS libs...])
+#
+# A file defining LLVMFuzzerTestOneInput().  With CELL_FUZZ (clang, make
+# fuzz) it becomes the libFuzzer binary fuzz/fuzz_<n>; in every other build
+# it is linked with selftests/fuzz/replay.c, which runs the seed corpus
+# selftests/fuzz/corpus/<n>/ and random mutations of it as a unit test, so
+# the sanitizer builds see every target too.
+function(cell_add_fuzz)
+	cmake_parse_arguments(F "" "NAME" "SOURCES;LIBS" ${ARGN})
+	set(target fuzz_${F_NAME})
+	set(corpus ${CELL_TOP}/selftests/fuzz/corpus/${F_NAME})
+	if(CELL_FUZZ)
+		add_executable(${target} ${F_SOURCES})
+		target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+		set_target_properties(${target} PROPERTIES
+			RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+	else()
+		add_executable(${target} ${F_SOURCES}
+			       ${CELL_TOP}/selftests/fuzz/replay.c)
+		cell_add_test(NAME ${target}
+			      COMMAND $<TARGET_FILE:${target}> ${corpus}
+			      LABELS unit TIMEOUT 300)
+	endif()
+	target_link_libraries(${target} PRIVATE ${F_LIBS})
+endfunction()
