@@ -105,7 +105,7 @@ static size_t mutate(uint8_t *buf, size_t size)
 			break;
 		case 1: /* store an interesting byte */
 			if (size) {
-				static const uint8_t interesting[] = {0, 1, 0x7f, 0x80, 0xff};
+				static const uint8_t interesting[] = { 0, 1, 0x7f, 0x80, 0xff };
 
 				buf[rng() % size] = interesting[rng() % sizeof(interesting)];
 			}

@@ -20,7 +20,7 @@
 #include <cell/wire.h>
 
 #define MAX_FIELDS 8
-#define MAX_FRAME 4096
+#define MAX_FRAME  4096
 
 static int test_number;
 static int failures;
@@ -105,8 +105,8 @@ static int field_u64(const char *fields, const char *key, uint64_t *v)
 
 static const char *check_valid(const uint8_t *bytes, size_t n, const char *fields)
 {
-	static const char *const keys[] = { "version", "flags", "method", "correlation", "len",
-					    "fingerprint" };
+	static const char *const keys[] = { "version",	   "flags", "method",
+					    "correlation", "len",   "fingerprint" };
 	static char why[160];
 	const void *payload;
 	struct cell_hdr hdr;
@@ -197,7 +197,8 @@ static int run_frames(const char *dir)
 		} else {
 			struct cell_hdr hdr;
 			const void *payload;
-			enum cell_wire_error err = cell_frame_decode(bytes, n, 65536, &hdr, &payload);
+			enum cell_wire_error err =
+				cell_frame_decode(bytes, n, 65536, &hdr, &payload);
 			char why[128];
 
 			if ((unsigned int)err < CELL_WIRE_ERROR_MAX)
