@@ -110,11 +110,12 @@ check: deps
 		cat $(BUILD)/check-errors; rm -f $(BUILD)/check-errors; exit 1; \
 	fi; exit $$rc
 
-bench: deps
-	@$(DEPS) bench
+bench:
 	@if [ -z "$(strip $(BENCH_PARTS))" ]; then \
 		echo "make bench: not built yet (the libcell fast-path issue adds it)" >&2; \
 		exit 2; fi
+	@$(DEPS)
+	@$(DEPS) bench
 	@for t in $(BENCH_PARTS); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 # Targets that later parts define; until then they say so and fail.
