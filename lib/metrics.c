@@ -50,6 +50,7 @@
 #define PAGE_BITS  8
 #define PAGE_SLOTS (1u << PAGE_BITS)
 #define NPAGES	   (65536u / PAGE_SLOTS)
+#define STRIPES	   4
 #define RELAXED	   memory_order_relaxed
 
 _Static_assert(CELL_HIST_MAX_TRACKED == UINT64_C(1) << (MAX_EXP + 1), "overflow bound");
@@ -61,9 +62,18 @@ struct cell_hist {
 	_Atomic uint64_t max;
 };
 
-struct method_rec {
-	_Atomic uint64_t status[NSTATUS]; /* [CELL_STATUS_MAX] = unknown codes */
+/*
+ * One method's counters, in STRIPES copies on separate cache lines: each
+ * recording thread sticks to one stripe, so threads calling the same method
+ * do not bounce one line between cores.  Readers add the stripes up.
+ */
+struct stripe {
+	_Alignas(64) _Atomic uint64_t status[NSTATUS]; /* [CELL_STATUS_MAX]: unknown codes */
 	struct cell_hist latency;
+};
+
+struct method_rec {
+	struct stripe stripe[STRIPES];
 };
 
 struct method_page {
@@ -166,27 +176,35 @@ void cell_hist_record(struct cell_hist *h, uint64_t ns)
 		;
 }
 
-/* Move (@take: read and zero) or copy every counter of @src into @dst. */
-static void hist_transfer(struct cell_hist *dst, struct cell_hist *src, bool take)
+/* Read (and with @take, zero) one counter of a live histogram. */
+static uint64_t take_or_load(_Atomic uint64_t *p, bool take, uint64_t empty)
 {
-	for (unsigned int i = 0; i < NBUCKETS; i++) {
-		uint64_t n = take ? atomic_exchange_explicit(&src->bucket[i], 0, RELAXED)
-				  : atomic_load_explicit(&src->bucket[i], RELAXED);
-		atomic_store_explicit(&dst->bucket[i], n, RELAXED);
-	}
-	if (take) {
-		atomic_store_explicit(&dst->sum, atomic_exchange_explicit(&src->sum, 0, RELAXED),
+	return take ? atomic_exchange_explicit(p, empty, RELAXED)
+		    : atomic_load_explicit(p, RELAXED);
+}
+
+/*
+ * Add @src's counters into @dst, a private histogram that only this thread
+ * sees; with @take, zero @src's counters in the same atomic step.
+ */
+static void hist_merge(struct cell_hist *dst, struct cell_hist *src, bool take)
+{
+	uint64_t min = take_or_load(&src->min, take, UINT64_MAX);
+	uint64_t max = take_or_load(&src->max, take, 0);
+
+	for (unsigned int i = 0; i < NBUCKETS; i++)
+		atomic_store_explicit(&dst->bucket[i],
+				      atomic_load_explicit(&dst->bucket[i], RELAXED) +
+					      take_or_load(&src->bucket[i], take, 0),
 				      RELAXED);
-		atomic_store_explicit(&dst->min,
-				      atomic_exchange_explicit(&src->min, UINT64_MAX, RELAXED),
-				      RELAXED);
-		atomic_store_explicit(&dst->max, atomic_exchange_explicit(&src->max, 0, RELAXED),
-				      RELAXED);
-	} else {
-		atomic_store_explicit(&dst->sum, atomic_load_explicit(&src->sum, RELAXED), RELAXED);
-		atomic_store_explicit(&dst->min, atomic_load_explicit(&src->min, RELAXED), RELAXED);
-		atomic_store_explicit(&dst->max, atomic_load_explicit(&src->max, RELAXED), RELAXED);
-	}
+	atomic_store_explicit(&dst->sum,
+			      atomic_load_explicit(&dst->sum, RELAXED) +
+				      take_or_load(&src->sum, take, 0),
+			      RELAXED);
+	if (min < atomic_load_explicit(&dst->min, RELAXED))
+		atomic_store_explicit(&dst->min, min, RELAXED);
+	if (max > atomic_load_explicit(&dst->max, RELAXED))
+		atomic_store_explicit(&dst->max, max, RELAXED);
 }
 
 void cell_hist_reset(struct cell_hist *h)
@@ -379,13 +397,15 @@ static struct method_page *page_alloc(void)
 
 static struct method_rec *rec_alloc(void)
 {
-	struct method_rec *rec = malloc(sizeof(*rec));
+	struct method_rec *rec = aligned_alloc(_Alignof(struct method_rec), sizeof(*rec));
 
 	if (!rec)
 		return NULL;
-	for (unsigned int s = 0; s < NSTATUS; s++)
-		atomic_init(&rec->status[s], 0);
-	hist_init(&rec->latency);
+	for (unsigned int i = 0; i < STRIPES; i++) {
+		for (unsigned int s = 0; s < NSTATUS; s++)
+			atomic_init(&rec->stripe[i].status[s], 0);
+		hist_init(&rec->stripe[i].latency);
+	}
 	return rec;
 }
 
@@ -429,10 +449,22 @@ static struct method_rec *rec_get(struct cell_metrics *m, uint16_t method)
 	return rec;
 }
 
+/* This thread's stripe: threads are dealt stripes in turn on first use. */
+static unsigned int my_stripe(void)
+{
+	static atomic_uint next_stripe;
+	static _Thread_local unsigned int stripe; /* stripe + 1; 0 = not dealt */
+
+	if (!stripe)
+		stripe = atomic_fetch_add_explicit(&next_stripe, 1, RELAXED) % STRIPES + 1;
+	return stripe - 1;
+}
+
 void cell_metrics_record(struct cell_metrics *m, uint16_t method, enum cell_status status,
 			 uint64_t latency_ns)
 {
 	struct method_rec *rec;
+	struct stripe *stripe;
 	unsigned int s = (unsigned int)status;
 
 	if (!m)
@@ -442,9 +474,10 @@ void cell_metrics_record(struct cell_metrics *m, uint16_t method, enum cell_stat
 		atomic_fetch_add_explicit(&m->dropped, 1, RELAXED);
 		return;
 	}
-	atomic_fetch_add_explicit(&rec->status[s < CELL_STATUS_MAX ? s : CELL_STATUS_MAX], 1,
+	stripe = &rec->stripe[my_stripe()];
+	atomic_fetch_add_explicit(&stripe->status[s < CELL_STATUS_MAX ? s : CELL_STATUS_MAX], 1,
 				  RELAXED);
-	cell_hist_record(&rec->latency, latency_ns);
+	cell_hist_record(&stripe->latency, latency_ns);
 }
 
 /* The record of @method if it was ever recorded (acquire pairs with rec_get). */
@@ -467,9 +500,11 @@ void cell_metrics_reset(struct cell_metrics *m)
 
 		if (!rec)
 			continue;
-		for (unsigned int s = 0; s < NSTATUS; s++)
-			atomic_store_explicit(&rec->status[s], 0, RELAXED);
-		cell_hist_reset(&rec->latency);
+		for (unsigned int i = 0; i < STRIPES; i++) {
+			for (unsigned int s = 0; s < NSTATUS; s++)
+				atomic_store_explicit(&rec->stripe[i].status[s], 0, RELAXED);
+			cell_hist_reset(&rec->stripe[i].latency);
+		}
 	}
 	atomic_store_explicit(&m->dropped, 0, RELAXED);
 }
@@ -487,13 +522,16 @@ static void stats_fill(struct cell_method_stats *st, uint16_t id, struct method_
 {
 	st->method = id;
 	st->calls = 0;
-	for (unsigned int s = 0; s < NSTATUS; s++) {
-		st->status[s] = take ? atomic_exchange_explicit(&rec->status[s], 0, RELAXED)
-				     : atomic_load_explicit(&rec->status[s], RELAXED);
-		st->calls += st->status[s];
+	memset(st->status, 0, sizeof(st->status));
+	hist_init(&st->latency);
+	for (unsigned int i = 0; i < STRIPES; i++) {
+		for (unsigned int s = 0; s < NSTATUS; s++)
+			st->status[s] += take_or_load(&rec->stripe[i].status[s], take, 0);
+		hist_merge(&st->latency, &rec->stripe[i].latency, take);
 	}
+	for (unsigned int s = 0; s < NSTATUS; s++)
+		st->calls += st->status[s];
 	st->errors = st->calls - st->status[CELL_STATUS_OK];
-	hist_transfer(&st->latency, &rec->latency, take);
 }
 
 struct cell_metrics_snapshot *cell_metrics_snapshot(struct cell_metrics *m, unsigned int flags)

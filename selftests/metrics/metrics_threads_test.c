@@ -14,7 +14,7 @@
 
 #include "kselftest_harness.h"
 
-#define WRITERS	 4
+#define WRITERS	 6
 #define CALLS	 100000
 #define METHODS	 40
 #define NSTATUS	 (CELL_STATUS_MAX + 1)

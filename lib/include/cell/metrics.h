@@ -134,7 +134,7 @@ LIBCELL_API void cell_metrics_free(struct cell_metrics *m);
  * cell_status is counted as CELL_STATUS_MAX ("unknown status").
  *
  * Lock-free, safe from any number of threads.  The first call for a method
- * allocates its counters (about 4.5 KiB); if that allocation fails the call
+ * allocates its counters (about 18 KiB: four stripes); if that allocation fails the call
  * is counted in cell_metrics_snapshot_dropped() instead.  A NULL @m is a
  * no-op, so callers need not test for "metrics off".
  */
