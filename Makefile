@@ -47,6 +47,7 @@ deps:
 
 # cmake-build DIR EXTRA-ARGS: configure once, then build.
 define cmake-build
+	@mkdir -p $(dir $(1))
 	@cmake -S $(TOP) -B $(1) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(2) \
 		$(CMAKE_ARGS) >$(1).configure.log 2>&1 || \
 		{ cat $(1).configure.log; exit 1; }

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Tissue: round-robin unicast with failover, and broadcast, over every
+ * instance of a name (name.sock, name@1.sock, ... in the runtime directory).
+ *
+ * A tissue is single-threaded (one caller at a time) and owns all its
+ * state; there is no locking.  Instances are kept sorted by instance number
+ * (the bare name is number 0) so round-robin order is stable across scans.
+ * Each instance has at most one connection, opened on first use and closed
+ * when a call on it reports UNAVAILABLE or its socket file disappears.  An
+ * instance that failed is skipped for down_ns, unless every other instance
+ * failed too.  Response views are released (ops->release) at the start of
+ * the next call, broadcast, rescan or close, which is what makes the
+ * replies valid until then.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cell/tissue.h>
+
+#define DEFAULT_RESCAN_NS 1000000000ull
+#define DEFAULT_DOWN_NS	  100000000ull
+#define INSTANCE_DIGITS	  6 /* "name@999999" is a valid cell name */
+#define SOCK_SUFFIX	  ".sock"
+#define SUN_PATH_MAX	  (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+struct instance {
+	char name[CELL_TISSUE_NAME_MAX + 12]; /* "<name>@<uint>" */
+	unsigned int number;		      /* 0 for "name", N for "name@N" */
+	void *conn;			      /* NULL until connected */
+	bool started;			      /* a call was started on conn and not released */
+	uint64_t down_until;		      /* skip until this time (CLOCK_MONOTONIC ns) */
+};
+
+struct cell_tissue {
+	char name[CELL_TISSUE_NAME_MAX + 1];
+	char dir[SUN_PATH_MAX + 1];
+	struct cell_tissue_ops ops;
+	void *ctx;
+	struct cell_client_opts client; /* for the default (RPC client) ops */
+	uint64_t rescan_ns, down_ns, next_scan;
+	struct instance *inst; /* sorted by number */
+	size_t count;
+	size_t next; /* round-robin position */
+	struct cell_tissue_reply *replies;
+	size_t replies_cap;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < 1 || len > CELL_TISSUE_NAME_MAX)
+		return false;
+	return name[0] != '.' && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
+}
+
+/* The default runtime directory, as the Unix transport places sockets. */
+static int default_dir(char *dir, size_t cap)
+{
+	const char *env = getenv("CELL_RUNTIME_DIR");
+	int n;
+
+	if (env && *env)
+		n = snprintf(dir, cap, "%s", env);
+	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+		n = snprintf(dir, cap, "%s/cell", env);
+	else if (geteuid() == 0)
+		n = snprintf(dir, cap, "/run/cell");
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int copy_ops(struct cell_tissue *t, const struct cell_tissue_opts *opts)
+{
+	const struct cell_tissue_ops *ops = opts ? opts->ops : NULL;
+
+	if (!ops)
+		return -EOPNOTSUPP; /* see cell_tissue_open(): RPC client pending */
+	if (ops->sz < sizeof(size_t))
+		return -EINVAL;
+	memcpy(&t->ops, ops, ops->sz < sizeof(t->ops) ? ops->sz : sizeof(t->ops));
+	if (!t->ops.connect || !t->ops.start || !t->ops.wait || !t->ops.release || !t->ops.close)
+		return -EINVAL;
+	t->ctx = opts->ops_ctx;
+	return 0;
+}
+
+/* Copy the fields of @opts the caller's version knows; defaults for others. */
+static int setup(struct cell_tissue *t, const char *name, const struct cell_tissue_opts *in)
+{
+	struct cell_tissue_opts opts = { .sz = sizeof(opts) };
+	int err;
+
+	if (in) {
+		if (in->sz < sizeof(size_t))
+			return -EINVAL;
+		memcpy(&opts, in, in->sz < sizeof(opts) ? in->sz : sizeof(opts));
+	}
+	if (!name || !valid_name(name))
+		return -EINVAL;
+	strcpy(t->name, name);
+	if (opts.runtime_dir) {
+		if (strlen(opts.runtime_dir) >= sizeof(t->dir))
+			return -ENAMETOOLONG;
+		strcpy(t->dir, opts.runtime_dir);
+	} else {
+		err = default_dir(t->dir, sizeof(t->dir));
+		if (err)
+			return err;
+	}
+	/* "<dir>/<name>@<digits>.sock" must fit a sockaddr_un. */
+	if (strlen(t->dir) + 1 + CELL_NAME_MAX + strlen(SOCK_SUFFIX) > SUN_PATH_MAX)
+		return -ENAMETOOLONG;
+	if (opts.client) {
+		if (opts.client->sz < sizeof(size_t))
+			return -EINVAL;
+		memcpy(&t->client, opts.client,
+		       opts.client->sz < sizeof(t->client) ? opts.client->sz : sizeof(t->client));
+	}
+	t->client.sz = sizeof(t->client);
+	t->rescan_ns = opts.rescan_ns ? opts.rescan_ns : DEFAULT_RESCAN_NS;
+	t->down_ns = opts.down_ns ? opts.down_ns : DEFAULT_DOWN_NS;
+	return copy_ops(t, &opts);
+}
+
+struct cell_tissue *cell_tissue_open(const char *name, const struct cell_tissue_opts *opts)
+{
+	struct cell_tissue *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = setup(t, name, opts);
+	if (err) {
+		free(t);
+		errno = -err;
+		return NULL;
+	}
+	return t;
+}
+
+static void release_views(struct cell_tissue *t)
+{
+	for (size_t i = 0; i < t->count; i++) {
+		struct instance *in = &t->inst[i];
+
+		if (in->started)
+			t->ops.release(in->conn, t->ctx);
+		in->started = false;
+	}
+}
+
+static void disconnect(struct cell_tissue *t, struct instance *in)
+{
+	if (!in->conn)
+		return;
+	if (in->started)
+		t->ops.release(in->conn, t->ctx);
+	t->ops.close(in->conn, t->ctx);
+	in->conn = NULL;
+	in->started = false;
+}
+
+void cell_tissue_close(struct cell_tissue *t)
+{
+	if (!t)
+		return;
+	release_views(t);
+	for (size_t i = 0; i < t->count; i++)
+		disconnect(t, &t->inst[i]);
+	free(t->inst);
+	free(t->replies);
+	free(t);
+}
+
+/*
+ * If @file is "<name>.sock" or "<name>@<N>.sock" (N from 1, no leading
+ * zero, at most INSTANCE_DIGITS digits), store N (0 for the bare name).
+ */
+static bool parse_instance(const char *name, const char *file, unsigned int *number)
+{
+	size_t len = strlen(name), digits;
+	const char *p = file + len;
+
+	if (strncmp(file, name, len))
+		return false;
+	*number = 0;
+	if (*p == '@') {
+		p++;
+		digits = strspn(p, "0123456789");
+		if (digits < 1 || digits > INSTANCE_DIGITS || *p == '0')
+			return false;
+		*number = (unsigned int)strtoul(p, NULL, 10);
+		p += digits;
+	}
+	return strcmp(p, SOCK_SUFFIX) == 0;
+}
+
+static bool is_socket(int dirfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_SOCK;
+	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static int compare_numbers(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The sorted instance numbers of @t's name present in its directory. */
+static int scan_numbers(const struct cell_tissue *t, unsigned int **out, size_t *count)
+{
+	DIR *dir = opendir(t->dir);
+	unsigned int *numbers = NULL, number;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	*out = NULL;
+	*count = 0;
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno; /* no directory: no instance */
+	while ((de = readdir(dir))) {
+		if (!parse_instance(t->name, de->d_name, &number) || !is_socket(dirfd(dir), de))
+			continue;
+		if (n == cap) {
+			unsigned int *grown =
+				realloc(numbers, (cap = cap ? 2 * cap : 8) * sizeof(*numbers));
+
+			if (!grown) {
+				free(numbers);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			numbers = grown;
+		}
+		numbers[n++] = number;
+	}
+	closedir(dir);
+	if (n)
+		qsort(numbers, n, sizeof(*numbers), compare_numbers);
+	*out = numbers;
+	*count = n;
+	return 0;
+}
+
+static void instance_init(struct instance *in, const char *name, unsigned int number)
+{
+	memset(in, 0, sizeof(*in));
+	in->number = number;
+	if (number)
+		snprintf(in->name, sizeof(in->name), "%s@%u", name, number);
+	else
+		snprintf(in->name, sizeof(in->name), "%s", name);
+}
+
+int cell_tissue_rescan(struct cell_tissue *t)
+{
+	unsigned int *numbers;
+	struct instance *fresh;
+	size_t n, old = 0;
+	int err;
+
+	release_views(t);
+	err = scan_numbers(t, &numbers, &n);
+	if (err)
+		return err;
+	fresh = calloc(n ? n : 1, sizeof(*fresh));
+	if (!fresh) {
+		free(numbers);
+		return -ENOMEM;
+	}
+	/* Both lists are sorted: keep the state of instances still present. */
+	for (size_t i = 0; i < n; i++) {
+		while (old < t->count && t->inst[old].number < numbers[i])
+			disconnect(t, &t->inst[old++]);
+		if (old < t->count && t->inst[old].number == numbers[i])
+			fresh[i] = t->inst[old++];
+		else
+			instance_init(&fresh[i], t->name, numbers[i]);
+	}
+	while (old < t->count)
+		disconnect(t, &t->inst[old++]);
+	free(numbers);
+	free(t->inst);
+	t->inst = fresh;
+	t->count = n;
+	t->next_scan = now_ns() + t->rescan_ns;
+	return (int)n;
+}
+
+size_t cell_tissue_count(const struct cell_tissue *t)
+{
+	return t->count;
+}
+
+const char *cell_tissue_instance(const struct cell_tissue *t, size_t i)
+{
+	return i < t->count ? t->inst[i].name : NULL;
+}
+
+static void mark_down(struct cell_tissue *t, struct instance *in)
+{
+	disconnect(t, in);
+	in->down_until = now_ns() + t->down_ns;
+}
+
+/* Start a call on instance @in, connecting first if needed. */
+static enum cell_status instance_start(struct cell_tissue *t, struct instance *in, uint16_t method,
+				       const void *req, size_t req_len, uint64_t deadline)
+{
+	enum cell_status status;
+
+	if (!in->conn) {
+		in->conn = t->ops.connect(t->dir, in->name, t->ctx);
+		if (!in->conn) {
+			mark_down(t, in);
+			return CELL_STATUS_UNAVAILABLE;
+		}
+	}
+	status = t->ops.start(in->conn, method, req, req_len, deadline, t->ctx);
+	if (status == CELL_STATUS_UNAVAILABLE)
+		mark_down(t, in);
+	else if (status == CELL_STATUS_OK)
+		in->started = true;
+	return status;
+}
+
+/* Wait for the call started on @in; its reply view stays until release. */
+static enum cell_status instance_wait(struct cell_tissue *t, struct instance *in, uint64_t deadline,
+				      struct cell_tissue_reply *reply)
+{
+	enum cell_status status;
+
+	status = t->ops.wait(in->conn, deadline, &reply->data, &reply->len, t->ctx);
+	if (status == CELL_STATUS_UNAVAILABLE) {
+		mark_down(t, in); /* releases the call and closes */
+		reply->data = NULL;
+		reply->len = 0;
+	} else {
+		in->down_until = 0;
+	}
+	return reply->status = status;
+}
+
+/* One whole call on instance @in; UNAVAILABLE if it cannot be reached. */
+static enum cell_status instance_call(struct cell_tissue *t, struct instance *in, uint16_t method,
+				      const void *req, size_t req_len, uint64_t deadline,
+				      struct cell_tissue_reply *reply)
+{
+	enum cell_status status;
+
+	*reply = (struct cell_tissue_reply){ .instance = in->name };
+	status = instance_start(t, in, method, req, req_len, deadline);
+	if (status != CELL_STATUS_OK)
+		return reply->status = status;
+	return instance_wait(t, in, deadline, reply);
+}
+
+static bool past(uint64_t deadline)
+{
+	return deadline != CELL_DEADLINE_NONE && now_ns() >= deadline;
+}
+
+/*
+ * One round over the instances from the round-robin position; @skip_down
+ * passes over instances that failed recently.  Return: the first answer
+ * that is not UNAVAILABLE, else UNAVAILABLE (or DEADLINE_EXCEEDED).
+ */
+static enum cell_status call_round(struct cell_tissue *t, bool skip_down, uint16_t method,
+				   const void *req, size_t req_len, uint64_t deadline,
+				   struct cell_tissue_reply *reply)
+{
+	size_t n = t->count, start = n ? t->next++ % n : 0;
+	uint64_t now = now_ns();
+	enum cell_status status;
+
+	for (size_t i = 0; i < n; i++) {
+		struct instance *in = &t->inst[(start + i) % n];
+
+		if (skip_down && in->down_until > now)
+			continue;
+		if (past(deadline))
+			return reply->status = CELL_STATUS_DEADLINE_EXCEEDED;
+		status = instance_call(t, in, method, req, req_len, deadline, reply);
+		if (status != CELL_STATUS_UNAVAILABLE) {
+			/* Continue after this one, so skipped instances' turns spread evenly. */
+			t->next = (start + i) % n + 1;
+			return status;
+		}
+	}
+	return CELL_STATUS_UNAVAILABLE;
+}
+
+enum cell_status cell_tissue_call(struct cell_tissue *t, uint16_t method, const void *req,
+				  size_t req_len, uint64_t deadline,
+				  struct cell_tissue_reply *reply)
+{
+	enum cell_status status;
+
+	*reply = (struct cell_tissue_reply){ .status = CELL_STATUS_UNAVAILABLE };
+	release_views(t);
+	if ((!t->count || now_ns() >= t->next_scan) && cell_tissue_rescan(t) < 0)
+		return reply->status = CELL_STATUS_UNAVAILABLE;
+	if (!t->count)
+		return reply->status = CELL_STATUS_NOT_FOUND;
+	status = call_round(t, true, method, req, req_len, deadline, reply);
+	if (status != CELL_STATUS_UNAVAILABLE)
+		return status;
+	/* Every instance failed or is down: look again, then try them all. */
+	if (cell_tissue_rescan(t) < 0)
+		return reply->status = CELL_STATUS_UNAVAILABLE;
+	if (!t->count)
+		return reply->status = CELL_STATUS_NOT_FOUND;
+	status = call_round(t, false, method, req, req_len, deadline, reply);
+	if (status == CELL_STATUS_UNAVAILABLE)
+		*reply = (struct cell_tissue_reply){ .status = status };
+	return status;
+}
+
+static int replies_reserve(struct cell_tissue *t)
+{
+	struct cell_tissue_reply *grown;
+
+	if (t->count <= t->replies_cap)
+		return 0;
+	grown = realloc(t->replies, t->count * sizeof(*t->replies));
+	if (!grown)
+		return -ENOMEM;
+	t->replies = grown;
+	t->replies_cap = t->count;
+	return 0;
+}
+
+int cell_tissue_broadcast(struct cell_tissue *t, uint16_t method, const void *req, size_t req_len,
+			  uint64_t deadline, const struct cell_tissue_reply **replies)
+{
+	int err = cell_tissue_rescan(t);
+
+	*replies = NULL;
+	if (err < 0)
+		return err;
+	err = replies_reserve(t);
+	if (err)
+		return err;
+	/* Send everywhere first, so the instances work in parallel. */
+	for (size_t i = 0; i < t->count; i++) {
+		struct cell_tissue_reply *r = &t->replies[i];
+
+		*r = (struct cell_tissue_reply){ .instance = t->inst[i].name };
+		r->status = past(deadline) ? CELL_STATUS_DEADLINE_EXCEEDED
+					   : instance_start(t, &t->inst[i], method, req, req_len,
+							    deadline);
+	}
+	for (size_t i = 0; i < t->count; i++)
+		if (t->replies[i].status == CELL_STATUS_OK)
+			instance_wait(t, &t->inst[i], deadline, &t->replies[i]);
+	*replies = t->replies;
+	return (int)t->count;
+}
