@@ -176,6 +176,8 @@ struct cell_server_opts {
 	struct cell_metrics *metrics;
 	/* Canonical schema text answered to CELL_METHOD_SCHEMA; may be NULL. */
 	const char *schema;
+	/* Busy-wait budget of an idle server thread before it sleeps, ns; 0: default. */
+	uint64_t spin_ns;
 };
 
 /**
@@ -323,6 +325,9 @@ struct cell_client_opts {
 	/* Busy-wait budget before sleeping, ns; 0: adaptive default. */
 	uint64_t spin_ns;
 };
+
+/* spin_ns value that means: never busy-wait, sleep at once. */
+#define CELL_SPIN_NONE UINT64_MAX
 
 /**
  * cell_client_connect() - connect to cell @name and do the handshake.

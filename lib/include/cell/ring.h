@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * Rings: one producer, one consumer, shared memory laid out as in
+ * <linux/cell.h> (geometry page, producer page, consumer page, data).
+ *
+ * The producer writes a record in place (cell_ring_reserve(), then
+ * cell_ring_commit()); the consumer reads it in place (cell_ring_read())
+ * and gives the bytes back (cell_ring_release()).  Neither side trusts the
+ * other: the consumer checks each record's length, sequence and bounds
+ * and the producer's position before reading a byte, and the producer
+ * checks the consumer's position, so a peer that scribbles over the shared
+ * pages gets -EBADMSG on this side, never a crash, a hang or a read out of
+ * bounds.
+ *
+ * Waiting: a side that finds the ring empty (consumer) or full (producer)
+ * spins for a bounded, adaptive time, then sets its @waiting flag and
+ * sleeps on the other side's @wake word with futex(2), in slices so that a
+ * caller-given liveness check runs at least every CELL_RING_WAIT_SLICE_NS.
+ * The other side pays a wake system call only when it sees the flag.  A
+ * side may instead be woken through an eventfd (cell_ring_set_wake_fd()),
+ * for a server that sleeps in epoll over many rings.
+ *
+ * A struct cell_ring is one side's private view: the producer's from one
+ * thread at a time, the consumer's from one thread at a time (callers
+ * lock).  The two sides may be in different processes.
+ */
+#ifndef CELL_RING_H
+#define CELL_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/cell.h>
+#include <cell/api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest futex sleep between two liveness checks. */
+#define CELL_RING_WAIT_SLICE_NS (20ULL * 1000 * 1000)
+
+/* Largest record payload a ring of @data_size bytes can carry. */
+#define CELL_RING_RECORD_MAX(data_size) ((uint32_t)((data_size) / 2 - sizeof(struct cell_ring_record)))
+
+struct cell_ring {
+	/* Shared (mapped) memory: trust nothing read from it. */
+	const struct cell_ring_geometry *geometry;
+	struct cell_ring_producer *producer;
+	struct cell_ring_consumer *consumer;
+	uint8_t *data;
+	void *map;
+	size_t map_len;
+	/* Private, validated at map time. */
+	uint64_t size; /* data bytes, a power of two */
+	uint64_t mask;
+	int role; /* CELL_ROLE_PRODUCER or CELL_ROLE_CONSUMER */
+	int fd;	  /* the ring's file (owned), -1 if closed */
+	int wake_fd; /* eventfd to signal instead of futex-waking the peer, -1: none */
+	/* Producer: own tail, last seen head, the open reservation. */
+	uint64_t tail;
+	uint64_t head_cache;
+	uint64_t reserved_at; /* position of the reserved record */
+	uint32_t reserved_len; /* 0: no reservation */
+	/* Consumer: next record to read, bytes released so far. */
+	uint64_t read_pos;
+	uint64_t released;
+	/* Adaptive spin budget (ns) before sleeping. */
+	uint64_t spin_ns;
+	bool broken; /* the peer broke the protocol: every call fails -EBADMSG */
+};
+
+/* A record read in place. */
+struct cell_ring_view {
+	const void *data; /* 8-byte aligned */
+	uint32_t len;
+	uint64_t end; /* pass to cell_ring_release() */
+};
+
+/**
+ * cell_ring_create_memfd() - a new ring in a sealed memfd (SHRINK, GROW,
+ * SEAL), initialised (geometry written, positions zero).
+ * @data_size: power of two, CELL_RING_MIN_DATA..CELL_RING_MAX_DATA.
+ * Return: the fd (close-on-exec), or a negative errno.
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_create_memfd(uint64_t data_size);
+
+/**
+ * cell_ring_attach() - map the ring in @fd as @role (CELL_ROLE_PRODUCER or
+ * CELL_ROLE_CONSUMER), after checking the file: a memfd sealed against
+ * shrinking and growing (or a /dev/cell ring fd), large enough for its
+ * geometry, and a geometry that matches the ABI.  Takes ownership of @fd
+ * on success only.
+ * @expect_size: data size the handshake agreed on, or 0 for any.
+ * Return: 0, -EBADMSG (bad geometry or seals), or a negative errno.
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_attach(struct cell_ring *r, int fd, int role,
+						 uint64_t expect_size);
+
+/* cell_ring_detach() - unmap and close.  Safe on a zeroed or detached ring. */
+LIBCELL_API void cell_ring_detach(struct cell_ring *r);
+
+/**
+ * cell_ring_set_wake_fd() - wake this ring's peer through @efd (an
+ * eventfd: write 1) instead of futex(2).  The peer sleeps in poll/epoll
+ * on its copy of @efd and sets its @waiting flag first, as with a futex.
+ */
+LIBCELL_API void cell_ring_set_wake_fd(struct cell_ring *r, int efd);
+
+/* ---- producer --------------------------------------------------------- */
+
+/**
+ * cell_ring_reserve() - room for a record of @len bytes, without waiting.
+ * Return: a pointer to @len writable bytes (8-byte aligned) in the ring,
+ * or NULL with errno: EAGAIN (not enough free space now), EMSGSIZE (@len
+ * above CELL_RING_RECORD_MAX), EBUSY (a reservation is open), EBADMSG
+ * (the consumer's position is impossible).
+ */
+LIBCELL_API void *cell_ring_reserve(struct cell_ring *r, uint32_t len);
+
+/**
+ * cell_ring_reserve_wait() - cell_ring_reserve(), waiting while the ring
+ * is full (spin, then sleep) until @deadline (CLOCK_MONOTONIC ns).
+ * @alive: called at least every CELL_RING_WAIT_SLICE_NS while asleep;
+ *	   returning false ends the wait with EPIPE.  May be NULL.
+ * Return: as cell_ring_reserve(), plus ETIMEDOUT and EPIPE.
+ */
+LIBCELL_API void *cell_ring_reserve_wait(struct cell_ring *r, uint32_t len, uint64_t deadline,
+					 bool (*alive)(void *ctx), void *ctx);
+
+/**
+ * cell_ring_commit() - publish the first @len bytes (at most those
+ * reserved) of the open reservation, and wake the consumer if it sleeps.
+ * Return: 0, or -EINVAL (no reservation, @len too long).
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_commit(struct cell_ring *r, uint32_t len);
+
+/* cell_ring_abort() - drop the open reservation (nothing is published). */
+LIBCELL_API void cell_ring_abort(struct cell_ring *r);
+
+/* ---- consumer --------------------------------------------------------- */
+
+/**
+ * cell_ring_read() - the next record after the last one read, in place,
+ * without waiting.  Records stay readable until released.
+ * Return: 0 with *@v set, -EAGAIN (nothing new), -EBADMSG (a torn, stale,
+ * out-of-bounds record or an impossible producer position: the ring is
+ * then broken for good).
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_read(struct cell_ring *r, struct cell_ring_view *v);
+
+/**
+ * cell_ring_read_wait() - cell_ring_read(), waiting until a record comes
+ * or @deadline; @alive as for cell_ring_reserve_wait().
+ * Return: as cell_ring_read(), plus -ETIMEDOUT and -EPIPE.
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_read_wait(struct cell_ring *r, struct cell_ring_view *v,
+						    uint64_t deadline, bool (*alive)(void *ctx),
+						    void *ctx);
+
+/**
+ * cell_ring_release() - give back every byte up to @end (a view's end) to
+ * the producer, waking it if it waits for space.  Records are released in
+ * the order they were read; releasing an earlier end again is a no-op.
+ */
+LIBCELL_API void cell_ring_release(struct cell_ring *r, uint64_t end);
+
+/* ---- sleeping without reading (servers over many rings) --------------- */
+
+/**
+ * cell_ring_prepare_sleep() - consumer: set the @waiting flag before
+ * sleeping elsewhere (epoll on the wake eventfd).
+ * Return: true if the ring is still empty (sleep), false if a record came
+ * meanwhile (the flag is cleared again: read it).
+ */
+LIBCELL_API bool cell_ring_prepare_sleep(struct cell_ring *r);
+
+/* cell_ring_end_sleep() - consumer: clear the @waiting flag after waking. */
+LIBCELL_API void cell_ring_end_sleep(struct cell_ring *r);
+
+/* cell_ring_pending() - consumer: whether a record is ready to read. */
+LIBCELL_API bool cell_ring_pending(const struct cell_ring *r);
+
+/**
+ * cell_ring_wake_all() - wake every sleeper on both words of @r, whatever
+ * the flags say (after peer death, so local waiters notice it).
+ */
+LIBCELL_API void cell_ring_wake_all(struct cell_ring *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CELL_RING_H */
