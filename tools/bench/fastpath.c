@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * make bench: round-trip time (RTT) of Cell's fast paths and of the raw
+ * mechanisms under them, on two pinned threads and on two pinned
+ * processes, with the ratios against the targets.
+ *
+ *   fastpath [-r RUNS] [-n SPIN_SAMPLES] [-s SLEEP_SAMPLES] [-o CSV]
+ *	      [-m threads|processes] [-x ROWS] [-C REASON]
+ *
+ * Each row is measured RUNS times; a run is a warm-up then the samples,
+ * each sample one round trip timed on its own (rdtsc on x86-64, calibrated
+ * against CLOCK_MONOTONIC; clock_gettime elsewhere).  A run gives p50,
+ * p99 and mean; the table shows the median over the runs of each, and the
+ * spread of the runs' p50s.  -C says why the Cell rows were not built.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fastpath.h"
+
+struct opts {
+	unsigned int runs;
+	unsigned int spin_samples;
+	unsigned int sleep_samples;
+	const char *csv;
+	int modes;     /* bit per enum bench_mode */
+	unsigned rows; /* bit per row id */
+	const char *cell_missing;
+};
+
+/* One row in one mode: the medians over the runs. */
+struct result {
+	const struct bench_row *row;
+	enum bench_mode mode;
+	bool ok;
+	char path[32];
+	bool path_ok;
+	unsigned int runs;
+	unsigned int samples;
+	double p50, p99, mean; /* ns, median over the runs */
+	double p50_min, p50_max;
+};
+
+static const char *const mode_name[] = { "threads", "processes" };
+
+/* ---- clock ---------------------------------------------------------------- */
+
+#if defined(__x86_64__)
+#define TIMER_NAME "rdtsc"
+static inline uint64_t ticks_begin(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("lfence\n\trdtsc" : "=a"(lo), "=d"(hi)::"memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t ticks_end(void)
+{
+	uint32_t lo, hi, aux;
+
+	__asm__ __volatile__("rdtscp\n\tlfence" : "=a"(lo), "=d"(hi), "=c"(aux)::"memory");
+	return (uint64_t)hi << 32 | lo;
+}
+#else
+#define TIMER_NAME "clock_gettime"
+static inline uint64_t ticks_begin(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t ticks_end(void)
+{
+	return ticks_begin();
+}
+#endif
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static double ns_per_tick = 1.0;
+
+/* Ticks against CLOCK_MONOTONIC over ~50 ms (1.0 for clock_gettime). */
+static void calibrate(void)
+{
+#if defined(__x86_64__)
+	uint64_t n0, n1, t0, t1;
+
+	n0 = mono_ns();
+	t0 = ticks_begin();
+	do
+		n1 = mono_ns();
+	while (n1 - n0 < 50000000ULL);
+	t1 = ticks_end();
+	ns_per_tick = (double)(n1 - n0) / (double)(t1 - t0);
+#endif
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Cost of the timer itself: the median of back-to-back reads, ns. */
+static double timer_overhead(void)
+{
+	enum {
+		N = 10001
+	};
+	static uint64_t s[N];
+
+	for (unsigned int i = 0; i < N; i++) {
+		uint64_t t0 = ticks_begin();
+
+		s[i] = ticks_end() - t0;
+	}
+	qsort(s, N, sizeof(s[0]), cmp_u64);
+	return (double)s[N / 2] * ns_per_tick;
+}
+
+#ifndef BENCH_CELL
+/* This binary was built without libcell's RPC client and server. */
+const struct bench_row bench_cell_rows[1];
+const unsigned int bench_cell_rows_n;
+#endif
+
+/* ---- pinning and the peer ------------------------------------------------- */
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+	int err;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (err) {
+		fprintf(stderr, "bench: pin to CPU %d: %s\n", cpu, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+int bench_ready(int fd)
+{
+	char b = 'r';
+
+	if (write(fd, &b, 1) != 1) {
+		perror("bench: ready");
+		return -1;
+	}
+	return 0;
+}
+
+struct peer_arg {
+	const struct bench_row *row;
+	void *ctx;
+	int ready_fd;
+	int rc;
+};
+
+static void *peer_thread(void *p)
+{
+	struct peer_arg *a = p;
+
+	a->rc = pin(BENCH_CPU_PONG);
+	if (!a->rc)
+		a->rc = a->row->serve(a->ctx, BENCH_THREADS, a->ready_fd);
+	close(a->ready_fd);
+	return NULL;
+}
+
+/* ---- one row -------------------------------------------------------------- */
+
+static uint64_t *samples;
+
+static void run_stats(uint64_t *s, unsigned int n, double *p50, double *p99, double *mean)
+{
+	long double sum = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		sum += s[i];
+	qsort(s, n, sizeof(s[0]), cmp_u64);
+	*p50 = (double)s[n / 2] * ns_per_tick;
+	*p99 = (double)s[(uint64_t)n * 99 / 100] * ns_per_tick;
+	*mean = (double)(sum / n) * ns_per_tick;
+}
+
+static int measure(const struct bench_row *row, void *ctx, const struct opts *o, struct result *res)
+{
+	unsigned int n = row->sleeping ? o->sleep_samples : o->spin_samples;
+	unsigned int warm = n / 10 ? n / 10 : 1;
+	double p50[o->runs], p99[o->runs], mean[o->runs];
+
+	for (unsigned int r = 0; r < o->runs; r++) {
+		for (unsigned int i = 0; i < warm; i++)
+			if (row->roundtrip(ctx))
+				return -1;
+		for (unsigned int i = 0; i < n; i++) {
+			uint64_t t0 = ticks_begin();
+
+			if (row->roundtrip(ctx))
+				return -1;
+			samples[i] = ticks_end() - t0;
+		}
+		run_stats(samples, n, &p50[r], &p99[r], &mean[r]);
+	}
+	res->runs = o->runs;
+	res->samples = n;
+	res->p50_min = res->p50_max = p50[0];
+	for (unsigned int r = 1; r < o->runs; r++) {
+		res->p50_min = fmin(res->p50_min, p50[r]);
+		res->p50_max = fmax(res->p50_max, p50[r]);
+	}
+	res->p50 = median(p50, o->runs);
+	res->p99 = median(p99, o->runs);
+	res->mean = median(mean, o->runs);
+	return 0;
+}
+
+static void bench_row(const struct bench_row *row, enum bench_mode mode, const struct opts *o,
+		      struct result *res)
+{
+	struct bench_link l = { .mode = mode, .pid = -1 };
+	struct peer_arg arg = { .row = row };
+	int pfd[2], status = 0, rc = -1;
+	char b;
+
+	memset(res, 0, sizeof(*res));
+	res->row = row;
+	res->mode = mode;
+	snprintf(res->path, sizeof(res->path), "-");
+	fflush(stdout);
+	fflush(stderr);
+
+	l.ctx = row->prepare(mode);
+	if (!l.ctx)
+		return;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		perror("bench: pipe");
+		goto out_destroy;
+	}
+	if (mode == BENCH_THREADS) {
+		arg.ctx = l.ctx;
+		arg.ready_fd = pfd[1];
+		if ((errno = pthread_create(&l.thread, NULL, peer_thread, &arg))) {
+			perror("bench: pthread_create");
+			close(pfd[1]);
+			goto out_pipe;
+		}
+	} else {
+		l.pid = fork();
+		if (l.pid < 0) {
+			perror("bench: fork");
+			close(pfd[1]);
+			goto out_pipe;
+		}
+		if (l.pid == 0) {
+			close(pfd[0]);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
+			rc = pin(BENCH_CPU_PONG);
+			if (!rc)
+				rc = row->serve(l.ctx, mode, pfd[1]);
+			fflush(NULL);
+			_exit(rc ? 1 : 0);
+		}
+		close(pfd[1]);
+	}
+
+	if (read(pfd[0], &b, 1) != 1) {
+		fprintf(stderr, "bench: row %d (%s): the peer failed to start\n", row->id,
+			mode_name[mode]);
+		goto out_stop;
+	}
+	if (row->connect(&l))
+		goto out_stop;
+	snprintf(res->path, sizeof(res->path), "%s", row->path(l.ctx));
+	res->path_ok = row->path_ok(l.ctx);
+	rc = measure(row, l.ctx, o, res);
+
+out_stop:
+	row->stop(&l);
+	if (mode == BENCH_THREADS) {
+		pthread_join(l.thread, NULL);
+		if (arg.rc)
+			rc = -1;
+	} else {
+		while (waitpid(l.pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr,
+				"bench: row %d (processes): the peer failed (status 0x%x)\n",
+				row->id, status);
+			rc = -1;
+		}
+	}
+	res->ok = !rc;
+out_pipe:
+	close(pfd[0]);
+out_destroy:
+	row->destroy(&l);
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+struct target {
+	int row, base;
+	double max;
+	const char *what;
+};
+
+static const struct target targets[] = {
+	{ 4, 1, 1.25, "SHM spin p50 <= 1.25x cache-line floor" },
+	{ 5, 2, 1.10, "SHM blocking p50 <= 1.1x raw futex" },
+	{ 6, 3, 1.10, "unix p50 <= 1.1x raw socket" },
+};
+
+static const struct result *find(const struct result *r, unsigned int n, enum bench_mode mode,
+				 int id)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (r[i].mode == mode && r[i].row->id == id)
+			return &r[i];
+	return NULL;
+}
+
+static const struct target *target_of(int id)
+{
+	for (unsigned int i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
+		if (targets[i].row == id)
+			return &targets[i];
+	return NULL;
+}
+
+/* "met", "not met", or why there is no verdict; *ratio < 0 when none. */
+static const char *verdict(const struct result *all, unsigned int n, const struct result *r,
+			   double *ratio)
+{
+	const struct target *t = target_of(r->row->id);
+	const struct result *b;
+
+	*ratio = -1;
+	if (!t)
+		return "";
+	b = find(all, n, r->mode, t->base);
+	if (!r->ok)
+		return "failed";
+	if (!r->path_ok)
+		return "wrong path";
+	if (!b || !b->ok)
+		return "no baseline";
+	*ratio = r->p50 / b->p50;
+	return *ratio <= t->max ? "met" : "not met";
+}
+
+static void print_table(const struct result *all, unsigned int n, const struct opts *o)
+{
+	printf("\n%-9s %-2s %-30s %-9s %7s %9s %9s %9s %17s\n", "mode", "#", "row", "path",
+	       "samples", "p50 ns", "p99 ns", "mean ns", "p50 runs min-max");
+	for (unsigned int i = 0; i < n; i++) {
+		const struct result *r = &all[i];
+
+		if (!r->ok) {
+			printf("%-9s %-2d %-30s %-9s FAILED (see the errors above)\n",
+			       mode_name[r->mode], r->row->id, r->row->name, r->path);
+			continue;
+		}
+		printf("%-9s %-2d %-30s %-9s %7u %9.0f %9.0f %9.0f %8.0f-%-8.0f\n",
+		       mode_name[r->mode], r->row->id, r->row->name, r->path, r->samples, r->p50,
+		       r->p99, r->mean, r->p50_min, r->p50_max);
+	}
+	if (!bench_cell_rows_n) {
+		printf("\ncell rows: not built yet (%s)\n",
+		       o->cell_missing ? o->cell_missing : "built without libcell");
+		return;
+	}
+	printf("\n%-9s %-5s %-40s %7s  %s\n", "mode", "ratio", "target", "p50/p50", "verdict");
+	for (unsigned int i = 0; i < n; i++) {
+		const struct result *r = &all[i];
+		const struct target *t = target_of(r->row->id);
+		const char *v;
+		double ratio;
+
+		if (!t)
+			continue;
+		v = verdict(all, n, r, &ratio);
+		if (ratio < 0)
+			printf("%-9s %d/%-3d %-40s %7s  %s\n", mode_name[r->mode], t->row, t->base,
+			       t->what, "-", v);
+		else
+			printf("%-9s %d/%-3d %-40s %7.3f  %s\n", mode_name[r->mode], t->row,
+			       t->base, t->what, ratio, v);
+	}
+}
+
+static int write_csv(const char *path, const struct result *all, unsigned int n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "mode,row,name,path,runs,samples_per_run,p50_ns,p99_ns,mean_ns,"
+		   "p50_min_ns,p50_max_ns,baseline_row,ratio_p50,target_max,verdict\n");
+	for (unsigned int i = 0; i < n; i++) {
+		const struct result *r = &all[i];
+		const struct target *t = target_of(r->row->id);
+		const char *v;
+		double ratio;
+
+		if (!r->ok)
+			continue;
+		v = verdict(all, n, r, &ratio);
+		fprintf(f, "%s,%d,%s,%s,%u,%u,%.1f,%.1f,%.1f,%.1f,%.1f,", mode_name[r->mode],
+			r->row->id, r->row->name, r->path, r->runs, r->samples, r->p50, r->p99,
+			r->mean, r->p50_min, r->p50_max);
+		if (t && ratio >= 0)
+			fprintf(f, "%d,%.4f,%.2f,%s\n", t->base, ratio, t->max, v);
+		else if (t)
+			fprintf(f, "%d,,%.2f,%s\n", t->base, t->max, v);
+		else
+			fprintf(f, ",,,\n");
+	}
+	if (fclose(f)) {
+		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fastpath [-r RUNS] [-n SPIN_SAMPLES] [-s SLEEP_SAMPLES] [-o CSV]\n"
+			"                [-m threads|processes] [-x ROW,...] [-C REASON]\n");
+	exit(2);
+}
+
+static unsigned int parse_uint(const char *s, unsigned int min, unsigned int max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		usage();
+	return (unsigned int)v;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {
+		.runs = 5,
+		.spin_samples = 200000,
+		.sleep_samples = 20000,
+		.modes = 3,
+		.rows = 0x7e,
+	};
+	const struct bench_row *rows[6];
+	unsigned int nrows = 0, nres = 0, max_samples;
+	struct result *res;
+	struct utsname u;
+	int c, rc = 0;
+	char *tok;
+
+	while ((c = getopt(argc, argv, "r:n:s:o:m:x:C:")) != -1) {
+		switch (c) {
+		case 'r':
+			o.runs = parse_uint(optarg, 1, 101);
+			break;
+		case 'n':
+			o.spin_samples = parse_uint(optarg, 100, 100000000);
+			break;
+		case 's':
+			o.sleep_samples = parse_uint(optarg, 100, 100000000);
+			break;
+		case 'o':
+			o.csv = optarg;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "threads"))
+				o.modes = 1 << BENCH_THREADS;
+			else if (!strcmp(optarg, "processes"))
+				o.modes = 1 << BENCH_PROCESSES;
+			else
+				usage();
+			break;
+		case 'x':
+			o.rows = 0;
+			for (tok = strtok(optarg, ","); tok; tok = strtok(NULL, ","))
+				o.rows |= 1U << parse_uint(tok, 1, 6);
+			break;
+		case 'C':
+			o.cell_missing = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	for (unsigned int i = 0; i < 3; i++)
+		if (o.rows & 1U << bench_raw_rows[i].id)
+			rows[nrows++] = &bench_raw_rows[i];
+	for (unsigned int i = 0; i < bench_cell_rows_n; i++)
+		if (o.rows & 1U << bench_cell_rows[i].id)
+			rows[nrows++] = &bench_cell_rows[i];
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || pin(BENCH_CPU_PING)) {
+		fprintf(stderr, "bench: needs CPUs %d and %d\n", BENCH_CPU_PING, BENCH_CPU_PONG);
+		return 4;
+	}
+	max_samples = o.spin_samples > o.sleep_samples ? o.spin_samples : o.sleep_samples;
+	samples = calloc(max_samples, sizeof(*samples));
+	res = calloc(2 * 6, sizeof(*res));
+	if (!samples || !res) {
+		perror("bench");
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* A peer that dies must not kill the measuring side with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	calibrate();
+	uname(&u);
+	printf("fastpath: round-trip time, %u-byte payload where there is one, CPU %d <-> CPU %d\n",
+	       BENCH_PAYLOAD, BENCH_CPU_PING, BENCH_CPU_PONG);
+	printf("  %s %s, %ld CPUs online; timer %s (%.4f ns/tick, %.1f ns per read pair, "
+	       "included in every sample)\n",
+	       u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN), TIMER_NAME, ns_per_tick,
+	       timer_overhead());
+	printf("  %u runs per row; per run: a warm-up of 10%%, then %u samples (spin rows) or %u "
+	       "(sleeping rows);\n  columns are the median over the runs of each run's figure\n",
+	       o.runs, o.spin_samples, o.sleep_samples);
+
+	for (int mode = 0; mode < 2; mode++) {
+		if (!(o.modes & 1 << mode))
+			continue;
+		for (unsigned int i = 0; i < nrows; i++) {
+			struct result *r = &res[nres++];
+			uint64_t t0 = mono_ns();
+
+			bench_row(rows[i], mode, &o, r);
+			fprintf(stderr, "  %-9s row %d %-30s %s (%.1f s)\n", mode_name[mode],
+				rows[i]->id, rows[i]->name, r->ok ? "done" : "FAILED",
+				(double)(mono_ns() - t0) / 1e9);
+			if (!r->ok)
+				rc = 1;
+		}
+	}
+	print_table(res, nres, &o);
+	if (o.csv) {
+		if (write_csv(o.csv, res, nres))
+			rc = 1;
+		else
+			printf("\ncsv: %s\n", o.csv);
+	}
+	free(samples);
+	free(res);
+	return rc;
+}
