@@ -40,8 +40,21 @@ extern "C" {
 /* Longest futex sleep between two liveness checks. */
 #define CELL_RING_WAIT_SLICE_NS (20ULL * 1000 * 1000)
 
+/*
+ * Spin budgets of the waits (struct cell_ring @spin_ns): attach starts at
+ * the default; each wait grows the budget when spinning found what it
+ * waited for and shrinks it when it had to sleep, within MIN..MAX.
+ * CELL_RING_SPIN_NONE (== CELL_SPIN_NONE of <cell/rpc.h>) never spins and
+ * never adapts; 0 restarts from the default.
+ */
+#define CELL_RING_SPIN_DEFAULT_NS (20ULL * 1000)
+#define CELL_RING_SPIN_MIN_NS	  (1ULL * 1000)
+#define CELL_RING_SPIN_MAX_NS	  (200ULL * 1000)
+#define CELL_RING_SPIN_NONE	  UINT64_MAX
+
 /* Largest record payload a ring of @data_size bytes can carry. */
-#define CELL_RING_RECORD_MAX(data_size) ((uint32_t)((data_size) / 2 - sizeof(struct cell_ring_record)))
+#define CELL_RING_RECORD_MAX(data_size) \
+	((uint32_t)((data_size) / 2 - sizeof(struct cell_ring_record)))
 
 struct cell_ring {
 	/* Shared (mapped) memory: trust nothing read from it. */
@@ -54,13 +67,13 @@ struct cell_ring {
 	/* Private, validated at map time. */
 	uint64_t size; /* data bytes, a power of two */
 	uint64_t mask;
-	int role; /* CELL_ROLE_PRODUCER or CELL_ROLE_CONSUMER */
-	int fd;	  /* the ring's file (owned), -1 if closed */
+	int role;    /* CELL_ROLE_PRODUCER or CELL_ROLE_CONSUMER */
+	int fd;	     /* the ring's file (owned), -1 if closed */
 	int wake_fd; /* eventfd to signal instead of futex-waking the peer, -1: none */
 	/* Producer: own tail, last seen head, the open reservation. */
 	uint64_t tail;
 	uint64_t head_cache;
-	uint64_t reserved_at; /* position of the reserved record */
+	uint64_t reserved_at;  /* position of the reserved record */
 	uint32_t reserved_len; /* 0: no reservation */
 	/* Consumer: next record to read, bytes released so far. */
 	uint64_t read_pos;
@@ -96,6 +109,18 @@ LIBCELL_API CELL_MUST_CHECK int cell_ring_create_memfd(uint64_t data_size);
  */
 LIBCELL_API CELL_MUST_CHECK int cell_ring_attach(struct cell_ring *r, int fd, int role,
 						 uint64_t expect_size);
+
+/**
+ * cell_ring_attach_mem() - cell_ring_attach() over @len bytes at @map that
+ * the caller mapped (shared with the peer) and keeps: cell_ring_detach()
+ * neither unmaps nor closes anything.  Checks the geometry and positions
+ * as cell_ring_attach() does (not the seals: the caller vouches for the
+ * mapping's size).  For both sides of a ring in one mapping, and for tests
+ * and fuzzers that build a ring image by hand.  @map must be page aligned.
+ * Return: 0, -EBADMSG (bad geometry or positions), -EINVAL (bad @role).
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_attach_mem(struct cell_ring *r, void *map, size_t len,
+						     int role, uint64_t expect_size);
 
 /* cell_ring_detach() - unmap and close.  Safe on a zeroed or detached ring. */
 LIBCELL_API void cell_ring_detach(struct cell_ring *r);
