@@ -41,14 +41,17 @@ struct opts {
 };
 
 /* One row in one mode: the medians over the runs. */
+#define MAX_RUNS 101
+
 struct result {
 	const struct bench_row *row;
 	enum bench_mode mode;
-	bool ok;
+	bool ok; /* every run so far worked */
 	char path[32];
 	bool path_ok;
 	unsigned int runs;
 	unsigned int samples;
+	double run_p50[MAX_RUNS], run_p99[MAX_RUNS], run_mean[MAX_RUNS]; /* ns */
 	double p50, p99, mean; /* ns, median over the runs */
 	double p50_min, p50_max;
 };
@@ -221,56 +224,67 @@ static void run_stats(uint64_t *s, unsigned int n, double *p50, double *p99, dou
 	*mean = (double)(sum / n) * ns_per_tick;
 }
 
+/* One run: a warm-up, then the timed samples. */
 static int measure(const struct bench_row *row, void *ctx, const struct opts *o, struct result *res)
 {
 	unsigned int n = row->sleeping ? o->sleep_samples : o->spin_samples;
 	unsigned int warm = n / 10 ? n / 10 : 1;
-	double p50[o->runs], p99[o->runs], mean[o->runs];
+	unsigned int r = res->runs;
 
-	for (unsigned int r = 0; r < o->runs; r++) {
-		for (unsigned int i = 0; i < warm; i++)
-			if (row->roundtrip(ctx))
-				return -1;
-		for (unsigned int i = 0; i < n; i++) {
-			uint64_t t0 = ticks_begin();
+	for (unsigned int i = 0; i < warm; i++)
+		if (row->roundtrip(ctx))
+			return -1;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t t0 = ticks_begin();
 
-			if (row->roundtrip(ctx))
-				return -1;
-			samples[i] = ticks_end() - t0;
-		}
-		run_stats(samples, n, &p50[r], &p99[r], &mean[r]);
+		if (row->roundtrip(ctx))
+			return -1;
+		samples[i] = ticks_end() - t0;
 	}
-	res->runs = o->runs;
+	run_stats(samples, n, &res->run_p50[r], &res->run_p99[r], &res->run_mean[r]);
 	res->samples = n;
-	res->p50_min = res->p50_max = p50[0];
-	for (unsigned int r = 1; r < o->runs; r++) {
-		res->p50_min = fmin(res->p50_min, p50[r]);
-		res->p50_max = fmax(res->p50_max, p50[r]);
-	}
-	res->p50 = median(p50, o->runs);
-	res->p99 = median(p99, o->runs);
-	res->mean = median(mean, o->runs);
+	res->runs++;
 	return 0;
 }
 
-static void bench_row(const struct bench_row *row, enum bench_mode mode, const struct opts *o,
-		      struct result *res)
+/* The medians over the runs. */
+static void summarize(struct result *res)
+{
+	double v[MAX_RUNS];
+	unsigned int n = res->runs;
+
+	if (!n) {
+		res->ok = false;
+		return;
+	}
+	res->p50_min = res->p50_max = res->run_p50[0];
+	for (unsigned int r = 1; r < n; r++) {
+		res->p50_min = fmin(res->p50_min, res->run_p50[r]);
+		res->p50_max = fmax(res->p50_max, res->run_p50[r]);
+	}
+	memcpy(v, res->run_p50, n * sizeof(v[0]));
+	res->p50 = median(v, n);
+	memcpy(v, res->run_p99, n * sizeof(v[0]));
+	res->p99 = median(v, n);
+	memcpy(v, res->run_mean, n * sizeof(v[0]));
+	res->mean = median(v, n);
+}
+
+/* One run of @row in @mode: start the peer, measure, stop it.  Return 0 or -1. */
+static int bench_run(const struct bench_row *row, enum bench_mode mode, const struct opts *o,
+		     struct result *res)
 {
 	struct bench_link l = { .mode = mode, .pid = -1 };
 	struct peer_arg arg = { .row = row };
 	int pfd[2], status = 0, rc = -1;
 	char b;
 
-	memset(res, 0, sizeof(*res));
-	res->row = row;
-	res->mode = mode;
-	snprintf(res->path, sizeof(res->path), "-");
 	fflush(stdout);
 	fflush(stderr);
 
 	l.ctx = row->prepare(mode);
 	if (!l.ctx)
-		return;
+		return -1;
 	if (pipe2(pfd, O_CLOEXEC)) {
 		perror("bench: pipe");
 		goto out_destroy;
@@ -312,7 +326,8 @@ static void bench_row(const struct bench_row *row, enum bench_mode mode, const s
 	if (row->connect(&l))
 		goto out_stop;
 	snprintf(res->path, sizeof(res->path), "%s", row->path(l.ctx));
-	res->path_ok = row->path_ok(l.ctx);
+	/* Every run must take the row's path. */
+	res->path_ok = row->path_ok(l.ctx) && (res->runs == 0 || res->path_ok);
 	rc = measure(row, l.ctx, o, res);
 
 out_stop:
@@ -331,11 +346,11 @@ out_stop:
 			rc = -1;
 		}
 	}
-	res->ok = !rc;
 out_pipe:
 	close(pfd[0]);
 out_destroy:
 	row->destroy(&l);
+	return rc;
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -411,22 +426,26 @@ static void print_table(const struct result *all, unsigned int n, const struct o
 		       o->cell_missing ? o->cell_missing : "built without libcell");
 		return;
 	}
-	printf("\n%-9s %-5s %-40s %7s  %s\n", "mode", "ratio", "target", "p50/p50", "verdict");
+	printf("\n%-9s %-5s %-40s %7s  %-11s %s\n", "mode", "ratio", "target", "p50/p50", "verdict",
+	       "mean/mean (information)");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct result *r = &all[i];
 		const struct target *t = target_of(r->row->id);
+		const struct result *b;
 		const char *v;
 		double ratio;
 
 		if (!t)
 			continue;
 		v = verdict(all, n, r, &ratio);
-		if (ratio < 0)
+		if (ratio < 0) {
 			printf("%-9s %d/%-3d %-40s %7s  %s\n", mode_name[r->mode], t->row, t->base,
 			       t->what, "-", v);
-		else
-			printf("%-9s %d/%-3d %-40s %7.3f  %s\n", mode_name[r->mode], t->row,
-			       t->base, t->what, ratio, v);
+			continue;
+		}
+		b = find(all, n, r->mode, t->base);
+		printf("%-9s %d/%-3d %-40s %7.3f  %-11s %.3f\n", mode_name[r->mode], t->row,
+		       t->base, t->what, ratio, v, r->mean / b->mean);
 	}
 }
 
@@ -506,7 +525,7 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "r:n:s:o:m:x:C:")) != -1) {
 		switch (c) {
 		case 'r':
-			o.runs = parse_uint(optarg, 1, 101);
+			o.runs = parse_uint(optarg, 1, MAX_RUNS);
 			break;
 		case 'n':
 			o.spin_samples = parse_uint(optarg, 100, 100000000);
@@ -578,16 +597,37 @@ int main(int argc, char **argv)
 			continue;
 		for (unsigned int i = 0; i < nrows; i++) {
 			struct result *r = &res[nres++];
-			uint64_t t0 = mono_ns();
 
-			bench_row(rows[i], mode, &o, r);
-			fprintf(stderr, "  %-9s row %d %-30s %s (%.1f s)\n", mode_name[mode],
-				rows[i]->id, rows[i]->name, r->ok ? "done" : "FAILED",
-				(double)(mono_ns() - t0) / 1e9);
-			if (!r->ok)
-				rc = 1;
+			r->row = rows[i];
+			r->mode = mode;
+			r->ok = true;
+			snprintf(r->path, sizeof(r->path), "-");
 		}
 	}
+	/*
+	 * Round-robin: run 1 of every row, then run 2 of every row...  so
+	 * that the machine's noise, which drifts, falls on every row alike.
+	 */
+	for (unsigned int run = 0; run < o.runs; run++) {
+		uint64_t t0 = mono_ns();
+
+		for (unsigned int i = 0; i < nres; i++) {
+			struct result *r = &res[i];
+
+			if (!r->ok)
+				continue;
+			if (bench_run(r->row, r->mode, &o, r)) {
+				fprintf(stderr, "bench: %s row %d (%s): run %u failed\n",
+					mode_name[r->mode], r->row->id, r->row->name, run + 1);
+				r->ok = false;
+				rc = 1;
+			}
+		}
+		fprintf(stderr, "  run %u/%u done (%.1f s)\n", run + 1, o.runs,
+			(double)(mono_ns() - t0) / 1e9);
+	}
+	for (unsigned int i = 0; i < nres; i++)
+		summarize(&res[i]);
 	print_table(res, nres, &o);
 	if (o.csv) {
 		if (write_csv(o.csv, res, nres))

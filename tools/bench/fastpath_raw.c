@@ -71,19 +71,20 @@ static void *cl_prepare(enum bench_mode mode)
 
 static int cl_serve(void *ctx, enum bench_mode mode, int ready_fd)
 {
-	struct cl_ctx *c = ctx;
+	/* A local copy: the context shares a cache line with the other side's seq. */
+	struct cl_shared *sh = ((struct cl_ctx *)ctx)->sh;
 	uint64_t last = 0, v;
 
 	(void)mode;
 	if (bench_ready(ready_fd))
 		return -1;
 	for (;;) {
-		while ((v = atomic_load_explicit(&c->sh->ping, memory_order_acquire)) == last)
+		while ((v = atomic_load_explicit(&sh->ping, memory_order_acquire)) == last)
 			bench_cpu_relax();
 		if (v == CL_STOP)
 			return 0;
 		last = v;
-		atomic_store_explicit(&c->sh->pong, v, memory_order_release);
+		atomic_store_explicit(&sh->pong, v, memory_order_release);
 	}
 }
 
@@ -176,19 +177,20 @@ static void *fx_prepare(enum bench_mode mode)
 
 static int fx_serve(void *ctx, enum bench_mode mode, int ready_fd)
 {
-	struct fx_ctx *c = ctx;
+	/* A local copy: the context shares a cache line with the other side's seq. */
+	struct fx_shared *sh = ((struct fx_ctx *)ctx)->sh;
 	uint32_t last = 0;
 
 	(void)mode;
 	if (bench_ready(ready_fd))
 		return -1;
 	for (;;) {
-		if (fx_wait_change(&c->sh->ping, last))
+		if (fx_wait_change(&sh->ping, last))
 			return -1;
-		if (atomic_load_explicit(&c->sh->stop, memory_order_acquire))
+		if (atomic_load_explicit(&sh->stop, memory_order_acquire))
 			return 0;
-		last = atomic_load_explicit(&c->sh->ping, memory_order_acquire);
-		if (fx_post(&c->sh->pong, last))
+		last = atomic_load_explicit(&sh->ping, memory_order_acquire);
+		if (fx_post(&sh->pong, last))
 			return -1;
 	}
 }
@@ -253,6 +255,8 @@ static void *sp_prepare(enum bench_mode mode)
 static int sp_serve(void *ctx, enum bench_mode mode, int ready_fd)
 {
 	struct sp_ctx *c = ctx;
+	/* A local copy: the context shares a cache line with the other side's buffer. */
+	int fd = c->fd[1];
 	unsigned char buf[BENCH_PAYLOAD];
 	ssize_t n;
 
@@ -261,7 +265,7 @@ static int sp_serve(void *ctx, enum bench_mode mode, int ready_fd)
 	if (bench_ready(ready_fd))
 		return -1;
 	for (;;) {
-		n = read(c->fd[1], buf, sizeof(buf));
+		n = read(fd, buf, sizeof(buf));
 		if (n == 0)
 			return 0;
 		if (n < 0) {
@@ -270,7 +274,7 @@ static int sp_serve(void *ctx, enum bench_mode mode, int ready_fd)
 			perror("bench: read (peer)");
 			return -1;
 		}
-		if (write(c->fd[1], buf, (size_t)n) != n) {
+		if (write(fd, buf, (size_t)n) != n) {
 			perror("bench: write (peer)");
 			return -1;
 		}
