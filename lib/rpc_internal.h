@@ -128,6 +128,95 @@ void cell_att_close(struct cell_att *att);
  */
 #define CELL_ATT_FRAME_SIZE (2 * CELL_HDR_SIZE)
 
+/* ---- channels (channel.c) --------------------------------------------- */
+
+#include <cell/ring.h>
+
+/*
+ * Frames in a ring record and in a socket message start 4 bytes in, so the
+ * payload after the 20-byte header is 8-byte aligned:
+ *   [u32 zero][struct cell_hdr][payload]
+ */
+#define CELL_FRAME_PAD	4
+#define CELL_FRAME_HEAD (CELL_FRAME_PAD + CELL_HDR_SIZE)
+/* Attachment fds received ahead of their ring marker, at most. */
+#define CELL_ATT_QUEUE 8
+
+/*
+ * One side of a connection: the socket, and when upgraded the ring it
+ * produces into (tx) and the ring it consumes (rx).  Requests flow client
+ * -> server, responses server -> client; CANCEL and GOODBYE always travel
+ * on the socket, as do attachment fds (on the ring path a marker record in
+ * the ring keeps their place in the order).
+ */
+struct cell_chan {
+	int sock;
+	bool shm;
+	uint64_t fingerprint;
+	struct cell_ring tx, rx;
+	/* Control frames met on the socket (CANCEL, GOODBYE, PING). */
+	void (*on_control)(void *ctx, const struct cell_hdr *hdr);
+	void *control_ctx;
+	/* Sending: what the open reservation is. */
+	enum {
+		TX_NONE,
+		TX_RING,
+		TX_ATT,
+		TX_STAGE
+	} tx_kind;
+	struct cell_att tx_att;
+	uint8_t *tx_rec;   /* the reserved ring record */
+	uint8_t *tx_stage; /* unix path staging, CELL_FRAME_HEAD + SOCKET_FRAME_MAX */
+	uint32_t tx_len;
+	/* Receiving. */
+	uint8_t *rx_buf; /* unix path, CELL_FRAME_HEAD + SOCKET_FRAME_MAX */
+	int att_fds[CELL_ATT_QUEUE];
+	uint32_t att_lens[CELL_ATT_QUEUE];
+	unsigned int att_head, att_count;
+	bool dead;
+};
+
+/* A received frame, viewed in place. */
+struct cell_rx {
+	struct cell_hdr hdr;
+	const void *data; /* payload, 8-byte aligned */
+	uint32_t len;
+	uint64_t ring_end;   /* release point if the frame is in the rx ring, else 0 */
+	struct cell_att att; /* fd >= 0 if the payload is an attachment */
+	void *owned;	     /* malloc'd copy to free, or NULL */
+};
+
+int cell_chan_init(struct cell_chan *ch, int sock, uint64_t fingerprint);
+void cell_chan_fini(struct cell_chan *ch);
+/* Room for a @len-byte payload; NULL with errno (ETIMEDOUT, EPIPE, EBADMSG, ENOMEM). */
+void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
+			 bool (*alive)(void *ctx), void *ctx);
+/* Send @hdr (its len set here) with the first @len bytes reserved. */
+int cell_chan_tx_commit(struct cell_chan *ch, struct cell_hdr *hdr, uint32_t len, uint64_t deadline,
+			bool (*alive)(void *ctx), void *ctx);
+void cell_chan_tx_abort(struct cell_chan *ch);
+/* A whole frame with a small payload copied (errors, empty responses). */
+int cell_chan_send(struct cell_chan *ch, struct cell_hdr *hdr, const void *data, uint32_t len,
+		   uint64_t deadline, bool (*alive)(void *ctx), void *ctx);
+/* A control frame on the socket (CANCEL, GOODBYE). */
+int cell_chan_send_control(struct cell_chan *ch, uint8_t flags, uint16_t method,
+			   uint32_t correlation);
+/*
+ * The next data frame, without waiting: from the rx ring on the ring path,
+ * from the socket on the unix path (control frames go to on_control).
+ * Return: 0, -EAGAIN, -EBADMSG (the peer broke the protocol), -EPIPE.
+ */
+int cell_chan_rx(struct cell_chan *ch, struct cell_rx *rx);
+/*
+ * Drain the socket on the ring path: control frames to on_control,
+ * attachment fds queued.  Return: 0, -EPIPE (peer gone), -EBADMSG.
+ */
+int cell_chan_poll_socket(struct cell_chan *ch);
+/* Give back what @rx holds (ring bytes in order, attachment, copy). */
+void cell_chan_rx_done(struct cell_chan *ch, struct cell_rx *rx);
+/* Whether the peer is still connected (poll of the socket, no waiting). */
+bool cell_chan_alive(struct cell_chan *ch);
+
 /* ---- misc ------------------------------------------------------------- */
 
 /* mkdir the runtime directory; refuse a /tmp one that is not ours and 0700. */

@@ -1,0 +1,904 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * RPC client (cell/rpc.h).
+ *
+ * Sending: callers take send_lock from cell_call_begin() to the submit, so
+ * each request is built in place in the request ring (one producer).
+ *
+ * Receiving is leader/follower: the first waiting thread becomes the
+ * reader (the @reading flag), reads responses from the response ring and
+ * hands each to its call by correlation id; the others spin briefly on
+ * their call's @done word, then sleep on it (futex, private to this
+ * process).  A reader whose own call is done steps down and wakes the
+ * sleepers so one of them takes over.  The step-down and a follower's
+ * decision to sleep form a Dekker pair (reader: clear @reading, fence,
+ * look at @sleeping; follower: set @sleeping, fence, look at @reading), so
+ * a hand-over is never missed.
+ *
+ * A call's id names its slot: id = slot + 1 + nslots * k, so a response
+ * finds its call without a search, and a late response (the call timed
+ * out or was cancelled, the slot reused) carries an id no live call has
+ * and is dropped.  Response views stay in the ring until cell_call_end();
+ * ring bytes are given back in ring order, so @pend remembers each read
+ * frame's end and whether it is finished.
+ *
+ * Peer death: the reader checks the socket between sleep slices
+ * (CELL_RING_WAIT_SLICE_NS), a producer waiting for ring space likewise;
+ * when the server is gone every call in flight ends with UNAVAILABLE.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cell/metrics.h>
+#include "futex.h"
+#include "rpc_internal.h"
+
+#define DEFAULT_CONNECT_NS (5 * CELL_NSEC_PER_SEC)
+#define DEFAULT_SPIN_NS	   (20 * CELL_NSEC_PER_USEC)
+#define CLIENT_FEATURES	   (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
+
+enum call_state {
+	CALL_FREE,
+	CALL_BEGUN,
+	CALL_SUBMITTED,
+	CALL_DONE
+};
+
+struct cell_call {
+	struct cell_client *c;
+	uint32_t id;
+	uint32_t seq; /* k of the id formula */
+	uint16_t method;
+	bool oneway;
+	bool have_rx;
+	uint64_t deadline;
+	uint64_t t0;
+	enum call_state state; /* under c->lock */
+	_Atomic uint32_t done; /* futex word: 1 when status (and rx) are final */
+	atomic_int sleeping;
+	enum cell_status status;
+	struct cell_rx rx;
+	uint64_t pend_end; /* the ring frame holding the response, 0 if none */
+};
+
+struct pend {
+	uint64_t end;
+	bool done;
+};
+
+struct cell_client {
+	struct cell_client_opts o;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	enum cell_ring_backend backend;
+	pthread_mutex_t send_lock; /* the tx side of @ch */
+	pthread_mutex_t lock;	   /* calls, pend, the rx side of @ch */
+	struct cell_chan ch;
+	bool have_chan;
+	atomic_bool connected;
+	enum cell_path path_kind;
+	uint64_t server_fp;
+	uint32_t nslots;
+	struct cell_call *calls;
+	uint32_t inflight;
+	atomic_bool reading;
+	int kick; /* eventfd: wakes a reader asleep in poll (unix path) */
+	struct pend *pend;
+	uint32_t pend_head, pend_count; /* a FIFO of nslots * 2 entries */
+	uint64_t spin_ns;
+};
+
+/* ---- connection ------------------------------------------------------- */
+
+static enum cell_status status_of(int err)
+{
+	switch (-err) {
+	case EBADMSG:
+	case EPIPE:
+		return CELL_STATUS_UNAVAILABLE;
+	default:
+		return cell_errno_status(err);
+	}
+}
+
+static bool client_alive(void *ctx)
+{
+	struct cell_client *c = ctx;
+
+	return cell_chan_alive(&c->ch);
+}
+
+/* Connect and handshake; fills c->ch.  errno-style negative on failure. */
+static int do_connect(struct cell_client *c, uint64_t deadline)
+{
+	uint8_t frame[CELL_HS_FRAME_SIZE], buf[CELL_HS_FRAME_SIZE + 2048];
+	struct cell_hs hello = { 0 }, welcome;
+	struct iovec iov = { frame, sizeof(frame) };
+	int fds[CELL_HS_MAX_FDS], nfds = 0, sock, err;
+	const char *why, *detail;
+	uint32_t detail_len;
+	enum cell_status st;
+	ssize_t n;
+
+	sock = cell_ux_connect(c->path);
+	if (sock < 0) {
+		cell_fail(status_of(sock), "connect %s: %s", c->path, strerror(-sock));
+		return sock;
+	}
+	hello.features = CLIENT_FEATURES;
+	if (c->backend == CELL_RING_BACKEND_MEMFD)
+		hello.features |= CELL_FEAT_SHM_MEMFD;
+	hello.max_inflight = c->nslots;
+	hello.request_ring = c->o.request_ring;
+	hello.response_ring = c->o.response_ring;
+	hello.fingerprint = c->o.fingerprint;
+	cell_hs_encode_hello(&hello, frame);
+	err = cell_ux_send(sock, &iov, 1, NULL, 0, deadline);
+	if (err)
+		goto fail_io;
+	for (;;) {
+		err = cell_ux_wait_readable(sock, deadline);
+		if (err <= 0) {
+			err = err ? err : -ETIMEDOUT;
+			goto fail_io;
+		}
+		n = cell_ux_recv(sock, buf, sizeof(buf), fds, CELL_HS_MAX_FDS, &nfds);
+		if (n != -EAGAIN)
+			break;
+	}
+	if (n < 0) {
+		err = (int)n;
+		goto fail_io;
+	}
+	st = cell_hs_parse_welcome(buf, (size_t)n, &welcome, &why, &c->server_fp, &detail,
+				   &detail_len);
+	if (st != CELL_STATUS_OK) {
+		if (st == CELL_STATUS_FINGERPRINT_MISMATCH)
+			cell_fail(st, "fingerprint mismatch: client 0x%016llx, server 0x%016llx",
+				  (unsigned long long)c->o.fingerprint,
+				  (unsigned long long)c->server_fp);
+		else if (detail)
+			cell_fail(st, "%s: %s: %.*s", c->path, why, (int)detail_len, detail);
+		else
+			cell_fail(st, "%s: %s", c->path, why);
+		err = st == CELL_STATUS_PERMISSION_DENIED    ? -EACCES
+		      : st == CELL_STATUS_RESOURCE_EXHAUSTED ? -EAGAIN
+							     : -EPROTO;
+		goto fail_fds;
+	}
+	err = cell_chan_init(&c->ch, sock, c->o.fingerprint);
+	if (err)
+		goto fail_fds;
+	if (welcome.features & CELL_FEAT_SHM_MEMFD) {
+		if (nfds != 3) {
+			err = -EPROTO;
+			goto fail_chan;
+		}
+		err = cell_ring_attach(&c->ch.tx, fds[0], CELL_ROLE_PRODUCER, welcome.request_ring);
+		if (err)
+			goto fail_chan;
+		fds[0] = -1;
+		err = cell_ring_attach(&c->ch.rx, fds[1], CELL_ROLE_CONSUMER,
+				       welcome.response_ring);
+		if (err)
+			goto fail_chan;
+		fds[1] = -1;
+		cell_ring_set_wake_fd(&c->ch.tx, fds[2]);
+		c->ch.tx.spin_ns = c->spin_ns;
+		c->ch.rx.spin_ns = c->spin_ns;
+		fds[2] = -1;
+		c->ch.shm = true;
+		c->path_kind = CELL_PATH_SHM_MEMFD;
+	} else {
+		c->path_kind = CELL_PATH_UNIX;
+	}
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (welcome.max_inflight < c->nslots)
+		c->nslots = welcome.max_inflight;
+	c->have_chan = true;
+	atomic_store(&c->connected, true);
+	return 0;
+fail_chan:
+	if (c->ch.tx.wake_fd >= 0)
+		close(c->ch.tx.wake_fd);
+	cell_chan_fini(&c->ch);
+	sock = -1;
+	cell_fail(CELL_STATUS_BAD_MESSAGE, "%s: bad rings from the server", c->path);
+fail_fds:
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (sock >= 0)
+		close(sock);
+	return err;
+fail_io:
+	cell_fail(status_of(err), "handshake with %s: %s", c->path, strerror(-err));
+	close(sock);
+	return err;
+}
+
+static void drop_chan(struct cell_client *c)
+{
+	if (!c->have_chan)
+		return;
+	if (c->ch.tx.wake_fd >= 0)
+		close(c->ch.tx.wake_fd);
+	c->ch.tx.wake_fd = -1;
+	cell_chan_fini(&c->ch);
+	c->have_chan = false;
+	c->pend_head = c->pend_count = 0;
+}
+
+struct cell_client *cell_client_connect(const char *name, const struct cell_client_opts *opts)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct cell_client *c;
+	uint64_t deadline;
+	uint32_t want;
+	int err;
+
+	cell_clear_error();
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return errno = ENOMEM, NULL;
+	c->kick = -1;
+	pthread_mutex_init(&c->send_lock, NULL);
+	pthread_mutex_init(&c->lock, NULL);
+	if (opts) {
+		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(c->o)) {
+			cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell_client_opts size");
+			err = -EINVAL;
+			goto fail;
+		}
+		memcpy(&c->o, opts, opts->sz);
+	}
+	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
+	err = cell_backend_resolve(c->o.backend, &c->backend);
+	if (err)
+		goto fail;
+	if (c->o.runtime_dir) {
+		if (strlen(c->o.runtime_dir) >= sizeof(dir)) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
+		strcpy(dir, c->o.runtime_dir);
+	} else {
+		err = cell_runtime_dir(dir, sizeof(dir));
+		if (err)
+			goto fail;
+	}
+	c->o.runtime_dir = NULL;
+	err = cell_socket_path(dir, name, c->path, sizeof(c->path));
+	if (err) {
+		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell name \"%s\"", name ? name : "");
+		goto fail;
+	}
+	want = c->o.max_inflight ? c->o.max_inflight : CELL_RPC_DEFAULT_INFLIGHT;
+	c->nslots = want;
+	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->kick < 0) {
+		err = -errno;
+		goto fail;
+	}
+	deadline = c->o.connect_deadline ? c->o.connect_deadline
+					 : cell_deadline_in_ns(DEFAULT_CONNECT_NS);
+	err = do_connect(c, deadline);
+	if (err)
+		goto fail;
+	/* Slots for the limit agreed on; a reconnect keeps them. */
+	c->calls = calloc(c->nslots, sizeof(*c->calls));
+	c->pend = calloc(2 * (size_t)c->nslots, sizeof(*c->pend));
+	if (!c->calls || !c->pend) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < c->nslots; i++) {
+		c->calls[i].c = c;
+		c->calls[i].rx.att.fd = -1;
+	}
+	return c;
+fail:
+	cell_client_free(c);
+	errno = -err;
+	return NULL;
+}
+
+void cell_client_free(struct cell_client *c)
+{
+	if (!c)
+		return;
+	if (c->have_chan && atomic_load(&c->connected))
+		(void)cell_chan_send_control(&c->ch, 0, CELL_METHOD_GOODBYE, 0);
+	for (uint32_t i = 0; c->calls && i < c->nslots; i++)
+		if (c->calls[i].state != CALL_FREE)
+			cell_call_end(&c->calls[i]);
+	drop_chan(c);
+	if (c->kick >= 0)
+		close(c->kick);
+	pthread_mutex_destroy(&c->send_lock);
+	pthread_mutex_destroy(&c->lock);
+	free(c->calls);
+	free(c->pend);
+	free(c);
+}
+
+const char *cell_client_path(const struct cell_client *c)
+{
+	return cell_path_name(c->path_kind);
+}
+
+enum cell_path cell_client_path_kind(const struct cell_client *c)
+{
+	return c->path_kind;
+}
+
+uint64_t cell_client_server_fingerprint(const struct cell_client *c)
+{
+	return c->server_fp;
+}
+
+uint32_t cell_client_max_inflight(const struct cell_client *c)
+{
+	return c->nslots;
+}
+
+int cell_client_connected(const struct cell_client *c)
+{
+	return atomic_load(&((struct cell_client *)c)->connected);
+}
+
+/* ---- completing calls (c->lock held) ---------------------------------- */
+
+static void finish_locked(struct cell_call *call, enum cell_status st)
+{
+	call->status = st;
+	call->state = CALL_DONE;
+	atomic_store(&call->done, 1);
+	if (atomic_load(&call->sleeping))
+		cell_futex_wake((uint32_t *)&call->done, 1);
+}
+
+/* Give ring bytes back in order, as far as finished frames allow. */
+static void pend_finish(struct cell_client *c, uint64_t end)
+{
+	uint32_t cap = 2 * c->nslots, i;
+	uint64_t release = 0;
+
+	for (i = 0; i < c->pend_count; i++) {
+		struct pend *p = &c->pend[(c->pend_head + i) % cap];
+
+		if (p->end == end) {
+			p->done = true;
+			break;
+		}
+	}
+	while (c->pend_count && c->pend[c->pend_head].done) {
+		release = c->pend[c->pend_head].end;
+		c->pend_head = (c->pend_head + 1) % cap;
+		c->pend_count--;
+	}
+	if (release)
+		cell_ring_release(&c->ch.rx, release);
+}
+
+/* The server is gone: end every call in flight with UNAVAILABLE. */
+static void lost_locked(struct cell_client *c)
+{
+	atomic_store(&c->connected, false);
+	c->ch.dead = true;
+	for (uint32_t i = 0; i < c->nslots; i++)
+		if (c->calls[i].state == CALL_SUBMITTED || c->calls[i].state == CALL_BEGUN) {
+			if (c->calls[i].state == CALL_SUBMITTED)
+				finish_locked(&c->calls[i], CELL_STATUS_UNAVAILABLE);
+		}
+	if (c->ch.shm) {
+		cell_ring_wake_all(&c->ch.tx);
+		cell_ring_wake_all(&c->ch.rx);
+	}
+}
+
+/* Hand a received frame to its call (c->lock held).  <0: protocol error. */
+static int deliver_locked(struct cell_client *c, struct cell_rx *rx)
+{
+	uint32_t id = rx->hdr.correlation;
+	struct cell_call *call = id ? &c->calls[(id - 1) % c->nslots] : NULL;
+	uint16_t status;
+	const char *detail;
+	uint32_t dlen;
+
+	if ((rx->hdr.flags & CELL_F_KIND_MASK) != CELL_F_RESPONSE)
+		return -EBADMSG;
+	if (rx->ring_end) {
+		uint32_t cap = 2 * c->nslots;
+
+		if (c->pend_count == cap)
+			return -EBADMSG; /* more responses than calls */
+		c->pend[(c->pend_head + c->pend_count) % cap] =
+			(struct pend){ .end = rx->ring_end, .done = false };
+		c->pend_count++;
+	}
+	if (!call || call->id != id || call->state != CALL_SUBMITTED ||
+	    call->method != rx->hdr.method) {
+		/* Late (timed out, cancelled) or unknown: drop it. */
+		uint64_t end = rx->ring_end;
+
+		rx->ring_end = 0;
+		cell_chan_rx_done(&c->ch, rx);
+		if (end)
+			pend_finish(c, end);
+		return 0;
+	}
+	if (!c->ch.shm && rx->att.fd < 0 && rx->len) {
+		/* The socket buffer is reused: keep a copy until the call ends. */
+		rx->owned = aligned_alloc(8, cell_align8(rx->len));
+		if (!rx->owned)
+			return -ENOMEM;
+		memcpy(rx->owned, rx->data, rx->len);
+		rx->data = rx->owned;
+	}
+	call->rx = *rx;
+	call->pend_end = rx->ring_end;
+	call->rx.ring_end = 0;
+	call->have_rx = true;
+	if (rx->hdr.flags & CELL_F_ERROR) {
+		if (cell_error_decode(rx->data, rx->len, &status, &detail, &dlen) ||
+		    status == CELL_STATUS_OK || status >= CELL_STATUS_MAX)
+			status = CELL_STATUS_BAD_MESSAGE;
+		finish_locked(call, (enum cell_status)status);
+	} else {
+		finish_locked(call, CELL_STATUS_OK);
+	}
+	return 0;
+}
+
+/* ---- the reader ------------------------------------------------------- */
+
+/* Read every frame there is; <0: connection lost. */
+static int read_available(struct cell_client *c)
+{
+	struct cell_rx rx;
+	int rc, n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		rc = cell_chan_rx(&c->ch, &rx);
+		if (rc == -EAGAIN) {
+			rc = n;
+			break;
+		}
+		if (rc == 0)
+			rc = deliver_locked(c, &rx);
+		if (rc < 0) {
+			lost_locked(c);
+			break;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Sleep until a response may have come, @until passes, or a kick. */
+static int reader_sleep(struct cell_client *c, uint64_t until)
+{
+	uint64_t slice_end = cell_now_ns() + CELL_RING_WAIT_SLICE_NS;
+
+	if (slice_end > until)
+		slice_end = until;
+	if (c->ch.shm) {
+		uint32_t *word = &c->ch.rx.producer->wake;
+		uint32_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		int rc = 0;
+
+		if (cell_ring_prepare_sleep(&c->ch.rx)) {
+			rc = cell_futex_wait(word, w, slice_end);
+			cell_ring_end_sleep(&c->ch.rx);
+		}
+		if (rc == -ETIMEDOUT && !client_alive(c))
+			return -EPIPE;
+		return 0;
+	}
+	{
+		struct pollfd pfd[2] = {
+			{ .fd = c->ch.sock, .events = POLLIN },
+			{ .fd = c->kick, .events = POLLIN },
+		};
+		uint64_t now = cell_now_ns();
+		int ms = slice_end > now ? (int)((slice_end - now + 999999) / 1000000) : 0;
+		uint64_t v;
+
+		if (poll(pfd, 2, ms) > 0 && (pfd[1].revents & POLLIN))
+			(void)!read(c->kick, &v, sizeof(v));
+		return 0;
+	}
+}
+
+static bool call_done(struct cell_call *call)
+{
+	return atomic_load_explicit(&call->done, memory_order_acquire);
+}
+
+/* Step down as reader and let a sleeping follower take over. */
+static void step_down(struct cell_client *c)
+{
+	atomic_store(&c->reading, false);
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t i = 0; i < c->nslots; i++)
+		if (atomic_load(&c->calls[i].sleeping))
+			cell_futex_wake((uint32_t *)&c->calls[i].done, 1);
+}
+
+static void spin_pause(void)
+{
+	__builtin_ia32_pause();
+}
+
+/* Wait until @call is done or its deadline passes. */
+static void wait_done(struct cell_call *call)
+{
+	struct cell_client *c = call->c;
+	uint64_t spin_end = 0;
+
+	while (!call_done(call)) {
+		uint64_t now = cell_now_ns();
+
+		if (now >= call->deadline)
+			return;
+		if (!atomic_exchange(&c->reading, true)) {
+			/* Reader. */
+			int rc = 0;
+
+			while (!call_done(call)) {
+				rc = read_available(c);
+				if (rc < 0 || call_done(call))
+					break;
+				if (rc > 0)
+					continue;
+				now = cell_now_ns();
+				if (now >= call->deadline)
+					break;
+				if (c->ch.shm && c->spin_ns != CELL_SPIN_NONE) {
+					spin_end = now + c->spin_ns;
+					while (!cell_ring_pending(&c->ch.rx) && !call_done(call) &&
+					       cell_now_ns() < spin_end)
+						spin_pause();
+					if (cell_ring_pending(&c->ch.rx) || call_done(call))
+						continue;
+				}
+				if (reader_sleep(c, call->deadline) == -EPIPE) {
+					pthread_mutex_lock(&c->lock);
+					lost_locked(c);
+					pthread_mutex_unlock(&c->lock);
+					break;
+				}
+			}
+			spin_end = 0;
+			step_down(c);
+			continue;
+		}
+		/* Follower: spin, then sleep on our own word. */
+		if (!spin_end)
+			spin_end = c->spin_ns == CELL_SPIN_NONE ? now : now + c->spin_ns;
+		if (now < spin_end) {
+			spin_pause();
+			continue;
+		}
+		atomic_store(&call->sleeping, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load(&c->reading) && !call_done(call)) {
+			uint64_t until = now + CELL_RING_WAIT_SLICE_NS;
+
+			cell_futex_wait((uint32_t *)&call->done, 0,
+					until < call->deadline ? until : call->deadline);
+		}
+		atomic_store(&call->sleeping, 0);
+	}
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+static enum cell_status reconnect_locked(struct cell_client *c, uint64_t deadline)
+{
+	int err;
+
+	if (c->inflight)
+		return cell_fail(CELL_STATUS_UNAVAILABLE,
+				 "%s: connection lost; calls still in flight", c->path);
+	pthread_mutex_lock(&c->send_lock);
+	drop_chan(c);
+	err = do_connect(c, deadline);
+	pthread_mutex_unlock(&c->send_lock);
+	return err ? status_of(err) : CELL_STATUS_OK;
+}
+
+enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_t len,
+				 unsigned int flags, uint64_t deadline, struct cell_call **callp,
+				 void **buf)
+{
+	struct cell_call *call = NULL;
+	enum cell_status st;
+	uint32_t slot;
+	void *p;
+
+	*callp = NULL;
+	*buf = NULL;
+	if (!c || (flags & ~CELL_CALL_ONEWAY) || method >= CELL_METHOD_CONTROL_BASE)
+		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad call arguments");
+	if (len > CELL_MAX_PAYLOAD)
+		return cell_fail(CELL_STATUS_TOO_LARGE, "payload of %u bytes", len);
+	pthread_mutex_lock(&c->lock);
+	if (c->o.reconnect && !c->inflight && atomic_load(&c->connected) && !client_alive(c))
+		lost_locked(c);
+	if (!atomic_load(&c->connected)) {
+		st = c->o.reconnect
+			     ? reconnect_locked(c, deadline)
+			     : cell_fail(CELL_STATUS_UNAVAILABLE, "%s: connection lost", c->path);
+		if (st) {
+			pthread_mutex_unlock(&c->lock);
+			return st;
+		}
+	}
+	for (slot = 0; slot < c->nslots; slot++)
+		if (c->calls[slot].state == CALL_FREE)
+			break;
+	if (slot == c->nslots) {
+		pthread_mutex_unlock(&c->lock);
+		return cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "%u calls already in flight",
+				 c->nslots);
+	}
+	call = &c->calls[slot];
+	call->seq++;
+	call->id = slot + 1 + c->nslots * call->seq;
+	if (call->id == 0)
+		call->id = slot + 1;
+	call->method = method;
+	call->oneway = flags & CELL_CALL_ONEWAY;
+	call->deadline = deadline;
+	call->t0 = c->o.metrics ? cell_now_ns() : 0;
+	call->state = CALL_BEGUN;
+	call->have_rx = false;
+	call->pend_end = 0;
+	atomic_store(&call->done, 0);
+	c->inflight++;
+	pthread_mutex_unlock(&c->lock);
+
+	pthread_mutex_lock(&c->send_lock);
+	p = cell_chan_tx_begin(&c->ch, len, deadline, client_alive, c);
+	if (!p) {
+		int err = errno;
+
+		pthread_mutex_unlock(&c->send_lock);
+		st = err == ETIMEDOUT ? CELL_STATUS_DEADLINE_EXCEEDED : status_of(-err);
+		if (err == EPIPE || err == EBADMSG) {
+			pthread_mutex_lock(&c->lock);
+			lost_locked(c);
+			pthread_mutex_unlock(&c->lock);
+		}
+		cell_fail(st, "%s: request of %u bytes: %s", c->path, len, strerror(err));
+		pthread_mutex_lock(&c->lock);
+		call->state = CALL_FREE;
+		c->inflight--;
+		pthread_mutex_unlock(&c->lock);
+		return st;
+	}
+	*callp = call;
+	*buf = p;
+	return CELL_STATUS_OK;
+}
+
+enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
+{
+	struct cell_client *c;
+	struct cell_hdr hdr = { .flags = CELL_F_REQUEST };
+	int err;
+
+	if (!call || call->state != CALL_BEGUN)
+		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not begun");
+	c = call->c;
+	hdr.method = call->method;
+	if (call->oneway)
+		hdr.flags |= CELL_F_ONEWAY;
+	else
+		hdr.correlation = call->id;
+	pthread_mutex_lock(&c->lock);
+	call->state = call->oneway ? CALL_DONE : CALL_SUBMITTED;
+	pthread_mutex_unlock(&c->lock);
+	err = cell_chan_tx_commit(&c->ch, &hdr, len, call->deadline, client_alive, c);
+	pthread_mutex_unlock(&c->send_lock);
+	if (err) {
+		pthread_mutex_lock(&c->lock);
+		if (err == -EINVAL) {
+			call->state = CALL_BEGUN;
+			pthread_mutex_unlock(&c->lock);
+			return cell_fail(CELL_STATUS_INVALID_ARGUMENT,
+					 "length %u above the reservation", len);
+		}
+		if (err != -ETIMEDOUT)
+			lost_locked(c);
+		finish_locked(call, err == -ETIMEDOUT ? CELL_STATUS_DEADLINE_EXCEEDED
+						      : CELL_STATUS_UNAVAILABLE);
+		pthread_mutex_unlock(&c->lock);
+		return cell_fail(call->status, "%s: send: %s", c->path, strerror(-err));
+	}
+	if (call->oneway) {
+		call->status = CELL_STATUS_OK;
+		atomic_store(&call->done, 1);
+	}
+	return CELL_STATUS_OK;
+}
+
+static void fill_response(struct cell_call *call, struct cell_response *resp)
+{
+	uint16_t status;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->status = call->status;
+	if (!call->have_rx)
+		return;
+	if (call->status == CELL_STATUS_OK) {
+		resp->data = call->rx.data;
+		resp->len = call->rx.len;
+	} else if (cell_error_decode(call->rx.data, call->rx.len, &status, &resp->detail,
+				     &resp->detail_len)) {
+		resp->detail = NULL;
+		resp->detail_len = 0;
+	}
+}
+
+enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *resp)
+{
+	struct cell_client *c;
+
+	if (!call || call->state == CALL_FREE || call->state == CALL_BEGUN)
+		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not submitted");
+	c = call->c;
+	if (!call->oneway)
+		wait_done(call);
+	if (!call_done(call)) {
+		pthread_mutex_lock(&c->lock);
+		if (!call_done(call))
+			finish_locked(call, CELL_STATUS_DEADLINE_EXCEEDED);
+		pthread_mutex_unlock(&c->lock);
+		(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, call->method, call->id);
+	}
+	if (resp)
+		fill_response(call, resp);
+	if (call->status != CELL_STATUS_OK) {
+		if (resp && resp->detail)
+			cell_fail(call->status, "%.*s", (int)resp->detail_len, resp->detail);
+		else
+			cell_fail(call->status, "%s", cell_status_name(call->status));
+	}
+	return call->status;
+}
+
+enum cell_status cell_call_finish(struct cell_call *call, uint32_t len, struct cell_response *resp)
+{
+	enum cell_status st = cell_call_submit(call, len);
+
+	if (st != CELL_STATUS_OK) {
+		if (resp) {
+			memset(resp, 0, sizeof(*resp));
+			resp->status = st;
+		}
+		return st;
+	}
+	return cell_call_wait(call, resp);
+}
+
+void cell_call_end(struct cell_call *call)
+{
+	struct cell_client *c;
+	bool cancel = false;
+
+	if (!call || call->state == CALL_FREE)
+		return;
+	c = call->c;
+	if (call->state == CALL_BEGUN) {
+		cell_chan_tx_abort(&c->ch);
+		pthread_mutex_unlock(&c->send_lock);
+	}
+	pthread_mutex_lock(&c->lock);
+	if (call->state == CALL_SUBMITTED) {
+		cancel = true;
+		call->status = CELL_STATUS_CANCELLED;
+	}
+	if (c->o.metrics && !call->oneway)
+		cell_metrics_record(c->o.metrics, call->method, call->status,
+				    cell_now_ns() - call->t0);
+	if (call->have_rx) {
+		cell_chan_rx_done(&c->ch, &call->rx);
+		if (call->pend_end)
+			pend_finish(c, call->pend_end);
+		call->have_rx = false;
+	}
+	call->state = CALL_FREE;
+	c->inflight--;
+	pthread_mutex_unlock(&c->lock);
+	if (cancel && atomic_load(&c->connected))
+		(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, call->method, call->id);
+}
+
+uint32_t cell_call_id(const struct cell_call *call)
+{
+	return call->oneway ? 0 : call->id;
+}
+
+int cell_client_cancel(struct cell_client *c, uint32_t id)
+{
+	struct cell_call *call;
+	uint16_t method;
+
+	if (!c || !id)
+		return -ENOENT;
+	pthread_mutex_lock(&c->lock);
+	call = &c->calls[(id - 1) % c->nslots];
+	if (call->id != id || call->state != CALL_SUBMITTED) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOENT;
+	}
+	method = call->method;
+	finish_locked(call, CELL_STATUS_CANCELLED);
+	pthread_mutex_unlock(&c->lock);
+	/* A reader asleep for this call wakes up and sees it done. */
+	if (c->ch.shm)
+		cell_ring_wake_all(&c->ch.rx);
+	else
+		(void)!write(c->kick, &(uint64_t){ 1 }, sizeof(uint64_t));
+	(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, method, id);
+	return 0;
+}
+
+enum cell_status cell_client_call(struct cell_client *c, uint16_t method, const void *req,
+				  uint32_t req_len, void *resp, uint32_t cap, uint32_t *resp_len,
+				  uint64_t deadline)
+{
+	struct cell_response r;
+	struct cell_call *call;
+	enum cell_status st;
+	void *buf;
+
+	st = cell_call_begin(c, method, req_len, 0, deadline, &call, &buf);
+	if (st)
+		return st;
+	if (req_len)
+		memcpy(buf, req, req_len);
+	st = cell_call_finish(call, req_len, &r);
+	if (st == CELL_STATUS_OK) {
+		if (resp_len)
+			*resp_len = r.len;
+		if (r.len > cap)
+			st = cell_fail(CELL_STATUS_TOO_LARGE, "response of %u bytes, room for %u",
+				       r.len, cap);
+		else if (r.len)
+			memcpy(resp, r.data, r.len);
+	}
+	cell_call_end(call);
+	return st;
+}
+
+enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const void *req,
+				  uint32_t len, uint64_t deadline)
+{
+	struct cell_call *call;
+	enum cell_status st;
+	void *buf;
+
+	st = cell_call_begin(c, method, len, CELL_CALL_ONEWAY, deadline, &call, &buf);
+	if (st)
+		return st;
+	if (len)
+		memcpy(buf, req, len);
+	st = cell_call_submit(call, len);
+	cell_call_end(call);
+	return st;
+}

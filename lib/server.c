@@ -1,0 +1,793 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * RPC server (cell/rpc.h).
+ *
+ * Wakeups: one epoll instance (cell_server_fd()) holds the listening
+ * socket, a stop eventfd, and one inner epoll fd per connection, armed
+ * EPOLLONESHOT so exactly one thread serves a connection at a time.  The
+ * inner epoll holds the connection's socket and, on the ring path, its
+ * doorbell: an eventfd the client writes only when this side set the
+ * request ring's waiting flag before sleeping.  A thread that served
+ * requests spins on the request ring for a bounded time before it sleeps,
+ * so back-to-back calls cost no system call on either side.
+ *
+ * Trust: a client is trusted with nothing.  Its HELLO is parsed field by
+ * field; its frames are decoded and their fingerprint checked before a
+ * handler runs; a ring it scribbled on reports -EBADMSG; a client that
+ * stops taking responses blocks a reply for REPLY_WAIT_NS at most.  Any of
+ * these drops that connection only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cell/metrics.h>
+#include "rpc_internal.h"
+
+#define REPLY_WAIT_NS	    (5 * CELL_NSEC_PER_SEC)
+#define DEFAULT_SPIN_NS	    (50 * CELL_NSEC_PER_USEC)
+#define DEFAULT_CONNECTIONS 1024U
+#define BATCH		    64
+#define CANCEL_MEMORY	    64
+#define DETAIL_MAX	    1024U
+#define SERVER_FEATURES	    (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
+
+struct handler {
+	cell_handler_fn fn;
+	void *ctx;
+};
+
+struct conn {
+	struct cell_server *srv;
+	struct cell_chan ch;
+	int epfd;
+	int doorbell;
+	bool ready;
+	bool closing;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uint32_t cancelled[CANCEL_MEMORY];
+	unsigned int ncancelled;
+	struct conn *prev, *next;
+};
+
+struct cell_server {
+	struct cell_server_opts o;
+	enum cell_ring_backend backend;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int lfd, epfd, stopfd;
+	struct handler *handlers; /* indexed by method, nhandlers entries */
+	unsigned int nhandlers;
+	atomic_bool running;
+	atomic_bool stopped;
+	pthread_mutex_t lock; /* conns, nconns */
+	struct conn *conns;
+	unsigned int nconns;
+	uint64_t spin_ns;
+};
+
+struct cell_reply {
+	struct conn *c;
+	uint16_t method;
+	uint32_t correlation;
+	enum {
+		REPLY_NONE,
+		REPLY_RESERVED,
+		REPLY_SENT
+	} state;
+	int err; /* a send failed: the connection goes */
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static bool conn_alive(void *ctx)
+{
+	struct conn *c = ctx;
+
+	return cell_chan_alive(&c->ch);
+}
+
+static void conn_on_control(void *ctx, const struct cell_hdr *hdr)
+{
+	struct conn *c = ctx;
+
+	if (hdr->flags & CELL_F_CANCEL) {
+		c->cancelled[c->ncancelled % CANCEL_MEMORY] = hdr->correlation;
+		c->ncancelled++;
+	} else if (hdr->method == CELL_METHOD_GOODBYE) {
+		c->closing = true;
+	}
+}
+
+static bool was_cancelled(const struct conn *c, uint32_t id)
+{
+	unsigned int n = c->ncancelled < CANCEL_MEMORY ? c->ncancelled : CANCEL_MEMORY;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (c->cancelled[i] == id)
+			return true;
+	return false;
+}
+
+/* An error answer straight on the socket, before the channel exists. */
+static void send_raw_error(int sock, uint64_t fingerprint, enum cell_status st, const char *detail)
+{
+	uint8_t buf[CELL_HDR_SIZE + sizeof(struct cell_error) + DETAIL_MAX];
+	struct cell_hdr hdr = {
+		.version = CELL_WIRE_VERSION,
+		.flags = CELL_F_RESPONSE | CELL_F_ERROR,
+		.method = CELL_METHOD_HELLO,
+		.correlation = 1,
+	};
+	size_t dlen = strnlen(detail, DETAIL_MAX);
+	struct iovec iov = { buf, 0 };
+
+	hdr.len = (uint32_t)cell_error_encode(buf + CELL_HDR_SIZE, sizeof(buf) - CELL_HDR_SIZE,
+					      (uint16_t)st, detail, (uint32_t)dlen);
+	cell_hdr_set_fingerprint(&hdr, fingerprint);
+	cell_hdr_encode(&hdr, buf);
+	iov.iov_len = CELL_HDR_SIZE + hdr.len;
+	(void)cell_ux_send(sock, &iov, 1, NULL, 0, cell_deadline_in_ms(100));
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void conn_free(struct conn *c)
+{
+	struct cell_server *srv = c->srv;
+
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->epfd, NULL);
+	pthread_mutex_lock(&srv->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	pthread_mutex_unlock(&srv->lock);
+	cell_chan_fini(&c->ch);
+	if (c->doorbell >= 0)
+		close(c->doorbell);
+	close(c->epfd);
+	free(c);
+}
+
+static int conn_arm(struct conn *c, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = c };
+
+	return epoll_ctl(c->srv->epfd, op, c->epfd, &ev) ? -errno : 0;
+}
+
+static void accept_one(struct cell_server *srv, int sock)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c || cell_chan_init(&c->ch, sock, srv->o.fingerprint)) {
+		free(c);
+		close(sock);
+		return;
+	}
+	c->srv = srv;
+	c->doorbell = -1;
+	c->ch.on_control = conn_on_control;
+	c->ch.control_ctx = c;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ev.data.fd = sock;
+	if (c->epfd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, sock, &ev)) {
+		if (c->epfd >= 0)
+			close(c->epfd);
+		cell_chan_fini(&c->ch);
+		free(c);
+		return;
+	}
+	pthread_mutex_lock(&srv->lock);
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	pthread_mutex_unlock(&srv->lock);
+	if (conn_arm(c, EPOLL_CTL_ADD))
+		conn_free(c);
+}
+
+static void accept_all(struct cell_server *srv)
+{
+	for (;;) {
+		int sock = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		unsigned int n;
+
+		if (sock < 0)
+			return;
+		pthread_mutex_lock(&srv->lock);
+		n = srv->nconns;
+		pthread_mutex_unlock(&srv->lock);
+		if (n >= srv->o.max_connections) {
+			send_raw_error(sock, srv->o.fingerprint, CELL_STATUS_RESOURCE_EXHAUSTED,
+				       "server full");
+			close(sock);
+			continue;
+		}
+		accept_one(srv, sock);
+	}
+}
+
+static uint64_t grant_ring(uint64_t asked, uint64_t max)
+{
+	uint64_t n = asked ? asked : CELL_RPC_DEFAULT_RING;
+
+	return n > max ? max : n;
+}
+
+static int setup_rings(struct conn *c, const struct cell_hs *hello, struct cell_hs *welcome,
+		       int fds[CELL_HS_MAX_FDS])
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int req, resp, err;
+
+	welcome->request_ring = grant_ring(hello->request_ring, c->srv->o.max_ring);
+	welcome->response_ring = grant_ring(hello->response_ring, c->srv->o.max_ring);
+	req = cell_ring_create_memfd(welcome->request_ring);
+	if (req < 0)
+		return req;
+	err = cell_ring_attach(&c->ch.rx, req, CELL_ROLE_CONSUMER, welcome->request_ring);
+	if (err) {
+		close(req);
+		return err;
+	}
+	resp = cell_ring_create_memfd(welcome->response_ring);
+	if (resp < 0)
+		return resp;
+	err = cell_ring_attach(&c->ch.tx, resp, CELL_ROLE_PRODUCER, welcome->response_ring);
+	if (err) {
+		close(resp);
+		return err;
+	}
+	c->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->doorbell < 0)
+		return -errno;
+	ev.data.fd = c->doorbell;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->doorbell, &ev))
+		return -errno;
+	fds[0] = c->ch.rx.fd;
+	fds[1] = c->ch.tx.fd;
+	fds[2] = c->doorbell;
+	return 0;
+}
+
+/* Read and answer the HELLO.  1: done, 0: not yet, <0: drop. */
+static int handshake(struct conn *c)
+{
+	struct cell_server *srv = c->srv;
+	uint8_t buf[CELL_HS_FRAME_SIZE + 64], frame[CELL_HS_FRAME_SIZE];
+	struct cell_hs hello, welcome = { 0 };
+	int fds[CELL_HS_MAX_FDS], nfds = 0;
+	char detail[160];
+	const char *why;
+	enum cell_status st;
+	struct iovec iov = { frame, sizeof(frame) };
+	ssize_t n;
+	int err;
+
+	n = cell_ux_recv(c->ch.sock, buf, sizeof(buf), NULL, 0, NULL);
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	st = cell_hs_parse_hello(buf, (size_t)n, &hello, &why);
+	if (st != CELL_STATUS_OK) {
+		send_raw_error(c->ch.sock, srv->o.fingerprint, st, why);
+		return -EPROTO;
+	}
+	if (hello.fingerprint != srv->o.fingerprint) {
+		snprintf(detail, sizeof(detail),
+			 "fingerprint mismatch: client 0x%016llx, server 0x%016llx",
+			 (unsigned long long)hello.fingerprint,
+			 (unsigned long long)srv->o.fingerprint);
+		send_raw_error(c->ch.sock, srv->o.fingerprint, CELL_STATUS_FINGERPRINT_MISMATCH,
+			       detail);
+		return -EPROTO;
+	}
+	err = cell_ux_peercred(c->ch.sock, &c->pid, &c->uid, &c->gid);
+	if (err)
+		return err;
+	if (srv->o.authorize ? !srv->o.authorize(c->pid, c->uid, c->gid, srv->o.authorize_ctx)
+			     : (c->uid != geteuid() && c->uid != 0)) {
+		snprintf(detail, sizeof(detail), "uid %u may not connect", (unsigned int)c->uid);
+		send_raw_error(c->ch.sock, srv->o.fingerprint, CELL_STATUS_PERMISSION_DENIED,
+			       detail);
+		return -EACCES;
+	}
+	welcome.fingerprint = srv->o.fingerprint;
+	welcome.max_inflight = hello.max_inflight < srv->o.max_inflight ? hello.max_inflight
+									: srv->o.max_inflight;
+	welcome.features = hello.features & SERVER_FEATURES;
+	if (srv->backend == CELL_RING_BACKEND_MEMFD && (hello.features & CELL_FEAT_SHM_MEMFD)) {
+		err = setup_rings(c, &hello, &welcome, fds);
+		if (err) {
+			send_raw_error(c->ch.sock, srv->o.fingerprint, cell_errno_status(err),
+				       "cannot create the rings");
+			return err;
+		}
+		welcome.features |= CELL_FEAT_SHM_MEMFD;
+		nfds = 3;
+		c->ch.shm = true;
+	}
+	cell_hs_encode_welcome(&welcome, frame);
+	err = cell_ux_send(c->ch.sock, &iov, 1, fds, nfds, cell_deadline_in_ms(1000));
+	if (err)
+		return err;
+	c->ready = true;
+	return 1;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+void *cell_reply_reserve(struct cell_reply *reply, uint32_t len)
+{
+	void *p;
+
+	if (!reply || reply->state != REPLY_NONE) {
+		errno = EBUSY;
+		return NULL;
+	}
+	if (len > CELL_MAX_PAYLOAD) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	p = cell_chan_tx_begin(&reply->c->ch, len, cell_deadline_in_ns(REPLY_WAIT_NS), conn_alive,
+			       reply->c);
+	if (!p) {
+		reply->err = -errno;
+		return NULL;
+	}
+	reply->state = REPLY_RESERVED;
+	return p;
+}
+
+int cell_reply_commit(struct cell_reply *reply, uint32_t len)
+{
+	struct cell_hdr hdr = { .flags = CELL_F_RESPONSE };
+	int err;
+
+	if (!reply || reply->state != REPLY_RESERVED)
+		return -EINVAL;
+	hdr.method = reply->method;
+	hdr.correlation = reply->correlation;
+	err = cell_chan_tx_commit(&reply->c->ch, &hdr, len, cell_deadline_in_ns(REPLY_WAIT_NS),
+				  conn_alive, reply->c);
+	if (err == -EINVAL)
+		return err;
+	reply->state = REPLY_SENT;
+	if (err)
+		reply->err = err;
+	return err;
+}
+
+int cell_reply_send(struct cell_reply *reply, const void *data, uint32_t len)
+{
+	void *p = cell_reply_reserve(reply, len);
+
+	if (!p)
+		return -errno;
+	if (len)
+		memcpy(p, data, len);
+	return cell_reply_commit(reply, len);
+}
+
+int cell_reply_error(struct cell_reply *reply, enum cell_status status, const char *detail)
+{
+	uint8_t buf[sizeof(struct cell_error) + DETAIL_MAX];
+	struct cell_hdr hdr = { .flags = CELL_F_RESPONSE | CELL_F_ERROR };
+	size_t dlen = detail ? strnlen(detail, DETAIL_MAX) : 0;
+	uint32_t len;
+	int err;
+
+	if (!reply || status == CELL_STATUS_OK || status >= CELL_STATUS_MAX)
+		return -EINVAL;
+	if (reply->state == REPLY_SENT)
+		return -EBUSY;
+	if (reply->state == REPLY_RESERVED)
+		cell_chan_tx_abort(&reply->c->ch);
+	hdr.method = reply->method;
+	hdr.correlation = reply->correlation;
+	len = (uint32_t)cell_error_encode(buf, sizeof(buf), (uint16_t)status, detail,
+					  (uint32_t)dlen);
+	err = cell_chan_send(&reply->c->ch, &hdr, buf, len, cell_deadline_in_ns(REPLY_WAIT_NS),
+			     conn_alive, reply->c);
+	reply->state = REPLY_SENT;
+	if (err)
+		reply->err = err;
+	return err;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static enum cell_status control_call(struct conn *c, const struct cell_vesicle *v,
+				     struct cell_reply *reply)
+{
+	const char *schema = c->srv->o.schema;
+
+	if (v->method == CELL_METHOD_PING)
+		return CELL_STATUS_OK;
+	if (v->method == CELL_METHOD_SCHEMA && reply) {
+		if (!schema)
+			return CELL_STATUS_NOT_FOUND;
+		return cell_reply_send(reply, schema, (uint32_t)strlen(schema))
+			       ? CELL_STATUS_INTERNAL
+			       : CELL_STATUS_OK;
+	}
+	return CELL_STATUS_UNKNOWN_METHOD;
+}
+
+/*
+ * The answer a handler left unsent: empty OK, or an error with its status.
+ * A failure to send is kept in reply->err (the connection goes).
+ */
+static void answer_for(struct cell_reply *reply, enum cell_status st)
+{
+	int err;
+
+	if (st == CELL_STATUS_OK && reply->state == REPLY_NONE)
+		err = cell_reply_send(reply, NULL, 0);
+	else if (st == CELL_STATUS_OK)
+		err = cell_reply_error(reply, CELL_STATUS_INTERNAL,
+				       "handler reserved a response and did not commit it");
+	else
+		err = cell_reply_error(reply, st < CELL_STATUS_MAX ? st : CELL_STATUS_INTERNAL,
+				       NULL);
+	if (err && !reply->err)
+		reply->err = err;
+}
+
+/* Handle one request; <0 if the connection must go. */
+static int handle(struct conn *c, struct cell_rx *rx)
+{
+	struct cell_server *srv = c->srv;
+	bool oneway = rx->hdr.flags & CELL_F_ONEWAY;
+	struct cell_reply reply = {
+		.c = c,
+		.method = rx->hdr.method,
+		.correlation = rx->hdr.correlation,
+	};
+	struct cell_vesicle v = {
+		.method = rx->hdr.method,
+		.flags = rx->hdr.flags,
+		.correlation = rx->hdr.correlation,
+		.data = rx->data,
+		.len = rx->len,
+		.peer_pid = c->pid,
+		.peer_uid = c->uid,
+		.peer_gid = c->gid,
+	};
+	uint64_t t0 = srv->o.metrics ? cell_now_ns() : 0;
+	enum cell_status st;
+
+	if ((rx->hdr.flags & CELL_F_KIND_MASK) != CELL_F_REQUEST) {
+		cell_chan_rx_done(&c->ch, rx);
+		return -EBADMSG;
+	}
+	if (c->ncancelled && !oneway && was_cancelled(c, v.correlation)) {
+		cell_chan_rx_done(&c->ch, rx);
+		return 0;
+	}
+	if (v.method >= CELL_METHOD_CONTROL_BASE)
+		st = control_call(c, &v, oneway ? NULL : &reply);
+	else if (v.method < srv->nhandlers && srv->handlers[v.method].fn)
+		st = srv->handlers[v.method].fn(&v, oneway ? NULL : &reply,
+						srv->handlers[v.method].ctx);
+	else
+		st = CELL_STATUS_UNKNOWN_METHOD;
+	cell_chan_rx_done(&c->ch, rx);
+	if (!oneway && reply.state != REPLY_SENT)
+		answer_for(&reply, st);
+	if (srv->o.metrics)
+		cell_metrics_record(srv->o.metrics, v.method, st, cell_now_ns() - t0);
+	return reply.err;
+}
+
+/* Serve @c until it has nothing to do.  Return <0 to drop it. */
+static int serve(struct conn *c, int *handled)
+{
+	struct cell_server *srv = c->srv;
+	struct cell_rx rx;
+	uint64_t spin_end;
+	int rc, n;
+
+	if (!c->ready) {
+		rc = handshake(c);
+		if (rc <= 0)
+			return rc;
+	}
+	if (c->ch.shm) {
+		uint64_t ignored;
+
+		cell_ring_end_sleep(&c->ch.rx);
+		if (read(c->doorbell, &ignored, sizeof(ignored)) < 0 && errno != EAGAIN)
+			return -errno;
+		rc = cell_chan_poll_socket(&c->ch);
+		if (rc)
+			return rc;
+	}
+	for (;;) {
+		for (n = 0; n < BATCH; n++) {
+			rc = cell_chan_rx(&c->ch, &rx);
+			if (rc == -EAGAIN)
+				break;
+			if (rc)
+				return rc;
+			rc = handle(c, &rx);
+			(*handled)++;
+			if (rc)
+				return rc;
+			if (atomic_load_explicit(&srv->stopped, memory_order_relaxed))
+				return 0;
+		}
+		if (c->closing)
+			return -EPIPE;
+		if (!c->ch.shm)
+			return n == BATCH ? 1 : 0;
+		if (n == BATCH)
+			continue;
+		/* Spin for the next request before paying for a sleep. */
+		if (srv->spin_ns != CELL_SPIN_NONE) {
+			spin_end = cell_now_ns() + srv->spin_ns;
+			while (!cell_ring_pending(&c->ch.rx) && cell_now_ns() < spin_end &&
+			       !atomic_load_explicit(&srv->stopped, memory_order_relaxed))
+				__builtin_ia32_pause();
+		}
+		if (cell_ring_pending(&c->ch.rx))
+			continue;
+		if (cell_ring_prepare_sleep(&c->ch.rx))
+			return 0;
+	}
+}
+
+static int serve_event(struct cell_server *srv, struct epoll_event *ev)
+{
+	struct conn *c;
+	int handled = 0;
+
+	if (ev->data.ptr == &srv->lfd) {
+		accept_all(srv);
+		return 0;
+	}
+	if (ev->data.ptr == &srv->stopfd)
+		return 0;
+	c = ev->data.ptr;
+	if (serve(c, &handled) < 0 || conn_arm(c, EPOLL_CTL_MOD))
+		conn_free(c);
+	return handled;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+struct cell_server *cell_server_new(const char *name, const struct cell_server_opts *opts)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct cell_server *srv;
+	int err;
+
+	cell_clear_error();
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	srv->lfd = srv->epfd = srv->stopfd = -1;
+	pthread_mutex_init(&srv->lock, NULL);
+	if (opts) {
+		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(srv->o)) {
+			err = -EINVAL;
+			cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell_server_opts size");
+			goto fail;
+		}
+		memcpy(&srv->o, opts, opts->sz);
+	}
+	if (!srv->o.max_ring)
+		srv->o.max_ring = CELL_RPC_DEFAULT_RING;
+	if (srv->o.max_ring < CELL_RING_MIN_DATA || srv->o.max_ring > CELL_RING_MAX_DATA ||
+	    (srv->o.max_ring & (srv->o.max_ring - 1))) {
+		err = -EINVAL;
+		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "max_ring must be a power of two");
+		goto fail;
+	}
+	if (!srv->o.max_inflight)
+		srv->o.max_inflight = CELL_RPC_DEFAULT_INFLIGHT;
+	if (!srv->o.max_connections)
+		srv->o.max_connections = DEFAULT_CONNECTIONS;
+	srv->spin_ns = srv->o.spin_ns ? srv->o.spin_ns : DEFAULT_SPIN_NS;
+	err = cell_backend_resolve(srv->o.backend, &srv->backend);
+	if (err)
+		goto fail;
+	if (srv->o.runtime_dir) {
+		if (strlen(srv->o.runtime_dir) >= sizeof(dir)) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
+		strcpy(dir, srv->o.runtime_dir);
+	} else {
+		err = cell_runtime_dir(dir, sizeof(dir));
+		if (err)
+			goto fail;
+	}
+	srv->o.runtime_dir = NULL;
+	err = cell_runtime_dir_create(dir);
+	if (err) {
+		cell_fail(cell_errno_status(err), "runtime directory %s: %s", dir, strerror(-err));
+		goto fail;
+	}
+	err = cell_socket_path(dir, name, srv->path, sizeof(srv->path));
+	if (err) {
+		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell name \"%s\"", name ? name : "");
+		goto fail;
+	}
+	srv->lfd = cell_ux_listen(srv->path);
+	if (srv->lfd < 0) {
+		err = srv->lfd;
+		cell_fail(cell_errno_status(err), "%s: %s", srv->path, strerror(-err));
+		srv->path[0] = '\0';
+		goto fail;
+	}
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->epfd < 0 || srv->stopfd < 0)
+		goto fail_errno;
+	ev.data.ptr = &srv->lfd;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev))
+		goto fail_errno;
+	ev.data.ptr = &srv->stopfd;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stopfd, &ev))
+		goto fail_errno;
+	return srv;
+fail_errno:
+	err = -errno;
+fail:
+	cell_server_free(srv);
+	errno = -err;
+	return NULL;
+}
+
+int cell_server_handle(struct cell_server *srv, uint16_t method, cell_handler_fn fn, void *ctx)
+{
+	struct handler *h;
+
+	if (!srv || !fn || method >= CELL_METHOD_CONTROL_BASE)
+		return -EINVAL;
+	if (atomic_load(&srv->running))
+		return -EBUSY;
+	if (method >= srv->nhandlers) {
+		unsigned int n = (unsigned int)method + 1;
+
+		h = realloc(srv->handlers, n * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		memset(h + srv->nhandlers, 0, (n - srv->nhandlers) * sizeof(*h));
+		srv->handlers = h;
+		srv->nhandlers = n;
+	}
+	srv->handlers[method].fn = fn;
+	srv->handlers[method].ctx = ctx;
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct cell_server *srv = arg;
+	struct epoll_event ev;
+
+	while (!atomic_load(&srv->stopped)) {
+		int n = epoll_wait(srv->epfd, &ev, 1, -1);
+
+		if (n == 1)
+			serve_event(srv, &ev);
+		else if (n < 0 && errno != EINTR)
+			break;
+	}
+	return NULL;
+}
+
+int cell_server_run(struct cell_server *srv, unsigned int nthreads)
+{
+	pthread_t *tids;
+	unsigned int i, started = 0;
+
+	if (!srv || !nthreads)
+		return -EINVAL;
+	tids = calloc(nthreads, sizeof(*tids));
+	if (!tids)
+		return -ENOMEM;
+	atomic_store(&srv->running, true);
+	for (i = 1; i < nthreads; i++)
+		if (!pthread_create(&tids[started], NULL, worker, srv))
+			started++;
+	worker(srv);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	return 0;
+}
+
+void cell_server_stop(struct cell_server *srv)
+{
+	uint64_t one = 1;
+
+	atomic_store(&srv->stopped, true);
+	if (write(srv->stopfd, &one, sizeof(one)) < 0)
+		return; /* the counter is already non-zero: readable anyway */
+}
+
+int cell_server_stopped(const struct cell_server *srv)
+{
+	return atomic_load(&((struct cell_server *)srv)->stopped);
+}
+
+int cell_server_fd(const struct cell_server *srv)
+{
+	return srv->epfd;
+}
+
+int cell_server_dispatch(struct cell_server *srv)
+{
+	struct epoll_event evs[16];
+	int n, total = 0;
+
+	atomic_store(&srv->running, true);
+	do {
+		n = epoll_wait(srv->epfd, evs, 16, 0);
+		if (n < 0)
+			return errno == EINTR ? total : -errno;
+		for (int i = 0; i < n; i++)
+			total += serve_event(srv, &evs[i]);
+	} while (n == 16);
+	return total;
+}
+
+const char *cell_server_path(const struct cell_server *srv)
+{
+	return srv->path;
+}
+
+unsigned int cell_server_connections(const struct cell_server *srv)
+{
+	struct cell_server *s = (struct cell_server *)srv;
+	unsigned int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nconns;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void cell_server_free(struct cell_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_free(srv->conns);
+	if (srv->lfd >= 0) {
+		close(srv->lfd);
+		unlink(srv->path);
+	}
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	if (srv->stopfd >= 0)
+		close(srv->stopfd);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv->handlers);
+	free(srv);
+}

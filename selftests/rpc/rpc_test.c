@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * RPC across processes: a server in a forked child, the client here, on
+ * the ring path (memfd) and on the unix path.  Pipelining, deadlines,
+ * cancellation, one-way calls, large payloads (attachments), fingerprint
+ * mismatch, unknown methods, error details, peer death both ways, and a
+ * server restart with client auto-reconnect.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cell/rpc.h>
+#include <cell/wire.h>
+
+#include "kselftest_harness.h"
+
+#define FP	    0x1122334455667788ULL
+#define M_ECHO	    1
+#define M_SLEEP	    2 /* payload: u32 milliseconds */
+#define M_INCR	    3 /* one-way */
+#define M_COUNT	    4
+#define M_FAIL	    5
+#define M_UNHANDLED 9
+
+static _Atomic uint64_t *shared_counter;
+
+static enum cell_status echo(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	void *p = cell_reply_reserve(reply, req->len);
+
+	(void)ctx;
+	if (!p)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	memcpy(p, req->data, req->len);
+	return cell_reply_commit(reply, req->len) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+}
+
+static enum cell_status sleeper(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	uint32_t ms;
+
+	(void)reply;
+	(void)ctx;
+	if (req->len != sizeof(ms))
+		return CELL_STATUS_INVALID_ARGUMENT;
+	memcpy(&ms, req->data, sizeof(ms));
+	usleep(ms * 1000);
+	return CELL_STATUS_OK;
+}
+
+static enum cell_status incr(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	if (reply)
+		return CELL_STATUS_INVALID_ARGUMENT; /* must be one-way */
+	atomic_fetch_add(shared_counter, 1);
+	return CELL_STATUS_OK;
+}
+
+static enum cell_status count(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	uint64_t n = atomic_load(shared_counter);
+
+	(void)req;
+	(void)ctx;
+	return cell_reply_send(reply, &n, sizeof(n)) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+static enum cell_status fail(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	if (cell_reply_error(reply, CELL_STATUS_INVALID_ARGUMENT, "nope: odd input"))
+		return CELL_STATUS_INTERNAL;
+	return CELL_STATUS_INVALID_ARGUMENT;
+}
+
+static struct cell_server *make_server(const char *dir, enum cell_ring_backend backend)
+{
+	struct cell_server_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = dir,
+		.backend = backend,
+		.max_ring = 1U << 20,
+	};
+	struct cell_server *srv = cell_server_new("rpctest", &o);
+
+	if (!srv)
+		return NULL;
+	if (cell_server_handle(srv, M_ECHO, echo, NULL) ||
+	    cell_server_handle(srv, M_SLEEP, sleeper, NULL) ||
+	    cell_server_handle(srv, M_INCR, incr, NULL) ||
+	    cell_server_handle(srv, M_COUNT, count, NULL) ||
+	    cell_server_handle(srv, M_FAIL, fail, NULL)) {
+		cell_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+/* Fork a server process; returns its pid once it accepts connections. */
+static pid_t start_server(const char *dir, enum cell_ring_backend backend)
+{
+	int pfd[2];
+	pid_t pid;
+	char ok;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct cell_server *srv = make_server(dir, backend);
+
+		close(pfd[0]);
+		if (!srv)
+			_exit(1);
+		if (write(pfd[1], "k", 1) != 1)
+			_exit(1);
+		close(pfd[1]);
+		_exit(cell_server_run(srv, 2) ? 1 : 0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &ok, 1) != 1)
+		pid = -1;
+	close(pfd[0]);
+	return pid;
+}
+
+static void stop_server(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static struct cell_client *connect_to(const char *dir, enum cell_ring_backend backend,
+				      int reconnect)
+{
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = dir,
+		.backend = backend,
+		.request_ring = 1U << 20,
+		.response_ring = 1U << 20,
+		.reconnect = reconnect,
+	};
+
+	return cell_client_connect("rpctest", &o);
+}
+
+FIXTURE(rpc)
+{
+	char dir[64];
+	pid_t server;
+	struct cell_client *c;
+};
+
+FIXTURE_VARIANT(rpc)
+{
+	enum cell_ring_backend backend;
+	const char *path;
+};
+
+FIXTURE_VARIANT_ADD(rpc, memfd){
+	.backend = CELL_RING_BACKEND_MEMFD,
+	.path = "shm-memfd",
+};
+
+FIXTURE_VARIANT_ADD(rpc, unix_socket){
+	.backend = CELL_RING_BACKEND_NONE,
+	.path = "unix",
+};
+
+FIXTURE_SETUP(rpc)
+{
+	shared_counter =
+		mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared_counter);
+	strcpy(self->dir, "/tmp/cell-rpc-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->server = start_server(self->dir, variant->backend);
+	ASSERT_LT(0, self->server);
+	self->c = connect_to(self->dir, variant->backend, 0);
+	ASSERT_NE(NULL, self->c) TH_LOG("connect: %s", cell_last_error(NULL));
+}
+
+FIXTURE_TEARDOWN(rpc)
+{
+	char path[128];
+
+	cell_client_free(self->c);
+	stop_server(self->server);
+	snprintf(path, sizeof(path), "%s/rpctest.sock", self->dir);
+	unlink(path);
+	rmdir(self->dir);
+	munmap(shared_counter, 4096);
+}
+
+static void fill(uint8_t *p, uint32_t len, uint32_t seed)
+{
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + seed);
+}
+
+static int check_echo(struct cell_client *c, uint32_t len, uint32_t seed)
+{
+	uint8_t *req = malloc(len + 1), *resp = malloc(len + 1);
+	uint32_t got = 0;
+	enum cell_status st;
+	int ok;
+
+	fill(req, len, seed);
+	st = cell_client_call(c, M_ECHO, req, len, resp, len, &got, cell_deadline_in_ms(10000));
+	ok = st == CELL_STATUS_OK && got == len && !memcmp(req, resp, len);
+	free(req);
+	free(resp);
+	return ok;
+}
+
+TEST_F(rpc, path_is_reported)
+{
+	EXPECT_STREQ(variant->path, cell_client_path(self->c));
+	EXPECT_EQ(FP, cell_client_server_fingerprint(self->c));
+}
+
+TEST_F(rpc, echo_sizes)
+{
+	static const uint32_t sizes[] = { 0, 1, 7, 64, 1000, 4096, 65536, 300000, 4U << 20 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		EXPECT_TRUE(check_echo(self->c, sizes[i], (uint32_t)i))
+		{
+			TH_LOG("size %u: %s", sizes[i], cell_last_error(NULL));
+		}
+	}
+}
+
+TEST_F(rpc, pipelining)
+{
+	enum {
+		N = 32,
+		LEN = 256
+	};
+	struct cell_call *calls[N];
+	struct cell_response r;
+	void *buf;
+
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_call_begin(self->c, M_ECHO, LEN, 0, cell_deadline_in_ms(5000),
+					  &calls[i], &buf));
+		fill(buf, LEN, (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], LEN));
+	}
+	/* Wait in reverse order: responses are matched by id, not order. */
+	for (int i = N - 1; i >= 0; i--) {
+		uint8_t want[LEN];
+
+		fill(want, LEN, (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_wait(calls[i], &r));
+		ASSERT_EQ(LEN, r.len);
+		EXPECT_EQ(0, memcmp(want, r.data, LEN));
+		EXPECT_EQ(0, (uintptr_t)r.data % 8);
+	}
+	for (int i = 0; i < N; i++)
+		cell_call_end(calls[i]);
+	EXPECT_TRUE(check_echo(self->c, 100, 5));
+}
+
+TEST_F(rpc, max_inflight_fails_fast)
+{
+	uint32_t n = cell_client_max_inflight(self->c);
+	struct cell_call **calls = calloc(n + 1, sizeof(*calls));
+	struct cell_call *extra;
+	uint64_t t0;
+	void *buf;
+
+	for (uint32_t i = 0; i < n; i++) {
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_call_begin(self->c, M_ECHO, 8, 0, cell_deadline_in_ms(5000),
+					  &calls[i], &buf));
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], 8));
+	}
+	t0 = cell_now_ns();
+	EXPECT_EQ(CELL_STATUS_RESOURCE_EXHAUSTED,
+		  cell_call_begin(self->c, M_ECHO, 8, 0, cell_deadline_in_ms(5000), &extra, &buf));
+	EXPECT_LT(cell_now_ns() - t0, 50 * CELL_NSEC_PER_MSEC);
+	for (uint32_t i = 0; i < n; i++) {
+		EXPECT_EQ(CELL_STATUS_OK, cell_call_wait(calls[i], NULL));
+		cell_call_end(calls[i]);
+	}
+	free(calls);
+}
+
+TEST_F(rpc, deadline_then_late_response_dropped)
+{
+	uint32_t ms = 300;
+	uint64_t t0 = cell_now_ns(), dt;
+
+	EXPECT_EQ(CELL_STATUS_DEADLINE_EXCEEDED,
+		  cell_client_call(self->c, M_SLEEP, &ms, sizeof(ms), NULL, 0, NULL,
+				   cell_deadline_in_ms(50)));
+	dt = cell_now_ns() - t0;
+	EXPECT_GE(dt, 50 * CELL_NSEC_PER_MSEC);
+	EXPECT_LT(dt, 250 * CELL_NSEC_PER_MSEC);
+	/* The late response arrives while this call waits: it is dropped. */
+	EXPECT_TRUE(check_echo(self->c, 64, 9));
+	usleep(400 * 1000);
+	EXPECT_TRUE(check_echo(self->c, 64, 10));
+}
+
+TEST_F(rpc, cancel)
+{
+	uint32_t ms = 300;
+	struct cell_call *call;
+	uint64_t t0;
+	void *buf;
+
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(self->c, M_SLEEP, sizeof(ms), 0,
+						  cell_deadline_in_ms(5000), &call, &buf));
+	memcpy(buf, &ms, sizeof(ms));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(call, sizeof(ms)));
+	t0 = cell_now_ns();
+	EXPECT_EQ(0, cell_client_cancel(self->c, cell_call_id(call)));
+	EXPECT_EQ(-ENOENT, cell_client_cancel(self->c, cell_call_id(call)));
+	EXPECT_EQ(CELL_STATUS_CANCELLED, cell_call_wait(call, NULL));
+	EXPECT_LT(cell_now_ns() - t0, 20 * CELL_NSEC_PER_MSEC);
+	cell_call_end(call);
+	EXPECT_TRUE(check_echo(self->c, 64, 11));
+}
+
+struct canceller {
+	struct cell_client *c;
+	uint32_t id;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *k = arg;
+
+	usleep(50 * 1000);
+	return (void *)(intptr_t)cell_client_cancel(k->c, k->id);
+}
+
+TEST_F(rpc, cancel_from_another_thread_wakes_the_waiter)
+{
+	uint32_t ms = 2000;
+	struct cell_call *call;
+	struct canceller k;
+	pthread_t t;
+	uint64_t t0;
+	void *buf, *rc;
+
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(self->c, M_SLEEP, sizeof(ms), 0,
+						  cell_deadline_in_ms(5000), &call, &buf));
+	memcpy(buf, &ms, sizeof(ms));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(call, sizeof(ms)));
+	k.c = self->c;
+	k.id = cell_call_id(call);
+	t0 = cell_now_ns();
+	ASSERT_EQ(0, pthread_create(&t, NULL, cancel_later, &k));
+	EXPECT_EQ(CELL_STATUS_CANCELLED, cell_call_wait(call, NULL));
+	EXPECT_LT(cell_now_ns() - t0, 500 * CELL_NSEC_PER_MSEC);
+	pthread_join(t, &rc);
+	EXPECT_EQ(0, (intptr_t)rc);
+	cell_call_end(call);
+}
+
+TEST_F(rpc, oneway_in_order)
+{
+	uint64_t n = 0;
+	uint32_t got;
+
+	for (int i = 0; i < 1000; i++)
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_client_send(self->c, M_INCR, NULL, 0, cell_deadline_in_ms(5000)));
+	ASSERT_EQ(CELL_STATUS_OK, cell_client_call(self->c, M_COUNT, NULL, 0, &n, sizeof(n), &got,
+						   cell_deadline_in_ms(5000)));
+	EXPECT_EQ(1000, n);
+}
+
+TEST_F(rpc, errors_end_to_end)
+{
+	enum cell_status st;
+	const char *why;
+
+	EXPECT_EQ(CELL_STATUS_UNKNOWN_METHOD, cell_client_call(self->c, M_UNHANDLED, NULL, 0, NULL,
+							       0, NULL, cell_deadline_in_ms(5000)));
+	EXPECT_EQ(CELL_STATUS_INVALID_ARGUMENT, cell_client_call(self->c, M_FAIL, NULL, 0, NULL, 0,
+								 NULL, cell_deadline_in_ms(5000)));
+	why = cell_last_error(&st);
+	EXPECT_EQ(CELL_STATUS_INVALID_ARGUMENT, st);
+	EXPECT_NE(NULL, strstr(why, "nope: odd input"));
+	/* A response larger than the caller's buffer. */
+	{
+		uint8_t req[64] = { 0 }, small[8];
+		uint32_t got = 0;
+
+		EXPECT_EQ(CELL_STATUS_TOO_LARGE,
+			  cell_client_call(self->c, M_ECHO, req, sizeof(req), small, sizeof(small),
+					   &got, cell_deadline_in_ms(5000)));
+		EXPECT_EQ(64, got);
+	}
+	EXPECT_TRUE(check_echo(self->c, 10, 1));
+}
+
+TEST_F(rpc, fingerprint_mismatch_names_both)
+{
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = 0xdeadbeefcafef00dULL,
+		.runtime_dir = self->dir,
+		.backend = variant->backend,
+	};
+	struct cell_client *bad = cell_client_connect("rpctest", &o);
+	enum cell_status st;
+	const char *why;
+
+	ASSERT_EQ(NULL, bad);
+	EXPECT_EQ(EPROTO, errno);
+	why = cell_last_error(&st);
+	EXPECT_EQ(CELL_STATUS_FINGERPRINT_MISMATCH, st);
+	EXPECT_NE(NULL, strstr(why, "0xdeadbeefcafef00d")) TH_LOG("%s", why);
+	EXPECT_NE(NULL, strstr(why, "0x1122334455667788")) TH_LOG("%s", why);
+	EXPECT_TRUE(check_echo(self->c, 10, 2));
+}
+
+TEST_F(rpc, server_death_gives_unavailable_fast)
+{
+	uint32_t ms = 5000;
+	struct cell_call *call;
+	uint64_t killed, dt;
+	void *buf;
+
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(self->c, M_SLEEP, sizeof(ms), 0,
+						  CELL_DEADLINE_NONE, &call, &buf));
+	memcpy(buf, &ms, sizeof(ms));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(call, sizeof(ms)));
+	usleep(50 * 1000); /* the client is asleep by now */
+	kill(self->server, SIGKILL);
+	killed = cell_now_ns();
+	EXPECT_EQ(CELL_STATUS_UNAVAILABLE, cell_call_wait(call, NULL));
+	dt = cell_now_ns() - killed;
+	EXPECT_LT(dt, 100 * CELL_NSEC_PER_MSEC)
+	TH_LOG("UNAVAILABLE after %llu us", (unsigned long long)dt / 1000);
+	cell_call_end(call);
+	waitpid(self->server, NULL, 0);
+	self->server = -1;
+	/* No reconnect asked: the next call fails at once. */
+	EXPECT_EQ(CELL_STATUS_UNAVAILABLE, cell_client_call(self->c, M_ECHO, NULL, 0, NULL, 0, NULL,
+							    cell_deadline_in_ms(1000)));
+}
+
+TEST_F(rpc, restart_and_reconnect)
+{
+	struct cell_client *rc = connect_to(self->dir, variant->backend, 1);
+
+	ASSERT_NE(NULL, rc);
+	EXPECT_TRUE(check_echo(rc, 100, 1));
+	stop_server(self->server);
+	self->server = start_server(self->dir, variant->backend);
+	ASSERT_LT(0, self->server);
+	EXPECT_TRUE(check_echo(rc, 100, 2)) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_TRUE(cell_client_connected(rc));
+	EXPECT_STREQ(variant->path, cell_client_path(rc));
+	cell_client_free(rc);
+}
+
+/* Mappings of rings ("memfd:cell-ring") in this process. */
+static int ring_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "memfd:cell-ring"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void *run_server(void *arg)
+{
+	return (void *)(intptr_t)cell_server_run(arg, 1);
+}
+
+TEST_F(rpc, client_death_frees_the_server_rings)
+{
+	struct cell_server *srv;
+	pthread_t t;
+	pid_t child;
+	int before, during = 0;
+	uint64_t t0;
+	char dir2[64];
+
+	strcpy(dir2, "/tmp/cell-rpc2-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(dir2));
+	srv = make_server(dir2, variant->backend);
+	ASSERT_NE(NULL, srv);
+	before = ring_mappings();
+	ASSERT_EQ(0, pthread_create(&t, NULL, run_server, srv));
+	child = fork();
+	if (child == 0) {
+		struct cell_client *c = connect_to(dir2, variant->backend, 0);
+
+		if (!c || !check_echo(c, 100, 3))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	t0 = cell_now_ns();
+	while (cell_server_connections(srv) == 0 && cell_now_ns() - t0 < 5 * CELL_NSEC_PER_SEC)
+		usleep(1000);
+	EXPECT_EQ(1, cell_server_connections(srv));
+	usleep(50 * 1000);
+	during = ring_mappings();
+	if (variant->backend == CELL_RING_BACKEND_MEMFD)
+		EXPECT_EQ(before + 2, during);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	t0 = cell_now_ns();
+	while (cell_server_connections(srv) && cell_now_ns() - t0 < 2 * CELL_NSEC_PER_SEC)
+		usleep(1000);
+	EXPECT_EQ(0, cell_server_connections(srv));
+	EXPECT_EQ(before, ring_mappings());
+	cell_server_stop(srv);
+	pthread_join(t, NULL);
+	cell_server_free(srv);
+	rmdir(dir2);
+}
+
+TEST_HARNESS_MAIN
