@@ -73,29 +73,113 @@ static bool valid_name(const char *name)
 	return name[0] != '.' && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
 }
 
-/* The default runtime directory, as the Unix transport places sockets. */
-static int default_dir(char *dir, size_t cap)
-{
-	const char *env = getenv("CELL_RUNTIME_DIR");
-	int n;
+/* ---- the default ops: libcell's RPC client ---------------------------- */
 
-	if (env && *env)
-		n = snprintf(dir, cap, "%s", env);
-	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
-		n = snprintf(dir, cap, "%s/cell", env);
-	else if (geteuid() == 0)
-		n = snprintf(dir, cap, "/run/cell");
-	else
-		return -ENOENT;
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+/* One instance's connection: its client and the call in progress. */
+struct rpc_conn {
+	struct cell_client *client;
+	struct cell_call *call;
+	struct cell_response resp;
+};
+
+static void *rpc_connect(const char *dir, const char *instance, void *ctx)
+{
+	struct cell_tissue *t = ctx;
+	struct cell_client_opts o = t->client;
+	struct rpc_conn *rc = calloc(1, sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	o.runtime_dir = dir;
+	o.reconnect = 0; /* the tissue fails over instead */
+	rc->client = cell_client_connect(instance, &o);
+	if (!rc->client) {
+		free(rc);
+		return NULL;
+	}
+	return rc;
 }
+
+static enum cell_status rpc_start(void *conn, uint16_t method, const void *req, size_t len,
+				  uint64_t deadline, void *ctx)
+{
+	struct rpc_conn *rc = conn;
+	enum cell_status st;
+	void *buf;
+
+	(void)ctx;
+	if (len > CELL_MAX_PAYLOAD)
+		return CELL_STATUS_TOO_LARGE;
+	st = cell_call_begin(rc->client, method, (uint32_t)len, 0, deadline, &rc->call, &buf);
+	if (st)
+		return st;
+	if (len)
+		memcpy(buf, req, len);
+	st = cell_call_submit(rc->call, (uint32_t)len);
+	if (st) {
+		cell_call_end(rc->call);
+		rc->call = NULL;
+	}
+	return st;
+}
+
+static enum cell_status rpc_wait(void *conn, uint64_t deadline, const void **resp, size_t *len,
+				 void *ctx)
+{
+	struct rpc_conn *rc = conn;
+	enum cell_status st;
+
+	(void)ctx;
+	(void)deadline; /* the call's own deadline, given at start */
+	st = cell_call_wait(rc->call, &rc->resp);
+	if (st == CELL_STATUS_OK) {
+		*resp = rc->resp.data;
+		*len = rc->resp.len;
+	} else {
+		*resp = rc->resp.detail;
+		*len = rc->resp.detail_len;
+	}
+	return st;
+}
+
+static void rpc_release(void *conn, void *ctx)
+{
+	struct rpc_conn *rc = conn;
+
+	(void)ctx;
+	cell_call_end(rc->call);
+	rc->call = NULL;
+}
+
+static void rpc_close(void *conn, void *ctx)
+{
+	struct rpc_conn *rc = conn;
+
+	(void)ctx;
+	if (rc->call)
+		cell_call_end(rc->call);
+	cell_client_free(rc->client);
+	free(rc);
+}
+
+static const struct cell_tissue_ops rpc_ops = {
+	.sz = sizeof(rpc_ops),
+	.connect = rpc_connect,
+	.start = rpc_start,
+	.wait = rpc_wait,
+	.release = rpc_release,
+	.close = rpc_close,
+};
 
 static int copy_ops(struct cell_tissue *t, const struct cell_tissue_opts *opts)
 {
 	const struct cell_tissue_ops *ops = opts ? opts->ops : NULL;
 
-	if (!ops)
-		return -EOPNOTSUPP; /* see cell_tissue_open(): RPC client pending */
+	if (!ops) {
+		t->ops = rpc_ops;
+		t->ctx = t;
+		return 0;
+	}
 	if (ops->sz < sizeof(size_t))
 		return -EINVAL;
 	memcpy(&t->ops, ops, ops->sz < sizeof(t->ops) ? ops->sz : sizeof(t->ops));
@@ -124,7 +208,7 @@ static int setup(struct cell_tissue *t, const char *name, const struct cell_tiss
 			return -ENAMETOOLONG;
 		strcpy(t->dir, opts.runtime_dir);
 	} else {
-		err = default_dir(t->dir, sizeof(t->dir));
+		err = cell_runtime_dir(t->dir, sizeof(t->dir));
 		if (err)
 			return err;
 	}
