@@ -7,11 +7,14 @@
  *   fastpath [-r RUNS] [-n SPIN_SAMPLES] [-s SLEEP_SAMPLES] [-o CSV]
  *	      [-m threads|processes] [-x ROWS] [-C REASON]
  *
- * Each row is measured RUNS times; a run is a warm-up then the samples,
- * each sample one round trip timed on its own (rdtsc on x86-64, calibrated
- * against CLOCK_MONOTONIC; clock_gettime elsewhere).  A run gives p50,
- * p99 and mean; the table shows the median over the runs of each, and the
- * spread of the runs' p50s.  -C says why the Cell rows were not built.
+ * Each row is measured RUNS times (default 11), round-robin over the rows;
+ * a run starts the peer afresh, does a warm-up of 10% then the samples
+ * (default 200000 for spin rows, 10000 for sleeping rows), each sample one
+ * round trip timed on its own (rdtsc on x86-64, calibrated against
+ * CLOCK_MONOTONIC; clock_gettime elsewhere).  A run gives p50, p99 and
+ * mean; the table shows the median over the runs of each, and the spread
+ * of the runs' p50s.  -x picks rows (e.g. -x 1,4), -m one mode, -C says
+ * why the Cell rows were not built.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +55,9 @@ struct result {
 	unsigned int runs;
 	unsigned int samples;
 	double run_p50[MAX_RUNS], run_p99[MAX_RUNS], run_mean[MAX_RUNS]; /* ns */
-	double p50, p99, mean; /* ns, median over the runs */
+	double run_slept[MAX_RUNS]; /* row->slept, if it has one */
+	double p50, p99, mean;	    /* ns, median over the runs */
+	double slept;
 	double p50_min, p50_max;
 };
 
@@ -242,6 +247,8 @@ static int measure(const struct bench_row *row, void *ctx, const struct opts *o,
 		samples[i] = ticks_end() - t0;
 	}
 	run_stats(samples, n, &res->run_p50[r], &res->run_p99[r], &res->run_mean[r]);
+	if (row->slept)
+		res->run_slept[r] = row->slept(ctx);
 	res->samples = n;
 	res->runs++;
 	return 0;
@@ -268,6 +275,8 @@ static void summarize(struct result *res)
 	res->p99 = median(v, n);
 	memcpy(v, res->run_mean, n * sizeof(v[0]));
 	res->mean = median(v, n);
+	memcpy(v, res->run_slept, n * sizeof(v[0]));
+	res->slept = median(v, n);
 }
 
 /* One run of @row in @mode: start the peer, measure, stop it.  Return 0 or -1. */
@@ -407,8 +416,8 @@ static const char *verdict(const struct result *all, unsigned int n, const struc
 
 static void print_table(const struct result *all, unsigned int n, const struct opts *o)
 {
-	printf("\n%-9s %-2s %-30s %-9s %7s %9s %9s %9s %17s\n", "mode", "#", "row", "path",
-	       "samples", "p50 ns", "p99 ns", "mean ns", "p50 runs min-max");
+	printf("\n%-9s %-2s %-30s %-9s %7s %9s %9s %9s %17s %6s\n", "mode", "#", "row", "path",
+	       "samples", "p50 ns", "p99 ns", "mean ns", "p50 runs min-max", "slept");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct result *r = &all[i];
 
@@ -417,9 +426,13 @@ static void print_table(const struct result *all, unsigned int n, const struct o
 			       mode_name[r->mode], r->row->id, r->row->name, r->path);
 			continue;
 		}
-		printf("%-9s %-2d %-30s %-9s %7u %9.0f %9.0f %9.0f %8.0f-%-8.0f\n",
+		printf("%-9s %-2d %-30s %-9s %7u %9.0f %9.0f %9.0f %8.0f-%-8.0f",
 		       mode_name[r->mode], r->row->id, r->row->name, r->path, r->samples, r->p50,
 		       r->p99, r->mean, r->p50_min, r->p50_max);
+		if (r->row->slept)
+			printf(" %5.1f%%\n", 100 * r->slept);
+		else
+			printf(" %6s\n", "-");
 	}
 	if (!bench_cell_rows_n) {
 		printf("\ncell rows: not built yet (%s)\n",
@@ -458,7 +471,8 @@ static int write_csv(const char *path, const struct result *all, unsigned int n)
 		return -1;
 	}
 	fprintf(f, "mode,row,name,path,runs,samples_per_run,p50_ns,p99_ns,mean_ns,"
-		   "p50_min_ns,p50_max_ns,baseline_row,ratio_p50,target_max,verdict\n");
+		   "p50_min_ns,p50_max_ns,slept_share,baseline_row,ratio_p50,target_max,verdict,"
+		   "run_p50s_ns\n");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct result *r = &all[i];
 		const struct target *t = target_of(r->row->id);
@@ -471,12 +485,19 @@ static int write_csv(const char *path, const struct result *all, unsigned int n)
 		fprintf(f, "%s,%d,%s,%s,%u,%u,%.1f,%.1f,%.1f,%.1f,%.1f,", mode_name[r->mode],
 			r->row->id, r->row->name, r->path, r->runs, r->samples, r->p50, r->p99,
 			r->mean, r->p50_min, r->p50_max);
-		if (t && ratio >= 0)
-			fprintf(f, "%d,%.4f,%.2f,%s\n", t->base, ratio, t->max, v);
-		else if (t)
-			fprintf(f, "%d,,%.2f,%s\n", t->base, t->max, v);
+		if (r->row->slept)
+			fprintf(f, "%.4f,", r->slept);
 		else
-			fprintf(f, ",,,\n");
+			fprintf(f, ",");
+		if (t && ratio >= 0)
+			fprintf(f, "%d,%.4f,%.2f,%s,", t->base, ratio, t->max, v);
+		else if (t)
+			fprintf(f, "%d,,%.2f,%s,", t->base, t->max, v);
+		else
+			fprintf(f, ",,,,");
+		for (unsigned int k = 0; k < r->runs; k++)
+			fprintf(f, "%s%.0f", k ? ";" : "", r->run_p50[k]);
+		fprintf(f, "\n");
 	}
 	if (fclose(f)) {
 		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -509,9 +530,9 @@ static unsigned int parse_uint(const char *s, unsigned int min, unsigned int max
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.runs = 5,
+		.runs = 11,
 		.spin_samples = 200000,
-		.sleep_samples = 20000,
+		.sleep_samples = 10000,
 		.modes = 3,
 		.rows = 0x7e,
 	};

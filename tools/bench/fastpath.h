@@ -58,6 +58,11 @@ struct bench_row {
 	const char *(*path)(void *ctx);
 	/* Whether the path is the one the row is about (e.g. not unix for SHM). */
 	bool (*path_ok)(void *ctx);
+	/*
+	 * Optional: the share (0..1) of this run's round trips in which the
+	 * measuring side really slept in the kernel; NULL when unknown.
+	 */
+	double (*slept)(void *ctx);
 	/* Ask the peer to stop (the harness then joins or reaps it). */
 	void (*stop)(struct bench_link *l);
 	/* After the peer is gone; frees the context.  Must accept a failed connect. */

@@ -131,6 +131,7 @@ struct fx_shared {
 struct fx_ctx {
 	struct fx_shared *sh;
 	uint32_t seq;
+	uint64_t trips, sleeps; /* measuring side */
 };
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val)
@@ -138,16 +139,24 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val)
 	return syscall(SYS_futex, (uint32_t *)word, op, val, NULL, NULL, 0);
 }
 
-/* Sleep until *@word is no longer @old (spurious wakes loop). */
+/*
+ * Sleep until *@word is no longer @old (spurious wakes loop).  Return the
+ * number of times FUTEX_WAIT really slept (0 if the value had already
+ * changed), or -1.
+ */
 static int fx_wait_change(_Atomic uint32_t *word, uint32_t old)
 {
+	int slept = 0;
+
 	while (atomic_load_explicit(word, memory_order_acquire) == old) {
-		if (futex(word, FUTEX_WAIT, old) && errno != EAGAIN && errno != EINTR) {
+		if (!futex(word, FUTEX_WAIT, old))
+			slept++;
+		else if (errno != EAGAIN && errno != EINTR) {
 			perror("bench: FUTEX_WAIT");
 			return -1;
 		}
 	}
-	return 0;
+	return slept;
 }
 
 static int fx_post(_Atomic uint32_t *word, uint32_t val)
@@ -185,7 +194,7 @@ static int fx_serve(void *ctx, enum bench_mode mode, int ready_fd)
 	if (bench_ready(ready_fd))
 		return -1;
 	for (;;) {
-		if (fx_wait_change(&sh->ping, last))
+		if (fx_wait_change(&sh->ping, last) < 0)
 			return -1;
 		if (atomic_load_explicit(&sh->stop, memory_order_acquire))
 			return 0;
@@ -205,11 +214,24 @@ static int fx_roundtrip(void *ctx)
 {
 	struct fx_ctx *c = ctx;
 	uint32_t prev = c->seq;
+	int slept;
 
 	c->seq = prev + 1 ? prev + 1 : 1;
 	if (fx_post(&c->sh->ping, c->seq))
 		return -1;
-	return fx_wait_change(&c->sh->pong, prev);
+	slept = fx_wait_change(&c->sh->pong, prev);
+	if (slept < 0)
+		return -1;
+	c->trips++;
+	c->sleeps += slept > 0;
+	return 0;
+}
+
+static double fx_slept(void *ctx)
+{
+	struct fx_ctx *c = ctx;
+
+	return c->trips ? (double)c->sleeps / (double)c->trips : 0;
 }
 
 static void fx_stop(struct bench_link *l)
@@ -365,6 +387,7 @@ const struct bench_row bench_raw_rows[3] = {
 		.roundtrip = fx_roundtrip,
 		.path = raw_path,
 		.path_ok = raw_path_ok,
+		.slept = fx_slept,
 		.stop = fx_stop,
 		.destroy = fx_destroy,
 	},
