@@ -367,8 +367,6 @@ static bool spin(struct cell_ring *r, try_fn try, void *arg, uint64_t deadline)
 static int wait_for(struct cell_ring *r, try_fn try, void *arg, uint32_t *wake, uint32_t *waiting,
 		    uint64_t deadline, bool (*alive)(void *ctx), void *ctx)
 {
-	uint64_t last_alive = 0;
-	bool asked = false;
 	int rc;
 
 	if (spin(r, try, arg, deadline))
@@ -388,13 +386,10 @@ static int wait_for(struct cell_ring *r, try_fn try, void *arg, uint32_t *wake, 
 			rc = -ETIMEDOUT;
 			break;
 		}
-		if (alive && (!asked || now - last_alive >= CELL_RING_WAIT_SLICE_NS)) {
-			asked = true;
-			last_alive = now;
-			if (!alive(ctx)) {
-				rc = -EPIPE;
-				break;
-			}
+		/* Before every sleep: a wake that found nothing may mean the peer died. */
+		if (alive && !alive(ctx)) {
+			rc = -EPIPE;
+			break;
 		}
 		until = deadline - now > CELL_RING_WAIT_SLICE_NS ? now + CELL_RING_WAIT_SLICE_NS
 								 : deadline;
