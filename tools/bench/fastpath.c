@@ -393,7 +393,21 @@ static const struct target *target_of(int id)
 	return NULL;
 }
 
-/* "met", "not met", or why there is no verdict; *ratio < 0 when none. */
+/* Median over the rounds of r's p50 / b's p50 in the same round (runs alternate). */
+static double paired(const struct result *r, const struct result *b)
+{
+	double v[MAX_RUNS];
+	unsigned int n = r->runs < b->runs ? r->runs : b->runs;
+
+	for (unsigned int k = 0; k < n; k++)
+		v[k] = r->run_p50[k] / b->run_p50[k];
+	return n ? median(v, n) : NAN;
+}
+
+/*
+ * "met", "not met", or why there is no verdict; *ratio (the paired ratio
+ * of p50s) < 0 when there is none.
+ */
 static const char *verdict(const struct result *all, unsigned int n, const struct result *r,
 			   double *ratio)
 {
@@ -410,19 +424,8 @@ static const char *verdict(const struct result *all, unsigned int n, const struc
 		return "wrong path";
 	if (!b || !b->ok)
 		return "no baseline";
-	*ratio = r->p50 / b->p50;
+	*ratio = paired(r, b);
 	return *ratio <= t->max ? "met" : "not met";
-}
-
-/* Median over the rounds of r's p50 / b's p50 in the same round (runs alternate). */
-static double paired(const struct result *r, const struct result *b)
-{
-	double v[MAX_RUNS];
-	unsigned int n = r->runs < b->runs ? r->runs : b->runs;
-
-	for (unsigned int k = 0; k < n; k++)
-		v[k] = r->run_p50[k] / b->run_p50[k];
-	return n ? median(v, n) : NAN;
 }
 
 static void print_table(const struct result *all, unsigned int n, const struct opts *o)
@@ -450,8 +453,8 @@ static void print_table(const struct result *all, unsigned int n, const struct o
 		       o->cell_missing ? o->cell_missing : "built without libcell");
 		return;
 	}
-	printf("\n%-9s %-5s %-40s %7s  %-8s %9s %9s\n", "mode", "ratio", "target", "p50/p50",
-	       "verdict", "paired*", "mean/mean");
+	printf("\n%-9s %-5s %-40s %7s  %-8s %9s %9s\n", "mode", "ratio", "target", "p50 *",
+	       "verdict", "p50/p50", "mean/mean");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct result *r = &all[i];
 		const struct target *t = target_of(r->row->id);
@@ -469,11 +472,11 @@ static void print_table(const struct result *all, unsigned int n, const struct o
 		}
 		b = find(all, n, r->mode, t->base);
 		printf("%-9s %d/%-3d %-40s %7.3f  %-8s %9.3f %9.3f\n", mode_name[r->mode], t->row,
-		       t->base, t->what, ratio, v, paired(r, b), r->mean / b->mean);
+		       t->base, t->what, ratio, v, r->p50 / b->p50, r->mean / b->mean);
 	}
-	printf("  verdict: p50/p50 is the median of the row's run p50s over the median of the\n"
-	       "  baseline's; for information, paired* is the median over the runs of the ratio\n"
-	       "  of the two p50s of the same round, mean/mean that of the medians of the means\n");
+	printf("  * the verdict's ratio: the median over the rounds of (row p50 / baseline p50),\n"
+	       "    both p50s from the same round; for information, p50/p50 divides the table's\n"
+	       "    medians and mean/mean the medians of the means\n");
 }
 
 static int write_csv(const char *path, const struct result *all, unsigned int n)
@@ -485,8 +488,9 @@ static int write_csv(const char *path, const struct result *all, unsigned int n)
 		return -1;
 	}
 	fprintf(f, "mode,row,name,path,runs,samples_per_run,p50_ns,p99_ns,mean_ns,"
-		   "p50_min_ns,p50_max_ns,slept_share,baseline_row,ratio_p50,target_max,verdict,"
-		   "ratio_paired,"
+		   "p50_min_ns,p50_max_ns,slept_share,baseline_row,ratio_p50_paired,target_max,"
+		   "verdict,"
+		   "ratio_p50_medians,"
 		   "run_p50s_ns\n");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct result *r = &all[i];
@@ -506,7 +510,7 @@ static int write_csv(const char *path, const struct result *all, unsigned int n)
 			fprintf(f, ",");
 		if (t && ratio >= 0)
 			fprintf(f, "%d,%.4f,%.2f,%s,%.4f,", t->base, ratio, t->max, v,
-				paired(r, find(all, n, r->mode, t->base)));
+				r->p50 / find(all, n, r->mode, t->base)->p50);
 		else if (t)
 			fprintf(f, "%d,,%.2f,%s,,", t->base, t->max, v);
 		else
