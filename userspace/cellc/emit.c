@@ -148,7 +148,7 @@ static void emit_struct_type(const struct cstruct *st)
 
 static void emit_check(const struct cstruct *st)
 {
-	int need_i = 0, need_e = 0, need_v = 0;
+	int need_i = 0, need_e = 0;
 	const char *S = st->name;
 	char tmp[160], size[160], align[160];
 
@@ -161,8 +161,6 @@ static void emit_check(const struct cstruct *st)
 			need_i = 1;
 		if (is_var(f) || deep)
 			need_e = 1;
-		if (f->arr == ARR_VECTOR && (deep || f->kind == TY_BOOL))
-			need_v = 1;
 	}
 	out("/* Checks the fixed part @m of a message of @len bytes at @base whose tail starts at "
 	    "@tail. */\n");
@@ -217,14 +215,13 @@ static void emit_check(const struct cstruct *st)
 			    F, F, P, S, F);
 		if (f->arr == ARR_VECTOR && deep) {
 			out("\tfor (i = 0; i < m->%s.len; i++) {\n", F);
-			out("\t\tconst %s *v = (const %s *)(base + m->%s.off);\n\n",
+			out("\t\tconst %s *v = (const %s *)(const void *)(base + m->%s.off);\n\n",
 			    ctype(f, tmp, sizeof(tmp)), tmp, F);
 			out("\t\te = %s_%s_check_(base, len, tail, &v[i], budget, why);\n\t\tif "
 			    "(e)\n\t\t\treturn e;\n\t}\n",
 			    P, f->st->name);
 		}
 	}
-	(void)need_v;
 	out("\treturn 0;\n}\n\n");
 
 	out("/*\n * %s_%s_validate() - check a whole message before reading it: every span\n"
@@ -283,7 +280,8 @@ static void emit_access(const struct cstruct *st)
 		    "\t\t\t\t\tuint32_t *%s)\n{\n",
 		    et, P, S, F, P, S, n);
 		out("\tif (%s)\n\t\t*%s = m->%s.len;\n", n, n, F);
-		out("\treturn (const %s *)((const uint8_t *)msg + m->%s.off);\n}\n\n", et, F);
+		out("\treturn (const %s *)(const void *)((const uint8_t *)msg + m->%s.off);\n}\n\n",
+		    et, F);
 		out("/* %s.%s when @m is the whole message. */\n", S, F);
 		out("static inline const %s *%s_%s_%s(const struct %s_%s *m, uint32_t *%s)\n{\n"
 		    "\treturn %s_%s_%s_at(m, m, %s);\n}\n\n",

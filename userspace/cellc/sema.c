@@ -205,9 +205,11 @@ static void resolve_field(const struct schema *s, struct cstruct *st, struct fie
 			 f->type_name);
 		return;
 	}
-	if (f->arr == ARR_FIXED && (f->count == 0 || f->count > CELLC_MAX_ARRAY))
+	if (f->arr == ARR_FIXED && (f->count == 0 || f->count > CELLC_MAX_ARRAY)) {
 		error_at(f->count_at, "array size %llu out of range (1 to %u)",
 			 (unsigned long long)f->count, CELLC_MAX_ARRAY);
+		f->count = 1; /* lay out the rest without a second error */
+	}
 }
 
 /*
