@@ -32,6 +32,8 @@ bench-fastpath: build-default
 	if [ -z "$$missing" ]; then \
 		cell="-DBENCH_CELL $(BENCH_FP_SRC)/fastpath_cell.c -L$(BENCH_FP_LIB) \
 			-Wl,-rpath,$(BENCH_FP_LIB) -lcell"; why=""; \
+	elif [ ! -e $(BENCH_FP_LIB)/libcell.so ]; then cell=""; \
+		why="$(BENCH_FP_LIB)/libcell.so missing"; \
 	elif [ ! -e $(TOP)/lib/client.c ]; then cell=""; why="lib/client.c missing"; \
 	elif [ ! -e $(TOP)/lib/server.c ]; then cell=""; why="lib/server.c missing"; \
 	else cell=""; why="libcell.so lacks$$missing"; fi; \
