@@ -11,9 +11,9 @@
  * their call's @done word, then sleep on it (futex, private to this
  * process).  A reader whose own call is done steps down and wakes the
  * sleepers so one of them takes over.  The step-down and a follower's
- * decision to sleep form a Dekker pair (reader: clear @reading, fence,
- * look at @sleeping; follower: set @sleeping, fence, look at @reading), so
- * a hand-over is never missed.
+ * decision to sleep form a Dekker pair of sequentially consistent
+ * accesses (reader: clear @reading, then look at @sleeping; follower: set
+ * @sleeping, then look at @reading), so a hand-over is never missed.
  *
  * A call's id names its slot: id = slot + 1 + nslots * k, so a response
  * finds its call without a search, and a late response (the call timed
@@ -43,6 +43,7 @@
 
 #define DEFAULT_CONNECT_NS (5 * CELL_NSEC_PER_SEC)
 #define DEFAULT_SPIN_NS	   (20 * CELL_NSEC_PER_USEC)
+#define PEND_PER_SLOT	   8
 #define CLIENT_FEATURES	   (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
 
 enum call_state {
@@ -61,8 +62,8 @@ struct cell_call {
 	bool have_rx;
 	uint64_t deadline;
 	uint64_t t0;
-	enum call_state state; /* under c->lock */
-	_Atomic uint32_t done; /* futex word: 1 when status (and rx) are final */
+	_Atomic enum call_state state; /* written under c->lock */
+	_Atomic uint32_t done;	       /* futex word: 1 when status (and rx) are final */
 	atomic_int sleeping;
 	enum cell_status status;
 	struct cell_rx rx;
@@ -91,11 +92,17 @@ struct cell_client {
 	atomic_bool reading;
 	int kick; /* eventfd: wakes a reader asleep in poll (unix path) */
 	struct pend *pend;
-	uint32_t pend_head, pend_count; /* a FIFO of nslots * 2 entries */
+	uint32_t pend_head, pend_count; /* a FIFO of pend_cap() entries */
 	uint64_t spin_ns;
 };
 
 /* ---- connection ------------------------------------------------------- */
+
+/* Response frames read and not yet given back, at most. */
+static uint32_t pend_cap(const struct cell_client *c)
+{
+	return PEND_PER_SLOT * c->nslots;
+}
 
 static enum cell_status status_of(int err)
 {
@@ -296,7 +303,7 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		goto fail;
 	/* Slots for the limit agreed on; a reconnect keeps them. */
 	c->calls = calloc(c->nslots, sizeof(*c->calls));
-	c->pend = calloc(2 * (size_t)c->nslots, sizeof(*c->pend));
+	c->pend = calloc((size_t)pend_cap(c), sizeof(*c->pend));
 	if (!c->calls || !c->pend) {
 		err = -ENOMEM;
 		goto fail;
@@ -370,7 +377,7 @@ static void finish_locked(struct cell_call *call, enum cell_status st)
 /* Give ring bytes back in order, as far as finished frames allow. */
 static void pend_finish(struct cell_client *c, uint64_t end)
 {
-	uint32_t cap = 2 * c->nslots, i;
+	uint32_t cap = pend_cap(c), i;
 	uint64_t release = 0;
 
 	for (i = 0; i < c->pend_count; i++) {
@@ -418,10 +425,10 @@ static int deliver_locked(struct cell_client *c, struct cell_rx *rx)
 	if ((rx->hdr.flags & CELL_F_KIND_MASK) != CELL_F_RESPONSE)
 		return -EBADMSG;
 	if (rx->ring_end) {
-		uint32_t cap = 2 * c->nslots;
+		uint32_t cap = pend_cap(c);
 
 		if (c->pend_count == cap)
-			return -EBADMSG; /* more responses than calls */
+			return -EBADMSG; /* read_available() checks first */
 		c->pend[(c->pend_head + c->pend_count) % cap] =
 			(struct pend){ .end = rx->ring_end, .done = false };
 		c->pend_count++;
@@ -470,6 +477,15 @@ static int read_available(struct cell_client *c)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
+		/*
+		 * Frames whose calls have not ended yet pin the ring bytes
+		 * behind them: with the FIFO full, wait for an end (it
+		 * wakes the reader) instead of reading on.
+		 */
+		if (c->pend_count == pend_cap(c)) {
+			rc = n;
+			break;
+		}
 		rc = cell_chan_rx(&c->ch, &rx);
 		if (rc == -EAGAIN) {
 			rc = n;
@@ -530,8 +546,7 @@ static bool call_done(struct cell_call *call)
 /* Step down as reader and let a sleeping follower take over. */
 static void step_down(struct cell_client *c)
 {
-	atomic_store(&c->reading, false);
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_store(&c->reading, false); /* seq_cst: orders before the loads below */
 	for (uint32_t i = 0; i < c->nslots; i++)
 		if (atomic_load(&c->calls[i].sleeping))
 			cell_futex_wake((uint32_t *)&c->calls[i].done, 1);
@@ -592,8 +607,7 @@ static void wait_done(struct cell_call *call)
 			spin_pause();
 			continue;
 		}
-		atomic_store(&call->sleeping, 1);
-		atomic_thread_fence(memory_order_seq_cst);
+		atomic_store(&call->sleeping, 1); /* seq_cst, the other half of step_down() */
 		if (atomic_load(&c->reading) && !call_done(call)) {
 			uint64_t until = now + CELL_RING_WAIT_SLICE_NS;
 
@@ -709,9 +723,8 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 		hdr.flags |= CELL_F_ONEWAY;
 	else
 		hdr.correlation = call->id;
-	pthread_mutex_lock(&c->lock);
+	/* Before the commit (the answer may come at once); no c->lock under send_lock. */
 	call->state = call->oneway ? CALL_DONE : CALL_SUBMITTED;
-	pthread_mutex_unlock(&c->lock);
 	err = cell_chan_tx_commit(&c->ch, &hdr, len, call->deadline, client_alive, c);
 	pthread_mutex_unlock(&c->send_lock);
 	if (err) {
@@ -816,9 +829,13 @@ void cell_call_end(struct cell_call *call)
 		cell_metrics_record(c->o.metrics, call->method, call->status,
 				    cell_now_ns() - call->t0);
 	if (call->have_rx) {
+		bool was_full = c->pend_count == pend_cap(c);
+
 		cell_chan_rx_done(&c->ch, &call->rx);
 		if (call->pend_end)
 			pend_finish(c, call->pend_end);
+		if (was_full && c->pend_count < pend_cap(c))
+			cell_ring_wake_all(&c->ch.rx); /* the reader stopped at a full FIFO */
 		call->have_rx = false;
 	}
 	call->state = CALL_FREE;
