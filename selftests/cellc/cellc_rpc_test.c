@@ -335,6 +335,29 @@ TEST_F(stubs, one_way)
 	ASSERT_EQ(hash_named(0, local, want), atomic_load(&shared->note_hash));
 }
 
+TEST_F(stubs, builder_overflow_is_never_sent)
+{
+	uint64_t before = atomic_load(&shared->handled);
+	const struct all_everything *resp;
+	struct all_scalars sreq, sresp;
+	struct all_everything *req;
+	struct cell_response raw;
+	struct cellc_builder b;
+	struct cell_call *call;
+
+	/* Room for the fixed part only: the string does not fit. */
+	ASSERT_EQ(CELL_STATUS_OK, all_echo_begin(self->c, 0, deadline(), &call, &b, &req));
+	ASSERT_EQ(-EMSGSIZE, all_everything_set_text_str(&b, req, "does not fit"));
+	ASSERT_EQ(CELL_STATUS_TOO_LARGE, all_echo_finish(call, &b, &resp, &raw));
+	ASSERT_EQ(NULL, resp);
+	cell_call_end(call);
+	/* The connection is fine and the server saw nothing of it. */
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.a = 1;
+	ASSERT_EQ(CELL_STATUS_OK, all_add(self->c, &sreq, &sresp, deadline()));
+	ASSERT_EQ(before + 1, atomic_load(&shared->handled));
+}
+
 TEST_F(stubs, method_without_handler)
 {
 	struct all_scalars req, resp;
