@@ -81,6 +81,12 @@ bool cell_chan_alive(struct cell_chan *ch)
 	return !ch->dead;
 }
 
+/* A deadline of 0 means CELL_CHAN_WAIT_NS from now, read off the clock only when needed. */
+static uint64_t lazy_deadline(uint64_t deadline)
+{
+	return deadline ? deadline : cell_deadline_in_ns(CELL_CHAN_WAIT_NS);
+}
+
 static uint32_t ring_payload_max(const struct cell_chan *ch)
 {
 	return CELL_RING_RECORD_MAX(ch->tx.size) - CELL_FRAME_HEAD;
@@ -101,7 +107,10 @@ void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 		return NULL;
 	}
 	if (ch->shm && len <= ring_payload_max(ch)) {
-		rec = cell_ring_reserve_wait(&ch->tx, CELL_FRAME_HEAD + len, deadline, alive, ctx);
+		rec = cell_ring_reserve(&ch->tx, CELL_FRAME_HEAD + len);
+		if (!rec && errno == EAGAIN)
+			rec = cell_ring_reserve_wait(&ch->tx, CELL_FRAME_HEAD + len,
+						     lazy_deadline(deadline), alive, ctx);
 		if (!rec)
 			return NULL;
 		ch->tx_kind = TX_RING;
@@ -163,6 +172,7 @@ static int send_attachment(struct cell_chan *ch, struct cell_hdr *inner, uint32_
 	inner->version = CELL_WIRE_VERSION;
 	cell_hdr_set_fingerprint(inner, ch->fingerprint);
 	cell_hdr_encode(inner, frame + CELL_FRAME_HEAD);
+	deadline = lazy_deadline(deadline);
 	err = cell_ux_send(ch->sock, &iov, 1, &ch->tx_att.fd, 1, deadline);
 	if (err || !ch->shm)
 		goto out;
@@ -199,7 +209,7 @@ int cell_chan_tx_commit(struct cell_chan *ch, struct cell_hdr *hdr, uint32_t len
 		iov.iov_base = ch->tx_stage + CELL_FRAME_PAD;
 		iov.iov_len = CELL_HDR_SIZE + len;
 		ch->tx_kind = TX_NONE;
-		err = cell_ux_send(ch->sock, &iov, 1, NULL, 0, deadline);
+		err = cell_ux_send(ch->sock, &iov, 1, NULL, 0, lazy_deadline(deadline));
 		if (err == -EPIPE)
 			ch->dead = true;
 		return err;

@@ -90,7 +90,8 @@ struct cell_client {
 	struct cell_call *calls;
 	uint32_t inflight;
 	atomic_bool reading;
-	int kick; /* eventfd: wakes a reader asleep in poll (unix path) */
+	atomic_uint sleepers; /* followers asleep or about to be */
+	int kick;	      /* eventfd: wakes a reader asleep in poll (unix path) */
 	struct pend *pend;
 	uint32_t pend_head, pend_count; /* a FIFO of pend_cap() entries */
 	uint64_t spin_ns;
@@ -547,6 +548,8 @@ static bool call_done(struct cell_call *call)
 static void step_down(struct cell_client *c)
 {
 	atomic_store(&c->reading, false); /* seq_cst: orders before the loads below */
+	if (!atomic_load(&c->sleepers))
+		return;
 	for (uint32_t i = 0; i < c->nslots; i++)
 		if (atomic_load(&c->calls[i].sleeping))
 			cell_futex_wake((uint32_t *)&c->calls[i].done, 1);
@@ -583,9 +586,13 @@ static void wait_done(struct cell_call *call)
 					break;
 				if (c->ch.shm && c->spin_ns != CELL_SPIN_NONE) {
 					spin_end = now + c->spin_ns;
-					while (!cell_ring_pending(&c->ch.rx) && !call_done(call) &&
-					       cell_now_ns() < spin_end)
+					for (unsigned int i = 1;
+					     !cell_ring_pending(&c->ch.rx) && !call_done(call);
+					     i++) {
 						spin_pause();
+						if (!(i % 64) && cell_now_ns() >= spin_end)
+							break;
+					}
 					if (cell_ring_pending(&c->ch.rx) || call_done(call))
 						continue;
 				}
@@ -608,6 +615,7 @@ static void wait_done(struct cell_call *call)
 			continue;
 		}
 		atomic_store(&call->sleeping, 1); /* seq_cst, the other half of step_down() */
+		atomic_fetch_add(&c->sleepers, 1);
 		if (atomic_load(&c->reading) && !call_done(call)) {
 			uint64_t until = now + CELL_RING_WAIT_SLICE_NS;
 
@@ -615,6 +623,7 @@ static void wait_done(struct cell_call *call)
 					until < call->deadline ? until : call->deadline);
 		}
 		atomic_store(&call->sleeping, 0);
+		atomic_fetch_sub(&c->sleepers, 1);
 	}
 }
 

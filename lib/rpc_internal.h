@@ -186,9 +186,16 @@ struct cell_rx {
 	void *owned;	     /* malloc'd copy to free, or NULL */
 };
 
+/* How long a send waits for room when its caller gives deadline 0. */
+#define CELL_CHAN_WAIT_NS (5 * CELL_NSEC_PER_SEC)
+
 int cell_chan_init(struct cell_chan *ch, int sock, uint64_t fingerprint);
 void cell_chan_fini(struct cell_chan *ch);
-/* Room for a @len-byte payload; NULL with errno (ETIMEDOUT, EPIPE, EBADMSG, ENOMEM). */
+/*
+ * Room for a @len-byte payload; NULL with errno (ETIMEDOUT, EPIPE, EBADMSG,
+ * ENOMEM).  Deadline 0 here and in the calls below: CELL_CHAN_WAIT_NS from
+ * the moment a wait starts (no clock read when nothing waits).
+ */
 void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 			 bool (*alive)(void *ctx), void *ctx);
 /* Send @hdr (its len set here) with the first @len bytes reserved. */

@@ -14,7 +14,7 @@
  * Trust: a client is trusted with nothing.  Its HELLO is parsed field by
  * field; its frames are decoded and their fingerprint checked before a
  * handler runs; a ring it scribbled on reports -EBADMSG; a client that
- * stops taking responses blocks a reply for REPLY_WAIT_NS at most.  Any of
+ * stops taking responses blocks a reply for CELL_CHAN_WAIT_NS at most.  Any of
  * these drops that connection only.
  */
 #include <errno.h>
@@ -368,8 +368,7 @@ void *cell_reply_reserve(struct cell_reply *reply, uint32_t len)
 		errno = EMSGSIZE;
 		return NULL;
 	}
-	p = cell_chan_tx_begin(&reply->c->ch, len, cell_deadline_in_ns(REPLY_WAIT_NS), conn_alive,
-			       reply->c);
+	p = cell_chan_tx_begin(&reply->c->ch, len, 0, conn_alive, reply->c);
 	if (!p) {
 		reply->err = -errno;
 		return NULL;
@@ -387,8 +386,7 @@ int cell_reply_commit(struct cell_reply *reply, uint32_t len)
 		return -EINVAL;
 	hdr.method = reply->method;
 	hdr.correlation = reply->correlation;
-	err = cell_chan_tx_commit(&reply->c->ch, &hdr, len, cell_deadline_in_ns(REPLY_WAIT_NS),
-				  conn_alive, reply->c);
+	err = cell_chan_tx_commit(&reply->c->ch, &hdr, len, 0, conn_alive, reply->c);
 	if (err == -EINVAL)
 		return err;
 	reply->state = REPLY_SENT;
@@ -426,8 +424,7 @@ int cell_reply_error(struct cell_reply *reply, enum cell_status status, const ch
 	hdr.correlation = reply->correlation;
 	len = (uint32_t)cell_error_encode(buf, sizeof(buf), (uint16_t)status, detail,
 					  (uint32_t)dlen);
-	err = cell_chan_send(&reply->c->ch, &hdr, buf, len, cell_deadline_in_ns(REPLY_WAIT_NS),
-			     conn_alive, reply->c);
+	err = cell_chan_send(&reply->c->ch, &hdr, buf, len, 0, conn_alive, reply->c);
 	reply->state = REPLY_SENT;
 	if (err)
 		reply->err = err;
@@ -565,9 +562,13 @@ static int serve(struct conn *c, int *handled)
 		/* Spin for the next request before paying for a sleep. */
 		if (srv->spin_ns != CELL_SPIN_NONE) {
 			spin_end = cell_now_ns() + srv->spin_ns;
-			while (!cell_ring_pending(&c->ch.rx) && cell_now_ns() < spin_end &&
-			       !atomic_load_explicit(&srv->stopped, memory_order_relaxed))
+			for (unsigned int i = 1; !cell_ring_pending(&c->ch.rx); i++) {
 				__builtin_ia32_pause();
+				if (!(i % 64) &&
+				    (cell_now_ns() >= spin_end ||
+				     atomic_load_explicit(&srv->stopped, memory_order_relaxed)))
+					break;
+			}
 		}
 		if (cell_ring_pending(&c->ch.rx))
 			continue;
