@@ -95,6 +95,7 @@ struct cell_client {
 	struct pend *pend;
 	uint32_t pend_head, pend_count; /* a FIFO of pend_cap() entries */
 	uint64_t spin_ns;
+	_Atomic uint64_t spin_cur; /* adaptive budget, up to spin_ns */
 };
 
 /* ---- connection ------------------------------------------------------- */
@@ -270,6 +271,7 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		memcpy(&c->o, opts, opts->sz);
 	}
 	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
+	c->spin_cur = c->spin_ns;
 	err = cell_backend_resolve(c->o.backend, &c->backend);
 	if (err)
 		goto fail;
@@ -560,6 +562,32 @@ static void spin_pause(void)
 	__builtin_ia32_pause();
 }
 
+/*
+ * Reader: spin for a response up to the current budget.  The budget adapts
+ * (cell_spin_adapt()): it shrinks while spins fail, as when the server
+ * shares this CPU or its handler is slow, so that a spin that cannot win
+ * is not paid for on every call.  Return: whether something came.
+ */
+static bool spin_for(struct cell_client *c, struct cell_call *call, uint64_t now)
+{
+	uint64_t budget = atomic_load_explicit(&c->spin_cur, memory_order_relaxed);
+	uint64_t end = now + budget;
+	bool won = false;
+
+	for (unsigned int i = 1;; i++) {
+		if (cell_ring_pending(&c->ch.rx) || call_done(call)) {
+			won = true;
+			break;
+		}
+		spin_pause();
+		if (!(i % 64) && cell_now_ns() >= end)
+			break;
+	}
+	atomic_store_explicit(&c->spin_cur, cell_spin_adapt(budget, c->spin_ns, won),
+			      memory_order_relaxed);
+	return won;
+}
+
 /* Wait until @call is done or its deadline passes. */
 static void wait_done(struct cell_call *call)
 {
@@ -584,18 +612,9 @@ static void wait_done(struct cell_call *call)
 				now = cell_now_ns();
 				if (now >= call->deadline)
 					break;
-				if (c->ch.shm && c->spin_ns != CELL_SPIN_NONE) {
-					spin_end = now + c->spin_ns;
-					for (unsigned int i = 1;
-					     !cell_ring_pending(&c->ch.rx) && !call_done(call);
-					     i++) {
-						spin_pause();
-						if (!(i % 64) && cell_now_ns() >= spin_end)
-							break;
-					}
-					if (cell_ring_pending(&c->ch.rx) || call_done(call))
-						continue;
-				}
+				if (c->ch.shm && c->spin_ns != CELL_SPIN_NONE &&
+				    spin_for(c, call, now))
+					continue;
 				if (reader_sleep(c, call->deadline) == -EPIPE) {
 					pthread_mutex_lock(&c->lock);
 					lost_locked(c);

@@ -232,6 +232,20 @@ int cell_runtime_dir_create(const char *dir);
 /* Read CELL_RING_BACKEND (and resolve AUTO); -ENODEV for "module" today. */
 int cell_backend_resolve(enum cell_ring_backend asked, enum cell_ring_backend *out);
 
+/*
+ * The next spin budget after a spin of @budget ns that @won (found work) or
+ * not: doubles back towards @max on a win, halves on a loss, down to
+ * CELL_SPIN_FLOOR_NS, so a side whose spins keep failing sleeps almost at
+ * once and one whose spins win keeps spinning.
+ */
+#define CELL_SPIN_FLOOR_NS 500ULL
+static inline uint64_t cell_spin_adapt(uint64_t budget, uint64_t max, bool won)
+{
+	if (won)
+		return budget * 2 > max ? max : budget * 2;
+	return budget / 2 < CELL_SPIN_FLOOR_NS ? CELL_SPIN_FLOOR_NS : budget / 2;
+}
+
 static inline uint32_t cell_align8(uint32_t n)
 {
 	return (n + 7U) & ~7U;

@@ -559,7 +559,11 @@ static int serve(struct conn *c, int *handled)
 			return n == BATCH ? 1 : 0;
 		if (n == BATCH)
 			continue;
-		/* Spin for the next request before paying for a sleep. */
+		/*
+		 * Spin for the next request before paying for a sleep (a fixed
+		 * budget: a client's think time between calls is not a signal
+		 * to spin less).
+		 */
 		if (srv->spin_ns != CELL_SPIN_NONE) {
 			spin_end = cell_now_ns() + srv->spin_ns;
 			for (unsigned int i = 1; !cell_ring_pending(&c->ch.rx); i++) {

@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# make demo: build, then tools/demo.sh runs the example server and client
+# cells (userspace/examples/) and prints the path and round-trip figures.
+#   make demo DEMO_SECONDS=3   (seconds per payload size, default 1)
+
+PART_TARGETS += demo
+DEMO_SECONDS ?= 1
+
+.PHONY: demo
+demo: deps
+	@$(MAKE) --no-print-directory build-default
+	@$(TOP)/tools/demo.sh $(BUILD)/default $(DEMO_SECONDS)
