@@ -454,4 +454,60 @@ TEST_F_TIMEOUT(bp, pipelined_threads, 60)
 	       rss_of(0) >> 10, srss0 >> 10, rss_of(self->server) >> 10);
 }
 
+/*
+ * A caller keeps one response view (its ring bytes cannot be given back,
+ * nor those of the responses after it) while the same client makes
+ * hundreds of calls: they must all work while the ring has room.
+ */
+TEST(held_response_view)
+{
+	char dir[64] = "/tmp/cell-held-XXXXXX", path[128];
+	uint8_t req[16], resp[16], want[16];
+	struct cell_response r;
+	struct cell_client *c;
+	struct cell_call *held;
+	uint32_t got = 0;
+	void *buf;
+	pid_t srv;
+	int i;
+
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, shm);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	srv = start_server(dir, CELL_RING_BACKEND_MEMFD, 256U << 10);
+	ASSERT_LT(0, srv);
+	c = connect_to(dir, CELL_RING_BACKEND_MEMFD, 256U << 10);
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	ASSERT_EQ(CELL_STATUS_OK,
+		  cell_call_begin(c, M_ECHO, 16, 0, cell_deadline_in_ms(5000), &held, &buf));
+	fill(buf, 16, 99);
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_finish(held, 16, &r));
+	/* 300 responses of 48 ring bytes: far more than calls in flight, within the ring. */
+	for (i = 0; i < 300; i++) {
+		enum cell_status st;
+
+		fill(req, sizeof(req), (uint64_t)i);
+		st = cell_client_call(c, M_ECHO, req, sizeof(req), resp, sizeof(resp), &got,
+				      cell_deadline_in_ms(10000));
+		if (st || got != sizeof(req) || memcmp(req, resp, sizeof(req))) {
+			TH_LOG("call %d: %s: %s", i, cell_status_name(st), cell_last_error(NULL));
+			break;
+		}
+	}
+	EXPECT_EQ(300, i);
+	fill(want, sizeof(want), 99);
+	EXPECT_EQ(16, r.len);
+	EXPECT_EQ(0, memcmp(r.data, want, sizeof(want)));
+	cell_call_end(held);
+	EXPECT_EQ(CELL_STATUS_OK, cell_client_call(c, M_ECHO, req, sizeof(req), resp, sizeof(resp),
+						   &got, cell_deadline_in_ms(5000)));
+	cell_client_free(c);
+	kill(srv, SIGKILL);
+	waitpid(srv, NULL, 0);
+	snprintf(path, sizeof(path), "%s/%s.sock", dir, NAME);
+	unlink(path);
+	rmdir(dir);
+	munmap(shm, sizeof(*shm));
+}
+
 TEST_HARNESS_MAIN

@@ -870,6 +870,15 @@ static void s_backwards(struct raw *r, struct rng *g)
 	store_pos(&r->tx, tail - 8 * (1 + rnd(g) % (tail / 8)));
 }
 
+/* Zero the whole request ring under the server (a memfd hole reads as zeros). */
+static void s_punch_hole(struct raw *r, struct rng *g)
+{
+	(void)g;
+	if (fallocate(r->tx.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		      (off_t)r->tx.map_len))
+		store_pos(&r->tx, r->tx.tail + 1); /* not allowed: break it another way */
+}
+
 /* The response ring's head moved where it cannot be; then make the server look. */
 static void s_response_head(struct raw *r, struct rng *g)
 {
@@ -915,6 +924,7 @@ static const struct scribble scribbles[] = {
 	{ "position a lap ahead", S_POSITION, s_far_ahead },
 	{ "unaligned position", S_POSITION, s_unaligned },
 	{ "position going back", S_POSITION, s_backwards },
+	{ "hole punched in the ring file", S_POSITION, s_punch_hole },
 	{ "response ring head", S_RESPONSE, s_response_head },
 };
 
@@ -923,8 +933,22 @@ static const struct scribble scribbles[] = {
 /* Scribble where the server must not look; the connection keeps working. */
 static const char *harmless_scribble(struct raw *r, struct rng *g)
 {
+	struct cell_ring *rings[] = { &r->tx, &r->rx };
 	const char *why;
 
+	/* The server sealed the ring files: they cannot shrink (SIGBUS) nor grow. */
+	for (int i = 0; i < 2; i++) {
+		if (!ftruncate(rings[i]->fd, CELL_RING_PAGE) || errno != EPERM)
+			return "ring file could be shrunk";
+		if (!ftruncate(rings[i]->fd, (off_t)rings[i]->map_len * 2) || errno != EPERM)
+			return "ring file could be grown";
+		if (fcntl(rings[i]->fd, F_ADD_SEALS, F_SEAL_WRITE) == 0 || errno != EPERM)
+			return "ring file seals not sealed";
+	}
+	/* Doorbell storm: wakeups for nothing. */
+	for (int i = 0; i < 10000; i++)
+		kick(r);
+	rnd_fill(g, &r->tx.consumer->wake, sizeof(r->tx.consumer->wake));
 	rnd_fill(g, (void *)r->tx.geometry, CELL_RING_PAGE);
 	rnd_fill(g, (void *)r->rx.geometry, CELL_RING_PAGE);
 	rnd_fill(g, r->tx.producer->reserved, sizeof(r->tx.producer->reserved));
