@@ -463,14 +463,20 @@ TEST_F(ring, producer_rejects_impossible_heads)
 		TH_LOG("head %s", cases[i].what);
 		ASSERT_EQ(0, cell_ring_attach_mem(&p, self->m, MAP_LEN, CELL_ROLE_PRODUCER, 0));
 		ASSERT_EQ(0, cell_ring_attach_mem(&c, self->m, MAP_LEN, CELL_ROLE_CONSUMER, 0));
-		/* A few laps, ending with a full ring the producer must check. */
-		for (int k = 0; k < 100; k++) {
-			ASSERT_EQ(0, put(&p, 100, n));
-			ASSERT_EQ(0, get(&c, 100, n++, &v));
+		/*
+		 * One lap in and out (the producer's cached head stays behind),
+		 * then fill: the producer reads head 4096 and stops at tail 8128
+		 * (4032 bytes used, 64 free: each case fails one check only).
+		 */
+		for (int k = 0; k < 32; k++) {
+			ASSERT_EQ(0, put(&p, 120, n));
+			ASSERT_EQ(0, get(&c, 120, n++, &v));
 			cell_ring_release(&c, v.end);
 		}
 		while (put(&p, 100, n) == 0)
 			n++;
+		ASSERT_EQ(SIZE, p.head_cache);
+		ASSERT_EQ(SIZE + 36 * 112, p.tail);
 		cons_page(self->m)->position =
 			(cases[i].from_cache ? p.head_cache : p.tail) + (uint64_t)cases[i].delta;
 		errno = 0;
@@ -534,10 +540,18 @@ static void tail_behind_read(uint8_t *m)
 	prod_page(m)->position = 16;
 }
 
+/* Three good records of 16 bytes at 0, 24 and 48, tail 72. */
+static void three_good(uint8_t *m)
+{
+	two_good(m);
+	set_rec(m, 48, 16, 48);
+	set_positions(m, 72, 0);
+}
+
 static void tail_went_back(uint8_t *m)
 {
-	/* Still at or ahead of the read position (24), but behind 48 seen before. */
-	prod_page(m)->position = 40;
+	/* A record boundary ahead of the read position (24), but behind 72 seen before. */
+	prod_page(m)->position = 48;
 }
 
 static void tail_misaligned(uint8_t *m)
@@ -601,6 +615,16 @@ static void wrap_then_wrap(uint8_t *m)
 	set_positions(m, 2 * SIZE + 16, at);
 }
 
+static void wrap_past_tail(uint8_t *m)
+{
+	uint64_t at = 2 * SIZE - 16;
+
+	/* The WRAP skips past the tail; a well-formed record waits beyond it. */
+	set_rec(m, at, CELL_RECORD_WRAP, (uint32_t)at);
+	set_rec(m, 2 * SIZE, 8, (uint32_t)(2 * SIZE));
+	set_positions(m, at + 8, at);
+}
+
 static void wrap_bad_seq(uint8_t *m)
 {
 	uint64_t at = 2 * SIZE - 16;
@@ -646,7 +670,7 @@ static void overwrite_second(uint8_t *m)
 static const struct forged_case forged[] = {
 	{ "tail beyond one ring", two_good, 1, tail_beyond_ring },
 	{ "tail behind the read position", two_good, 1, tail_behind_read },
-	{ "tail went back", two_good, 1, tail_went_back },
+	{ "tail went back", three_good, 1, tail_went_back },
 	{ "tail misaligned", two_good, 1, tail_misaligned },
 	{ "stale seq (previous lap)", stale_seq, 0, NULL },
 	{ "future seq", future_seq, 0, NULL },
@@ -656,6 +680,7 @@ static const struct forged_case forged[] = {
 	{ "WRAP at offset 0", wrap_at_zero, 0, NULL },
 	{ "WRAP without a record", wrap_alone, 0, NULL },
 	{ "WRAP then WRAP", wrap_then_wrap, 0, NULL },
+	{ "WRAP past the tail", wrap_past_tail, 0, NULL },
 	{ "WRAP with a wrong seq", wrap_bad_seq, 0, NULL },
 	{ "stale record after a WRAP", stale_after_wrap, 0, NULL },
 	{ "published record rewritten", two_good, 1, overwrite_second },
