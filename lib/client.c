@@ -60,6 +60,7 @@ struct cell_call {
 	uint16_t method;
 	bool oneway;
 	bool have_rx;
+	bool viewed; /* the owner has the response view: it may not move */
 	uint64_t deadline;
 	uint64_t t0;
 	_Atomic enum call_state state; /* written under c->lock */
@@ -150,7 +151,8 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	hello.fingerprint = c->o.fingerprint;
 	cell_hs_encode_hello(&hello, frame);
 	err = cell_ux_send(sock, &iov, 1, NULL, 0, deadline);
-	if (err)
+	/* A server that refuses at once (full) answers and closes before HELLO. */
+	if (err && err != -EPIPE)
 		goto fail_io;
 	for (;;) {
 		err = cell_ux_wait_readable(sock, deadline);
@@ -159,6 +161,12 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 			goto fail_io;
 		}
 		n = cell_ux_recv(sock, buf, sizeof(buf), fds, CELL_HS_MAX_FDS, &nfds);
+		/*
+		 * A server that refused us (full) closed with our HELLO unread:
+		 * the first receive reports the reset, the next one its answer.
+		 */
+		if (n == -EPIPE)
+			n = cell_ux_recv(sock, buf, sizeof(buf), fds, CELL_HS_MAX_FDS, &nfds);
 		if (n != -EAGAIN)
 			break;
 	}
@@ -327,7 +335,8 @@ void cell_client_free(struct cell_client *c)
 	if (!c)
 		return;
 	if (c->have_chan && atomic_load(&c->connected))
-		(void)cell_chan_send_control(&c->ch, 0, CELL_METHOD_GOODBYE, 0);
+		(void)cell_chan_send_control(&c->ch, CELL_F_REQUEST | CELL_F_ONEWAY,
+					     CELL_METHOD_GOODBYE, 0);
 	for (uint32_t i = 0; c->calls && i < c->nslots; i++)
 		if (c->calls[i].state != CALL_FREE)
 			cell_call_end(&c->calls[i]);
@@ -400,6 +409,39 @@ static void pend_finish(struct cell_client *c, uint64_t end)
 		cell_ring_release(&c->ch.rx, release);
 }
 
+/*
+ * Response bytes read from the ring and not given back yet.  Views pin
+ * them (the ring is released in order), so responses that nobody looked
+ * at yet are copied out when they pin too much: half the ring, or a full
+ * FIFO.  Otherwise a caller waiting for a later call (pipelining, any
+ * order) could wait forever behind answers it has not collected, while
+ * the server waits for room in the full ring.
+ */
+static bool pinning_too_much(const struct cell_client *c)
+{
+	return c->ch.shm && (c->pend_count == pend_cap(c) ||
+			     c->ch.rx.read_pos - c->ch.rx.released > c->ch.rx.size / 2);
+}
+
+static void evict_locked(struct cell_client *c)
+{
+	for (uint32_t i = 0; i < c->nslots; i++) {
+		struct cell_call *call = &c->calls[i];
+		void *copy;
+
+		if (!call->have_rx || !call->pend_end || call->viewed || call->rx.att.fd >= 0)
+			continue;
+		copy = aligned_alloc(8, cell_align8(call->rx.len ? call->rx.len : 8));
+		if (!copy)
+			return; /* keep the views; the reader waits instead */
+		memcpy(copy, call->rx.data, call->rx.len);
+		call->rx.owned = copy;
+		call->rx.data = copy;
+		pend_finish(c, call->pend_end);
+		call->pend_end = 0;
+	}
+}
+
 /* The server is gone: end every call in flight with UNAVAILABLE. */
 static void lost_locked(struct cell_client *c)
 {
@@ -458,6 +500,11 @@ static int deliver_locked(struct cell_client *c, struct cell_rx *rx)
 	call->rx = *rx;
 	call->pend_end = rx->ring_end;
 	call->rx.ring_end = 0;
+	if (rx->att.fd >= 0 && call->pend_end) {
+		/* Only the marker is in the ring: give it back now. */
+		pend_finish(c, call->pend_end);
+		call->pend_end = 0;
+	}
 	call->have_rx = true;
 	if (rx->hdr.flags & CELL_F_ERROR) {
 		if (cell_error_decode(rx->data, rx->len, &status, &detail, &dlen) ||
@@ -485,6 +532,8 @@ static int read_available(struct cell_client *c)
 		 * behind them: with the FIFO full, wait for an end (it
 		 * wakes the reader) instead of reading on.
 		 */
+		if (pinning_too_much(c))
+			evict_locked(c);
 		if (c->pend_count == pend_cap(c)) {
 			rc = n;
 			break;
@@ -708,6 +757,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	call->t0 = c->o.metrics ? cell_now_ns() : 0;
 	call->state = CALL_BEGUN;
 	call->have_rx = false;
+	call->viewed = false;
 	call->pend_end = 0;
 	atomic_store(&call->done, 0);
 	c->inflight++;
@@ -810,6 +860,11 @@ enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *re
 			finish_locked(call, CELL_STATUS_DEADLINE_EXCEEDED);
 		pthread_mutex_unlock(&c->lock);
 		(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, call->method, call->id);
+	}
+	if (call->have_rx) {
+		pthread_mutex_lock(&c->lock);
+		call->viewed = true; /* from now on evict_locked() leaves it alone */
+		pthread_mutex_unlock(&c->lock);
 	}
 	if (resp)
 		fill_response(call, resp);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -33,13 +34,14 @@
 #include <cell/metrics.h>
 #include "rpc_internal.h"
 
-#define REPLY_WAIT_NS	    (5 * CELL_NSEC_PER_SEC)
 #define DEFAULT_SPIN_NS	    (50 * CELL_NSEC_PER_USEC)
 #define DEFAULT_CONNECTIONS 1024U
-#define BATCH		    64
-#define CANCEL_MEMORY	    64
-#define DETAIL_MAX	    1024U
-#define SERVER_FEATURES	    (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
+/* A connection that has not finished its HELLO by then is dropped. */
+#define HANDSHAKE_NS	(2 * CELL_NSEC_PER_SEC)
+#define BATCH		64
+#define CANCEL_MEMORY	64
+#define DETAIL_MAX	1024U
+#define SERVER_FEATURES (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
 
 struct handler {
 	cell_handler_fn fn;
@@ -51,7 +53,8 @@ struct conn {
 	struct cell_chan ch;
 	int epfd;
 	int doorbell;
-	bool ready;
+	atomic_bool ready; /* handshake done (read under srv->lock by the timer) */
+	uint64_t accepted_at;
 	bool closing;
 	pid_t pid;
 	uid_t uid;
@@ -73,6 +76,8 @@ struct cell_server {
 	enum cell_ring_backend backend;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int lfd, epfd, stopfd;
+	int timerfd;		  /* fires when a handshake may have timed out */
+	bool timer_armed;	  /* under lock */
 	struct handler *handlers; /* indexed by method, nhandlers entries */
 	unsigned int nhandlers;
 	atomic_bool running;
@@ -190,6 +195,44 @@ static int conn_arm(struct conn *c, int op)
 	return epoll_ctl(top, op, fd, &ev) ? -errno : 0;
 }
 
+static int arm_timer(struct cell_server *srv, uint64_t ns)
+{
+	struct itimerspec its = {
+		.it_value.tv_sec = (time_t)(ns / CELL_NSEC_PER_SEC),
+		.it_value.tv_nsec = (long)(ns % CELL_NSEC_PER_SEC),
+	};
+
+	return timerfd_settime(srv->timerfd, 0, &its, NULL) ? -errno : 0;
+}
+
+/*
+ * Handshake deadline: shut down the sockets of connections that did not
+ * finish their HELLO within HANDSHAKE_NS.  Whichever thread serves such a
+ * connection next then reads end-of-file and frees it; a socket stays open
+ * while its connection is listed, so shutting it down under the lock is
+ * safe.  Silent connections thus cannot hold slots and fds for long.
+ */
+static void expire_handshakes(struct cell_server *srv)
+{
+	uint64_t now = cell_now_ns(), next = 0, ticks;
+
+	if (read(srv->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		uint64_t due = c->accepted_at + HANDSHAKE_NS;
+
+		if (atomic_load(&c->ready))
+			continue;
+		if (due <= now)
+			shutdown(c->ch.sock, SHUT_RDWR);
+		else if (!next || due < next)
+			next = due;
+	}
+	srv->timer_armed = next && !arm_timer(srv, next - now);
+	pthread_mutex_unlock(&srv->lock);
+}
+
 static void accept_one(struct cell_server *srv, int sock)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
@@ -213,12 +256,15 @@ static void accept_one(struct cell_server *srv, int sock)
 		free(c);
 		return;
 	}
+	c->accepted_at = cell_now_ns();
 	pthread_mutex_lock(&srv->lock);
 	c->next = srv->conns;
 	if (c->next)
 		c->next->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	if (!srv->timer_armed)
+		srv->timer_armed = !arm_timer(srv, HANDSHAKE_NS);
 	pthread_mutex_unlock(&srv->lock);
 	if (conn_arm(c, EPOLL_CTL_ADD))
 		conn_free(c);
@@ -350,7 +396,7 @@ static int handshake(struct conn *c)
 	err = cell_ux_send(c->ch.sock, &iov, 1, fds, nfds, cell_deadline_in_ms(1000));
 	if (err)
 		return err;
-	c->ready = true;
+	atomic_store(&c->ready, true);
 	return 1;
 }
 
@@ -524,7 +570,7 @@ static int serve(struct conn *c, int *handled)
 	uint64_t spin_end;
 	int rc, n;
 
-	if (!c->ready) {
+	if (!atomic_load_explicit(&c->ready, memory_order_relaxed)) {
 		rc = handshake(c);
 		if (rc <= 0)
 			return rc;
@@ -592,6 +638,10 @@ static int serve_event(struct cell_server *srv, struct epoll_event *ev)
 	}
 	if (ev->data.ptr == &srv->stopfd)
 		return 0;
+	if (ev->data.ptr == &srv->timerfd) {
+		expire_handshakes(srv);
+		return 0;
+	}
 	c = ev->data.ptr;
 	(void)atomic_load_explicit(&c->handoff, memory_order_acquire);
 	if (serve(c, &handled) < 0 || conn_arm(c, EPOLL_CTL_MOD))
@@ -614,7 +664,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		errno = ENOMEM;
 		return NULL;
 	}
-	srv->lfd = srv->epfd = srv->stopfd = -1;
+	srv->lfd = srv->epfd = srv->stopfd = srv->timerfd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
 	if (opts) {
 		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(srv->o)) {
@@ -678,6 +728,10 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		goto fail_errno;
 	ev.data.ptr = &srv->stopfd;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stopfd, &ev))
+		goto fail_errno;
+	srv->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ev.data.ptr = &srv->timerfd;
+	if (srv->timerfd < 0 || epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->timerfd, &ev))
 		goto fail_errno;
 	return srv;
 fail_errno:
@@ -813,6 +867,8 @@ void cell_server_free(struct cell_server *srv)
 		close(srv->epfd);
 	if (srv->stopfd >= 0)
 		close(srv->stopfd);
+	if (srv->timerfd >= 0)
+		close(srv->timerfd);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->handlers);
 	free(srv);

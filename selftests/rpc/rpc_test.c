@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,6 +280,46 @@ TEST_F(rpc, pipelining)
 	for (int i = 0; i < N; i++)
 		cell_call_end(calls[i]);
 	EXPECT_TRUE(check_echo(self->c, 100, 5));
+}
+
+/*
+ * Responses that together exceed the response ring, collected in reverse
+ * order: the ones not looked at yet must not pin the ring (the server
+ * would wait for room while this side waits for the last answer).
+ */
+TEST_F(rpc, pipelined_responses_larger_than_the_ring)
+{
+	enum {
+		N = 16,
+		LEN = 100000
+	};
+	struct cell_call *calls[N];
+	struct cell_response r;
+	uint8_t *want = malloc(LEN);
+	uint64_t t0 = cell_now_ns();
+	void *buf;
+
+	ASSERT_NE(NULL, want);
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_call_begin(self->c, M_ECHO, LEN, 0, cell_deadline_in_ms(10000),
+					  &calls[i], &buf));
+		fill(buf, LEN, (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], LEN));
+	}
+	for (int i = N - 1; i >= 0; i--) {
+		fill(want, LEN, (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_wait(calls[i], &r))
+		{
+			TH_LOG("call %d: %s", i, cell_last_error(NULL));
+		}
+		ASSERT_EQ(LEN, r.len);
+		EXPECT_EQ(0, memcmp(want, r.data, LEN));
+	}
+	for (int i = 0; i < N; i++)
+		cell_call_end(calls[i]);
+	EXPECT_LT(cell_now_ns() - t0, 3 * CELL_NSEC_PER_SEC);
+	free(want);
 }
 
 TEST_F(rpc, max_inflight_fails_fast)
@@ -546,6 +588,104 @@ TEST_F(rpc, client_death_frees_the_server_rings)
 	pthread_join(t, NULL);
 	cell_server_free(srv);
 	rmdir(dir2);
+}
+
+/* A server with room for one connection, served by a thread. */
+static struct cell_server *small_server(char *dir, uint32_t max_connections, pthread_t *t)
+{
+	struct cell_server_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.max_connections = max_connections,
+	};
+	struct cell_server *srv;
+
+	strcpy(dir, "/tmp/cell-rpc3-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	o.runtime_dir = dir;
+	srv = cell_server_new("rpctest", &o);
+	if (srv && (cell_server_handle(srv, M_ECHO, echo, NULL) ||
+		    pthread_create(t, NULL, run_server, srv))) {
+		cell_server_free(srv);
+		srv = NULL;
+	}
+	return srv;
+}
+
+static void small_server_end(struct cell_server *srv, pthread_t t, const char *dir)
+{
+	cell_server_stop(srv);
+	pthread_join(t, NULL);
+	cell_server_free(srv);
+	rmdir(dir);
+}
+
+TEST(server_full_is_resource_exhausted)
+{
+	struct cell_client *first, *second;
+	struct cell_server *srv;
+	enum cell_status st;
+	char dir[64];
+	pthread_t t;
+
+	srv = small_server(dir, 1, &t);
+	ASSERT_NE(NULL, srv);
+	first = connect_to(dir, CELL_RING_BACKEND_MEMFD, 0);
+	ASSERT_NE(NULL, first);
+	for (int i = 0; i < 20; i++) {
+		second = connect_to(dir, CELL_RING_BACKEND_MEMFD, 0);
+		EXPECT_EQ(NULL, second);
+		EXPECT_EQ(EAGAIN, errno);
+		cell_last_error(&st);
+		EXPECT_EQ(CELL_STATUS_RESOURCE_EXHAUSTED, st);
+		cell_client_free(second);
+	}
+	EXPECT_TRUE(check_echo(first, 10, 1));
+	cell_client_free(first);
+	small_server_end(srv, t, dir);
+}
+
+TEST(silent_connections_are_dropped)
+{
+	struct cell_client *c = NULL;
+	struct cell_server *srv;
+	int silent[4];
+	char dir[64], path[128];
+	uint64_t t0;
+	pthread_t t;
+
+	srv = small_server(dir, 4, &t);
+	ASSERT_NE(NULL, srv);
+	snprintf(path, sizeof(path), "%s/rpctest.sock", dir);
+	for (int i = 0; i < 4; i++) {
+		silent[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+		strcpy(a.sun_path, path);
+		ASSERT_EQ(0, connect(silent[i], (struct sockaddr *)&a, sizeof(a)));
+	}
+	/* Every slot is held by a connection that never says HELLO... */
+	usleep(100 * 1000);
+	EXPECT_EQ(4, cell_server_connections(srv));
+	/* ...until the handshake deadline (2 s) frees them. */
+	t0 = cell_now_ns();
+	while (!c && cell_now_ns() - t0 < 5 * CELL_NSEC_PER_SEC) {
+		c = connect_to(dir, CELL_RING_BACKEND_MEMFD, 0);
+		if (!c)
+			usleep(50 * 1000);
+	}
+	ASSERT_NE(NULL, c);
+	EXPECT_LT(cell_now_ns() - t0, 3 * CELL_NSEC_PER_SEC);
+	EXPECT_TRUE(check_echo(c, 10, 2));
+	for (int i = 0; i < 4; i++) {
+		char b;
+
+		EXPECT_EQ(0, read(silent[i], &b, 1)); /* end of file: dropped */
+		close(silent[i]);
+	}
+	cell_client_free(c);
+	small_server_end(srv, t, dir);
 }
 
 TEST_HARNESS_MAIN
