@@ -86,6 +86,7 @@ struct cell_client {
 	bool have_chan;
 	atomic_bool connected;
 	enum cell_path path_kind;
+	bool copy_in; /* responses copied out of the ring (server of another uid) */
 	uint64_t server_fp;
 	uint32_t nslots;
 	struct cell_call *calls;
@@ -133,6 +134,9 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	struct iovec iov = { frame, sizeof(frame) };
 	int fds[CELL_HS_MAX_FDS], nfds = 0, sock, err;
 	const char *why, *detail;
+	pid_t server_pid;
+	uid_t server_uid;
+	gid_t server_gid;
 	uint32_t detail_len;
 	enum cell_status st;
 	ssize_t n;
@@ -190,6 +194,9 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 							     : -EPROTO;
 		goto fail_fds;
 	}
+	err = cell_ux_peercred(sock, &server_pid, &server_uid, &server_gid);
+	if (err)
+		goto fail_fds;
 	err = cell_chan_init(&c->ch, sock, c->o.fingerprint);
 	if (err)
 		goto fail_fds;
@@ -213,6 +220,8 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 		fds[2] = -1;
 		c->ch.shm = true;
 		c->path_kind = CELL_PATH_SHM_MEMFD;
+		/* As the server does: a server of another uid is read through copies. */
+		c->copy_in = server_uid != geteuid();
 	} else {
 		c->path_kind = CELL_PATH_UNIX;
 	}
@@ -489,8 +498,11 @@ static int deliver_locked(struct cell_client *c, struct cell_rx *rx)
 			pend_finish(c, end);
 		return 0;
 	}
-	if (!c->ch.shm && rx->att.fd < 0 && rx->len) {
-		/* The socket buffer is reused: keep a copy until the call ends. */
+	if ((!c->ch.shm || c->copy_in) && rx->att.fd < 0 && rx->len) {
+		/*
+		 * The socket buffer is reused, and a server of another uid could
+		 * change ring bytes under us: keep a copy until the call ends.
+		 */
 		rx->owned = aligned_alloc(8, cell_align8(rx->len));
 		if (!rx->owned)
 			return -ENOMEM;
@@ -500,8 +512,8 @@ static int deliver_locked(struct cell_client *c, struct cell_rx *rx)
 	call->rx = *rx;
 	call->pend_end = rx->ring_end;
 	call->rx.ring_end = 0;
-	if (rx->att.fd >= 0 && call->pend_end) {
-		/* Only the marker is in the ring: give it back now. */
+	if ((rx->att.fd >= 0 || rx->owned) && call->pend_end) {
+		/* Only a marker, or bytes already copied: give them back now. */
 		pend_finish(c, call->pend_end);
 		call->pend_end = 0;
 	}

@@ -83,10 +83,13 @@ int cell_socket_path(const char *dir, const char *name, char *buf, size_t cap)
  */
 int cell_runtime_dir_create(const char *dir)
 {
-	bool shared_tmp = strncmp(dir, "/tmp/cell-", 10) == 0;
 	mode_t mode = strcmp(dir, "/run/cell") == 0 ? 0755 : 0700;
+	char own_tmp[32];
+	bool shared_tmp;
 	struct stat st;
 
+	snprintf(own_tmp, sizeof(own_tmp), "/tmp/cell-%u", (unsigned int)geteuid());
+	shared_tmp = strcmp(dir, own_tmp) == 0;
 	if (mkdir(dir, mode) && errno != EEXIST)
 		return -errno;
 	if (lstat(dir, &st))

@@ -55,6 +55,7 @@ struct conn {
 	int doorbell;
 	atomic_bool ready; /* handshake done (read under srv->lock by the timer) */
 	uint64_t accepted_at;
+	uint8_t *scratch; /* private copies of requests (peer of another uid), or NULL */
 	bool closing;
 	pid_t pid;
 	uid_t uid;
@@ -169,6 +170,7 @@ static void conn_free(struct conn *c)
 	srv->nconns--;
 	pthread_mutex_unlock(&srv->lock);
 	cell_chan_fini(&c->ch);
+	free(c->scratch);
 	if (c->doorbell >= 0)
 		close(c->doorbell);
 	close(c->epfd);
@@ -391,6 +393,17 @@ static int handshake(struct conn *c)
 		welcome.features |= CELL_FEAT_SHM_MEMFD;
 		nfds = 3;
 		c->ch.shm = true;
+		/*
+		 * A peer of another uid could rewrite a request in the ring
+		 * after it was validated: its requests are copied into private
+		 * memory first.  A peer of our own uid could already write to
+		 * our memory (ptrace, /proc/pid/mem), so it reads in place.
+		 */
+		if (c->uid != geteuid()) {
+			c->scratch = aligned_alloc(8, CELL_RING_RECORD_MAX(c->ch.rx.size));
+			if (!c->scratch)
+				return -ENOMEM;
+		}
 	}
 	cell_hs_encode_welcome(&welcome, frame);
 	err = cell_ux_send(c->ch.sock, &iov, 1, fds, nfds, cell_deadline_in_ms(1000));
@@ -542,6 +555,10 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	if ((rx->hdr.flags & CELL_F_KIND_MASK) != CELL_F_REQUEST) {
 		cell_chan_rx_done(&c->ch, rx);
 		return -EBADMSG;
+	}
+	if (c->scratch && rx->ring_end && rx->len) {
+		memcpy(c->scratch, rx->data, rx->len); /* read the peer's bytes once */
+		v.data = c->scratch;
 	}
 	if (c->ncancelled && !oneway && was_cancelled(c, v.correlation)) {
 		cell_chan_rx_done(&c->ch, rx);

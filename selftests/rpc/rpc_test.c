@@ -31,6 +31,7 @@
 #define M_INCR	    3 /* one-way */
 #define M_COUNT	    4
 #define M_FAIL	    5
+#define M_WHERE	    6 /* answers 1 if the request is read in place in a ring */
 #define M_UNHANDLED 9
 
 static _Atomic uint64_t *shared_counter;
@@ -87,6 +88,32 @@ static enum cell_status fail(const struct cell_vesicle *req, struct cell_reply *
 	return CELL_STATUS_INVALID_ARGUMENT;
 }
 
+/* Whether @p lies in a mapping of a ring ("memfd:cell-ring") here. */
+static int in_ring_mapping(const void *p)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, at = (unsigned long)p;
+	char line[512];
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strstr(line, "memfd:cell-ring") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			found = at >= lo && at < hi;
+	fclose(f);
+	return found;
+}
+
+static enum cell_status where(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	uint32_t in_place = (uint32_t)in_ring_mapping(req->data);
+
+	(void)ctx;
+	return cell_reply_send(reply, &in_place, sizeof(in_place)) ? CELL_STATUS_INTERNAL
+								   : CELL_STATUS_OK;
+}
+
 static struct cell_server *make_server(const char *dir, enum cell_ring_backend backend)
 {
 	struct cell_server_opts o = {
@@ -104,7 +131,8 @@ static struct cell_server *make_server(const char *dir, enum cell_ring_backend b
 	    cell_server_handle(srv, M_SLEEP, sleeper, NULL) ||
 	    cell_server_handle(srv, M_INCR, incr, NULL) ||
 	    cell_server_handle(srv, M_COUNT, count, NULL) ||
-	    cell_server_handle(srv, M_FAIL, fail, NULL)) {
+	    cell_server_handle(srv, M_FAIL, fail, NULL) ||
+	    cell_server_handle(srv, M_WHERE, where, NULL)) {
 		cell_server_free(srv);
 		return NULL;
 	}
@@ -320,6 +348,17 @@ TEST_F(rpc, pipelined_responses_larger_than_the_ring)
 		cell_call_end(calls[i]);
 	EXPECT_LT(cell_now_ns() - t0, 3 * CELL_NSEC_PER_SEC);
 	free(want);
+}
+
+TEST_F(rpc, same_uid_requests_are_read_in_place)
+{
+	uint8_t req[64] = { 1 };
+	uint32_t in_place = 7, got;
+
+	ASSERT_EQ(CELL_STATUS_OK,
+		  cell_client_call(self->c, M_WHERE, req, sizeof(req), &in_place, sizeof(in_place),
+				   &got, cell_deadline_in_ms(5000)));
+	EXPECT_EQ(variant->backend == CELL_RING_BACKEND_MEMFD ? 1 : 0, in_place);
 }
 
 TEST_F(rpc, max_inflight_fails_fast)
@@ -588,6 +627,57 @@ TEST_F(rpc, client_death_frees_the_server_rings)
 	pthread_join(t, NULL);
 	cell_server_free(srv);
 	rmdir(dir2);
+}
+
+/*
+ * A server of another uid (nobody) and a root client: each reads the
+ * other's ring through private copies, so a peer cannot change a message
+ * after it was checked.
+ */
+TEST(other_uid_peers_are_read_through_copies)
+{
+	struct cell_client *c;
+	uint32_t in_place = 7, got;
+	uint8_t req[64] = { 2 };
+	char dir[64], path[128];
+	int pfd[2];
+	pid_t pid;
+	char ok;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to run a server as another uid");
+	strcpy(dir, "/tmp/cell-rpc4-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, chmod(dir, 0777));
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	if (pid == 0) {
+		struct cell_server *srv;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		srv = make_server(dir, CELL_RING_BACKEND_MEMFD);
+		if (!srv || write(pfd[1], "k", 1) != 1)
+			_exit(1);
+		_exit(cell_server_run(srv, 1) ? 1 : 0);
+	}
+	close(pfd[1]);
+	ASSERT_EQ(1, read(pfd[0], &ok, 1));
+	close(pfd[0]);
+	c = connect_to(dir, CELL_RING_BACKEND_MEMFD, 0);
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_STREQ("shm-memfd", cell_client_path(c));
+	ASSERT_EQ(CELL_STATUS_OK,
+		  cell_client_call(c, M_WHERE, req, sizeof(req), &in_place, sizeof(in_place), &got,
+				   cell_deadline_in_ms(5000)));
+	EXPECT_EQ(0, in_place);
+	EXPECT_TRUE(check_echo(c, 100000, 4));
+	EXPECT_TRUE(check_echo(c, 33, 5));
+	cell_client_free(c);
+	stop_server(pid);
+	snprintf(path, sizeof(path), "%s/rpctest.sock", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* A server with room for one connection, served by a thread. */
