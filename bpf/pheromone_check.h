@@ -13,10 +13,6 @@
 #include <linux/cell.h>
 #include "cell_bpf.h"
 
-#ifndef __always_inline
-#define __always_inline inline __attribute__((always_inline))
-#endif
-
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define ph_le16(x) __builtin_bswap16(x)
 #define ph_le32(x) __builtin_bswap32(x)
@@ -25,13 +21,13 @@
 #define ph_le32(x) (x)
 #endif
 
-static __always_inline int ph_name_byte_ok(__u8 c)
+static inline int ph_name_byte_ok(__u8 c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
 	       c == '@' || c == '-';
 }
 
-static __always_inline __u32 ph_check(const struct cell_pheromone *p)
+static inline __u32 ph_check(const struct cell_pheromone *p)
 {
 	__u16 ttl = ph_le16(p->ttl);
 	int seen_nul = 0;

@@ -81,7 +81,7 @@ static __always_inline bool conforms(struct crl_bucket *b, __u64 now, __u64 inte
 	int i;
 
 	for (i = 0; i < CAS_TRIES; i++) {
-		__u64 old = __atomic_load_n(&b->tat, __ATOMIC_RELAXED);
+		__u64 old = b->tat;
 		__u64 start = old > now ? old : now;
 		__u64 next = start + interval;
 
