@@ -74,3 +74,8 @@ if(CELL_BPF_OK)
 else()
 	message(STATUS "BPF parts not built: ${CELL_BPF_WHY}")
 endif()
+# The results outlive this directory's scope (lib/bpf, bpf, selftests/bpf).
+foreach(v CELL_BPF_OK CELL_BPF_WHY CELL_BPF_SRC CELL_BPF_OUT CELL_BPF_INCLUDE
+	  CELL_LIBBPF_LIBRARIES)
+	set(${v} "${${v}}" CACHE INTERNAL "bpf.cmake")
+endforeach()

@@ -32,6 +32,8 @@
 struct crl_config {
 	__u64 interval_ns;
 	__u64 burst_ns;
+	__u32 rate;  /* packets per second, as set (for display) */
+	__u32 burst; /* packets, as set (for display) */
 	__u32 flags;
 	__u32 pad;
 };
@@ -57,9 +59,11 @@ enum crl_action {
 
 struct crl_rule {
 	__u32 action; /* enum crl_action */
-	__u32 pad;
+	__u32 rate;   /* as set, for display */
 	__u64 interval_ns;
 	__u64 burst_ns;
+	__u32 burst; /* as set, for display */
+	__u32 pad;
 };
 
 /* Value of the buckets: the GCRA state and the peer's own counters. */
