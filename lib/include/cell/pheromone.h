@@ -18,7 +18,7 @@
  *
  * Needs CAP_BPF (or root) to load; the library is built with it only when
  * libbpf is available (not in CELL_RPC_ONLY builds).  Conventions as in
- * cell/rpc.h: statuses, cell_last_error() for the detail, NULL and errno
+ * cell/rpc.h: statuses, cell_last_error() (cell/rpc.h) for the detail, NULL and errno
  * for pointers.  A filter may be used from one thread at a time.
  */
 #ifndef CELL_PHEROMONE_H
