@@ -95,8 +95,8 @@ qrc=$?
 secs=$(($(date +%s) - start))
 
 # The guest's output between the markers, without the console's CRs.
-tr -d '\r' <"$console" | sed -n '/^CELL-VM-BEGIN/,/^CELL-VM-END/p' |
-	grep -av '^CELL-VM-' >"$out/guest.tap"
+tr -d '\r' <"$console" | sed -n '/CELL-VM-BEGIN/,/^CELL-VM-END/p' |
+	grep -av 'CELL-VM-' >"$out/guest.tap"
 cat "$out/guest.tap"
 result=$(tr -d '\r' <"$console" | grep -a '^CELL-VM-END rc=' | tail -n1)
 echo "# vm: $ver, $accel, ${secs}s, qemu exit $qrc"
@@ -106,7 +106,8 @@ if [ -z "$result" ]; then
 	echo "not ok 1 vm: the guest finished and reported"
 	exit 1
 fi
-if [ "$result" != "CELL-VM-END rc=0" ] || grep -aq '^not ok' "$out/guest.tap"; then
+if [ "$result" != "CELL-VM-END rc=0" ] || grep -aq '^not ok' "$out/guest.tap" ||
+   ! grep -aq '^ok ' "$out/guest.tap"; then
 	exit 1
 fi
 exit 0
