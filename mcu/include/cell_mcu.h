@@ -251,6 +251,7 @@ struct cell_mcu_stats {
 	uint32_t unknown_method;
 	uint32_t bad_request; /* refused by the method's validator */
 	uint32_t stalls;      /* times RX was masked with both buffers full */
+	uint32_t goodbyes;    /* GOODBYE requests: peers that said they are leaving */
 };
 
 struct cell_mcu_server {
@@ -277,8 +278,8 @@ struct cell_mcu_server {
 /*
  * Set up @srv: serve @methods (@n of them, ids below
  * CELL_METHOD_CONTROL_BASE) to peers with @fingerprint over @uart.
- * PING and SCHEMA (if @schema is not NULL) are answered by the server
- * itself.  Then enable the RX interrupt (or call cell_mcu_server_poll()).
+ * PING, GOODBYE (counted in stats.goodbyes) and SCHEMA (if srv->schema
+ * is set) are answered by the server itself.  Then enable the RX interrupt (or call cell_mcu_server_poll()).
  */
 void cell_mcu_server_init(struct cell_mcu_server *srv, const struct cell_mcu_uart *uart,
 			  uint64_t fingerprint, const struct cell_mcu_method *methods, uint16_t n,

@@ -177,6 +177,9 @@ static void serve_request(struct cell_mcu_server *srv, const struct cell_hdr *hd
 	call.resp_cap = oneway ? 0 : CELL_MCU_MAX_PAYLOAD;
 	if (hdr->method == CELL_METHOD_PING) {
 		st = CELL_STATUS_OK;
+	} else if (hdr->method == CELL_METHOD_GOODBYE) {
+		srv->stats.goodbyes++;
+		st = CELL_STATUS_OK;
 	} else if (hdr->method == CELL_METHOD_SCHEMA && srv->schema) {
 		st = CELL_STATUS_TOO_LARGE;
 		if (!oneway && srv->schema_len <= CELL_MCU_MAX_PAYLOAD) {

@@ -186,5 +186,7 @@ uint64_t fnv1a64(const void *p, size_t n);
 
 /* emit.c */
 void emit_header(const struct schema *s, const char *src_name, FILE *out);
+/* cellc --mcu: the freestanding flavour for mcu/ (Documentation/mcu.rst). */
+void emit_mcu_header(const struct schema *s, const char *src_name, FILE *out);
 
 #endif /* CELLC_H */

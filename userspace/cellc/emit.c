@@ -6,6 +6,7 @@
  * comments written into the header say the same in brief.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cellc.h"
@@ -14,6 +15,7 @@ extern const unsigned char cellc_runtime[];
 extern const size_t cellc_runtime_len;
 
 static FILE *o;
+static int mcu;	      /* writing the --mcu flavour (no libcell, no heap) */
 static const char *P; /* schema name: prefix of every identifier */
 static char U[CELLC_MAX_IDENT + 1];
 
@@ -253,6 +255,8 @@ static void emit_access(const struct cstruct *st)
 	out("static inline struct %s_%s *%s_%s_start(struct cellc_builder *b)\n{\n"
 	    "\treturn (struct %s_%s *)cellc_builder_start_(b, %s_%s_SIZE);\n}\n\n",
 	    P, S, P, S, P, S, U, up(S));
+	if (mcu)
+		goto spans;
 	out("/* Reserves the response of a handler (at least the fixed part) and starts it. */\n");
 	out("static inline struct %s_%s *%s_%s_reply_begin(struct cell_reply *reply, uint64_t "
 	    "max_len,\n"
@@ -265,6 +269,7 @@ static void emit_access(const struct cstruct *st)
 	out("\tif (!buf)\n\t\tb->err = -EMSGSIZE;\n");
 	out("\treturn %s_%s_start(b);\n}\n\n", P, S);
 
+spans:
 	for (int i = 0; i < st->nfields; i++) {
 		const struct field *f = &st->fields[i];
 		const char *F = f->name;
@@ -305,6 +310,14 @@ static void emit_access(const struct cstruct *st)
 		    n);
 		if (f->kind != TY_STRING)
 			continue;
+		if (mcu) { /* 32-bit size_t: no string is longer than UINT32_MAX */
+			out("static inline int %s_%s_set_%s_str(struct cellc_builder *b, struct "
+			    "%s_%s "
+			    "*m, const char *s)\n{\n"
+			    "\treturn %s_%s_set_%s(b, m, s, (uint32_t)strlen(s));\n}\n\n",
+			    P, S, F, P, S, P, S, F);
+			continue;
+		}
 		out("static inline int %s_%s_set_%s_str(struct cellc_builder *b, struct %s_%s *m, "
 		    "const char *s)\n{\n"
 		    "\tsize_t n = strlen(s);\n\n"
@@ -524,6 +537,8 @@ static void emit_server(const struct schema *s)
 void emit_header(const struct schema *s, const char *src_name, FILE *f)
 {
 	struct buf text = { 0 };
+
+	mcu = 0;
 	const char *base = strrchr(src_name, '/');
 
 	o = f;
@@ -573,4 +588,197 @@ void emit_header(const struct schema *s, const char *src_name, FILE *f)
 	if (s->nmethods)
 		emit_server(s);
 	out("#ifdef __cplusplus\n}\n#endif\n\n#endif /* CELLC_%s_CELL_H */\n", U);
+}
+
+/* ---- cellc --mcu ------------------------------------------------------- */
+
+/*
+ * The part of the runtime that needs neither libcell nor the heap: up to
+ * cellc_errno_status(), without the CELLC_RUNTIME_1 guard lines.
+ */
+static void emit_mcu_runtime(void)
+{
+	static const char guard[] = "#define CELLC_RUNTIME_1\n";
+	static const char cut[] = "static inline enum cell_status cellc_errno_status";
+	const char *p = (const char *)cellc_runtime, *end = p + cellc_runtime_len;
+	const char *from = NULL, *to = NULL;
+
+	for (const char *q = p; q < end; q++) {
+		if (!from && (size_t)(end - q) >= sizeof(guard) - 1 &&
+		    !memcmp(q, guard, sizeof(guard) - 1))
+			from = q + sizeof(guard) - 1;
+		if (from && (size_t)(end - q) >= sizeof(cut) - 1 &&
+		    !memcmp(q, cut, sizeof(cut) - 1)) {
+			to = q;
+			break;
+		}
+	}
+	if (!from || !to) {
+		fprintf(stderr, "cellc: runtime.h.in lacks the --mcu cut\n");
+		exit(2);
+	}
+	out("#ifndef CELLC_MCU_RUNTIME_1\n#define CELLC_MCU_RUNTIME_1\n");
+	fwrite(from, 1, (size_t)(to - from), o);
+	out("#endif /* CELLC_MCU_RUNTIME_1 */\n");
+}
+
+static void emit_mcu_dispatch(const struct schema *s)
+{
+	out("/* ---- MCU dispatch (mcu/include/cell_mcu.h) ---- */\n\n");
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+
+		if (m->req->has_var)
+			continue;
+		out("CELLC_STATIC_ASSERT(%s_%s_SIZE <= CELL_MCU_MAX_PAYLOAD,\n"
+		    "\t\t    \"%s: request larger than CELL_MCU_MAX_PAYLOAD\");\n",
+		    U, up(m->req->name), m->name);
+		if (m->resp && !m->resp->has_var)
+			out("CELLC_STATIC_ASSERT(%s_%s_SIZE <= CELL_MCU_MAX_PAYLOAD,\n"
+			    "\t\t    \"%s: response larger than CELL_MCU_MAX_PAYLOAD\");\n",
+			    U, up(m->resp->name), m->name);
+	}
+	out("\n/*\n * One handler per method; NULL: not served (UNKNOWN_METHOD).  Each gets a\n"
+	    " * request its validator accepted.  Fixed-size responses are built in\n"
+	    " * place in *resp (zeroed); variable ones with the builder @b, set over\n"
+	    " * the board's response buffer (CELL_MCU_MAX_PAYLOAD bytes).  A status\n"
+	    " * other than OK is sent as an error response (call->detail: its text).\n */\n");
+	out("struct %s_mcu_handlers {\n", P);
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+
+		out("\t/* %llu: %s(%s) %s%s */\n", (unsigned long long)m->id, m->name, m->req->name,
+		    m->resp ? "-> " : "oneway", m->resp ? m->resp->name : "");
+		if (!m->resp)
+			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct "
+			    "cell_mcu_call "
+			    "*call,\n\t\t\t\t  void *ctx);\n",
+			    m->name, P, m->req->name);
+		else if (!m->resp->has_var)
+			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct %s_%s "
+			    "*resp,\n"
+			    "\t\t\t\t  struct cell_mcu_call *call, void *ctx);\n",
+			    m->name, P, m->req->name, P, m->resp->name);
+		else
+			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct "
+			    "cellc_builder "
+			    "*b,\n\t\t\t\t  struct cell_mcu_call *call, void *ctx);\n",
+			    m->name, P, m->req->name);
+	}
+	out("};\n\n");
+	out("/* A board's server of schema %s: embed one (static storage), then\n"
+	    " * %s_mcu_init(). */\n",
+	    P, P);
+	out("struct %s_mcu {\n\tstruct cell_mcu_server srv;\n\tconst struct %s_mcu_handlers *h;\n"
+	    "\tvoid *ctx;\n\tstruct cell_mcu_method methods[%d];\n};\n\n",
+	    P, P, s->nmethods ? s->nmethods : 1);
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+		const char *M = m->name, *R = m->req->name;
+
+		out("static inline enum cell_status %s_%s_mcu_tramp_(struct cell_mcu_call *call, "
+		    "void *p)\n{\n"
+		    "\tconst struct %s_mcu *d = (const struct %s_mcu *)p;\n",
+		    P, M, P, P);
+		if (!m->resp) {
+			out("\n\treturn d->h->%s((const struct %s_%s *)call->req, call, d->ctx);\n"
+			    "}\n\n",
+			    M, P, R);
+		} else if (!m->resp->has_var) {
+			const char *S = m->resp->name;
+
+			out("\tenum cell_status st;\n\n\tmemset(call->resp, 0, %s_%s_SIZE);\n", U,
+			    up(S));
+			out("\tst = d->h->%s((const struct %s_%s *)call->req, (struct %s_%s "
+			    "*)call->resp, call,\n\t\t\td->ctx);\n",
+			    M, P, R, P, S);
+			out("\tif (st == CELL_STATUS_OK)\n\t\tcall->resp_len = %s_%s_SIZE;\n"
+			    "\treturn st;\n}\n\n",
+			    U, up(S));
+		} else {
+			out("\tstruct cellc_builder b;\n\tenum cell_status st;\n\n"
+			    "\tcellc_builder_init(&b, call->resp, call->resp_cap);\n");
+			out("\tst = d->h->%s((const struct %s_%s *)call->req, &b, call, d->ctx);\n",
+			    M, P, R);
+			out("\tif (st != CELL_STATUS_OK)\n\t\treturn st;\n"
+			    "\tcall->resp_len = cellc_builder_finish(&b);\n"
+			    "\tif (!call->resp_len) {\n"
+			    "\t\tcall->detail = b.err == -EMSGSIZE ? \"response larger than "
+			    "CELL_MCU_MAX_PAYLOAD\"\n"
+			    "\t\t\t\t\t\t: \"response builder failed\";\n"
+			    "\t\treturn b.err == -EMSGSIZE ? CELL_STATUS_TOO_LARGE : "
+			    "CELL_STATUS_INTERNAL;\n\t}\n\treturn CELL_STATUS_OK;\n}\n\n");
+		}
+	}
+	out("/*\n * %s_mcu_init() - serve every method with a handler in @h (kept by\n"
+	    " * pointer, as is @ctx) on @uart; PING and SCHEMA are answered too.  Then\n"
+	    " * feed cell_mcu_server_rx_byte(&d->srv, b) from the RX interrupt and call\n"
+	    " * cell_mcu_server_serve(&d->srv) from the main loop.\n */\n",
+	    P);
+	out("static inline void %s_mcu_init(struct %s_mcu *d, const struct cell_mcu_uart *uart,\n"
+	    "\t\t\t\t const struct %s_mcu_handlers *h, void *ctx)\n{\n\tuint16_t n = 0;\n\n",
+	    P, P, P);
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+
+		out("\tif (h->%s) {\n\t\td->methods[n].id = %s_METHOD_%s;\n"
+		    "\t\td->methods[n].flags = %s;\n"
+		    "\t\td->methods[n].validate = %s_%s_validate;\n"
+		    "\t\td->methods[n].fn = %s_%s_mcu_tramp_;\n\t\tn++;\n\t}\n",
+		    m->name, U, up(m->name), m->resp ? "0" : "CELL_MCU_M_ONEWAY", P, m->req->name,
+		    P, m->name);
+	}
+	out("\tcell_mcu_server_init(&d->srv, uart, %s_FINGERPRINT, d->methods, n, d);\n", U);
+	out("\td->srv.schema = %s_SCHEMA_TEXT;\n"
+	    "\td->srv.schema_len = (uint32_t)sizeof(%s_SCHEMA_TEXT) - 1;\n"
+	    "\td->h = h;\n\td->ctx = ctx;\n}\n\n",
+	    U, U);
+}
+
+void emit_mcu_header(const struct schema *s, const char *src_name, FILE *f)
+{
+	struct buf text = { 0 };
+	const char *base = strrchr(src_name, '/');
+
+	o = f;
+	mcu = 1;
+	P = s->name;
+	snprintf(U, sizeof(U), "%s", up(s->name));
+	canonical_text(s, &text);
+
+	out("/* Generated by cellc --mcu from %s: do not edit.  API: Documentation/mcu.rst */\n",
+	    base ? base + 1 : src_name);
+	out("#ifndef CELLC_%s_MCU_H\n#define CELLC_%s_MCU_H\n\n", U, U);
+	out("/* Freestanding: no heap, nothing from libc but these. */\n");
+	out("#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n"
+	    "#include \"cell_mcu.h\"\n\n");
+	out("#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n"
+	    "#error \"Cell messages are little-endian in memory: this target is not\"\n#endif\n\n");
+	out("/* The validators' and builders' error codes, as Linux numbers them. */\n");
+	out("#ifndef EBADMSG\n#define EBADMSG 74\n#endif\n#ifndef EMSGSIZE\n#define EMSGSIZE 90\n"
+	    "#endif\n#ifndef EINVAL\n#define EINVAL 22\n#endif\n#ifndef EILSEQ\n#define EILSEQ 84\n"
+	    "#endif\n\n");
+	out("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+	emit_mcu_runtime();
+	out("\n/* FNV-1a 64 of %s_SCHEMA_TEXT: equal to cell_fingerprint() of it. */\n", U);
+	out("#define %s_FINGERPRINT 0x%016llxULL\n", U,
+	    (unsigned long long)fnv1a64(text.p, text.len));
+	out("#define %s_SCHEMA_TEXT \\\n\t", U);
+	emit_c_string(text.p);
+	out("\n\n");
+	buf_release(&text);
+	for (int i = 0; i < s->nmethods; i++)
+		out("#define %s_METHOD_%s %llu\n", U, up(s->methods[i].name),
+		    (unsigned long long)s->methods[i].id);
+	if (s->nmethods)
+		out("\n");
+	for (int i = 0; i < s->nstructs; i++) {
+		emit_struct_type(s->sorted[i]);
+		emit_check(s->sorted[i]);
+		emit_access(s->sorted[i]);
+	}
+	if (s->nmethods)
+		emit_mcu_dispatch(s);
+	out("#ifdef __cplusplus\n}\n#endif\n\n#endif /* CELLC_%s_MCU_H */\n", U);
+	mcu = 0;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * cellc [-o OUT.h] [--canonical | --fingerprint] FILE.cell
+ * cellc [-o OUT.h] [--mcu | --canonical | --fingerprint] FILE.cell
  *
  * Compiles FILE.cell to a C header (on stdout, or OUT.h written whole or
- * not at all).  --canonical prints the canonical text instead,
+ * not at all); --mcu writes the freestanding flavour for mcu/ instead.  --canonical prints the canonical text instead,
  * --fingerprint its FNV-1a 64 as 0x%016x.  Errors go to stderr as
  * "file:line:column: error: message"; the exit code is then 1 (2 for
  * usage or I/O errors).
@@ -18,7 +18,7 @@
 
 static void usage(void)
 {
-	fputs("usage: cellc [-o OUT.h] [--canonical | --fingerprint] FILE.cell\n", stderr);
+	fputs("usage: cellc [-o OUT.h] [--mcu | --canonical | --fingerprint] FILE.cell\n", stderr);
 	exit(2);
 }
 
@@ -47,13 +47,15 @@ static char *read_file(const char *path, size_t *len)
 	return p;
 }
 
+static void (*emit)(const struct schema *s, const char *src, FILE *f) = emit_header;
+
 static int write_header(const struct schema *s, const char *src, const char *path)
 {
 	char tmp[4096];
 	FILE *f;
 
 	if (!path) {
-		emit_header(s, src, stdout);
+		emit(s, src, stdout);
 		return fflush(stdout) ? -1 : 0;
 	}
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
@@ -65,7 +67,7 @@ static int write_header(const struct schema *s, const char *src, const char *pat
 		fprintf(stderr, "cellc: %s: %s\n", tmp, strerror(errno));
 		return -1;
 	}
-	emit_header(s, src, f);
+	emit(s, src, f);
 	if (ferror(f) | fclose(f)) {
 		fprintf(stderr, "cellc: %s: write error\n", tmp);
 		remove(tmp);
@@ -95,12 +97,15 @@ int main(int argc, char **argv)
 			canonical = 1;
 		else if (!strcmp(argv[i], "--fingerprint"))
 			fingerprint = 1;
+		else if (!strcmp(argv[i], "--mcu"))
+			emit = emit_mcu_header;
 		else if (argv[i][0] == '-' || file)
 			usage();
 		else
 			file = argv[i];
 	}
-	if (!file || canonical + fingerprint > 1 || (out && (canonical || fingerprint)))
+	if (!file || canonical + fingerprint > 1 || (out && (canonical || fingerprint)) ||
+	    (emit != emit_header && (canonical || fingerprint)))
 		usage();
 	diag.file = file;
 	src = read_file(file, &len);
