@@ -214,6 +214,7 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 		if (err)
 			goto fail_chan;
 		fds[1] = -1;
+		c->ch.rx.lazy_release = true; /* the server waits for room, never polls */
 		cell_ring_set_wake_fd(&c->ch.tx, fds[2]);
 		c->ch.tx.spin_ns = c->spin_ns;
 		c->ch.rx.spin_ns = c->spin_ns;

@@ -220,6 +220,7 @@ int cell_ring_attach_mem(struct cell_ring *r, void *map, size_t len, int role, u
 	} else {
 		r->read_pos = head;
 		r->released = head;
+		r->published = head;
 		r->tail = tail; /* the consumer's last seen producer position */
 		STORE_RLX(&cons->waiting, 0);
 	}
@@ -276,6 +277,7 @@ int cell_ring_attach(struct cell_ring *r, int fd, int role, uint64_t expect_size
 
 void cell_ring_detach(struct cell_ring *r)
 {
+	cell_ring_flush(r);
 	if (r->map && r->fd >= 0) {
 		munmap(r->map, r->map_len);
 		close(r->fd);
@@ -311,6 +313,16 @@ static void wake_peer(struct cell_ring *r, uint32_t *peer_waiting, uint32_t *own
 	} else {
 		cell_futex_wake(own_wake, INT_MAX);
 	}
+}
+
+/* Store the released head and wake a producer waiting for room. */
+static void publish_head(struct cell_ring *r)
+{
+	if (r->published == r->released)
+		return;
+	r->published = r->released;
+	STORE_REL(&r->consumer->position, r->released);
+	wake_peer(r, &r->producer->waiting, &r->consumer->wake);
 }
 
 void cell_ring_wake_all(struct cell_ring *r)
@@ -371,6 +383,8 @@ static int wait_for(struct cell_ring *r, try_fn try, void *arg, uint32_t *wake, 
 
 	if (spin(r, try, arg, deadline))
 		return 0;
+	if (r->role == CELL_ROLE_CONSUMER)
+		publish_head(r); /* a producer may be waiting for that room */
 	for (;;) {
 		uint32_t seen = LOAD_ACQ(wake);
 		uint64_t now, until;
@@ -597,8 +611,16 @@ void cell_ring_release(struct cell_ring *r, uint64_t end)
 	    end & (CELL_RING_ALIGN - 1))
 		return;
 	r->released = end;
-	STORE_REL(&r->consumer->position, end);
-	wake_peer(r, &r->producer->waiting, &r->consumer->wake);
+	/* Lazily (see cell/ring.h): only when it matters to the producer. */
+	if (r->lazy_release && end - r->published < r->size / 8 && !LOAD_RLX(&r->producer->waiting))
+		return;
+	publish_head(r);
+}
+
+void cell_ring_flush(struct cell_ring *r)
+{
+	if (r->role == CELL_ROLE_CONSUMER && r->map && !r->broken)
+		publish_head(r);
 }
 
 /* ---- sleeping elsewhere ------------------------------------------------ */
@@ -615,6 +637,7 @@ bool cell_ring_prepare_sleep(struct cell_ring *r)
 {
 	if (r->role != CELL_ROLE_CONSUMER)
 		return false;
+	publish_head(r);
 	STORE_RLX(&r->consumer->waiting, 1);
 	full_fence();
 	if (cell_ring_pending(r)) {

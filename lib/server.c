@@ -316,6 +316,7 @@ static int setup_rings(struct conn *c, const struct cell_hs *hello, struct cell_
 		close(req);
 		return err;
 	}
+	c->ch.rx.lazy_release = true; /* the client waits for room, never polls */
 	resp = cell_ring_create_memfd(welcome->response_ring);
 	if (resp < 0)
 		return resp;
