@@ -85,8 +85,9 @@ bench-ipc: build-default
 	else unavail="$$unavail|gRPC: grpc++ or a C++ compiler not found (Debian libgrpc++-dev, g++)"; fi; \
 	$$link -o $$out/ipc $$objs $$libs -lpthread -lm; \
 	set --; IFS='|'; for u in $$unavail; do [ -n "$$u" ] && set -- "$$@" -u "$$u"; done; unset IFS; \
-	$$out/ipc -o $(BENCH_IPC_OUT) "$$@" $(BENCH_IPC_ARGS); \
+	rc=0; $$out/ipc -o $(BENCH_IPC_OUT) "$$@" $(BENCH_IPC_ARGS) || rc=$$?; \
 	if command -v gnuplot >/dev/null; then \
-		gnuplot -e "data='$(BENCH_IPC_OUT)/ipc-plot.dat'; out='$(BENCH_IPC_OUT)/ipc.png'" \
+		gnuplot -e "dir='$(BENCH_IPC_OUT)'" \
 			$$src/ipc.gp && echo "plot: $(BENCH_IPC_OUT)/ipc.png"; \
-	else echo "plot: not drawn: gnuplot not found (Debian gnuplot-nox)"; fi
+	else echo "plot: not drawn: gnuplot not found (Debian gnuplot-nox)"; fi; \
+	exit $$rc

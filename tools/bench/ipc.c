@@ -5,7 +5,7 @@
  *   ipc [-r ROUNDS] [-s SIZES] [-n MAX_SAMPLES] [-L LAT_MS] [-T TPUT_MS]
  *       [-k KEYS] [-o DIR] [-u 'SYSTEM: reason']...
  *
- * For each round (default 3), each case and each size (default 64, 1024,
+ * For each round (default 5), each case and each size (default 64, 1024,
  * 65536, 1048576 bytes), in that order, so that the machine's drifting
  * noise falls on every case alike: a fresh server process pinned to
  * CPU 1, a fresh client process pinned to CPU 0; the client warms up
@@ -627,7 +627,10 @@ struct target {
 
 static const struct target targets[] = {
 	{ "Cell SHM spin p50 <= 1.25x shm floor", CELL_KEY, FLOOR_KEY, false, false, 1.25 },
-	{ "Cell SHM spin p50 <= 0.5x iceoryx", CELL_KEY, "iceoryx-rr-poll", false, false, 0.5 },
+	{ "Cell SHM spin p50 <= 0.5x iceoryx polling", CELL_KEY, "iceoryx-rr-poll", false, false,
+	  0.5 },
+	{ "Cell SHM spin p50 <= 0.5x iceoryx WaitSet", CELL_KEY, "iceoryx-rr-waitset", false, false,
+	  0.5 },
 	{ "gRPC uds p50 >= 30x Cell SHM spin", "grpc-uds", CELL_KEY, false, true, 30 },
 	{ "ZeroMQ ipc p50 >= 20x Cell SHM spin", "zeromq-ipc", CELL_KEY, false, true, 20 },
 	{ "Cell stream >= 0.8x raw SPSC ring rate", "cell-stream", STREAM_KEY, true, true, 0.8 },
@@ -662,7 +665,7 @@ static void print_targets(const struct opts *o)
 	}
 }
 
-static int write_csv(const char *path)
+static int write_csv(const char *path, const struct opts *o)
 {
 	FILE *f = fopen(path, "w");
 
@@ -711,6 +714,14 @@ static int write_csv(const char *path)
 			fprintf(f, "%s%.0f", k ? ";" : "", e->p50[k]);
 		fprintf(f, "\n");
 	}
+	/* Systems that were not built: one line each, no size. */
+	for (unsigned int i = 0; i < o->nunavail; i++) {
+		const char *colon = strchr(o->unavail[i], ':');
+		int n = colon ? (int)(colon - o->unavail[i]) : (int)strlen(o->unavail[i]);
+
+		fprintf(f, "%.*s,%.*s,peer,,\"not available on this machine:%s\",,,,,,,,,,,,,,,\n",
+			n, o->unavail[i], n, o->unavail[i], colon ? colon + 1 : "");
+	}
 	if (fclose(f)) {
 		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
 		return -1;
@@ -718,14 +729,26 @@ static int write_csv(const char *path)
 	return 0;
 }
 
-/* p50 by size, one block per round-trip case, for gnuplot (index N). */
-static int write_plot_data(const char *path, const struct opts *o)
+/*
+ * p50 by size, one block per round-trip case, for gnuplot (index N), and
+ * @styles: a line type per block (floors dashed, Cell thick, peers thin).
+ */
+static int write_plot_data(const char *path, const char *styles, const struct opts *o)
 {
-	FILE *f = fopen(path, "w");
+	static const char *const floor_rgb[] = { "#555555", "#888888", "#aaaaaa", "#333333" };
+	static const char *const cell_rgb[] = { "#d62728", "#ff7f0e", "#8c564b", "#e377c2" };
+	static const char *const peer_rgb[] = { "#1f77b4", "#2ca02c", "#9467bd", "#17becf",
+						"#bcbd22", "#0b3d91", "#006400" };
+	unsigned int nf = 0, nc = 0, np = 0, block = 0;
+	FILE *f = fopen(path, "w"), *st = fopen(styles, "w");
 	bool first = true;
 
-	if (!f) {
-		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+	if (!f || !st) {
+		fprintf(stderr, "bench: %s: %s\n", f ? styles : path, strerror(errno));
+		if (f)
+			fclose(f);
+		if (st)
+			fclose(st);
 		return -1;
 	}
 	for (unsigned int i = 0; i < ncells; i++) {
@@ -740,6 +763,20 @@ static int write_plot_data(const char *path, const struct opts *o)
 			continue;
 		fprintf(f, "%s\"%s\" p50_ns p99_ns\n", first ? "" : "\n\n", e->c->name);
 		first = false;
+		block++;
+		if (!strcmp(e->c->kind, "floor")) {
+			fprintf(st, "set linetype %u lc rgb '%s' dt 2 lw 1.5 pt %u\n", block,
+				floor_rgb[nf % 4], 4 + nf % 4);
+			nf++;
+		} else if (!strcmp(e->c->kind, "cell")) {
+			fprintf(st, "set linetype %u lc rgb '%s' dt 1 lw 3 pt %u\n", block,
+				cell_rgb[nc % 4], 5 + 2 * (nc % 4));
+			nc++;
+		} else {
+			fprintf(st, "set linetype %u lc rgb '%s' dt 1 lw 1.5 pt %u\n", block,
+				peer_rgb[np % 7], 1 + np % 3);
+			np++;
+		}
 		for (unsigned int s = 0; s < o->nsizes; s++) {
 			const struct cell *x = find(e->c->key, o->sizes[s]);
 
@@ -747,6 +784,11 @@ static int write_plot_data(const char *path, const struct opts *o)
 				fprintf(f, "%zu %.1f %.1f\n", x->size, median_of(x->p50, x->rounds),
 					median_of(x->p99, x->rounds));
 		}
+	}
+	if (fclose(st)) {
+		fprintf(stderr, "bench: %s: %s\n", styles, strerror(errno));
+		fclose(f);
+		return -1;
 	}
 	if (fclose(f)) {
 		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -800,7 +842,7 @@ int main(int argc, char **argv)
 	bool list_ok[sizeof(lists) / sizeof(lists[0])];
 	char list_why[sizeof(lists) / sizeof(lists[0])][160];
 	struct opts o = {
-		.rounds = 3,
+		.rounds = 5,
 		.sizes = { 64, 1024, 65536, 1048576 },
 		.nsizes = 4,
 		.max_samples = 20000,
@@ -809,7 +851,7 @@ int main(int argc, char **argv)
 		.dir = ".",
 	};
 	struct shared_res *res;
-	char path[4096], *tok, *save;
+	char path[4096], styles[4096], *tok, *save;
 	struct utsname u;
 	unsigned int ntotal = 0;
 	double loads[3] = { 0 };
@@ -994,10 +1036,11 @@ int main(int argc, char **argv)
 	print_targets(&o);
 	out("\nload average at the end: %.2f %.2f %.2f\n", loads[0], loads[1], loads[2]);
 	snprintf(path, sizeof(path), "%s/ipc.csv", o.dir);
-	if (write_csv(path))
+	if (write_csv(path, &o))
 		rc = 1;
 	snprintf(path, sizeof(path), "%s/ipc-plot.dat", o.dir);
-	if (write_plot_data(path, &o))
+	snprintf(styles, sizeof(styles), "%s/ipc-plot.styles", o.dir);
+	if (write_plot_data(path, styles, &o))
 		rc = 1;
 	printf("\ntable: %s/ipc.md, csv: %s/ipc.csv, plot data: %s/ipc-plot.dat\n", o.dir, o.dir,
 	       o.dir);
