@@ -10,24 +10,28 @@
  * rate, no limit, or deny.  With CRL_F_PORTS only packets to a destination
  * port in crl_ports are limited (UDP and TCP); IPv4 fragments after the
  * first and IPv6 packets with extension headers are limited regardless,
- * since their port cannot be seen.
+ * since their port cannot be seen.  Traffic that is not IP (ARP) and IPv6
+ * neighbour solicitations and advertisements are never limited.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "cell_bpf.h"
 
-#define ETH_P_IP_BE   bpf_htons(0x0800)
-#define ETH_P_IPV6_BE bpf_htons(0x86DD)
-#define ETH_P_8021Q   0x8100
-#define ETH_P_8021AD  0x88A8
-#define IPPROTO_TCP_  6
-#define IPPROTO_UDP_  17
-#define IP_OFFSET     0x1fff
-#define TC_ACT_OK_    0
-#define TC_ACT_SHOT_  2
-#define CAS_TRIES     8
-#define PULL_LEN      128
+#define ETH_P_IP_BE	    bpf_htons(0x0800)
+#define ETH_P_IPV6_BE	    bpf_htons(0x86DD)
+#define ETH_P_8021Q	    0x8100
+#define ETH_P_8021AD	    0x88A8
+#define IPPROTO_TCP_	    6
+#define IPPROTO_UDP_	    17
+#define IPPROTO_ICMPV6_	    58
+#define ND_NEIGHBOR_SOLICIT 135
+#define ND_NEIGHBOR_ADVERT  136
+#define IP_OFFSET	    0x1fff
+#define TC_ACT_OK_	    0
+#define TC_ACT_SHOT_	    2
+#define CAS_TRIES	    8
+#define PULL_LEN	    128
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -169,6 +173,17 @@ static __always_inline bool limit(void *data, void *data_end, __u64 len)
 			goto exempt;
 		key.family = CRL_FAMILY_V6;
 		__builtin_memcpy(key.addr, &ip6->saddr, 16);
+		if (ip6->nexthdr == IPPROTO_ICMPV6_) {
+			struct icmp6hdr *icmp = (void *)(ip6 + 1);
+
+			/* Dropped neighbour solicitations or adverts break the
+			 * neighbour cache at any rate, like ARP (never limited).
+			 */
+			if ((void *)(icmp + 1) <= data_end &&
+			    (icmp->icmp6_type == ND_NEIGHBOR_SOLICIT ||
+			     icmp->icmp6_type == ND_NEIGHBOR_ADVERT))
+				goto exempt;
+		}
 		dport = l4_dport(ip6 + 1, data_end, ip6->nexthdr);
 	} else {
 		goto exempt;
