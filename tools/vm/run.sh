@@ -67,11 +67,20 @@ for src in "$top"/selftests/module/*_test.c; do
 	fi
 	bin=$out/bin/$name
 	mkdir -p "$out/bin"
-	if ! [ "$bin" -nt "$src" ] || [ "$top/selftests/module/cell_module.h" -nt "$bin" ] ||
-	   [ "$top/uapi/linux/cell.h" -nt "$bin" ]; then
+	# A "vm-sources: FILE..." line in the test names libcell files it links.
+	extra=$(sed -n 's/^ \* vm-sources: //p' "$src")
+	deps="$src $top/selftests/module/cell_module.h $top/uapi/linux/cell.h"
+	for f in $extra; do deps="$deps $top/$f ${top}/${f%.c}.h"; done
+	stale=0
+	for f in $deps; do
+		if [ -f "$f" ] && ! [ "$bin" -nt "$f" ]; then stale=1; fi
+	done
+	if [ $stale -eq 1 ]; then
+		# shellcheck disable=SC2086
 		gcc -static -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 			-Wno-unused-parameter -isystem "$ksrc/include" -I"$top/uapi" \
-			-I"$top/selftests/module" -pthread "$src" -o "$bin" >>"$log" 2>&1 ||
+			-I"$top/selftests/module" -I"$top/lib/include" -I"$top/lib" -pthread \
+			"$src" $(for f in $extra; do echo "$top/$f"; done) -o "$bin" >>"$log" 2>&1 ||
 			{ tail -30 "$log" >&2; fail "$name does not build (see $log)"; }
 	fi
 	cp "$bin" "$root/tests/"
