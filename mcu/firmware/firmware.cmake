@@ -25,6 +25,8 @@ set(gen ${CMAKE_CURRENT_BINARY_DIR}/gen)
 
 add_library(cell_mcu STATIC src/wire.c src/cobs.c src/server.c src/names.c)
 target_include_directories(cell_mcu PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include ${CELL_TOP}/uapi)
+# The example board's buffer size (as in the host build, mcu/CMakeLists.txt).
+target_compile_definitions(cell_mcu PUBLIC CELL_MCU_MAX_PAYLOAD=640)
 
 add_custom_command(OUTPUT ${gen}/sensor.mcu.h
 	COMMAND ${CMAKE_COMMAND} -E make_directory ${gen}
