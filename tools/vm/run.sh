@@ -85,6 +85,21 @@ for src in "$top"/selftests/module/*_test.c; do
 	fi
 	cp "$bin" "$root/tests/"
 done
+# `cell rings` (userspace/cell), static with libnl, for cli_test.
+cellbin=$out/bin/cell
+if [ -f /usr/lib/x86_64-linux-gnu/libnl-genl-3.a ]; then
+	stale=0
+	for f in "$top"/userspace/cell/*.[ch] "$top/uapi/linux/cell.h"; do
+		if ! [ "$cellbin" -nt "$f" ]; then stale=1; fi
+	done
+	if [ $stale -eq 1 ]; then
+		gcc -static -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/uapi" \
+			-I/usr/include/libnl3 "$top"/userspace/cell/*.c -lnl-genl-3 -lnl-3 \
+			-pthread -lm -o "$cellbin" >>"$log" 2>&1 ||
+			{ tail -30 "$log" >&2; fail "userspace/cell does not build statically (see $log)"; }
+	fi
+	cp "$cellbin" "$root/bin/cell"
+fi
 cp "$busybox" "$root/bin/busybox"
 cp "$top/module/cell.ko" "$root/cell.ko"
 install -m 0755 "$top/tools/vm/init.sh" "$root/init"
