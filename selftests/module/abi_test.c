@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "cell_module.h"
@@ -605,6 +606,88 @@ TEST_F(args, limits)
 	EXPECT_LE(0, fd);
 	close(fd);
 	restore_params(&saved);
+}
+
+/* ---- memory cgroup ------------------------------------------------------ */
+
+#define CG "/sys/fs/cgroup/"
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Child in cgroup "cell": 0 when the ring was charged and uncharged, else a step number. */
+static int charge_child(int dev)
+{
+	char pid[32];
+	long before, during, after;
+	int fd;
+
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (write_file(CG "cell/cgroup.procs", pid))
+		return 1;
+	before = read_long(CG "cell/memory.current");
+	fd = ring_create(dev, 4 << 20, NULL);
+	if (fd < 0)
+		return 2;
+	during = read_long(CG "cell/memory.current");
+	close(fd);
+	usleep(200 * 1000);
+	after = read_long(CG "cell/memory.current");
+	fprintf(stderr, "# memory.current: %ld before, %ld with a 4 MiB ring, %ld after\n", before,
+		during, after);
+	if (during - before < (4 << 20))
+		return 3;
+	if (after - before > (1 << 20))
+		return 4;
+	/* Over the group's limit, creation fails instead of charging someone else. */
+	if (write_file(CG "cell/memory.max", "2097152"))
+		return 5;
+	fd = ring_create(dev, 4 << 20, NULL);
+	if (fd >= 0)
+		return 6;
+	return 0;
+}
+
+TEST_F_TIMEOUT(args, memcg_charge, 60)
+{
+	int status;
+	pid_t pid;
+
+	if (access(CG "cgroup.controllers", R_OK))
+		SKIP(return, "no cgroup2 at " CG);
+	if (write_file(CG "cgroup.subtree_control", "+memory"))
+		SKIP(return, "no memory controller in cgroup2");
+	rmdir(CG "cell");
+	ASSERT_EQ(0, mkdir(CG "cell", 0755));
+	pid = fork();
+	if (pid == 0)
+		_exit(charge_child(self->dev));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, rmdir(CG "cell"));
 }
 
 TEST_HARNESS_MAIN

@@ -11,6 +11,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /tmp && mount -t tmpfs tmp /tmp
+mount -t cgroup2 none /sys/fs/cgroup # for the memory cgroup charge test
 dmesg -n 1 # keep kernel messages off the console; checked below
 
 rc=0
