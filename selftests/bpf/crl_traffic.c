@@ -9,6 +9,10 @@
  *   crl_traffic recv PORT
  *       Counts UDP datagrams to PORT (IPv4 and IPv6) until SIGTERM or
  *       SIGINT, then prints "received N".
+ *   crl_traffic blast DEV DSTMAC SRC DST PORT SECONDS
+ *       As fast as one CPU can: IPv4 UDP frames SRC -> DST:PORT written
+ *       to DEV with AF_PACKET (qdisc bypassed), in batches of 64, for
+ *       SECONDS.  Prints "sent N seconds S".  For the benchmark.
  *   crl_traffic spray ADDR PORT COUNT
  *       COUNT UDP packets to IPv4 ADDR, each from another source address
  *       (172.16.0.0 + i, raw socket), then prints "sprayed N".
@@ -25,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 
 #define NSEC 1000000000LL
 
@@ -190,8 +197,72 @@ static int cmd_spray(const char *addr, int port, long count)
 	return 0;
 }
 
+#define BATCH 64
+
+static int cmd_blast(char **a)
+{
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_halen = 6 };
+	int fd = socket(AF_PACKET, SOCK_RAW, 0), one = 1;
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov;
+	uint8_t f[14 + 20 + 8 + 18] = { 0 };
+	unsigned int mac[6];
+	long long start, end, t = 0, sent = 0;
+	int i, r;
+	uint16_t c;
+
+	if (fd < 0 || sscanf(a[1], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4],
+			     &mac[5]) != 6) {
+		perror("crl_traffic: blast");
+		return 1;
+	}
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	ll.sll_ifindex = (int)if_nametoindex(a[0]);
+	for (i = 0; i < 6; i++)
+		f[i] = ll.sll_addr[i] = (uint8_t)mac[i];
+	f[6] = 0x02;
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = 0;
+	f[17] = sizeof(f) - 14;
+	f[22] = 64;
+	f[23] = IPPROTO_UDP;
+	if (!ll.sll_ifindex || inet_pton(AF_INET, a[2], f + 26) != 1 ||
+	    inet_pton(AF_INET, a[3], f + 30) != 1) {
+		fprintf(stderr, "crl_traffic: blast: bad device or address\n");
+		return 1;
+	}
+	c = csum(f + 14, 20);
+	f[24] = (uint8_t)(c >> 8);
+	f[25] = (uint8_t)c;
+	f[34] = 0x9c;
+	f[36] = (uint8_t)(atoi(a[4]) >> 8);
+	f[37] = (uint8_t)atoi(a[4]);
+	f[39] = 8 + 18;
+	iov.iov_base = f;
+	iov.iov_len = sizeof(f);
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < BATCH; i++) {
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &ll;
+		msgs[i].msg_hdr.msg_namelen = sizeof(ll);
+	}
+	start = now_ns();
+	end = start + (long long)(atof(a[5]) * NSEC);
+	while ((t = now_ns()) < end) {
+		r = sendmmsg(fd, msgs, BATCH, 0);
+		if (r > 0)
+			sent += r;
+	}
+	printf("sent %lld seconds %.6f\n", sent, (double)(t - start) / NSEC);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 8 && !strcmp(argv[1], "blast"))
+		return cmd_blast(argv + 2);
 	if (argc >= 6 && !strcmp(argv[1], "send"))
 		return cmd_send(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]),
 				argc > 6 ? (size_t)atol(argv[6]) : 64);
@@ -200,6 +271,7 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "spray"))
 		return cmd_spray(argv[2], atoi(argv[3]), atol(argv[4]));
 	fprintf(stderr, "usage: crl_traffic send ADDR PORT SECONDS PPS [SIZE] | recv PORT |"
-			" spray ADDR PORT COUNT\n");
+			" spray ADDR PORT COUNT |\n"
+			"       blast DEV DSTMAC SRC DST PORT SECONDS\n");
 	return 2;
 }
