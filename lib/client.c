@@ -390,8 +390,8 @@ int cell_client_connected(const struct cell_client *c)
 static void finish_locked(struct cell_call *call, enum cell_status st)
 {
 	call->status = st;
-	call->state = CALL_DONE;
-	atomic_store(&call->done, 1);
+	atomic_store_explicit(&call->state, CALL_DONE, memory_order_relaxed);
+	atomic_store_explicit(&call->done, 1, memory_order_release);
 	if (atomic_load(&call->sleeping))
 		cell_futex_wake((uint32_t *)&call->done, 1);
 }
@@ -578,9 +578,14 @@ static int reader_sleep(struct cell_client *c, uint64_t until)
 	if (c->ch.shm) {
 		uint32_t *word = &c->ch.rx.producer->wake;
 		uint32_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		bool sleep;
 		int rc = 0;
 
-		if (cell_ring_prepare_sleep(&c->ch.rx)) {
+		/* It publishes released bytes, which call_end() touches under the lock. */
+		pthread_mutex_lock(&c->lock);
+		sleep = cell_ring_prepare_sleep(&c->ch.rx);
+		pthread_mutex_unlock(&c->lock);
+		if (sleep) {
 			rc = cell_futex_wait(word, w, slice_end);
 			cell_ring_end_sleep(&c->ch.rx);
 		}
@@ -768,11 +773,11 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	call->oneway = flags & CELL_CALL_ONEWAY;
 	call->deadline = deadline;
 	call->t0 = c->o.metrics ? cell_now_ns() : 0;
-	call->state = CALL_BEGUN;
+	atomic_store_explicit(&call->state, CALL_BEGUN, memory_order_relaxed);
 	call->have_rx = false;
 	call->viewed = false;
 	call->pend_end = 0;
-	atomic_store(&call->done, 0);
+	atomic_store_explicit(&call->done, 0, memory_order_relaxed);
 	c->inflight++;
 	pthread_mutex_unlock(&c->lock);
 
@@ -790,7 +795,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 		}
 		cell_fail(st, "%s: request of %u bytes: %s", c->path, len, strerror(err));
 		pthread_mutex_lock(&c->lock);
-		call->state = CALL_FREE;
+		atomic_store_explicit(&call->state, CALL_FREE, memory_order_relaxed);
 		c->inflight--;
 		pthread_mutex_unlock(&c->lock);
 		return st;
@@ -815,13 +820,15 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	else
 		hdr.correlation = call->id;
 	/* Before the commit (the answer may come at once); no c->lock under send_lock. */
-	call->state = call->oneway ? CALL_DONE : CALL_SUBMITTED;
+	/* Relaxed: the ring's release of the request orders it before any answer. */
+	atomic_store_explicit(&call->state, call->oneway ? CALL_DONE : CALL_SUBMITTED,
+			      memory_order_relaxed);
 	err = cell_chan_tx_commit(&c->ch, &hdr, len, call->deadline, client_alive, c);
 	pthread_mutex_unlock(&c->send_lock);
 	if (err) {
 		pthread_mutex_lock(&c->lock);
 		if (err == -EINVAL) {
-			call->state = CALL_BEGUN;
+			atomic_store_explicit(&call->state, CALL_BEGUN, memory_order_relaxed);
 			pthread_mutex_unlock(&c->lock);
 			return cell_fail(CELL_STATUS_INVALID_ARGUMENT,
 					 "length %u above the reservation", len);
@@ -835,7 +842,7 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	}
 	if (call->oneway) {
 		call->status = CELL_STATUS_OK;
-		atomic_store(&call->done, 1);
+		atomic_store_explicit(&call->done, 1, memory_order_release);
 	}
 	return CELL_STATUS_OK;
 }
@@ -934,7 +941,7 @@ void cell_call_end(struct cell_call *call)
 			cell_ring_wake_all(&c->ch.rx); /* the reader stopped at a full FIFO */
 		call->have_rx = false;
 	}
-	call->state = CALL_FREE;
+	atomic_store_explicit(&call->state, CALL_FREE, memory_order_relaxed);
 	c->inflight--;
 	pthread_mutex_unlock(&c->lock);
 	if (cancel && atomic_load(&c->connected))
