@@ -23,10 +23,16 @@ add_compile_options(-Wall -Wextra -Werror -g)
 set(fw ${CMAKE_CURRENT_SOURCE_DIR}/firmware)
 set(gen ${CMAKE_CURRENT_BINARY_DIR}/gen)
 
-add_library(cell_mcu STATIC src/wire.c src/cobs.c src/server.c src/names.c)
-target_include_directories(cell_mcu PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include ${CELL_TOP}/uapi)
-# The example board's buffer size (as in the host build, mcu/CMakeLists.txt).
-target_compile_definitions(cell_mcu PUBLIC CELL_MCU_MAX_PAYLOAD=640)
+# cell_mcu: the port as the example uses it; cell_mcu_min: without error
+# detail texts (CELL_MCU_NO_DETAILS), the smallest build.  Both with the
+# example board's buffer size (as in the host build, mcu/CMakeLists.txt).
+foreach(lib cell_mcu cell_mcu_min)
+	add_library(${lib} STATIC src/wire.c src/cobs.c src/server.c src/names.c)
+	target_include_directories(${lib} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+		${CELL_TOP}/uapi)
+	target_compile_definitions(${lib} PUBLIC CELL_MCU_MAX_PAYLOAD=640)
+endforeach()
+target_compile_definitions(cell_mcu_min PUBLIC CELL_MCU_NO_DETAILS)
 
 add_custom_command(OUTPUT ${gen}/sensor.mcu.h
 	COMMAND ${CMAKE_COMMAND} -E make_directory ${gen}
@@ -40,23 +46,26 @@ add_custom_command(OUTPUT ${gen}/vectors_gen.c
 		${CELL_TOP}/selftests/vectors/fingerprints.tsv
 	COMMENT "vectors.awk" VERBATIM)
 
-function(cell_firmware name)
+function(cell_firmware name lib)
 	add_executable(${name}.elf ${ARGN} ${fw}/board_lm3s6965.c)
 	target_include_directories(${name}.elf PRIVATE ${fw} ${gen}
 		${CMAKE_CURRENT_SOURCE_DIR}/example)
-	target_link_libraries(${name}.elf PRIVATE cell_mcu)
+	target_link_libraries(${name}.elf PRIVATE ${lib})
 	target_link_options(${name}.elf PRIVATE -nostartfiles -T ${fw}/link.ld
 		-Wl,-Map=${CMAKE_CURRENT_BINARY_DIR}/${name}.map)
 	set_target_properties(${name}.elf PROPERTIES LINK_DEPENDS ${fw}/link.ld)
 endfunction()
 
-cell_firmware(sensor ${fw}/main_sensor.c ${CMAKE_CURRENT_SOURCE_DIR}/example/sensor_app.c
-	      ${gen}/sensor.mcu.h)
-cell_firmware(vectors ${fw}/main_vectors.c ${gen}/vectors_gen.c)
+set(sensor_src ${fw}/main_sensor.c ${CMAKE_CURRENT_SOURCE_DIR}/example/sensor_app.c
+	${gen}/sensor.mcu.h)
+cell_firmware(sensor cell_mcu ${sensor_src})
+cell_firmware(sensor_min cell_mcu_min ${sensor_src})
+cell_firmware(vectors cell_mcu ${fw}/main_vectors.c ${gen}/vectors_gen.c)
 
 add_custom_target(size-report ALL
 	COMMAND sh ${fw}/size-report.sh ${CMAKE_SIZE} $<TARGET_FILE:cell_mcu>
 		${CMAKE_CURRENT_BINARY_DIR}/sensor.map $<TARGET_FILE:sensor.elf>
+		${CMAKE_CURRENT_BINARY_DIR}/sensor_min.map $<TARGET_FILE:sensor_min.elf>
 		${CMAKE_CURRENT_BINARY_DIR}/vectors.map $<TARGET_FILE:vectors.elf>
-	DEPENDS cell_mcu sensor.elf vectors.elf ${fw}/size-report.sh
+	DEPENDS cell_mcu sensor.elf sensor_min.elf vectors.elf ${fw}/size-report.sh
 	VERBATIM)

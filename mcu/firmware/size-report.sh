@@ -26,14 +26,14 @@ while [ $# -ge 2 ]; do
 	sec != "" && $1 ~ /^0x/ && NF >= 3 { add(sec, $2, $3); sec = ""; next }
 	{ sec = "" }
 	function add(s, sz, obj,   n) {
-		if (obj !~ /libcell_mcu\.a/) return
+		if (obj !~ /libcell_mcu(_min)?\.a/) return
 		n = strtonum(sz)
 		if (s ~ /^\.(text|rodata)/) text += n
 		else if (s ~ /^\.data/) data += n
 		else if (s ~ /^\.bss/ || s ~ /^COMMON/) bss += n
 	}
 	END {
-		printf "-- %s: the port as linked (wire + COBS + CRC + dispatch): text %d data %d bss %d\n", name, text, data, bss
+		printf "-- %s: the port as linked (wire + COBS + CRC + dispatch; .rodata counted as text): text %d data %d bss %d\n", name, text, data, bss
 	}' "$map"
 	echo "-- $(basename "$elf"): whole firmware:"
 	"$size" "$elf" | sed 's/^/   /'

@@ -51,7 +51,8 @@ size_t cell_mcu_cobs_encode(uint8_t *dst, size_t cap, const uint8_t *src, size_t
 		if (cap - o < 1 + (j - i))
 			return 0;
 		dst[o++] = (uint8_t)(j - i + 1);
-		memcpy(dst + o, src + i, j - i);
+		if (j > i)
+			memcpy(dst + o, src + i, j - i);
 		o += j - i;
 		if (j >= n)
 			return o;

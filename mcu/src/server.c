@@ -18,6 +18,16 @@
 /* full[] value of a buffer whose frame overflowed it: only its start is there. */
 #define CELL_MCU_FULL_OVERFLOW 0xffff
 
+/*
+ * Error details are short static texts; CELL_MCU_NO_DETAILS leaves them
+ * out (and the error-name table with them) for the smallest build.
+ */
+#ifdef CELL_MCU_NO_DETAILS
+#define DETAIL(text) ((const char *)0)
+#else
+#define DETAIL(text) (text)
+#endif
+
 static void set_fp(struct cell_hdr *hdr, uint64_t fp)
 {
 	hdr->fingerprint_lo = (uint32_t)fp;
@@ -120,9 +130,11 @@ static void reply_error(struct cell_mcu_server *srv, const struct cell_hdr *req,
 		send_tx(srv, &h, (uint32_t)n);
 }
 
+#ifndef CELL_MCU_NO_DETAILS
 /* "mcu fingerprint 0x0123456789abcdef" */
-static const char *fp_detail(struct cell_mcu_server *srv, char *buf)
+static const char *fp_detail(const struct cell_mcu_server *srv)
 {
+	static char buf[40];
 	static const char hex[] = "0123456789abcdef";
 	static const char pre[] = "mcu fingerprint 0x";
 	int i;
@@ -133,6 +145,7 @@ static const char *fp_detail(struct cell_mcu_server *srv, char *buf)
 	buf[sizeof(pre) - 1 + 16] = 0;
 	return buf;
 }
+#endif
 
 static const struct cell_mcu_method *find(const struct cell_mcu_server *srv, uint16_t id)
 {
@@ -152,19 +165,18 @@ static void serve_request(struct cell_mcu_server *srv, const struct cell_hdr *hd
 	struct cell_mcu_call call;
 	struct cell_hdr rh;
 	enum cell_status st;
-	char fpbuf[40];
 
 	if (cell_mcu_hdr_fingerprint(hdr) != srv->fingerprint) {
 		srv->stats.bad_fingerprint++;
 		if (!oneway)
 			reply_error(srv, hdr, CELL_STATUS_FINGERPRINT_MISMATCH,
-				    fp_detail(srv, fpbuf));
+				    DETAIL(fp_detail(srv)));
 		return;
 	}
 	if (hdr->flags & CELL_F_MORE) {
 		if (!oneway)
 			reply_error(srv, hdr, CELL_STATUS_TOO_LARGE,
-				    "multi-frame messages not supported");
+				    DETAIL("multi-frame messages not supported"));
 		return;
 	}
 	memset(&call, 0, sizeof(call));
@@ -192,11 +204,11 @@ static void serve_request(struct cell_mcu_server *srv, const struct cell_hdr *hd
 		if (!m) {
 			srv->stats.unknown_method++;
 			st = CELL_STATUS_UNKNOWN_METHOD;
-			call.detail = "no such method";
+			call.detail = DETAIL("no such method");
 		} else if (!(m->flags & CELL_MCU_M_ONEWAY) != !oneway) {
 			st = CELL_STATUS_INVALID_ARGUMENT;
-			call.detail = oneway ? "two-way method called one-way"
-					     : "one-way method called two-way";
+			call.detail = oneway ? DETAIL("two-way method called one-way")
+					     : DETAIL("one-way method called two-way");
 		} else if (m->validate && m->validate(payload, hdr->len, &call.detail)) {
 			srv->stats.bad_request++;
 			st = CELL_STATUS_BAD_MESSAGE;
@@ -206,7 +218,7 @@ static void serve_request(struct cell_mcu_server *srv, const struct cell_hdr *hd
 			st = m->fn(&call, srv->ctx);
 			if (st == CELL_STATUS_OK && call.resp_len > call.resp_cap) {
 				st = CELL_STATUS_INTERNAL;
-				call.detail = "handler overran the response buffer";
+				call.detail = DETAIL("handler overran the response buffer");
 			}
 		}
 	}
@@ -247,7 +259,8 @@ static void serve_frame(struct cell_mcu_server *srv, const uint8_t *f, size_t n)
 		    (hdr.flags & (CELL_F_KIND_MASK | CELL_F_ONEWAY)) != CELL_F_REQUEST ||
 		    !hdr.correlation)
 			return;
-		reply_error(srv, &hdr, (uint16_t)cell_mcu_err_status(err), cell_mcu_err_name(err));
+		reply_error(srv, &hdr, (uint16_t)cell_mcu_err_status(err),
+			    DETAIL(cell_mcu_err_name(err)));
 		return;
 	}
 	srv->stats.frames++;
