@@ -44,11 +44,13 @@
 #define TC_PRIORITY   1
 #define NSEC_PER_SEC  1000000000ULL
 #define NR_MAPS	      5
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PRIV_HINT     "needs root (CAP_BPF and CAP_NET_ADMIN)"
 
 static const char *const map_names[NR_MAPS] = {
 	"crl_config", "crl_buckets", "crl_rules", "crl_ports", "crl_stats",
 };
+
 enum {
 	M_CONFIG,
 	M_BUCKETS,
@@ -68,7 +70,6 @@ struct options {
 	bool all_ports, json, all;
 };
 
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -94,7 +95,7 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
 	fputs("usage: cell-ratelimit [--pin DIR] COMMAND ...\n"
 	      "  attach DEV [--rate PPS] [--burst N] [--mode xdp|skb|tc] [--port P]...\n"
@@ -105,10 +106,9 @@ static void usage(FILE *f)
 	      "  unlist ADDR[/PREFIX]                           (forget an allow or deny)\n"
 	      "  stats [-j] [--top N | --all] [--peer ADDR]\n"
 	      "  detach DEV\n"
-	      "PPS 0 means no limit.  The pin directory defaults to " DEFAULT_PIN " ($CELL_"
-	      "RATELIMIT_PIN)."
-	      "\n",
+	      "PPS 0 means no limit.\n",
 	      f);
+	fprintf(f, "Pin directory: %s (--pin DIR, $CELL_RATELIMIT_PIN)\n", DEFAULT_PIN);
 }
 
 static long long parse_num(const char *s, const char *what, long long max)
@@ -163,9 +163,7 @@ static void open_maps(int fds[NR_MAPS])
 		fds[i] = bpf_obj_get(path);
 		if (fds[i] < 0) {
 			if (errno == ENOENT)
-				die("not attached: no maps pinned under %s (cell-ratelimit attach "
-				    "DEV)",
-				    pin_dir);
+				die("not attached: nothing pinned under %s", pin_dir);
 			die("%s: %s%s", path, strerror(errno), err_hint(errno));
 		}
 	}
@@ -239,7 +237,7 @@ static void check_not_attached(const char *dev)
 	char name[64];
 	size_t i;
 
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
 		snprintf(name, sizeof(name), "%s%s", kinds[i], dev);
 		if (pinned(name))
 			die("already attached to %s (cell-ratelimit detach %s first)", dev, dev);
@@ -567,6 +565,24 @@ static long long fd_memlock(int fd)
 	return v;
 }
 
+static void print_peer_line(const char *addr, const struct crl_bucket *b)
+{
+	printf("peer %s", addr);
+	printf(" passed_pkts %llu passed_bytes %llu", (unsigned long long)b->passed_pkts,
+	       (unsigned long long)b->passed_bytes);
+	printf(" dropped_pkts %llu dropped_bytes %llu\n", (unsigned long long)b->dropped_pkts,
+	       (unsigned long long)b->dropped_bytes);
+}
+
+static void print_peer_json(const char *addr, const struct crl_bucket *b, bool first)
+{
+	printf("%s{\"addr\":\"%s\",", first ? "" : ",", addr);
+	printf("\"passed_pkts\":%llu,\"passed_bytes\":%llu,", (unsigned long long)b->passed_pkts,
+	       (unsigned long long)b->passed_bytes);
+	printf("\"dropped_pkts\":%llu,\"dropped_bytes\":%llu}", (unsigned long long)b->dropped_pkts,
+	       (unsigned long long)b->dropped_bytes);
+}
+
 static const char *const stat_names[CRL_STAT_NR] = {
 	"passed", "dropped", "denied", "allowed", "exempt",
 };
@@ -628,18 +644,15 @@ static int cmd_stats(const struct options *o)
 			if (peers[p].addr.family != want.family ||
 			    memcmp(peers[p].addr.addr, want.addr, 16))
 				continue;
-			printf("peer %s passed_pkts %llu passed_bytes %llu dropped_pkts %llu "
-			       "dropped_bytes %llu\n",
-			       o->peer, (unsigned long long)peers[p].b.passed_pkts,
-			       (unsigned long long)peers[p].b.passed_bytes,
-			       (unsigned long long)peers[p].b.dropped_pkts,
-			       (unsigned long long)peers[p].b.dropped_bytes);
+			print_peer_line(o->peer, &peers[p].b);
 			break;
 		}
 		if (p == npeers)
-			printf("peer %s passed_pkts 0 passed_bytes 0 dropped_pkts 0 dropped_bytes "
-			       "0\n",
-			       o->peer);
+			if (p == npeers) {
+				struct crl_bucket none = {};
+
+				print_peer_line(o->peer, &none);
+			}
 		free(peers);
 		close_maps(fds);
 		return 0;
@@ -675,21 +688,16 @@ static int cmd_stats(const struct options *o)
 			if (bpf_map_lookup_elem(fds[M_RULES], &rkey, &r))
 				continue;
 			format_addr(rkey.family, rkey.addr, addr, sizeof(addr));
-			printf("%s{\"prefix\":\"%s/"
-			       "%u\",\"action\":\"%s\",\"rate\":%u,\"burst\":%u}",
-			       rprev ? "," : "", addr, rkey.prefixlen - 32,
+			printf("%s{\"prefix\":\"%s/%u\",", rprev ? "," : "", addr,
+			       rkey.prefixlen - 32);
+			printf("\"action\":\"%s\",\"rate\":%u,\"burst\":%u}",
 			       r.action == CRL_ACT_DENY ? "deny" : "allow", r.rate, r.burst);
 			rprev = &rkey;
 		}
 		printf("],\"peers\":[");
 		for (p = 0; p < shown; p++) {
 			format_addr(peers[p].addr.family, peers[p].addr.addr, addr, sizeof(addr));
-			printf("%s{\"addr\":\"%s\",\"passed_pkts\":%llu,\"passed_bytes\":%llu,"
-			       "\"dropped_pkts\":%llu,\"dropped_bytes\":%llu}",
-			       p ? "," : "", addr, (unsigned long long)peers[p].b.passed_pkts,
-			       (unsigned long long)peers[p].b.passed_bytes,
-			       (unsigned long long)peers[p].b.dropped_pkts,
-			       (unsigned long long)peers[p].b.dropped_bytes);
+			print_peer_json(addr, &peers[p].b, p == 0);
 		}
 		printf("]}\n");
 	} else {
@@ -763,15 +771,15 @@ int main(int argc, char **argv)
 			pin_dir = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind++];
@@ -823,10 +831,10 @@ int main(int argc, char **argv)
 			pin_dir = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
 	}
@@ -851,6 +859,6 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(&o);
 	fprintf(stderr, "cell-ratelimit: unknown command '%s'\n", cmd);
-	usage(stderr);
+	print_usage(stderr);
 	return 2;
 }
