@@ -6,11 +6,16 @@
  * unmaps it and seals it (SHRINK, GROW, WRITE, SEAL); the receiver checks
  * those seals before mapping it read-only, so the sender can neither
  * change the bytes after the receiver validated them nor truncate the file
- * under the receiver's mapping (which would fault with SIGBUS).
+ * under the receiver's mapping (which would fault with SIGBUS).  It also
+ * refuses a file with holes in the payload: reading a hole allocates a
+ * page on the reader's account, so a sparse 1 GiB attachment would cost
+ * the receiver 1 GiB and the sender nothing.  The sender fills the holes
+ * its caller left with zeros before sealing.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,10 +47,41 @@ out_errno:
 	return err;
 }
 
+/*
+ * Fill the holes of the first @len bytes with zeros (what they read as
+ * anyway): a receiver refuses attachments with holes, because reading a
+ * hole of a memfd allocates memory on the reader's account.
+ */
+static int fill_holes(struct cell_att *att, uint32_t len)
+{
+	off_t pos = 0, hole, data;
+
+	while (pos < (off_t)len) {
+		hole = lseek(att->fd, pos, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if (hole >= (off_t)len)
+			break;
+		data = lseek(att->fd, hole, SEEK_DATA);
+		if (data < 0 && errno != ENXIO)
+			return -errno;
+		if (data < 0 || data > (off_t)len)
+			data = len;
+		memset((uint8_t *)att->map + hole, 0, (size_t)(data - hole));
+		pos = data;
+	}
+	return 0;
+}
+
 int cell_att_seal(struct cell_att *att, uint32_t len)
 {
+	int err;
+
 	if (len > att->len)
 		return -EINVAL;
+	err = fill_holes(att, len);
+	if (err)
+		return err;
 	munmap(att->map, att->map_len);
 	att->map = NULL;
 	att->len = len;
@@ -66,7 +102,8 @@ int cell_att_open(struct cell_att *att, int fd, uint32_t len)
 	att->map_len = len ? len : 1;
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (seals & ATT_SEALS) != ATT_SEALS || fstat(fd, &st) ||
-	    !S_ISREG(st.st_mode) || (uint64_t)st.st_size < att->map_len) {
+	    !S_ISREG(st.st_mode) || (uint64_t)st.st_size < att->map_len ||
+	    (len && lseek(fd, 0, SEEK_HOLE) < (off_t)len)) {
 		close(fd);
 		att->fd = -1;
 		return -EBADMSG;

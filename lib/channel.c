@@ -123,6 +123,10 @@ void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 		ch->tx_len = len;
 		return ch->tx_stage + CELL_FRAME_HEAD;
 	}
+	if (!ch->attachments) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
 	err = cell_att_create(&ch->tx_att, len);
 	if (err) {
 		errno = -err;
@@ -326,8 +330,11 @@ static int socket_frame(struct cell_chan *ch, const struct cell_hdr *hdr, const 
 	int rc;
 
 	if (hdr->method == CELL_METHOD_ATTACHMENT) {
-		if (fd < 0)
+		if (fd < 0 || !ch->attachments) {
+			if (fd >= 0)
+				close(fd);
 			return -EBADMSG;
+		}
 		if (ch->shm)
 			return queue_fd(ch, fd, hdr->len);
 		memset(rx, 0, sizeof(*rx));

@@ -200,6 +200,7 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	err = cell_chan_init(&c->ch, sock, c->o.fingerprint);
 	if (err)
 		goto fail_fds;
+	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
 	if (welcome.features & CELL_FEAT_SHM_MEMFD) {
 		if (nfds != 3) {
 			err = -EPROTO;

@@ -152,6 +152,7 @@ void cell_att_close(struct cell_att *att);
 struct cell_chan {
 	int sock;
 	bool shm;
+	bool attachments; /* CELL_FEAT_ATTACHMENTS was agreed on */
 	uint64_t fingerprint;
 	struct cell_ring tx, rx;
 	/* Control frames met on the socket (CANCEL, GOODBYE, PING). */

@@ -406,6 +406,7 @@ static int handshake(struct conn *c)
 				return -ENOMEM;
 		}
 	}
+	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
 	cell_hs_encode_welcome(&welcome, frame);
 	err = cell_ux_send(c->ch.sock, &iov, 1, fds, nfds, cell_deadline_in_ms(1000));
 	if (err)
