@@ -17,9 +17,16 @@
  *  unix-stream        AF_UNIX SOCK_STREAM socketpair, the plain socket a
  *                     user would write by hand (fixed-size messages).
  *  floor-spsc-ring    one-way streaming through a single-producer
- *                     single-consumer ring of fixed slots in shared memory:
- *                     the producer copies each message into a slot, the
- *                     consumer checks its sequence number in place.
+ *                     single-consumer ring of fixed slots (the size rounded
+ *                     up to 64 bytes, a power of two of them) in shared
+ *                     memory: the producer copies each message into a slot
+ *                     and publishes its head after each message, the
+ *                     consumer checks each sequence number in place and
+ *                     publishes its tail once per pass.  Per message, as
+ *                     cell_client_send() must (it has no flush).
+ *  floor-spsc-batch   the same ring, the head published every RING_BATCH
+ *                     messages (and before the producer waits, and at the
+ *                     end of a burst): what batching buys, for information.
  *
  * Shared memory is an anonymous MAP_SHARED mapping made before the fork.
  */
@@ -388,6 +395,7 @@ static void sk_destroy(void *ctx)
 /* ---- SPSC ring (streaming) ------------------------------------------------ */
 
 #define RING_BYTES (4U << 20)
+#define RING_BATCH 16U
 
 struct ring_hdr {
 	_Alignas(128) _Atomic uint64_t head; /* producer: messages written */
@@ -400,19 +408,23 @@ struct ring_ctx {
 	struct ring_hdr *sh;
 	size_t size, slot, maplen;
 	uint64_t nslots;
-	uint64_t head; /* producer's copy */
+	uint64_t head;	    /* producer's copy */
+	unsigned int batch; /* publish the head every @batch messages */
 	unsigned char *src;
 };
 
-static void *ring_prepare(size_t size)
+static void *ring_prepare(size_t size, unsigned int batch)
 {
 	struct ring_ctx *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	c->batch = batch;
 	c->size = size;
-	c->slot = round128(size);
-	c->nslots = RING_BYTES / c->slot < 4 ? 4 : RING_BYTES / c->slot;
+	c->slot = (size + 63) & ~(size_t)63;
+	/* A power of two of slots, at least 4. */
+	for (c->nslots = 4; c->nslots * 2 * c->slot <= RING_BYTES; c->nslots *= 2)
+		;
 	c->maplen = sizeof(struct ring_hdr) + c->nslots * c->slot;
 	c->sh = map_shared(c->maplen);
 	if (!c->sh) {
@@ -422,11 +434,21 @@ static void *ring_prepare(size_t size)
 	return c;
 }
 
+static void *ring_prepare_one(size_t size)
+{
+	return ring_prepare(size, 1);
+}
+
+static void *ring_prepare_batch(size_t size)
+{
+	return ring_prepare(size, RING_BATCH);
+}
+
 static int ring_serve(void *ctx, int ready_fd)
 {
 	struct ring_ctx *c = ctx;
 	struct ring_hdr *sh = c->sh;
-	uint64_t tail = 0, nslots = c->nslots;
+	uint64_t tail = 0, mask = c->nslots - 1;
 	size_t slot = c->slot;
 
 	if (ipc_ready(ready_fd))
@@ -441,7 +463,7 @@ static int ring_serve(void *ctx, int ready_fd)
 			continue;
 		}
 		for (; tail < head; tail++)
-			if (ipc_seq_of(sh->slots + (tail % nslots) * slot) != tail + 1)
+			if (ipc_seq_of(sh->slots + (tail & mask) * slot) != tail + 1)
 				atomic_store_explicit(&sh->bad, 1, memory_order_relaxed);
 		atomic_store_explicit(&sh->tail, tail, memory_order_release);
 	}
@@ -467,14 +489,19 @@ static int ring_burst(void *ctx, unsigned int n)
 	uint64_t end = c->head + n, tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
 
 	while (c->head < end) {
-		while (c->head - tail >= c->nslots) {
-			ipc_relax();
-			tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+		if (c->head - tail >= c->nslots) {
+			/* Full: publish what is written, then wait for room. */
+			atomic_store_explicit(&sh->head, c->head, memory_order_release);
+			do {
+				ipc_relax();
+				tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+			} while (c->head - tail >= c->nslots);
 		}
 		ipc_fill(c->src, c->size, c->head + 1);
-		memcpy(sh->slots + (c->head % c->nslots) * c->slot, c->src, c->size);
+		memcpy(sh->slots + (c->head & (c->nslots - 1)) * c->slot, c->src, c->size);
 		c->head++;
-		atomic_store_explicit(&sh->head, c->head, memory_order_release);
+		if (!(c->head % c->batch) || c->head == end)
+			atomic_store_explicit(&sh->head, c->head, memory_order_release);
 	}
 	while (atomic_load_explicit(&sh->tail, memory_order_acquire) != end)
 		ipc_relax();
@@ -534,7 +561,18 @@ static const struct ipc_case raw_cases[] = {
 		.name = "SPSC ring, one-way (floor)",
 		.kind = "floor",
 		.flags = IPC_STREAM,
-		.prepare = ring_prepare,
+		.prepare = ring_prepare_one,
+		.serve = ring_serve,
+		.connect = ring_connect,
+		.burst = ring_burst,
+		.destroy = ring_destroy,
+	},
+	{
+		.key = "floor-spsc-batch",
+		.name = "SPSC ring, one-way, batched publish (floor)",
+		.kind = "floor",
+		.flags = IPC_STREAM,
+		.prepare = ring_prepare_batch,
 		.serve = ring_serve,
 		.connect = ring_connect,
 		.burst = ring_burst,
