@@ -5,21 +5,19 @@
 # kernel and network namespaces (make check runs this through bpf/bpf.mk).
 # Each writes TAP through tools/tap-run; one that cannot run here exits 4
 # with the reason, and a part that was not built is reported the same way.
+# Exits 0 once the tests ran: tools/tap-summary judges their results.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 tap=$2
 bin=$build/bpf
 vectors=$top/selftests/bpf/pheromone_vectors.tsv
-rc=0
 
 run() { # run NAME CMD...
 	local name=$1
 	shift
 	echo "-- bpf: $name"
 	"$top/tools/tap-run" "$tap/$name.tap" "$@"
-	local r=$?
-	[ $r -eq 0 ] || [ $r -eq 4 ] || rc=1
 }
 skipped() { # skipped NAME REASON
 	run "$1" sh -c 'echo "1..0 # SKIP $1"; exit 4' sh "$2"
@@ -37,4 +35,4 @@ fi
 run bpf-ratelimit-unit "$bin/ratelimit_unit"
 run bpf-pheromone "$bin/pheromone_test" "$vectors"
 run bpf-ratelimit-live "$top/selftests/bpf/ratelimit_live.sh" "$bin/cell-ratelimit" "$bin/crl_traffic"
-exit $rc
+exit 0

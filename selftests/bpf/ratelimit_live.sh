@@ -83,10 +83,11 @@ start_recv() { # start_recv NS PORT OUTFILE
 	for _ in $(seq 200); do grep -q ready "$3" 2>/dev/null && return; sleep 0.05; done
 	echo "# receiver on port $2 did not start in 10 s"
 }
-stop_recv() { # stop_recv PID OUTFILE -> count
+# stop_recv PID OUTFILE: sets $got (not in $(...): wait needs this shell)
+stop_recv() {
 	kill "$1"
 	wait "$1" 2>/dev/null
-	awk '$1 == "received" { print $2; found = 1 } END { if (!found) print -1 }' "$2"
+	got=$(awk '$1 == "received" { print $2; found = 1 } END { if (!found) print -1 }' "$2")
 }
 tmp=$(mktemp -d)
 # flood NS DST SECONDS -> "sent N seconds S"
@@ -130,7 +131,8 @@ check_flood 10.201.1.2 10.201.1.1 2 $rate $burst "IPv4 flood cut to the rate"
 wait $polite_pid
 sleep 0.2
 polite_sent=$(awk '{ print $2 }' "$tmp/polite.sent")
-polite_got=$(stop_recv "$polite_recv" "$tmp/polite")
+stop_recv "$polite_recv" "$tmp/polite"
+polite_got=$got
 b_drop=$(($(peer_stat 10.201.2.2 dropped_pkts) - b_drop_before))
 [ "$polite_got" -eq "$polite_sent" ] && [ "$b_drop" -eq 0 ]
 ok $? "polite peer loses nothing meanwhile: $polite_got of $polite_sent received, $b_drop dropped"
@@ -147,7 +149,7 @@ rl deny 10.201.1.0/24
 start_recv $R 5001 "$tmp/deny"
 flood $A 10.201.1.1 0.5 >/dev/null
 sleep 0.1
-got=$(stop_recv "${recv_pids[-1]}" "$tmp/deny")
+stop_recv "${recv_pids[-1]}" "$tmp/deny"
 denied=$(($(total denied) - denied_before))
 [ "$got" -eq 0 ] && [ "$denied" -gt 1000 ]
 ok $? "deny 10.201.1.0/24: $got received, $denied denied"
@@ -156,7 +158,7 @@ rl unlist 10.201.1.0/24 && rl allow 10.201.1.2
 start_recv $R 5001 "$tmp/allow"
 read -r _ sent _ < <(ip netns exec $A "$traffic" send 10.201.1.1 5001 1 5000)
 sleep 0.2
-got=$(stop_recv "${recv_pids[-1]}" "$tmp/allow")
+stop_recv "${recv_pids[-1]}" "$tmp/allow"
 [ "$got" -eq "$sent" ]
 ok $? "allow 10.201.1.2 without limit: $got of $sent at 5000 pps received"
 rl allow 10.201.1.2 --rate 300 --burst 30
