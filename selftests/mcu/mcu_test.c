@@ -383,6 +383,7 @@ TEST_F(srv, broken_frames)
 	cell_mcu_server_serve(self->s);
 	ASSERT_EQ(0, next_answer(self, &a));
 	ASSERT_EQ(2U, self->s->rx.errors + self->s->stats.bad_frames);
+	memset(enc, 0, sizeof(enc));
 
 	/* A header promising more than is there: CRC fine, length refused. */
 	{
