@@ -283,6 +283,7 @@ int cell_mcu_server_serve(struct cell_mcu_server *srv)
 	if (srv->fill > 1) {
 		/* The interrupt is masked while stalled: nothing races here. */
 		srv->rx.buf = srv->buf[i] + CELL_MCU_FRAME_PAD;
+		__asm__ __volatile__("" ::: "memory"); /* the buffer before it is announced */
 		srv->fill = i;
 		rx_irq(srv, 1);
 	}
