@@ -39,6 +39,7 @@ int cell_chan_init(struct cell_chan *ch, int sock, uint64_t fingerprint)
 	ch->tx.wake_fd = -1;
 	ch->rx.wake_fd = -1;
 	ch->tx_att.fd = -1;
+	ch->q_tail = &ch->q_head;
 	ch->tx_stage = aligned_alloc(8, STAGE_BYTES);
 	ch->rx_buf = aligned_alloc(8, STAGE_BYTES);
 	if (!ch->tx_stage || !ch->rx_buf) {
@@ -54,6 +55,15 @@ int cell_chan_init(struct cell_chan *ch, int sock, uint64_t fingerprint)
 void cell_chan_fini(struct cell_chan *ch)
 {
 	cell_chan_tx_abort(ch);
+	while (ch->q_head) {
+		struct cell_qframe *q = ch->q_head;
+
+		ch->q_head = q->next;
+		if (q->fd >= 0)
+			close(q->fd);
+		free(q);
+	}
+	ch->q_tail = &ch->q_head;
 	while (ch->att_count) {
 		close(ch->att_fds[ch->att_head]);
 		ch->att_head = (ch->att_head + 1) % CELL_ATT_QUEUE;
@@ -92,6 +102,78 @@ static uint32_t ring_payload_max(const struct cell_chan *ch)
 	return CELL_RING_RECORD_MAX(ch->tx.size) - CELL_FRAME_HEAD;
 }
 
+static struct cell_qframe *qframe_new(bool to_ring, uint32_t n, int fd)
+{
+	struct cell_qframe *q = aligned_alloc(8, cell_align8((uint32_t)sizeof(*q) + n));
+
+	if (!q)
+		return NULL;
+	q->next = NULL;
+	q->to_ring = to_ring;
+	q->fd = fd;
+	q->n = n;
+	return q;
+}
+
+static void enqueue(struct cell_chan *ch, struct cell_qframe *q)
+{
+	*ch->q_tail = q;
+	ch->q_tail = &q->next;
+}
+
+/* Queue a copy of @n frame bytes (from the pad on); takes @fd. */
+static int enqueue_copy(struct cell_chan *ch, bool to_ring, const void *frame, uint32_t n, int fd)
+{
+	struct cell_qframe *q = qframe_new(to_ring, n, fd);
+
+	if (!q) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	memcpy(q->bytes, frame, n);
+	enqueue(ch, q);
+	return 0;
+}
+
+/* Send @n frame bytes (from the pad on) on the socket without waiting. */
+static int sock_send_now(struct cell_chan *ch, const uint8_t *frame, uint32_t n, int fd)
+{
+	struct iovec iov = { (void *)(frame + CELL_FRAME_PAD), n - CELL_FRAME_PAD };
+	/* A deadline already past: one try, -ETIMEDOUT if the buffer is full. */
+	int err = cell_ux_send(ch->sock, &iov, 1, fd >= 0 ? &fd : NULL, fd >= 0, 1);
+
+	return err == -ETIMEDOUT ? -EAGAIN : err;
+}
+
+int cell_chan_flush(struct cell_chan *ch)
+{
+	while (ch->q_head) {
+		struct cell_qframe *q = ch->q_head;
+		int err = 0;
+
+		if (q->to_ring) {
+			uint8_t *rec = cell_ring_reserve(&ch->tx, q->n);
+
+			if (!rec)
+				return -errno;
+			memcpy(rec, q->bytes, q->n);
+			err = cell_ring_commit(&ch->tx, q->n);
+		} else {
+			err = sock_send_now(ch, q->bytes, q->n, q->fd);
+		}
+		if (err)
+			return err;
+		ch->q_head = q->next;
+		if (!ch->q_head)
+			ch->q_tail = &ch->q_head;
+		if (q->fd >= 0)
+			close(q->fd);
+		free(q);
+	}
+	return 0;
+}
+
 void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 			 bool (*alive)(void *ctx), void *ctx)
 {
@@ -107,7 +189,18 @@ void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 		return NULL;
 	}
 	if (ch->shm && len <= ring_payload_max(ch)) {
-		rec = cell_ring_reserve(&ch->tx, CELL_FRAME_HEAD + len);
+		rec = ch->q_head ? NULL : cell_ring_reserve(&ch->tx, CELL_FRAME_HEAD + len);
+		if (ch->queue_mode && !rec && (ch->q_head || errno == EAGAIN)) {
+			/* No waiting: built on the heap, queued at commit. */
+			ch->tx_q = qframe_new(true, CELL_FRAME_HEAD + len, -1);
+			if (!ch->tx_q) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			ch->tx_kind = TX_QUEUE;
+			ch->tx_len = len;
+			return ch->tx_q->bytes + CELL_FRAME_HEAD;
+		}
 		if (!rec && errno == EAGAIN)
 			rec = cell_ring_reserve_wait(&ch->tx, CELL_FRAME_HEAD + len,
 						     lazy_deadline(deadline), alive, ctx);
@@ -139,6 +232,9 @@ void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 
 void cell_chan_tx_abort(struct cell_chan *ch)
 {
+	if (ch->tx_kind == TX_QUEUE)
+		free(ch->tx_q);
+	ch->tx_q = NULL;
 	if (ch->tx_kind == TX_RING)
 		cell_ring_abort(&ch->tx);
 	else if (ch->tx_kind == TX_ATT)
@@ -176,6 +272,23 @@ static int send_attachment(struct cell_chan *ch, struct cell_hdr *inner, uint32_
 	inner->version = CELL_WIRE_VERSION;
 	cell_hdr_set_fingerprint(inner, ch->fingerprint);
 	cell_hdr_encode(inner, frame + CELL_FRAME_HEAD);
+	if (ch->queue_mode) {
+		err = ch->q_head ? -EAGAIN : sock_send_now(ch, frame, sizeof(frame), ch->tx_att.fd);
+		if (err == -EAGAIN)
+			err = enqueue_copy(ch, false, frame, sizeof(frame), dup(ch->tx_att.fd));
+		if (err || !ch->shm)
+			goto out;
+		rec = ch->q_head ? NULL : cell_ring_reserve(&ch->tx, sizeof(frame));
+		if (rec) {
+			memcpy(rec, frame, sizeof(frame));
+			err = cell_ring_commit(&ch->tx, sizeof(frame));
+		} else {
+			err = ch->q_head || errno == EAGAIN
+				      ? enqueue_copy(ch, true, frame, sizeof(frame), -1)
+				      : -errno;
+		}
+		goto out;
+	}
 	deadline = lazy_deadline(deadline);
 	err = cell_ux_send(ch->sock, &iov, 1, &ch->tx_att.fd, 1, deadline);
 	if (err || !ch->shm)
@@ -208,7 +321,27 @@ int cell_chan_tx_commit(struct cell_chan *ch, struct cell_hdr *hdr, uint32_t len
 		put_frame_head(ch->tx_rec, hdr, ch->fingerprint);
 		ch->tx_kind = TX_NONE;
 		return cell_ring_commit(&ch->tx, CELL_FRAME_HEAD + len);
+	case TX_QUEUE:
+		put_frame_head(ch->tx_q->bytes, hdr, ch->fingerprint);
+		ch->tx_q->n = CELL_FRAME_HEAD + len;
+		enqueue(ch, ch->tx_q);
+		ch->tx_q = NULL;
+		ch->tx_kind = TX_NONE;
+		return 0;
 	case TX_STAGE:
+		if (ch->queue_mode) {
+			put_frame_head(ch->tx_stage, hdr, ch->fingerprint);
+			ch->tx_kind = TX_NONE;
+			err = ch->q_head
+				      ? -EAGAIN
+				      : sock_send_now(ch, ch->tx_stage, CELL_FRAME_HEAD + len, -1);
+			if (err == -EAGAIN)
+				err = enqueue_copy(ch, false, ch->tx_stage, CELL_FRAME_HEAD + len,
+						   -1);
+			if (err == -EPIPE)
+				ch->dead = true;
+			return err;
+		}
 		put_frame_head(ch->tx_stage, hdr, ch->fingerprint);
 		iov.iov_base = ch->tx_stage + CELL_FRAME_PAD;
 		iov.iov_len = CELL_HDR_SIZE + len;

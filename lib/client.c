@@ -216,7 +216,14 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 			goto fail_chan;
 		fds[1] = -1;
 		c->ch.rx.lazy_release = true; /* the server waits for room, never polls */
+		/*
+		 * The doorbell wakes a server asleep in epoll: for a request,
+		 * and for room in the response ring when it parked answers.
+		 * The futex wake goes out as well, as <linux/cell.h> says.
+		 */
 		cell_ring_set_wake_fd(&c->ch.tx, fds[2]);
+		cell_ring_set_wake_fd(&c->ch.rx, fds[2]);
+		c->ch.rx.wake_futex = true;
 		c->ch.tx.spin_ns = c->spin_ns;
 		c->ch.rx.spin_ns = c->spin_ns;
 		fds[2] = -1;
@@ -261,6 +268,7 @@ static void drop_chan(struct cell_client *c)
 	if (c->ch.tx.wake_fd >= 0)
 		close(c->ch.tx.wake_fd);
 	c->ch.tx.wake_fd = -1;
+	c->ch.rx.wake_fd = -1; /* the same eventfd */
 	cell_chan_fini(&c->ch);
 	c->have_chan = false;
 	c->pend_head = c->pend_count = 0;

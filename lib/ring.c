@@ -308,11 +308,11 @@ static void wake_peer(struct cell_ring *r, uint32_t *peer_waiting, uint32_t *own
 		uint64_t one = 1;
 
 		/* EAGAIN: the counter is saturated, the peer is awake anyway. */
-		if (write(r->wake_fd, &one, sizeof(one)) < 0)
+		if (write(r->wake_fd, &one, sizeof(one)) < 0 && !r->wake_futex)
 			return;
-	} else {
-		cell_futex_wake(own_wake, INT_MAX);
 	}
+	if (r->wake_fd < 0 || r->wake_futex)
+		cell_futex_wake(own_wake, INT_MAX);
 }
 
 /* Store the released head and wake a producer waiting for room. */
@@ -651,4 +651,41 @@ void cell_ring_end_sleep(struct cell_ring *r)
 {
 	if (r->role == CELL_ROLE_CONSUMER)
 		STORE_RLX(&r->consumer->waiting, 0);
+	else if (r->role == CELL_ROLE_PRODUCER)
+		STORE_RLX(&r->producer->waiting, 0);
+}
+
+bool cell_ring_has_room(struct cell_ring *r, uint32_t len)
+{
+	uint64_t total, off, need, head;
+
+	if (r->role != CELL_ROLE_PRODUCER || r->broken)
+		return true;
+	if (len > CELL_RING_RECORD_MAX(r->size))
+		return false;
+	total = record_total(len);
+	off = r->tail & r->mask;
+	need = total > r->size - off ? r->size - off + total : total;
+	if (r->tail + need - r->head_cache <= r->size)
+		return true;
+	head = LOAD_ACQ(&r->consumer->position);
+	/* An impossible head is left for cell_ring_reserve() to report. */
+	if (head & (CELL_RING_ALIGN - 1) || head < r->head_cache || head > r->tail ||
+	    r->tail - head > r->size)
+		return true;
+	r->head_cache = head;
+	return r->tail + need - head <= r->size;
+}
+
+bool cell_ring_prepare_sleep_room(struct cell_ring *r, uint32_t len)
+{
+	if (r->role != CELL_ROLE_PRODUCER)
+		return false;
+	STORE_RLX(&r->producer->waiting, 1);
+	full_fence();
+	if (cell_ring_has_room(r, len)) {
+		STORE_RLX(&r->producer->waiting, 0);
+		return false;
+	}
+	return true;
 }

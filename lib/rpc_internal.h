@@ -163,8 +163,16 @@ struct cell_chan {
 		TX_NONE,
 		TX_RING,
 		TX_ATT,
-		TX_STAGE
+		TX_STAGE,
+		TX_QUEUE
 	} tx_kind;
+	/*
+	 * Queue mode (servers): a send never waits for room.  A frame that
+	 * does not fit now (ring full, socket buffer full), and every frame
+	 * after it, is queued in order; cell_chan_flush() moves them out.
+	 */
+	bool queue_mode;
+	struct cell_qframe *q_head, **q_tail, *tx_q;
 	struct cell_att tx_att;
 	uint8_t *tx_rec;   /* the reserved ring record */
 	uint8_t *tx_stage; /* unix path staging, CELL_FRAME_HEAD + SOCKET_FRAME_MAX */
@@ -175,6 +183,15 @@ struct cell_chan {
 	uint32_t att_lens[CELL_ATT_QUEUE];
 	unsigned int att_head, att_count;
 	bool dead;
+};
+
+/* A frame waiting for room: @n bytes from the pad on, for the ring or the socket. */
+struct cell_qframe {
+	struct cell_qframe *next;
+	bool to_ring;
+	int fd; /* attachment fd to send with it, or -1 */
+	uint32_t n;
+	_Alignas(8) uint8_t bytes[];
 };
 
 /* A received frame, viewed in place. */
@@ -222,6 +239,12 @@ int cell_chan_rx(struct cell_chan *ch, struct cell_rx *rx);
 int cell_chan_poll_socket(struct cell_chan *ch);
 /* Give back what @rx holds (ring bytes in order, attachment, copy). */
 void cell_chan_rx_done(struct cell_chan *ch, struct cell_rx *rx);
+/*
+ * Queue mode: send queued frames while there is room.  Return: 0 (queue
+ * empty), -EAGAIN (still frames queued), or a negative errno.
+ */
+int cell_chan_flush(struct cell_chan *ch);
+
 /* Whether the peer is still connected (poll of the socket, no waiting). */
 bool cell_chan_alive(struct cell_chan *ch);
 

@@ -37,7 +37,9 @@
 #define DEFAULT_SPIN_NS	    (50 * CELL_NSEC_PER_USEC)
 #define DEFAULT_CONNECTIONS 1024U
 /* A connection that has not finished its HELLO by then is dropped. */
-#define HANDSHAKE_NS	(2 * CELL_NSEC_PER_SEC)
+#define HANDSHAKE_NS (2 * CELL_NSEC_PER_SEC)
+/* A parked connection is looked at this often, and dropped after CELL_CHAN_WAIT_NS. */
+#define PARK_POLL_NS	(10 * CELL_NSEC_PER_MSEC)
 #define BATCH		64
 #define CANCEL_MEMORY	64
 #define DETAIL_MAX	1024U
@@ -56,6 +58,13 @@ struct conn {
 	atomic_bool ready; /* handshake done (read under srv->lock by the timer) */
 	uint64_t accepted_at;
 	uint8_t *scratch; /* private copies of requests (peer of another uid), or NULL */
+	/*
+	 * Parked: answers wait in the channel's queue for room, and no request
+	 * is taken until they are out.  Since when (0: not parked); read by
+	 * the timer under srv->lock.
+	 */
+	_Atomic uint64_t parked_since;
+	bool want_out; /* EPOLLOUT asked for on the socket (unix path, parked) */
 	bool closing;
 	pid_t pid;
 	uid_t uid;
@@ -79,6 +88,7 @@ struct cell_server {
 	int lfd, epfd, stopfd;
 	int timerfd;		  /* fires when a handshake may have timed out */
 	bool timer_armed;	  /* under lock */
+	uint64_t timer_due;	  /* under lock: when it fires, if armed */
 	struct handler *handlers; /* indexed by method, nhandlers entries */
 	unsigned int nhandlers;
 	atomic_bool running;
@@ -204,12 +214,23 @@ static int arm_timer(struct cell_server *srv, uint64_t ns)
 		.it_value.tv_nsec = (long)(ns % CELL_NSEC_PER_SEC),
 	};
 
-	return timerfd_settime(srv->timerfd, 0, &its, NULL) ? -errno : 0;
+	if (timerfd_settime(srv->timerfd, 0, &its, NULL))
+		return -errno;
+	srv->timer_due = cell_now_ns() + ns;
+	return 0;
+}
+
+/* Make the timer fire within @ns (srv->lock held). */
+static void timer_within(struct cell_server *srv, uint64_t ns)
+{
+	if (!srv->timer_armed || srv->timer_due > cell_now_ns() + ns)
+		srv->timer_armed = !arm_timer(srv, ns);
 }
 
 /*
- * Handshake deadline: shut down the sockets of connections that did not
- * finish their HELLO within HANDSHAKE_NS.  Whichever thread serves such a
+ * The server's timer.  Handshake deadline: shut down the sockets of
+ * connections that did not finish their HELLO within HANDSHAKE_NS.  Parked
+ * connections: kicked every PARK_POLL_NS, dropped after CELL_CHAN_WAIT_NS.  Whichever thread serves such a
  * connection next then reads end-of-file and frees it; a socket stays open
  * while its connection is listed, so shutting it down under the lock is
  * safe.  Silent connections thus cannot hold slots and fds for long.
@@ -223,12 +244,29 @@ static void expire_handshakes(struct cell_server *srv)
 	pthread_mutex_lock(&srv->lock);
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		uint64_t due = c->accepted_at + HANDSHAKE_NS;
+		uint64_t parked = atomic_load(&c->parked_since);
 
-		if (atomic_load(&c->ready))
+		if (parked) {
+			/* Drop a client that took no answer for that long... */
+			if (now - parked >= CELL_CHAN_WAIT_NS) {
+				shutdown(c->ch.sock, SHUT_RDWR);
+				continue;
+			}
+			/*
+			 * ...and look again now and then: a client that frees
+			 * room with a futex wake only (as <linux/cell.h> allows)
+			 * does not ring the doorbell.
+			 */
+			if (c->doorbell >= 0)
+				(void)!write(c->doorbell, &(uint64_t){ 1 }, sizeof(uint64_t));
+			due = now + PARK_POLL_NS;
+		} else if (atomic_load(&c->ready)) {
 			continue;
-		if (due <= now)
+		} else if (due <= now) {
 			shutdown(c->ch.sock, SHUT_RDWR);
-		else if (!next || due < next)
+			continue;
+		}
+		if (!next || due < next)
 			next = due;
 	}
 	srv->timer_armed = next && !arm_timer(srv, next - now);
@@ -247,6 +285,7 @@ static void accept_one(struct cell_server *srv, int sock)
 	}
 	c->srv = srv;
 	c->doorbell = -1;
+	c->ch.queue_mode = true; /* a reply never waits for a slow client */
 	c->ch.on_control = conn_on_control;
 	c->ch.control_ctx = c;
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -581,6 +620,67 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	return reply.err;
 }
 
+static int set_sock_events(struct conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = c->ch.sock };
+
+	return epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->ch.sock, &ev) ? -errno : 0;
+}
+
+/*
+ * Answers are queued for want of room: take no more requests until they
+ * are out, and sleep until the client frees room (the doorbell on the ring
+ * path, EPOLLOUT on the unix path, the timer in any case).  A handler
+ * thread never waits for a client.  Return: true if parked, false if room
+ * came meanwhile.
+ */
+static bool park(struct conn *c)
+{
+	const struct cell_qframe *q = c->ch.q_head;
+	uint64_t none = 0;
+
+	if (q->to_ring) {
+		if (!cell_ring_prepare_sleep_room(&c->ch.tx, q->n))
+			return false;
+	} else if (!c->want_out) {
+		if (set_sock_events(c, EPOLLIN | EPOLLRDHUP | EPOLLOUT))
+			return false;
+		c->want_out = true;
+	}
+	if (atomic_compare_exchange_strong(&c->parked_since, &none, cell_now_ns())) {
+		pthread_mutex_lock(&c->srv->lock);
+		timer_within(c->srv, PARK_POLL_NS);
+		pthread_mutex_unlock(&c->srv->lock);
+	}
+	return true;
+}
+
+/* Move queued answers out.  0: all out, 1: parked, <0: drop the connection. */
+static int drain_queue(struct conn *c)
+{
+	for (;;) {
+		int rc = cell_chan_flush(&c->ch);
+
+		if (rc == -EAGAIN) {
+			if (park(c))
+				return 1;
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (atomic_load(&c->parked_since)) {
+			atomic_store(&c->parked_since, 0);
+			if (c->ch.shm)
+				cell_ring_end_sleep(&c->ch.tx);
+		}
+		if (c->want_out) {
+			c->want_out = false;
+			return set_sock_events(c, EPOLLIN | EPOLLRDHUP);
+		}
+		return 0;
+	}
+}
+
 /* Serve @c until it has nothing to do.  Return <0 to drop it. */
 static int serve(struct conn *c, int *handled)
 {
@@ -604,6 +704,11 @@ static int serve(struct conn *c, int *handled)
 		if (rc)
 			return rc;
 	}
+	if (c->ch.q_head) {
+		rc = drain_queue(c);
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
 	for (;;) {
 		for (n = 0; n < BATCH; n++) {
 			rc = cell_chan_rx(&c->ch, &rx);
@@ -615,6 +720,11 @@ static int serve(struct conn *c, int *handled)
 			(*handled)++;
 			if (rc)
 				return rc;
+			if (c->ch.q_head) {
+				rc = drain_queue(c);
+				if (rc)
+					return rc < 0 ? rc : 0;
+			}
 			if (atomic_load_explicit(&srv->stopped, memory_order_relaxed))
 				return 0;
 		}

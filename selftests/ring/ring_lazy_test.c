@@ -117,7 +117,7 @@ static void *reserve_small(void *arg)
 TEST_F(lazy, waiting_producer_gets_the_room)
 {
 	struct waiter w = { .p = &self->p };
-	struct cell_ring_view v, first;
+	struct cell_ring_view v, first = { 0 };
 	uint64_t t0;
 	pthread_t t;
 	int n = 0;
@@ -139,6 +139,34 @@ TEST_F(lazy, waiting_producer_gets_the_room)
 	EXPECT_EQ(0, w.err);
 	EXPECT_EQ(16, head(&self->c));
 	EXPECT_LT(cell_now_ns() - t0, 100 * CELL_NSEC_PER_MSEC);
+}
+
+/* Producer side of sleeping elsewhere (a server parking its answers). */
+TEST_F(lazy, room_and_producer_sleep)
+{
+	uint32_t big = CELL_RING_RECORD_MAX(SIZE);
+	struct cell_ring_view v;
+
+	self->c.lazy_release = false;
+	/* Two maximal records fill the ring exactly. */
+	for (int i = 0; i < 2; i++) {
+		ASSERT_TRUE(cell_ring_has_room(&self->p, big));
+		ASSERT_NE(NULL, cell_ring_reserve(&self->p, big));
+		ASSERT_EQ(0, cell_ring_commit(&self->p, big));
+	}
+	ASSERT_FALSE(cell_ring_has_room(&self->p, big));
+	ASSERT_FALSE(cell_ring_has_room(&self->p, 8));
+	/* No room: the flag is set for the consumer to see. */
+	ASSERT_TRUE(cell_ring_prepare_sleep_room(&self->p, big));
+	ASSERT_EQ(1, self->p.producer->waiting);
+	ASSERT_EQ(0, cell_ring_read(&self->c, &v));
+	cell_ring_release(&self->c, v.end);
+	ASSERT_TRUE(cell_ring_has_room(&self->p, big));
+	cell_ring_end_sleep(&self->p);
+	ASSERT_EQ(0, self->p.producer->waiting);
+	/* Room already: no sleep, flag left clear. */
+	ASSERT_FALSE(cell_ring_prepare_sleep_room(&self->p, big));
+	ASSERT_EQ(0, self->p.producer->waiting);
 }
 
 TEST_HARNESS_MAIN

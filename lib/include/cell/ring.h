@@ -92,7 +92,8 @@ struct cell_ring {
 	bool lazy_release;
 	/* Adaptive spin budget (ns) before sleeping. */
 	uint64_t spin_ns;
-	bool broken; /* the peer broke the protocol: every call fails -EBADMSG */
+	bool broken;	 /* the peer broke the protocol: every call fails -EBADMSG */
+	bool wake_futex; /* with wake_fd: futex-wake the peer as well */
 };
 
 /* A record read in place. */
@@ -139,10 +140,27 @@ LIBCELL_API void cell_ring_detach(struct cell_ring *r);
 
 /**
  * cell_ring_set_wake_fd() - wake this ring's peer through @efd (an
- * eventfd: write 1) instead of futex(2).  The peer sleeps in poll/epoll
+ * eventfd: write 1) instead of futex(2) (as well as futex(2) if
+ * r->wake_futex is set, for a peer that sleeps either way).  The peer sleeps in poll/epoll
  * on its copy of @efd and sets its @waiting flag first, as with a futex.
  */
 LIBCELL_API void cell_ring_set_wake_fd(struct cell_ring *r, int efd);
+
+/**
+ * cell_ring_has_room() - producer: whether a record of @len bytes fits now
+ * (without reserving it).  A broken ring says true, so that the caller's
+ * next reserve reports -EBADMSG.
+ */
+LIBCELL_API bool cell_ring_has_room(struct cell_ring *r, uint32_t len);
+
+/**
+ * cell_ring_prepare_sleep_room() - producer: set the @waiting flag before
+ * sleeping elsewhere (epoll on the wake eventfd) until the consumer frees
+ * room for a record of @len bytes.  Clear it with cell_ring_end_sleep().
+ * Return: true if there is still no room (sleep), false if room came
+ * meanwhile (the flag is cleared again).
+ */
+LIBCELL_API bool cell_ring_prepare_sleep_room(struct cell_ring *r, uint32_t len);
 
 /* ---- producer --------------------------------------------------------- */
 
@@ -215,7 +233,7 @@ LIBCELL_API void cell_ring_flush(struct cell_ring *r);
  */
 LIBCELL_API bool cell_ring_prepare_sleep(struct cell_ring *r);
 
-/* cell_ring_end_sleep() - consumer: clear the @waiting flag after waking. */
+/* cell_ring_end_sleep() - clear this side's @waiting flag after waking. */
 LIBCELL_API void cell_ring_end_sleep(struct cell_ring *r);
 
 /* cell_ring_pending() - consumer: whether a record is ready to read. */
