@@ -14,7 +14,8 @@
  * then counts calls completed in TPUT_MS (default 300), pipelined
  * ipc_depth(size) deep where the case can.  A round gives p50, p99,
  * p99.9, mean and calls/s; the table shows the median over the rounds and
- * the spread of the rounds' p50s.  Ratios are paired: the median over the
+ * the spread of the rounds' p50s (p99 only from 100 samples per round, p99.9
+ * from 1000).  Ratios are paired: the median over the
  * rounds of (row / baseline) within the same round.
  *
  * Writes DIR/ipc.md (the tables, as printed), DIR/ipc.csv and
@@ -573,8 +574,15 @@ static void print_tables(const struct opts *o)
 			continue;
 		}
 		fmt_ns(a, sizeof(a), median_of(e->p50, e->rounds));
-		fmt_ns(b, sizeof(b), median_of(e->p99, e->rounds));
-		fmt_ns(c3, sizeof(c3), median_of(e->p999, e->rounds));
+		/* A tail percentile needs enough samples behind it. */
+		if (e->samples >= 100)
+			fmt_ns(b, sizeof(b), median_of(e->p99, e->rounds));
+		else
+			snprintf(b, sizeof(b), "(few samples)");
+		if (e->samples >= 1000)
+			fmt_ns(c3, sizeof(c3), median_of(e->p999, e->rounds));
+		else
+			snprintf(c3, sizeof(c3), "(few samples)");
 		memcpy(v, e->p50, e->rounds * sizeof(v[0]));
 		qsort(v, e->rounds, sizeof(v[0]), cmp_double);
 		fmt_ns(lo, sizeof(lo), v[0]);

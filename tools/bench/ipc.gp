@@ -22,6 +22,7 @@ set ytics ("100 ns" 100, "1 us" 1000, "10 us" 1e4, "100 us" 1e5, "1 ms" 1e6, "10
 set grid xtics ytics mytics
 set key outside right top box
 set xrange [40:1.6e6]
+set yrange [50:*]
 load dir . '/ipc-plot.styles'
 
 stats data using 1 nooutput
