@@ -80,6 +80,7 @@ struct cell_client {
 	struct cell_client_opts o;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	enum cell_ring_backend backend;
+	bool module_by_name;	   /* the module was asked for: nothing else will do */
 	pthread_mutex_t send_lock; /* the tx side of @ch */
 	pthread_mutex_t lock;	   /* calls, pend, the rx side of @ch */
 	struct cell_chan ch;
@@ -147,7 +148,11 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 		return sock;
 	}
 	hello.features = CLIENT_FEATURES;
-	if (c->backend == CELL_RING_BACKEND_MEMFD)
+	if (c->backend == CELL_RING_BACKEND_MODULE)
+		hello.features |= CELL_FEAT_SHM_MODULE;
+	/* Named, the module is the only ring backend this client accepts. */
+	if (c->backend == CELL_RING_BACKEND_MEMFD ||
+	    (c->backend == CELL_RING_BACKEND_MODULE && !c->module_by_name))
 		hello.features |= CELL_FEAT_SHM_MEMFD;
 	hello.max_inflight = c->nslots;
 	hello.request_ring = c->o.request_ring;
@@ -201,7 +206,19 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	if (err)
 		goto fail_fds;
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
-	if (welcome.features & CELL_FEAT_SHM_MEMFD) {
+	if ((welcome.features & CELL_FEAT_SHM_MODULE) && (welcome.features & CELL_FEAT_SHM_MEMFD)) {
+		err = -EPROTO;
+		goto fail_chan;
+	}
+	if (c->module_by_name && !(welcome.features & CELL_FEAT_SHM_MODULE)) {
+		err = -ENODEV;
+		cell_chan_fini(&c->ch);
+		sock = -1;
+		cell_fail(CELL_STATUS_UNAVAILABLE, "%s: the server offers no /dev/cell rings",
+			  c->path);
+		goto fail_fds;
+	}
+	if (welcome.features & (CELL_FEAT_SHM_MEMFD | CELL_FEAT_SHM_MODULE)) {
 		if (nfds != 3) {
 			err = -EPROTO;
 			goto fail_chan;
@@ -228,7 +245,8 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 		c->ch.rx.spin_ns = c->spin_ns;
 		fds[2] = -1;
 		c->ch.shm = true;
-		c->path_kind = CELL_PATH_SHM_MEMFD;
+		c->path_kind = (welcome.features & CELL_FEAT_SHM_MODULE) ? CELL_PATH_SHM_MODULE
+									 : CELL_PATH_SHM_MEMFD;
 		/* As the server does: a server of another uid is read through copies. */
 		c->copy_in = server_uid != geteuid();
 	} else {
@@ -300,6 +318,7 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
 	c->spin_cur = c->spin_ns;
 	err = cell_backend_resolve(c->o.backend, &c->backend);
+	c->module_by_name = cell_backend_module_by_name(c->o.backend);
 	if (err)
 		goto fail;
 	if (c->o.runtime_dir) {
@@ -595,10 +614,10 @@ static int reader_sleep(struct cell_client *c, uint64_t until)
 		sleep = cell_ring_prepare_sleep(&c->ch.rx);
 		pthread_mutex_unlock(&c->lock);
 		if (sleep) {
-			rc = cell_futex_wait(word, w, slice_end);
+			rc = cell_ring_sleep(&c->ch.rx, word, w, slice_end);
 			cell_ring_end_sleep(&c->ch.rx);
 		}
-		if (rc == -ETIMEDOUT && !client_alive(c))
+		if (rc == -EPIPE || (rc == -ETIMEDOUT && !client_alive(c)))
 			return -EPIPE;
 		return 0;
 	}

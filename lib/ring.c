@@ -63,6 +63,7 @@
 #include <cell/time.h>
 
 #include "futex.h"
+#include "ring_module.h"
 
 #define HDR sizeof(struct cell_ring_record)
 
@@ -242,7 +243,9 @@ int cell_ring_attach(struct cell_ring *r, int fd, int role, uint64_t expect_size
 	if (seals < 0) {
 		struct cell_ring_geometry g;
 
-		/* Not a memfd: only a /dev/cell ring (a character device) will do. */
+		/* Not a memfd: only a /dev/cell ring will do. */
+		if (cell_ring_module_is_ring(fd) > 0)
+			return cell_ring_module_attach(r, fd, role, expect_size);
 		if (!S_ISCHR(st.st_mode))
 			return -EBADMSG;
 		/* Its size is in its geometry, not in st_size. */
@@ -311,7 +314,11 @@ static void wake_peer(struct cell_ring *r, uint32_t *peer_waiting, uint32_t *own
 		if (write(r->wake_fd, &one, sizeof(one)) < 0 && !r->wake_futex)
 			return;
 	}
-	if (r->wake_fd < 0 || r->wake_futex)
+	if (r->wake_fd >= 0 && !r->wake_futex)
+		return;
+	if (r->module)
+		cell_ring_module_wake(r, own_wake);
+	else
 		cell_futex_wake(own_wake, INT_MAX);
 }
 
@@ -325,10 +332,22 @@ static void publish_head(struct cell_ring *r)
 	wake_peer(r, &r->producer->waiting, &r->consumer->wake);
 }
 
+int cell_ring_sleep(struct cell_ring *r, uint32_t *word, uint32_t seen, uint64_t abs_ns)
+{
+	if (r->module)
+		return cell_ring_module_wait(r, word, seen, abs_ns);
+	return cell_futex_wait(word, seen, abs_ns);
+}
+
 void cell_ring_wake_all(struct cell_ring *r)
 {
 	if (!r->map)
 		return;
+	if (r->module) {
+		/* The other side's page is read-only here. */
+		cell_ring_module_wake_all(r);
+		return;
+	}
 	__atomic_fetch_add(&r->producer->wake, 1, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&r->consumer->wake, 1, __ATOMIC_RELEASE);
 	cell_futex_wake(&r->producer->wake, INT_MAX);
@@ -407,7 +426,10 @@ static int wait_for(struct cell_ring *r, try_fn try, void *arg, uint32_t *wake, 
 		}
 		until = deadline - now > CELL_RING_WAIT_SLICE_NS ? now + CELL_RING_WAIT_SLICE_NS
 								 : deadline;
-		cell_futex_wait(wake, seen, until);
+		if (cell_ring_sleep(r, wake, seen, until) == -EPIPE) {
+			rc = -EPIPE;
+			break;
+		}
 	}
 	STORE_RLX(waiting, 0);
 	return rc;

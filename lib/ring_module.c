@@ -129,6 +129,7 @@ int cell_ring_module_attach(struct cell_ring *r, int fd, int role, uint64_t expe
 		return err;
 	}
 	r->fd = fd;
+	r->module = true;
 	return 0;
 }
 

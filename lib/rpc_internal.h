@@ -253,8 +253,13 @@ bool cell_chan_alive(struct cell_chan *ch);
 /* mkdir the runtime directory; refuse a /tmp one that is not ours and 0700. */
 int cell_runtime_dir_create(const char *dir);
 
-/* Read CELL_RING_BACKEND (and resolve AUTO); -ENODEV for "module" today. */
+/*
+ * Read CELL_RING_BACKEND and resolve AUTO (the module if /dev/cell works,
+ * else memfd); -ENODEV (or the open's errno) for "module" without it.
+ */
 int cell_backend_resolve(enum cell_ring_backend asked, enum cell_ring_backend *out);
+/* Whether the module was asked for by name (then nothing else will do). */
+bool cell_backend_module_by_name(enum cell_ring_backend asked);
 
 /*
  * The next spin budget after a spin of @budget ns that @won (found work) or

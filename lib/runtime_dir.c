@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ring_module.h"
 #include "rpc_internal.h"
 
 static int put_path(char *buf, size_t cap, const char *a, const char *b)
@@ -114,12 +115,14 @@ const char *cell_path_name(enum cell_path path)
 }
 
 /*
- * The module backend arrives with cell.ko's issue; until then asking for
- * it is an error the caller sees, not a quiet fallback to memfd.
+ * AUTO is the module when /dev/cell works, else memfd.  An explicit
+ * "module" without a usable /dev/cell is an error the caller sees, never a
+ * quiet fallback to memfd.
  */
 int cell_backend_resolve(enum cell_ring_backend asked, enum cell_ring_backend *out)
 {
 	const char *env = getenv("CELL_RING_BACKEND");
+	int err;
 
 	if (asked == CELL_RING_BACKEND_AUTO && env && env[0]) {
 		if (!strcmp(env, "memfd"))
@@ -136,17 +139,33 @@ int cell_backend_resolve(enum cell_ring_backend asked, enum cell_ring_backend *o
 	}
 	switch (asked) {
 	case CELL_RING_BACKEND_AUTO:
-	case CELL_RING_BACKEND_MEMFD:
-		*out = CELL_RING_BACKEND_MEMFD;
+		*out = cell_ring_module_present() ? CELL_RING_BACKEND_MEMFD
+						  : CELL_RING_BACKEND_MODULE;
 		return 0;
+	case CELL_RING_BACKEND_MEMFD:
 	case CELL_RING_BACKEND_NONE:
-		*out = CELL_RING_BACKEND_NONE;
+		*out = asked;
 		return 0;
 	case CELL_RING_BACKEND_MODULE:
-		cell_fail(CELL_STATUS_UNAVAILABLE, "module backend not available");
-		return -ENODEV;
+		err = cell_ring_module_present();
+		if (err) {
+			cell_fail(CELL_STATUS_UNAVAILABLE,
+				  "module backend not available: " CELL_DEV_PATH ": %s",
+				  strerror(-err));
+			return err == -ENOENT ? -ENODEV : err;
+		}
+		*out = CELL_RING_BACKEND_MODULE;
+		return 0;
 	default:
 		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "unknown ring backend %d", (int)asked);
 		return -EINVAL;
 	}
+}
+
+bool cell_backend_module_by_name(enum cell_ring_backend asked)
+{
+	const char *env = getenv("CELL_RING_BACKEND");
+
+	return asked == CELL_RING_BACKEND_MODULE ||
+	       (asked == CELL_RING_BACKEND_AUTO && env && !strcmp(env, "module"));
 }

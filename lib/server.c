@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <cell/metrics.h>
+#include "ring_module.h"
 #include "rpc_internal.h"
 
 #define DEFAULT_SPIN_NS	    (50 * CELL_NSEC_PER_USEC)
@@ -84,6 +85,7 @@ struct conn {
 struct cell_server {
 	struct cell_server_opts o;
 	enum cell_ring_backend backend;
+	bool module_by_name; /* the module was asked for: nothing else will do */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int lfd, epfd, stopfd;
 	int timerfd;		  /* fires when a handshake may have timed out */
@@ -339,39 +341,67 @@ static uint64_t grant_ring(uint64_t asked, uint64_t max)
 	return n > max ? max : n;
 }
 
+/*
+ * A ring of @size bytes for this side in @r (as @role) and its other end
+ * in *@peer_fd, to be sent: one memfd for both sides, or a /dev/cell pair
+ * (one fd per role).  *@peer_fd is ours to close after sending when it is
+ * not r->fd.
+ */
+static int make_ring(struct cell_ring *r, int role, uint64_t size, bool module, int *peer_fd)
+{
+	int pair[2], mine, theirs, err;
+
+	if (module) {
+		err = cell_ring_module_pair(size, pair);
+		if (err)
+			return err;
+		mine = role == CELL_ROLE_PRODUCER ? pair[0] : pair[1];
+		theirs = role == CELL_ROLE_PRODUCER ? pair[1] : pair[0];
+	} else {
+		mine = cell_ring_create_memfd(size);
+		if (mine < 0)
+			return mine;
+		theirs = -1;
+	}
+	err = cell_ring_attach(r, mine, role, size);
+	if (err) {
+		close(mine);
+		if (theirs >= 0)
+			close(theirs);
+		return err;
+	}
+	*peer_fd = theirs >= 0 ? theirs : r->fd;
+	return 0;
+}
+
 static int setup_rings(struct conn *c, const struct cell_hs *hello, struct cell_hs *welcome,
-		       int fds[CELL_HS_MAX_FDS])
+		       bool module, int fds[CELL_HS_MAX_FDS])
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int req, resp, err;
+	int err;
 
 	welcome->request_ring = grant_ring(hello->request_ring, c->srv->o.max_ring);
 	welcome->response_ring = grant_ring(hello->response_ring, c->srv->o.max_ring);
-	req = cell_ring_create_memfd(welcome->request_ring);
-	if (req < 0)
-		return req;
-	err = cell_ring_attach(&c->ch.rx, req, CELL_ROLE_CONSUMER, welcome->request_ring);
-	if (err) {
-		close(req);
+	err = make_ring(&c->ch.rx, CELL_ROLE_CONSUMER, welcome->request_ring, module, &fds[0]);
+	if (err)
 		return err;
-	}
 	c->ch.rx.lazy_release = true; /* the client waits for room, never polls */
-	resp = cell_ring_create_memfd(welcome->response_ring);
-	if (resp < 0)
-		return resp;
-	err = cell_ring_attach(&c->ch.tx, resp, CELL_ROLE_PRODUCER, welcome->response_ring);
+	err = make_ring(&c->ch.tx, CELL_ROLE_PRODUCER, welcome->response_ring, module, &fds[1]);
 	if (err) {
-		close(resp);
+		if (module)
+			close(fds[0]);
 		return err;
 	}
 	c->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->doorbell < 0)
-		return -errno;
 	ev.data.fd = c->doorbell;
-	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->doorbell, &ev))
-		return -errno;
-	fds[0] = c->ch.rx.fd;
-	fds[1] = c->ch.tx.fd;
+	if (c->doorbell < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->doorbell, &ev))
+		err = -errno;
+	if (err && module) {
+		close(fds[0]);
+		close(fds[1]);
+	}
+	if (err)
+		return err;
 	fds[2] = c->doorbell;
 	return 0;
 }
@@ -388,6 +418,7 @@ static int handshake(struct conn *c)
 	enum cell_status st;
 	struct iovec iov = { frame, sizeof(frame) };
 	ssize_t n;
+	bool module, memfd;
 	int err;
 
 	n = cell_ux_recv(c->ch.sock, buf, sizeof(buf), NULL, 0, NULL);
@@ -423,14 +454,20 @@ static int handshake(struct conn *c)
 	welcome.max_inflight = hello.max_inflight < srv->o.max_inflight ? hello.max_inflight
 									: srv->o.max_inflight;
 	welcome.features = hello.features & SERVER_FEATURES;
-	if (srv->backend == CELL_RING_BACKEND_MEMFD && (hello.features & CELL_FEAT_SHM_MEMFD)) {
-		err = setup_rings(c, &hello, &welcome, fds);
+	module = srv->backend == CELL_RING_BACKEND_MODULE &&
+		 (hello.features & CELL_FEAT_SHM_MODULE);
+	/* The module named explicitly: its rings or none (the unix path). */
+	memfd = !module && (hello.features & CELL_FEAT_SHM_MEMFD) &&
+		(srv->backend == CELL_RING_BACKEND_MEMFD ||
+		 (srv->backend == CELL_RING_BACKEND_MODULE && !srv->module_by_name));
+	if (module || memfd) {
+		err = setup_rings(c, &hello, &welcome, module, fds);
 		if (err) {
 			send_raw_error(c->ch.sock, srv->o.fingerprint, cell_errno_status(err),
 				       "cannot create the rings");
 			return err;
 		}
-		welcome.features |= CELL_FEAT_SHM_MEMFD;
+		welcome.features |= module ? CELL_FEAT_SHM_MODULE : CELL_FEAT_SHM_MEMFD;
 		nfds = 3;
 		c->ch.shm = true;
 		/*
@@ -448,6 +485,11 @@ static int handshake(struct conn *c)
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
 	cell_hs_encode_welcome(&welcome, frame);
 	err = cell_ux_send(c->ch.sock, &iov, 1, fds, nfds, cell_deadline_in_ms(1000));
+	if (module) {
+		/* The client's ends of /dev/cell pairs are not ours to keep. */
+		close(fds[0]);
+		close(fds[1]);
+	}
 	if (err)
 		return err;
 	atomic_store(&c->ready, true);
@@ -817,6 +859,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		srv->o.max_connections = DEFAULT_CONNECTIONS;
 	srv->spin_ns = srv->o.spin_ns ? srv->o.spin_ns : DEFAULT_SPIN_NS;
 	err = cell_backend_resolve(srv->o.backend, &srv->backend);
+	srv->module_by_name = cell_backend_module_by_name(srv->o.backend);
 	if (err)
 		goto fail;
 	if (srv->o.runtime_dir) {

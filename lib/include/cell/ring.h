@@ -94,6 +94,7 @@ struct cell_ring {
 	uint64_t spin_ns;
 	bool broken;	 /* the peer broke the protocol: every call fails -EBADMSG */
 	bool wake_futex; /* with wake_fd: futex-wake the peer as well */
+	bool module;	 /* a /dev/cell ring: wait and wake through its ioctls */
 };
 
 /* A record read in place. */
@@ -219,6 +220,16 @@ LIBCELL_API CELL_MUST_CHECK int cell_ring_read_wait(struct cell_ring *r, struct 
  * the order they were read; releasing an earlier end again is a no-op.
  */
 LIBCELL_API void cell_ring_release(struct cell_ring *r, uint64_t end);
+
+/**
+ * cell_ring_sleep() - sleep while *@word (one of the ring's two @wake
+ * words) equals @seen, until woken or the absolute CLOCK_MONOTONIC time
+ * @abs_ns: futex(2) on a memfd ring, the wait ioctl on a /dev/cell ring.
+ * Return: 0 (woken, maybe spuriously, or the word differs), -ETIMEDOUT,
+ * -EINTR, -EPIPE (module rings: the peer closed its side).
+ */
+LIBCELL_API int cell_ring_sleep(struct cell_ring *r, uint32_t *word, uint32_t seen,
+				uint64_t abs_ns);
 
 /* cell_ring_flush() - consumer: publish every released byte now. */
 LIBCELL_API void cell_ring_flush(struct cell_ring *r);
