@@ -29,3 +29,12 @@ vm-check:
 
 vm-check-tap:
 	@$(TOP)/tools/tap-run $(TAP_DIR)/vm.tap $(TOP)/tools/vm/run.sh
+
+# make bench runs bench-vm: /dev/cell rings against memfd rings and raw
+# futex(2), measured side by side inside the VM (tools/bench/module_bench.c).
+BENCH_PARTS += bench-vm
+.PHONY: bench-vm
+bench-vm:
+	@$(DEPS) build kernel
+	@VM_SOURCES=$(TOP)/tools/bench/module_bench.c $(TOP)/tools/vm/run.sh module_bench | \
+		grep -aE '^# |^(not )?ok '

@@ -14,7 +14,8 @@
 # busybox-static.  TEST names (e.g. abi_test) run a subset.
 #
 # Environment: VM_TIMEOUT (seconds, default 600), VM_MEM (MiB, default
-# 1024), VM_KEEP=1 keeps the console log in build/vm/console.log.
+# 1024), VM_KEEP=1 keeps the console log in build/vm/console.log,
+# VM_SOURCES (files) runs those programs instead of selftests/module/.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,7 +61,8 @@ ksrc=$("$top/tools/kernel-src.sh" 2>>"$log") || fail "no kselftest harness (tool
 root=$out/initramfs
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/tests" "$root/proc" "$root/sys" "$root/dev"
-for src in "$top"/selftests/module/*_test.c; do
+# VM_SOURCES: other programs to run instead of the tests (make bench-vm).
+for src in ${VM_SOURCES:-"$top"/selftests/module/*_test.c}; do
 	name=$(basename "$src" .c)
 	if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then
 		continue
