@@ -34,6 +34,7 @@
 #include <cell/wire.h>
 
 #include "kselftest_harness.h"
+#include "server_child.h"
 
 #define FP	    0x6261636b70726573ULL
 #define NAME	    "backpressure"
@@ -119,61 +120,47 @@ static enum cell_status sync_handler(const struct cell_vesicle *req, struct cell
 static enum cell_status echo_handler(const struct cell_vesicle *req, struct cell_reply *reply,
 				     void *ctx)
 {
-	void *p;
-
 	if (ctx) {
 		spin_for(ECHO_COST_NS);
 		atomic_fetch_add(&shm->handled, 1);
 	}
-	p = cell_reply_reserve(reply, req->len);
-	if (!p)
-		return CELL_STATUS_RESOURCE_EXHAUSTED;
-	memcpy(p, req->data, req->len);
-	return cell_reply_commit(reply, req->len) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+	return echo_in_place(req, reply);
+}
+
+struct server_args {
+	const char *dir;
+	enum cell_ring_backend backend;
+	uint64_t max_ring;
+};
+
+static struct cell_server *make_server(void *arg)
+{
+	const struct server_args *a = arg;
+	struct cell_server_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = a->dir,
+		.backend = a->backend,
+		.max_ring = a->max_ring,
+	};
+	struct cell_server *srv;
+
+	/* Fault the whole log in now: its pages must not count as growth. */
+	memset(shm->log, 0, sizeof(shm->log));
+	srv = cell_server_new(NAME, &o);
+	if (srv && (cell_server_handle(srv, M_SEQ, seq_handler, NULL) ||
+		    cell_server_handle(srv, M_SYNC, sync_handler, NULL) ||
+		    cell_server_handle(srv, M_ECHO_SLOW, echo_handler, srv) ||
+		    cell_server_handle(srv, M_ECHO, echo_handler, NULL)))
+		return NULL;
+	return srv;
 }
 
 static pid_t start_server(const char *dir, enum cell_ring_backend backend, uint64_t max_ring)
 {
-	int pfd[2];
-	pid_t pid;
-	char ok;
+	struct server_args a = { .dir = dir, .backend = backend, .max_ring = max_ring };
 
-	if (pipe(pfd))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct cell_server_opts o = {
-			.sz = sizeof(o),
-			.fingerprint = FP,
-			.runtime_dir = dir,
-			.backend = backend,
-			.max_ring = max_ring,
-		};
-		struct cell_server *srv;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(pfd[0]);
-		/* Fault the whole log in now: its pages must not count as growth. */
-		memset(shm->log, 0, sizeof(shm->log));
-		srv = cell_server_new(NAME, &o);
-		if (!srv || cell_server_handle(srv, M_SEQ, seq_handler, NULL) ||
-		    cell_server_handle(srv, M_SYNC, sync_handler, NULL) ||
-		    cell_server_handle(srv, M_ECHO_SLOW, echo_handler, srv) ||
-		    cell_server_handle(srv, M_ECHO, echo_handler, NULL))
-			_exit(1);
-		if (write(pfd[1], "k", 1) != 1)
-			_exit(1);
-		close(pfd[1]);
-		_exit(cell_server_run(srv, 2) ? 1 : 0);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &ok, 1) != 1) {
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(pfd[0]);
-	return pid;
+	return fork_server(make_server, &a, 2);
 }
 
 /* Resident bytes of @pid (0: this process). */

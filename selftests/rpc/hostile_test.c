@@ -51,6 +51,7 @@
 #include "rpc_internal.h"
 
 #include "kselftest_harness.h"
+#include "server_child.h"
 
 #define FP	   0x686f7374696c6521ULL
 #define OTHER_FP   0x0badf00d0badf00dULL
@@ -64,13 +65,8 @@
 
 static enum cell_status echo(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
 {
-	void *p = cell_reply_reserve(reply, req->len);
-
 	(void)ctx;
-	if (!p)
-		return CELL_STATUS_RESOURCE_EXHAUSTED;
-	memcpy(p, req->data, req->len);
-	return cell_reply_commit(reply, req->len) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+	return echo_in_place(req, reply);
 }
 
 static enum cell_status nop(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
@@ -81,46 +77,27 @@ static enum cell_status nop(const struct cell_vesicle *req, struct cell_reply *r
 	return CELL_STATUS_OK;
 }
 
+static struct cell_server *make_server(void *arg)
+{
+	struct cell_server_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = arg,
+		.backend = CELL_RING_BACKEND_MEMFD,
+		.max_ring = MAX_RING,
+	};
+	struct cell_server *srv = cell_server_new(NAME, &o);
+
+	if (srv && (cell_server_handle(srv, M_ECHO, echo, NULL) ||
+		    cell_server_handle(srv, M_NOP, nop, NULL)))
+		return NULL;
+	return srv;
+}
+
 /* Fork a 2-thread server on the memfd backend; its pid once it accepts. */
 static pid_t start_server(const char *dir)
 {
-	int pfd[2];
-	pid_t pid;
-	char ok;
-
-	if (pipe(pfd))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct cell_server_opts o = {
-			.sz = sizeof(o),
-			.fingerprint = FP,
-			.runtime_dir = dir,
-			.backend = CELL_RING_BACKEND_MEMFD,
-			.max_ring = MAX_RING,
-		};
-		struct cell_server *srv;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(pfd[0]);
-		srv = cell_server_new(NAME, &o);
-		if (!srv || cell_server_handle(srv, M_ECHO, echo, NULL) ||
-		    cell_server_handle(srv, M_NOP, nop, NULL))
-			_exit(1);
-		if (write(pfd[1], "k", 1) != 1)
-			_exit(1);
-		close(pfd[1]);
-		_exit(cell_server_run(srv, 2) ? 1 : 0);
-	}
-	close(pfd[1]);
-	/* The 'k', then end of file: the child closed its end (fd counts are stable). */
-	if (read(pfd[0], &ok, 1) != 1 || read(pfd[0], &ok, 1) != 0) {
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(pfd[0]);
-	return pid;
+	return fork_server(make_server, (void *)dir, 2);
 }
 
 /* 0 while @pid runs; else its wait status (or -1). */

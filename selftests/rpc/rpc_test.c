@@ -24,6 +24,7 @@
 #include <cell/wire.h>
 
 #include "ring_module.h"
+#include "server_child.h"
 
 #include "kselftest_harness.h"
 
@@ -40,13 +41,8 @@ static _Atomic uint64_t *shared_counter;
 
 static enum cell_status echo(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
 {
-	void *p = cell_reply_reserve(reply, req->len);
-
 	(void)ctx;
-	if (!p)
-		return CELL_STATUS_RESOURCE_EXHAUSTED;
-	memcpy(p, req->data, req->len);
-	return cell_reply_commit(reply, req->len) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+	return echo_in_place(req, reply);
 }
 
 static enum cell_status sleeper(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
@@ -142,32 +138,24 @@ static struct cell_server *make_server(const char *dir, enum cell_ring_backend b
 	return srv;
 }
 
+struct server_args {
+	const char *dir;
+	enum cell_ring_backend backend;
+};
+
+static struct cell_server *make_server_child(void *arg)
+{
+	const struct server_args *a = arg;
+
+	return make_server(a->dir, a->backend);
+}
+
 /* Fork a server process; returns its pid once it accepts connections. */
 static pid_t start_server(const char *dir, enum cell_ring_backend backend)
 {
-	int pfd[2];
-	pid_t pid;
-	char ok;
+	struct server_args a = { .dir = dir, .backend = backend };
 
-	if (pipe(pfd))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct cell_server *srv = make_server(dir, backend);
-
-		close(pfd[0]);
-		if (!srv)
-			_exit(1);
-		if (write(pfd[1], "k", 1) != 1)
-			_exit(1);
-		close(pfd[1]);
-		_exit(cell_server_run(srv, 2) ? 1 : 0);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &ok, 1) != 1)
-		pid = -1;
-	close(pfd[0]);
-	return pid;
+	return fork_server(make_server_child, &a, 2);
 }
 
 static void stop_server(pid_t pid)
