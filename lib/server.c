@@ -65,7 +65,8 @@ struct conn {
 	 * the timer under srv->lock.
 	 */
 	_Atomic uint64_t parked_since;
-	bool want_out; /* EPOLLOUT asked for on the socket (unix path, parked) */
+	bool want_out;	    /* EPOLLOUT asked for on the socket (unix path, parked) */
+	unsigned int wakes; /* doorbell wakeups, for looking at the socket now and then */
 	bool closing;
 	pid_t pid;
 	uid_t uid;
@@ -738,13 +739,23 @@ static int serve(struct conn *c, int *handled)
 	}
 	if (c->ch.shm) {
 		uint64_t ignored;
+		ssize_t got;
 
 		cell_ring_end_sleep(&c->ch.rx);
-		if (read(c->doorbell, &ignored, sizeof(ignored)) < 0 && errno != EAGAIN)
+		/*
+		 * Woken by the doorbell: the ring has work, and the socket is
+		 * looked at when the doorbell is quiet (its events keep the
+		 * level-triggered inner epoll readable until then), and every
+		 * 16th wakeup anyway.  One system call less per wakeup.
+		 */
+		got = read(c->doorbell, &ignored, sizeof(ignored));
+		if (got < 0 && errno != EAGAIN)
 			return -errno;
-		rc = cell_chan_poll_socket(&c->ch);
-		if (rc)
-			return rc;
+		if (got < 0 || !(++c->wakes % 16)) {
+			rc = cell_chan_poll_socket(&c->ch);
+			if (rc)
+				return rc;
+		}
 	}
 	if (c->ch.q_head) {
 		rc = drain_queue(c);
