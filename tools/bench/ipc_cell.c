@@ -4,7 +4,9 @@
  * cell_reply_send(), served by cell_server_run(srv, 1), and a client that
  * calls with cell_client_call() (one call) or, for calls/s, begins and
  * submits ipc_depth() calls before waiting for each (pipelined on one
- * connection).  Default ring sizes and limits: what a user gets.
+ * connection).  Default limits; rings of the default size, or larger for
+ * a message that would not fit a ring record (half a ring): sized for the
+ * largest message, as the iceoryx case's mempools are (ring_for()).
  *
  *  cell-shm-spin    memfd rings, default (adaptive) spin on both sides
  *  cell-shm-block   memfd rings, spin_ns = CELL_SPIN_NONE on both sides
@@ -158,6 +160,16 @@ static uint64_t spin_of(enum cell_kind k)
 	return k == BLOCK ? CELL_SPIN_NONE : 0;
 }
 
+/* Ring bytes for messages of @size: the default, or a ring whose records hold them. */
+static uint64_t ring_for(size_t size)
+{
+	uint64_t ring = CELL_RPC_DEFAULT_RING;
+
+	while (ring / 2 < size + 4096)
+		ring *= 2;
+	return ring;
+}
+
 static int serve(void *ctx, int ready_fd)
 {
 	struct cctx *c = ctx;
@@ -167,6 +179,7 @@ static int serve(void *ctx, int ready_fd)
 		.runtime_dir = c->dir,
 		.backend = backend_of(c->kind),
 		.spin_ns = spin_of(c->kind),
+		.max_ring = ring_for(c->size),
 	};
 	struct cell_server *srv;
 	int err;
@@ -227,6 +240,8 @@ static int cconnect(void *ctx)
 		.runtime_dir = c->dir,
 		.backend = backend_of(c->kind),
 		.spin_ns = spin_of(c->kind),
+		.request_ring = ring_for(c->size),
+		.response_ring = ring_for(c->size),
 	};
 
 	c->req = malloc(c->size);
