@@ -46,8 +46,13 @@ add_custom_command(OUTPUT ${gen}/vectors_gen.c
 		${CELL_TOP}/selftests/vectors/fingerprints.tsv
 	COMMENT "vectors.awk" VERBATIM)
 
+# One target owns the generated files: with two firmwares listing the same
+# custom-command output, parallel make would run cellc twice at once.
+add_custom_target(mcu_generated DEPENDS ${gen}/sensor.mcu.h ${gen}/vectors_gen.c)
+
 function(cell_firmware name lib)
 	add_executable(${name}.elf ${ARGN} ${fw}/board_lm3s6965.c)
+	add_dependencies(${name}.elf mcu_generated)
 	target_include_directories(${name}.elf PRIVATE ${fw} ${gen}
 		${CMAKE_CURRENT_SOURCE_DIR}/example)
 	target_link_libraries(${name}.elf PRIVATE ${lib})
