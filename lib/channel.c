@@ -42,13 +42,29 @@ int cell_chan_init(struct cell_chan *ch, int sock, uint64_t fingerprint)
 	ch->q_tail = &ch->q_head;
 	ch->tx_stage = aligned_alloc(8, STAGE_BYTES);
 	ch->rx_buf = aligned_alloc(8, STAGE_BYTES);
-	if (!ch->tx_stage || !ch->rx_buf) {
+	if (!ch->tx_stage || !ch->rx_buf || cell_chan_set_inflight(ch, 0)) {
 		free(ch->tx_stage);
 		free(ch->rx_buf);
 		ch->tx_stage = NULL;
 		ch->rx_buf = NULL;
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+int cell_chan_set_inflight(struct cell_chan *ch, uint32_t inflight)
+{
+	unsigned int cap = inflight + CELL_ATT_QUEUE, n = ch->att_count;
+	int *fds = malloc(cap * sizeof(*fds));
+
+	if (!fds)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++)
+		fds[i] = ch->att_fds[(ch->att_head + i) % ch->att_cap];
+	free(ch->att_fds);
+	ch->att_fds = fds;
+	ch->att_cap = cap;
+	ch->att_head = 0;
 	return 0;
 }
 
@@ -66,9 +82,11 @@ void cell_chan_fini(struct cell_chan *ch)
 	ch->q_tail = &ch->q_head;
 	while (ch->att_count) {
 		close(ch->att_fds[ch->att_head]);
-		ch->att_head = (ch->att_head + 1) % CELL_ATT_QUEUE;
+		ch->att_head = (ch->att_head + 1) % ch->att_cap;
 		ch->att_count--;
 	}
+	free(ch->att_fds);
+	ch->att_fds = NULL;
 	cell_ring_detach(&ch->tx);
 	cell_ring_detach(&ch->rx);
 	if (ch->sock >= 0)
@@ -274,8 +292,11 @@ static int send_attachment(struct cell_chan *ch, struct cell_hdr *inner, uint32_
 	cell_hdr_encode(inner, frame + CELL_FRAME_HEAD);
 	if (ch->queue_mode) {
 		err = ch->q_head ? -EAGAIN : sock_send_now(ch, frame, sizeof(frame), ch->tx_att.fd);
-		if (err == -EAGAIN)
-			err = enqueue_copy(ch, false, frame, sizeof(frame), dup(ch->tx_att.fd));
+		if (err == -EAGAIN) {
+			int fd = dup(ch->tx_att.fd);
+
+			err = fd < 0 ? -errno : enqueue_copy(ch, false, frame, sizeof(frame), fd);
+		}
 		if (err || !ch->shm)
 			goto out;
 		rec = ch->q_head ? NULL : cell_ring_reserve(&ch->tx, sizeof(frame));
@@ -402,13 +423,13 @@ static int queue_fd(struct cell_chan *ch, int fd, uint32_t len)
 {
 	unsigned int i;
 
-	if (ch->att_count == CELL_ATT_QUEUE) {
+	if (ch->att_count == ch->att_cap) {
 		close(fd);
 		return -EBADMSG;
 	}
-	i = (ch->att_head + ch->att_count) % CELL_ATT_QUEUE;
+	(void)len;
+	i = (ch->att_head + ch->att_count) % ch->att_cap;
 	ch->att_fds[i] = fd;
-	ch->att_lens[i] = len;
 	ch->att_count++;
 	return 0;
 }
@@ -559,14 +580,15 @@ static int rx_ring(struct cell_chan *ch, struct cell_rx *rx)
 			return -EBADMSG;
 	}
 	fd = ch->att_fds[ch->att_head];
-	ch->att_head = (ch->att_head + 1) % CELL_ATT_QUEUE;
+	ch->att_head = (ch->att_head + 1) % ch->att_cap;
 	ch->att_count--;
 	return open_attachment(ch, payload, rx->hdr.len, fd, rx);
 }
 
 int cell_chan_rx(struct cell_chan *ch, struct cell_rx *rx)
 {
-	if (ch->dead)
+	/* A gone peer's ring still holds what it committed: read it out. */
+	if (ch->dead && !ch->shm)
 		return -EPIPE;
 	return ch->shm ? rx_ring(ch, rx) : rx_socket(ch, rx);
 }

@@ -257,6 +257,14 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 			close(fds[i]);
 	if (welcome.max_inflight < c->nslots)
 		c->nslots = welcome.max_inflight;
+	err = cell_chan_set_inflight(&c->ch, c->nslots);
+	if (err) {
+		if (c->ch.tx.wake_fd >= 0)
+			close(c->ch.tx.wake_fd);
+		c->ch.rx.wake_fd = -1;
+		cell_chan_fini(&c->ch);
+		return cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory"), err;
+	}
 	c->have_chan = true;
 	atomic_store(&c->connected, true);
 	return 0;
@@ -419,7 +427,8 @@ static void finish_locked(struct cell_call *call, enum cell_status st)
 {
 	call->status = st;
 	atomic_store_explicit(&call->state, CALL_DONE, memory_order_relaxed);
-	atomic_store_explicit(&call->done, 1, memory_order_release);
+	/* seq_cst: ordered before the load of @sleeping (the follower's Dekker pair). */
+	atomic_store(&call->done, 1);
 	if (atomic_load(&call->sleeping))
 		cell_futex_wake((uint32_t *)&call->done, 1);
 }
@@ -793,10 +802,9 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 				 c->nslots);
 	}
 	call = &c->calls[slot];
-	call->seq++;
+	/* id - 1 = slot + nslots * seq must stay below 2^32 to name the slot. */
+	call->seq = call->seq >= (UINT32_MAX - 1 - slot) / c->nslots ? 0 : call->seq + 1;
 	call->id = slot + 1 + c->nslots * call->seq;
-	if (call->id == 0)
-		call->id = slot + 1;
 	call->method = method;
 	call->oneway = flags & CELL_CALL_ONEWAY;
 	call->deadline = deadline;
@@ -842,6 +850,10 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	if (!call || call->state != CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not begun");
 	c = call->c;
+	/* Still ours to fix: the send lock and the reservation stay. */
+	if (len > c->ch.tx_len)
+		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "length %u above the %u bytes begun",
+				 len, c->ch.tx_len);
 	hdr.method = call->method;
 	if (call->oneway)
 		hdr.flags |= CELL_F_ONEWAY;
@@ -855,12 +867,6 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	pthread_mutex_unlock(&c->send_lock);
 	if (err) {
 		pthread_mutex_lock(&c->lock);
-		if (err == -EINVAL) {
-			atomic_store_explicit(&call->state, CALL_BEGUN, memory_order_relaxed);
-			pthread_mutex_unlock(&c->lock);
-			return cell_fail(CELL_STATUS_INVALID_ARGUMENT,
-					 "length %u above the reservation", len);
-		}
 		if (err != -ETIMEDOUT)
 			lost_locked(c);
 		finish_locked(call, err == -ETIMEDOUT ? CELL_STATUS_DEADLINE_EXCEEDED

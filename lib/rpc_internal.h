@@ -139,7 +139,10 @@ void cell_att_close(struct cell_att *att);
  */
 #define CELL_FRAME_PAD	4
 #define CELL_FRAME_HEAD (CELL_FRAME_PAD + CELL_HDR_SIZE)
-/* Attachment fds received ahead of their ring marker, at most. */
+/*
+ * Attachment fds received ahead of their ring marker, at most: one per
+ * call in flight, and this many more (cell_chan_set_inflight()).
+ */
 #define CELL_ATT_QUEUE 8
 
 /*
@@ -179,8 +182,8 @@ struct cell_chan {
 	uint32_t tx_len;
 	/* Receiving. */
 	uint8_t *rx_buf; /* unix path, CELL_FRAME_HEAD + SOCKET_FRAME_MAX */
-	int att_fds[CELL_ATT_QUEUE];
-	uint32_t att_lens[CELL_ATT_QUEUE];
+	int *att_fds;	 /* attachment fds queued, att_cap at most */
+	unsigned int att_cap;
 	unsigned int att_head, att_count;
 	bool dead;
 };
@@ -208,6 +211,8 @@ struct cell_rx {
 #define CELL_CHAN_WAIT_NS (5 * CELL_NSEC_PER_SEC)
 
 int cell_chan_init(struct cell_chan *ch, int sock, uint64_t fingerprint);
+/* Size the attachment queue for @inflight calls in flight (after the handshake). */
+int cell_chan_set_inflight(struct cell_chan *ch, uint32_t inflight);
 void cell_chan_fini(struct cell_chan *ch);
 /*
  * Room for a @len-byte payload; NULL with errno (ETIMEDOUT, EPIPE, EBADMSG,

@@ -240,18 +240,20 @@ static void timer_within(struct cell_server *srv, uint64_t ns)
  */
 static void expire_handshakes(struct cell_server *srv)
 {
-	uint64_t now = cell_now_ns(), next = 0, ticks;
+	uint64_t now, next = 0, ticks;
 
 	if (read(srv->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	pthread_mutex_lock(&srv->lock);
+	now = cell_now_ns();
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		uint64_t due = c->accepted_at + HANDSHAKE_NS;
 		uint64_t parked = atomic_load(&c->parked_since);
 
 		if (parked) {
 			/* Drop a client that took no answer for that long... */
-			if (now - parked >= CELL_CHAN_WAIT_NS) {
+			/* (parked after @now was read: it has only just parked) */
+			if (now > parked && now - parked >= CELL_CHAN_WAIT_NS) {
 				shutdown(c->ch.sock, SHUT_RDWR);
 				continue;
 			}
@@ -484,6 +486,9 @@ static int handshake(struct conn *c)
 		}
 	}
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
+	err = cell_chan_set_inflight(&c->ch, welcome.max_inflight);
+	if (err)
+		return err;
 	cell_hs_encode_welcome(&welcome, frame);
 	err = cell_ux_send(c->ch.sock, &iov, 1, fds, nfds, cell_deadline_in_ms(1000));
 	if (module) {
@@ -640,7 +645,8 @@ static int handle(struct conn *c, struct cell_rx *rx)
 		cell_chan_rx_done(&c->ch, rx);
 		return -EBADMSG;
 	}
-	if (c->scratch && rx->ring_end && rx->len) {
+	if (c->scratch && rx->ring_end && rx->att.fd < 0 && rx->len) {
+		/* Attachments are sealed: read in place; ring frames are copied. */
 		memcpy(c->scratch, rx->data, rx->len); /* read the peer's bytes once */
 		v.data = c->scratch;
 	}
@@ -682,6 +688,9 @@ static bool park(struct conn *c)
 	const struct cell_qframe *q = c->ch.q_head;
 	uint64_t none = 0;
 
+	/* A client waiting for request room must see what was released. */
+	if (c->ch.shm)
+		cell_ring_flush(&c->ch.rx);
 	if (q->to_ring) {
 		if (!cell_ring_prepare_sleep_room(&c->ch.tx, q->n))
 			return false;
@@ -730,6 +739,7 @@ static int serve(struct conn *c, int *handled)
 	struct cell_server *srv = c->srv;
 	struct cell_rx rx;
 	uint64_t spin_end;
+	bool gone = false; /* the client closed: serve what it committed, then drop */
 	int rc, n;
 
 	if (!atomic_load_explicit(&c->ready, memory_order_relaxed)) {
@@ -753,14 +763,16 @@ static int serve(struct conn *c, int *handled)
 			return -errno;
 		if (got < 0 || !(++c->wakes % 16)) {
 			rc = cell_chan_poll_socket(&c->ch);
-			if (rc)
+			if (rc == -EPIPE)
+				gone = true;
+			else if (rc)
 				return rc;
 		}
 	}
 	if (c->ch.q_head) {
 		rc = drain_queue(c);
 		if (rc)
-			return rc < 0 ? rc : 0;
+			return rc < 0 || gone ? -EPIPE : 0;
 	}
 	for (;;) {
 		for (n = 0; n < BATCH; n++) {
@@ -776,13 +788,17 @@ static int serve(struct conn *c, int *handled)
 			if (c->ch.q_head) {
 				rc = drain_queue(c);
 				if (rc)
-					return rc < 0 ? rc : 0;
+					return rc < 0 || gone ? -EPIPE : 0;
 			}
 			if (atomic_load_explicit(&srv->stopped, memory_order_relaxed))
 				return 0;
 		}
-		if (c->closing)
+		/* After GOODBYE or the end of the socket: every committed message first. */
+		if (c->closing || gone) {
+			if (n == BATCH)
+				continue;
 			return -EPIPE;
+		}
 		if (!c->ch.shm)
 			return n == BATCH ? 1 : 0;
 		if (n == BATCH)

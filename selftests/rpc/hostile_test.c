@@ -1360,7 +1360,8 @@ static const char *g_fd_hoard(struct raw *r, struct rng *g, const char *path)
 
 	(void)path;
 	rnd_fill(g, data, sizeof(data));
-	for (int i = 0; i < CELL_ATT_QUEUE + 1; i++) {
+	/* More than the queue holds: one per call in flight, and CELL_ATT_QUEUE. */
+	for (unsigned int i = 0; i < CELL_RPC_DEFAULT_INFLIGHT + CELL_ATT_QUEUE + 1; i++) {
 		int fd = memfd_with(sizeof(data), ALL_SEALS, data, sizeof(data));
 
 		if (fd < 0)

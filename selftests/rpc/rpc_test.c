@@ -348,7 +348,10 @@ TEST_RPC(pipelined_responses_larger_than_the_ring)
 	for (int i = 0; i < N; i++) {
 		ASSERT_EQ(CELL_STATUS_OK,
 			  cell_call_begin(self->c, M_ECHO, LEN, 0, cell_deadline_in_ms(10000),
-					  &calls[i], &buf));
+					  &calls[i], &buf))
+		{
+			TH_LOG("call %d: %s", i, cell_last_error(NULL));
+		}
 		fill(buf, LEN, (uint32_t)i);
 		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], LEN));
 	}
@@ -376,6 +379,94 @@ TEST_RPC(same_uid_requests_are_read_in_place)
 		  cell_client_call(self->c, M_WHERE, req, sizeof(req), &in_place, sizeof(in_place),
 				   &got, cell_deadline_in_ms(5000)));
 	EXPECT_EQ(variant->backend == CELL_RING_BACKEND_NONE ? 0 : 1, in_place);
+}
+
+/* A submit longer than the begin is refused and leaves the call usable. */
+TEST_RPC(submit_longer_than_begun_is_refused)
+{
+	struct cell_call *call;
+	struct cell_response r;
+	void *buf;
+
+	ASSERT_EQ(CELL_STATUS_OK,
+		  cell_call_begin(self->c, M_ECHO, 8, 0, cell_deadline_in_ms(5000), &call, &buf));
+	memset(buf, 7, 8);
+	EXPECT_EQ(CELL_STATUS_INVALID_ARGUMENT, cell_call_submit(call, 16));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_finish(call, 8, &r));
+	EXPECT_EQ(8, r.len);
+	cell_call_end(call);
+	EXPECT_TRUE(check_echo(self->c, 100, 12));
+}
+
+/*
+ * Attachments in flight beyond a handful (a slow first call holds the rest
+ * back): payloads above half the 1 MiB ring, so only markers use the rings.
+ */
+TEST_RPC(many_attachments_in_flight)
+{
+	enum {
+		N = 16,
+		LEN = 600000
+	};
+	struct cell_call *slow, *calls[N];
+	uint32_t ms = 100;
+	uint8_t *want = malloc(LEN);
+	struct cell_response r;
+	void *buf;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(self->c, M_SLEEP, sizeof(ms), 0,
+						  cell_deadline_in_ms(10000), &slow, &buf));
+	memcpy(buf, &ms, sizeof(ms));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(slow, sizeof(ms)));
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_call_begin(self->c, M_ECHO, LEN, 0, cell_deadline_in_ms(10000),
+					  &calls[i], &buf))
+		{
+			TH_LOG("call %d: %s", i, cell_last_error(NULL));
+		}
+		fill(buf, LEN, (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], LEN));
+	}
+	EXPECT_EQ(CELL_STATUS_OK, cell_call_wait(slow, NULL));
+	cell_call_end(slow);
+	for (int i = 0; i < N; i++) {
+		fill(want, LEN, (uint32_t)i);
+		EXPECT_EQ(CELL_STATUS_OK, cell_call_wait(calls[i], &r))
+		{
+			TH_LOG("call %d: %s", i, cell_last_error(NULL));
+		}
+		EXPECT_TRUE(r.len == LEN && !memcmp(want, r.data, LEN));
+		cell_call_end(calls[i]);
+	}
+	free(want);
+}
+
+/* One-way messages sent right before a client goes are all delivered. */
+TEST_RPC(oneway_then_goodbye_loses_nothing)
+{
+	uint64_t n = 0;
+	uint32_t got;
+
+	for (int k = 0; k < 50; k++) {
+		struct cell_client *c = connect_to(self->dir, variant->backend, 0);
+
+		ASSERT_NE(NULL, c);
+		for (int i = 0; i < 200; i++)
+			ASSERT_EQ(CELL_STATUS_OK,
+				  cell_client_send(c, M_INCR, NULL, 0, cell_deadline_in_ms(5000)));
+		cell_client_free(c);
+	}
+	/* The last connection's messages may still be on their way: wait for them. */
+	for (uint64_t t0 = cell_now_ns(); cell_now_ns() - t0 < 2 * CELL_NSEC_PER_SEC;) {
+		ASSERT_EQ(CELL_STATUS_OK, cell_client_call(self->c, M_COUNT, NULL, 0, &n, sizeof(n),
+							   &got, cell_deadline_in_ms(5000)));
+		if (n == 10000)
+			break;
+		usleep(10 * 1000);
+	}
+	EXPECT_EQ(10000, n);
 }
 
 TEST_RPC(max_inflight_fails_fast)
@@ -796,6 +887,50 @@ TEST(silent_connections_are_dropped)
 	}
 	cell_client_free(c);
 	small_server_end(srv, t, dir);
+}
+
+/*
+ * Correlation ids keep naming their slot once nslots * k passes 2^32:
+ * with 100000 slots (not a power of two) slot 0 wraps after 42949 calls.
+ */
+TEST(ids_wrap_with_many_slots)
+{
+	struct cell_server_opts so = {
+		.sz = sizeof(so),
+		.fingerprint = FP,
+		.max_inflight = 100000,
+	};
+	struct cell_client_opts co = {
+		.sz = sizeof(co),
+		.fingerprint = FP,
+		.max_inflight = 100000,
+	};
+	struct cell_server *srv;
+	struct cell_client *c;
+	char dir[64];
+	pthread_t t;
+	uint32_t i;
+
+	strcpy(dir, "/tmp/cell-rpc5-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	so.runtime_dir = co.runtime_dir = dir;
+	srv = cell_server_new("rpctest", &so);
+	ASSERT_NE(NULL, srv);
+	ASSERT_EQ(0, cell_server_handle(srv, M_ECHO, echo, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, run_server, srv));
+	c = cell_client_connect("rpctest", &co);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(100000, cell_client_max_inflight(c));
+	for (i = 0; i < 43000; i++)
+		if (cell_client_call(c, M_ECHO, &i, sizeof(i), NULL, 0, NULL,
+				     cell_deadline_in_ms(5000)) != CELL_STATUS_TOO_LARGE)
+			break; /* a 4-byte echo into 0 bytes of room: TOO_LARGE when it works */
+	EXPECT_EQ(43000, i) TH_LOG("call %u: %s", i, cell_last_error(NULL));
+	cell_client_free(c);
+	cell_server_stop(srv);
+	pthread_join(t, NULL);
+	cell_server_free(srv);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN
