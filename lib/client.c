@@ -650,6 +650,26 @@ static bool call_done(struct cell_call *call)
 	return atomic_load_explicit(&call->done, memory_order_acquire);
 }
 
+/*
+ * Reader: with the FIFO of unreleased responses full, sleep until a
+ * call_end() gives some back (it wakes the ring's words) instead of
+ * spinning on records it may not read yet.  Return: whether it was full.
+ */
+static bool fifo_full_sleep(struct cell_client *c, uint64_t deadline)
+{
+	uint32_t *word = &c->ch.rx.producer->wake;
+	uint32_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+	uint64_t until = cell_now_ns() + CELL_RING_WAIT_SLICE_NS;
+	bool full;
+
+	pthread_mutex_lock(&c->lock);
+	full = c->pend_count == pend_cap(c);
+	pthread_mutex_unlock(&c->lock);
+	if (full)
+		cell_ring_sleep(&c->ch.rx, word, w, until < deadline ? until : deadline);
+	return full;
+}
+
 /* Step down as reader and let a sleeping follower take over. */
 static void step_down(struct cell_client *c)
 {
@@ -712,6 +732,8 @@ static void wait_done(struct cell_call *call)
 				if (rc < 0 || call_done(call))
 					break;
 				if (rc > 0)
+					continue;
+				if (c->ch.shm && fifo_full_sleep(c, call->deadline))
 					continue;
 				now = cell_now_ns();
 				if (now >= call->deadline)
@@ -948,7 +970,6 @@ enum cell_status cell_call_finish(struct cell_call *call, uint32_t len, struct c
 void cell_call_end(struct cell_call *call)
 {
 	struct cell_client *c;
-	bool cancel = false;
 
 	if (!call || call->state == CALL_FREE)
 		return;
@@ -957,11 +978,12 @@ void cell_call_end(struct cell_call *call)
 		cell_chan_tx_abort(&c->ch);
 		pthread_mutex_unlock(&c->send_lock);
 	}
+	/* Told while the call still counts as in flight: no reconnect swaps the channel. */
+	if (call->state == CALL_SUBMITTED && atomic_load(&c->connected))
+		(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, call->method, call->id);
 	pthread_mutex_lock(&c->lock);
-	if (call->state == CALL_SUBMITTED) {
-		cancel = true;
+	if (call->state == CALL_SUBMITTED)
 		call->status = CELL_STATUS_CANCELLED;
-	}
 	if (c->o.metrics && !call->oneway)
 		cell_metrics_record(c->o.metrics, call->method, call->status,
 				    cell_now_ns() - call->t0);
@@ -978,8 +1000,6 @@ void cell_call_end(struct cell_call *call)
 	atomic_store_explicit(&call->state, CALL_FREE, memory_order_relaxed);
 	c->inflight--;
 	pthread_mutex_unlock(&c->lock);
-	if (cancel && atomic_load(&c->connected))
-		(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, call->method, call->id);
 }
 
 uint32_t cell_call_id(const struct cell_call *call)
@@ -1002,13 +1022,17 @@ int cell_client_cancel(struct cell_client *c, uint32_t id)
 	}
 	method = call->method;
 	finish_locked(call, CELL_STATUS_CANCELLED);
-	pthread_mutex_unlock(&c->lock);
-	/* A reader asleep for this call wakes up and sees it done. */
+	/*
+	 * Under the lock: the call's owner may end it as soon as it is done,
+	 * and a reconnect may then replace the channel.  A reader asleep for
+	 * this call wakes up and sees it done.
+	 */
 	if (c->ch.shm)
 		cell_ring_wake_all(&c->ch.rx);
 	else
 		(void)!write(c->kick, &(uint64_t){ 1 }, sizeof(uint64_t));
 	(void)cell_chan_send_control(&c->ch, CELL_F_CANCEL, method, id);
+	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
