@@ -712,6 +712,24 @@ static bool spin_for(struct cell_client *c, struct cell_call *call, uint64_t now
 	return won;
 }
 
+/*
+ * The alive() of a send that waits for request room: the server may itself
+ * be waiting for room in the response ring, so read answers meanwhile
+ * (unless another thread is the reader); unviewed ones are copied out when
+ * they pin the ring.  A single thread that pipelines more than the rings
+ * hold thus keeps both directions moving.
+ */
+static bool client_waiting_for_room(void *ctx)
+{
+	struct cell_client *c = ctx;
+
+	if (c->ch.shm && !atomic_exchange(&c->reading, true)) {
+		(void)read_available(c);
+		step_down(c);
+	}
+	return client_alive(c);
+}
+
 /* Wait until @call is done or its deadline passes. */
 static void wait_done(struct cell_call *call)
 {
@@ -781,10 +799,13 @@ static enum cell_status reconnect_locked(struct cell_client *c, uint64_t deadlin
 	if (c->inflight)
 		return cell_fail(CELL_STATUS_UNAVAILABLE,
 				 "%s: connection lost; calls still in flight", c->path);
-	pthread_mutex_lock(&c->send_lock);
+	/*
+	 * No call in flight: nobody is in a send (the one-way shortcut is off
+	 * for reconnecting clients), so the channel is ours without send_lock
+	 * (whose order is send_lock, then lock).
+	 */
 	drop_chan(c);
 	err = do_connect(c, deadline);
-	pthread_mutex_unlock(&c->send_lock);
 	return err ? status_of(err) : CELL_STATUS_OK;
 }
 
@@ -840,7 +861,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	pthread_mutex_unlock(&c->lock);
 
 	pthread_mutex_lock(&c->send_lock);
-	p = cell_chan_tx_begin(&c->ch, len, deadline, client_alive, c);
+	p = cell_chan_tx_begin(&c->ch, len, deadline, client_waiting_for_room, c);
 	if (!p) {
 		int err = errno;
 
@@ -1082,7 +1103,7 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 	if (c && method < CELL_METHOD_CONTROL_BASE && len <= CELL_MAX_PAYLOAD &&
 	    atomic_load_explicit(&c->connected, memory_order_acquire) && !c->o.reconnect) {
 		pthread_mutex_lock(&c->send_lock);
-		buf = cell_chan_tx_begin(&c->ch, len, deadline, client_alive, c);
+		buf = cell_chan_tx_begin(&c->ch, len, deadline, client_waiting_for_room, c);
 		if (buf) {
 			if (len)
 				memcpy(buf, req, len);

@@ -402,45 +402,60 @@ TEST_RPC(submit_longer_than_begun_is_refused)
  * Attachments in flight beyond a handful (a slow first call holds the rest
  * back): payloads above half the 1 MiB ring, so only markers use the rings.
  */
-TEST_RPC(many_attachments_in_flight)
+static void pipeline_behind_slow_call(struct __test_metadata *_metadata, struct cell_client *c,
+				      uint32_t len)
 {
 	enum {
-		N = 16,
-		LEN = 600000
+		N = 16
 	};
 	struct cell_call *slow, *calls[N];
 	uint32_t ms = 100;
-	uint8_t *want = malloc(LEN);
+	uint8_t *want = malloc(len);
 	struct cell_response r;
 	void *buf;
 
 	ASSERT_NE(NULL, want);
-	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(self->c, M_SLEEP, sizeof(ms), 0,
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(c, M_SLEEP, sizeof(ms), 0,
 						  cell_deadline_in_ms(10000), &slow, &buf));
 	memcpy(buf, &ms, sizeof(ms));
 	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(slow, sizeof(ms)));
 	for (int i = 0; i < N; i++) {
 		ASSERT_EQ(CELL_STATUS_OK,
-			  cell_call_begin(self->c, M_ECHO, LEN, 0, cell_deadline_in_ms(10000),
-					  &calls[i], &buf))
+			  cell_call_begin(c, M_ECHO, len, 0, cell_deadline_in_ms(10000), &calls[i],
+					  &buf))
 		{
 			TH_LOG("call %d: %s", i, cell_last_error(NULL));
 		}
-		fill(buf, LEN, (uint32_t)i);
-		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], LEN));
+		fill(buf, len, (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], len));
 	}
 	EXPECT_EQ(CELL_STATUS_OK, cell_call_wait(slow, NULL));
 	cell_call_end(slow);
 	for (int i = 0; i < N; i++) {
-		fill(want, LEN, (uint32_t)i);
+		fill(want, len, (uint32_t)i);
 		EXPECT_EQ(CELL_STATUS_OK, cell_call_wait(calls[i], &r))
 		{
 			TH_LOG("call %d: %s", i, cell_last_error(NULL));
 		}
-		EXPECT_TRUE(r.len == LEN && !memcmp(want, r.data, LEN));
+		EXPECT_TRUE(r.len == len && !memcmp(want, r.data, len));
 		cell_call_end(calls[i]);
 	}
 	free(want);
+}
+
+TEST_RPC(many_attachments_in_flight)
+{
+	pipeline_behind_slow_call(_metadata, self->c, 600000);
+}
+
+/*
+ * One thread pipelines more than both 1 MiB rings hold (16 x 300 KB each
+ * way) before it collects anything: waiting for request room, it reads
+ * answers, so neither side waits for the other.
+ */
+TEST_RPC(pipelining_more_than_the_rings_hold)
+{
+	pipeline_behind_slow_call(_metadata, self->c, 300000);
 }
 
 /* One-way messages sent right before a client goes are all delivered. */
