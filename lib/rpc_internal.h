@@ -9,6 +9,7 @@
 #define CELL_RPC_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -185,7 +186,7 @@ struct cell_chan {
 	int *att_fds;	 /* attachment fds queued, att_cap at most */
 	unsigned int att_cap;
 	unsigned int att_head, att_count;
-	bool dead;
+	_Atomic bool dead; /* the peer is gone (set by any thread that sees it) */
 };
 
 /* A frame waiting for room: @n bytes from the pad on, for the ring or the socket. */

@@ -481,8 +481,13 @@ static int handshake(struct conn *c)
 		 */
 		if (c->uid != geteuid()) {
 			c->scratch = aligned_alloc(8, CELL_RING_RECORD_MAX(c->ch.rx.size));
-			if (!c->scratch)
+			if (!c->scratch) {
+				if (module) {
+					close(fds[0]);
+					close(fds[1]);
+				}
 				return -ENOMEM;
+			}
 		}
 	}
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
