@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <cell/wire.h>
+#include "../vectors/tsv.h"
 
 #define MAX_FIELDS 8
 #define MAX_FRAME  4096
@@ -32,41 +33,6 @@ static void result(int ok, const char *fmt, const char *name, const char *why)
 	       why ? why : "");
 	if (!ok)
 		failures++;
-}
-
-/* Split @line at tabs in place; returns the number of columns. */
-static int split_tabs(char *line, char **cols, int max)
-{
-	int n = 0;
-
-	line[strcspn(line, "\r\n")] = '\0';
-	while (n < max) {
-		cols[n++] = line;
-		line = strchr(line, '\t');
-		if (!line)
-			break;
-		*line++ = '\0';
-	}
-	return n;
-}
-
-static int parse_hex(const char *text, uint8_t *out, size_t cap, size_t *len)
-{
-	*len = 0;
-	while (*text) {
-		unsigned int byte;
-		int used;
-
-		if (*text == ' ') {
-			text++;
-			continue;
-		}
-		if (sscanf(text, "%2x%n", &byte, &used) != 1 || used != 2 || *len == cap)
-			return -EINVAL;
-		out[(*len)++] = (uint8_t)byte;
-		text += used;
-	}
-	return 0;
 }
 
 /* Look up "key=value" in a space-separated field list. */

@@ -20,6 +20,7 @@
 
 #include <cell/wire.h>
 #include "cell_mcu.h"
+#include "../vectors/tsv.h"
 
 #define MAX_FRAME 4096
 
@@ -32,40 +33,6 @@ static void result(int ok, const char *what, const char *name, const char *why)
 	       why && !ok ? ": " : "", why && !ok ? why : "");
 	if (!ok)
 		failures++;
-}
-
-static int split_tabs(char *line, char **cols, int max)
-{
-	int n = 0;
-
-	line[strcspn(line, "\r\n")] = '\0';
-	while (n < max) {
-		cols[n++] = line;
-		line = strchr(line, '\t');
-		if (!line)
-			break;
-		*line++ = '\0';
-	}
-	return n;
-}
-
-static int parse_hex(const char *text, uint8_t *out, size_t cap, size_t *len)
-{
-	*len = 0;
-	while (*text) {
-		unsigned int byte;
-		int used;
-
-		if (*text == ' ') {
-			text++;
-			continue;
-		}
-		if (sscanf(text, "%2x%n", &byte, &used) != 1 || used != 2 || *len == cap)
-			return -EINVAL;
-		out[(*len)++] = (uint8_t)byte;
-		text += used;
-	}
-	return 0;
 }
 
 static const char *check_ok(const uint8_t *bytes, size_t n)
