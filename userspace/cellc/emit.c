@@ -419,6 +419,31 @@ static void emit_client(const struct method *m)
 	}
 }
 
+/*
+ * The fields of a handlers struct, one per method: the request, then the
+ * response built in place (fixed size) or @build_arg (variable), then
+ * @call_arg and the context.
+ */
+static void emit_handler_fields(const struct schema *s, const char *call_arg, const char *build_arg)
+{
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+		char resp[160];
+
+		out("\t/* %llu: %s(%s) %s%s */\n", (unsigned long long)m->id, m->name, m->req->name,
+		    m->resp ? "-> " : "oneway", m->resp ? m->resp->name : "");
+		if (!m->resp)
+			resp[0] = '\0';
+		else if (!m->resp->has_var)
+			snprintf(resp, sizeof(resp), " struct %s_%s *resp,", P, m->resp->name);
+		else
+			snprintf(resp, sizeof(resp), " %s,", build_arg);
+		out("\tenum cell_status (*%s)(const struct %s_%s *req,%s\n\t\t\t\t  %s, void "
+		    "*ctx);\n",
+		    m->name, P, m->req->name, resp, call_arg);
+	}
+}
+
 static void emit_server(const struct schema *s)
 {
 	out("/* ---- server ---- */\n\n");
@@ -428,27 +453,7 @@ static void emit_server(const struct schema *s)
 	    " * cellc_reply_finish() on @reply.  A status other than OK is sent as an\n"
 	    " * error response.\n */\n");
 	out("struct %s_handlers {\n", P);
-	for (int i = 0; i < s->nmethods; i++) {
-		const struct method *m = &s->methods[i];
-
-		out("\t/* %llu: %s(%s) %s%s */\n", (unsigned long long)m->id, m->name, m->req->name,
-		    m->resp ? "-> " : "oneway", m->resp ? m->resp->name : "");
-		if (!m->resp)
-			out("\tenum cell_status (*%s)(const struct %s_%s *req, const struct "
-			    "cell_vesicle *v,\n"
-			    "\t\t\t\t  void *ctx);\n",
-			    m->name, P, m->req->name);
-		else if (!m->resp->has_var)
-			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct %s_%s "
-			    "*resp,\n"
-			    "\t\t\t\t  const struct cell_vesicle *v, void *ctx);\n",
-			    m->name, P, m->req->name, P, m->resp->name);
-		else
-			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct cell_reply "
-			    "*reply,\n"
-			    "\t\t\t\t  const struct cell_vesicle *v, void *ctx);\n",
-			    m->name, P, m->req->name);
-	}
+	emit_handler_fields(s, "const struct cell_vesicle *v", "struct cell_reply *reply");
 	out("};\n\n");
 	out("struct %s_binding_ {\n\tstruct %s_handlers h;\n\tvoid *ctx;\n\tstruct %s_binding_ "
 	    "*next;\n};\n\n",
@@ -644,27 +649,7 @@ static void emit_mcu_dispatch(const struct schema *s)
 	    " * the board's response buffer (CELL_MCU_MAX_PAYLOAD bytes).  A status\n"
 	    " * other than OK is sent as an error response (call->detail: its text).\n */\n");
 	out("struct %s_mcu_handlers {\n", P);
-	for (int i = 0; i < s->nmethods; i++) {
-		const struct method *m = &s->methods[i];
-
-		out("\t/* %llu: %s(%s) %s%s */\n", (unsigned long long)m->id, m->name, m->req->name,
-		    m->resp ? "-> " : "oneway", m->resp ? m->resp->name : "");
-		if (!m->resp)
-			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct "
-			    "cell_mcu_call "
-			    "*call,\n\t\t\t\t  void *ctx);\n",
-			    m->name, P, m->req->name);
-		else if (!m->resp->has_var)
-			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct %s_%s "
-			    "*resp,\n"
-			    "\t\t\t\t  struct cell_mcu_call *call, void *ctx);\n",
-			    m->name, P, m->req->name, P, m->resp->name);
-		else
-			out("\tenum cell_status (*%s)(const struct %s_%s *req, struct "
-			    "cellc_builder "
-			    "*b,\n\t\t\t\t  struct cell_mcu_call *call, void *ctx);\n",
-			    m->name, P, m->req->name);
-	}
+	emit_handler_fields(s, "struct cell_mcu_call *call", "struct cellc_builder *b");
 	out("};\n\n");
 	out("/* A board's server of schema %s: embed one (static storage), then\n"
 	    " * %s_mcu_init(). */\n",
