@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <cell/metrics.h>
+#include "cpu_relax.h"
 #include "futex.h"
 #include "rpc_internal.h"
 
@@ -681,11 +682,6 @@ static void step_down(struct cell_client *c)
 			cell_futex_wake((uint32_t *)&c->calls[i].done, 1);
 }
 
-static void spin_pause(void)
-{
-	__builtin_ia32_pause();
-}
-
 /*
  * Reader: spin for a response up to the current budget.  The budget adapts
  * (cell_spin_adapt()): it shrinks while spins fail, as when the server
@@ -703,7 +699,7 @@ static bool spin_for(struct cell_client *c, struct cell_call *call, uint64_t now
 			won = true;
 			break;
 		}
-		spin_pause();
+		cell_cpu_relax();
 		if (!(i % 64) && cell_now_ns() >= end)
 			break;
 	}
@@ -774,7 +770,7 @@ static void wait_done(struct cell_call *call)
 		if (!spin_end)
 			spin_end = c->spin_ns == CELL_SPIN_NONE ? now : now + c->spin_ns;
 		if (now < spin_end) {
-			spin_pause();
+			cell_cpu_relax();
 			continue;
 		}
 		atomic_store(&call->sleeping, 1); /* seq_cst, the other half of step_down() */

@@ -62,6 +62,7 @@
 #include <cell/ring.h>
 #include <cell/time.h>
 
+#include "cpu_relax.h"
 #include "futex.h"
 #include "ring_module.h"
 
@@ -87,15 +88,6 @@ static inline void full_fence(void)
 #if defined(__SANITIZE_THREAD__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
 
 static inline uint64_t align_up(uint64_t n)
 {
@@ -377,7 +369,7 @@ static bool spin(struct cell_ring *r, try_fn try, void *arg, uint64_t deadline)
 								    : budget;
 			return true;
 		}
-		cpu_relax();
+		cell_cpu_relax();
 		if (!(i % 64)) {
 			uint64_t now = cell_now_ns();
 

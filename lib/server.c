@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <cell/metrics.h>
+#include "cpu_relax.h"
 #include "ring_module.h"
 #include "rpc_internal.h"
 
@@ -816,7 +817,7 @@ static int serve(struct conn *c, int *handled)
 		if (srv->spin_ns != CELL_SPIN_NONE) {
 			spin_end = cell_now_ns() + srv->spin_ns;
 			for (unsigned int i = 1; !cell_ring_pending(&c->ch.rx); i++) {
-				__builtin_ia32_pause();
+				cell_cpu_relax();
 				if (!(i % 64) &&
 				    (cell_now_ns() >= spin_end ||
 				     atomic_load_explicit(&srv->stopped, memory_order_relaxed)))
