@@ -816,7 +816,10 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 
 	*callp = NULL;
 	*buf = NULL;
-	if (!c || (flags & ~CELL_CALL_ONEWAY) || method >= CELL_METHOD_CONTROL_BASE)
+	/* Of Cell's own methods, PING and SCHEMA may be called like any other. */
+	if (!c || (flags & ~CELL_CALL_ONEWAY) ||
+	    (method >= CELL_METHOD_CONTROL_BASE && method != CELL_METHOD_PING &&
+	     method != CELL_METHOD_SCHEMA))
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad call arguments");
 	if (len > CELL_MAX_PAYLOAD)
 		return cell_fail(CELL_STATUS_TOO_LARGE, "payload of %u bytes", len);

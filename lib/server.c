@@ -34,6 +34,7 @@
 #include <cell/metrics.h>
 #include "cpu_relax.h"
 #include "ring_module.h"
+#include "register.h"
 #include "rpc_internal.h"
 
 #define DEFAULT_SPIN_NS	    (50 * CELL_NSEC_PER_USEC)
@@ -938,6 +939,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 	ev.data.ptr = &srv->timerfd;
 	if (srv->timerfd < 0 || epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->timerfd, &ev))
 		goto fail_errno;
+	(void)cell_register_server(name, dir, srv->path, &srv->o);
 	return srv;
 fail_errno:
 	err = -errno;

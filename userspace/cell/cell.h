@@ -1,9 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR MIT */
-/* The `cell` command's subcommands. */
+/*
+ * The `cell` command's subcommands.  Each is one function taking the
+ * arguments from its own name on (argv[0] is the command's name) and
+ * returning the exit status: 0, 1 for a failure, 2 for a usage error.
+ * To add a command: declare it here, implement it in its own file, add one
+ * line to the table in main.c (and the file to CMakeLists.txt).
+ */
 #ifndef CELL_CMD_H
 #define CELL_CMD_H
 
+#include <stdbool.h>
+
+/* One row of the command table (main.c). */
+struct cell_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage; /* "ARGS   what it does", one line of `cell help` */
+};
+
 /* cell rings [-j] [--watch] (rings.c); argv[0] is "rings". */
 int cell_cmd_rings(int argc, char **argv);
+
+/* cell ps [-j] (ps.c): local cells from celld, and LAN cells it knows. */
+int cell_cmd_ps(int argc, char **argv);
+
+/* cell schema [-j] NAME (schema.c): the schema text a running cell serves. */
+int cell_cmd_schema(int argc, char **argv);
+
+/* cell call [-j] NAME METHOD JSON (call.c): one call, built from JSON. */
+int cell_cmd_call(int argc, char **argv);
 
 #endif /* CELL_CMD_H */

@@ -1,18 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * cell: the command-line tool.  Subcommands:
- *   cell rings [-j] [--watch]   cell.ko's rings (rings.c)
+ * cell: the command-line tool.  One row per subcommand in the table below;
+ * `cell help` prints their usage lines.  Every command takes -j for JSON
+ * output (like iproute2).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cell.h"
 
+/*
+ * tools/vm/run.sh builds this file with rings.c alone (a static binary
+ * for the VM, no libcell): it defines CELL_CLI_RINGS_ONLY.
+ */
+static const struct cell_command commands[] = {
+	{ "rings", cell_cmd_rings,
+	  "rings [-j] [--watch]        list cell.ko's rings, or watch their events" },
+#ifndef CELL_CLI_RINGS_ONLY
+	{ "ps", cell_cmd_ps, "ps [-j]                     cells known to celld (local and LAN)" },
+	{ "schema", cell_cmd_schema,
+	  "schema [-j] NAME            the schema text cell NAME serves" },
+#endif
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static int usage(FILE *out)
 {
-	fputs("usage: cell COMMAND [ARGS]\n"
-	      "  rings [-j] [--watch]   list cell.ko's rings, or watch their events\n",
-	      out);
+	fputs("usage: cell COMMAND [ARGS]\n", out);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %s\n", commands[i].usage);
 	return out == stdout ? 0 : 2;
 }
 
@@ -20,10 +37,11 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage(stderr);
-	if (!strcmp(argv[1], "rings"))
-		return cell_cmd_rings(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
 		return usage(stdout);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "cell: unknown command '%s'\n", argv[1]);
 	return usage(stderr);
 }

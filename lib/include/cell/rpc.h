@@ -178,6 +178,13 @@ struct cell_server_opts {
 	const char *schema;
 	/* Busy-wait budget of an idle server thread before it sleeps, ns; 0: default. */
 	uint64_t spin_ns;
+	/*
+	 * Non-zero: do not register with celld.  By default cell_server_new()
+	 * tells the nucleus of the runtime directory (celld, if it runs) about
+	 * the new cell, best effort and bounded (a few hundred ms at worst);
+	 * CELL_NO_REGISTER=1 in the environment opts out too.
+	 */
+	int no_register;
 };
 
 /**
@@ -375,7 +382,10 @@ struct cell_response {
 #define CELL_CALL_ONEWAY 0x1 /* no response: cell_call_finish() returns at commit */
 
 /**
- * cell_call_begin() - start a call of @method with a request payload of up
+ * cell_call_begin() - start a call of @method (a schema's, below
+ * CELL_METHOD_CONTROL_BASE, or CELL_METHOD_PING / CELL_METHOD_SCHEMA: the
+ * latter answers the server's canonical schema text, NOT_FOUND if it has
+ * none) with a request payload of up
  * to @len bytes, built in place.  *@buf points to @len writable bytes (in
  * the request ring, an attachment for a large payload, or a staging
  * buffer on the unix path); write the request there, then

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * celld: the nucleus daemon.  One struct celld per process, created by
+ * main.c, shared by every module (nucleus.c, scan.c, and the modules of
+ * discovery and observation).  Everything runs on one libuv loop; no
+ * module starts a thread.  /work/notes/celld-api.md and
+ * Documentation/celld.rst describe how a module hooks in.
+ */
+#ifndef CELLD_H
+#define CELLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include <uv.h>
+
+#include "registry.h"
+
+#define CELLD_MAX_OPTIONS 64
+
+struct cell_server;
+
+struct celld_config {
+	/* Where cells' sockets are (and nucleus.sock): -r, else cell_runtime_dir(). */
+	char runtime_dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* Persistent state (keys, peers): -s, else /var/lib/cell or $XDG_STATE_HOME/cell. */
+	char state_dir[4096];
+	bool scan;    /* scan the runtime directory for sockets (default on; -S off) */
+	bool verbose; /* -v: log every registration */
+	/* -o KEY=VALUE options, for modules: read with celld_option(). */
+	const char *options[CELLD_MAX_OPTIONS];
+	int noptions;
+};
+
+struct celld_identity;
+struct celld_discovery;
+struct celld_http;
+struct celld_collect;
+struct celld_scan;
+
+struct celld {
+	uv_loop_t *loop;
+	struct celld_registry *registry;
+	struct celld_config cfg;
+	/* The nucleus cell (nucleus.c) and its uv watcher. */
+	struct cell_server *nucleus;
+	uv_poll_t nucleus_poll;
+	struct celld_scan *scan;
+	/* Modules of other parts keep their state here (NULL until started). */
+	struct celld_identity *identity;
+	struct celld_discovery *discovery;
+	struct celld_http *http;
+	struct celld_collect *collect;
+	int exit_code; /* set by celld_stop() */
+};
+
+/*
+ * A module: start() runs in this order at startup (main.c's table), stop()
+ * in reverse order at shutdown.  start returns 0 or a negative errno (celld
+ * then exits); a module that is not configured returns 0 and does nothing.
+ */
+struct celld_module {
+	const char *name;
+	int (*start)(struct celld *d);
+	void (*stop)(struct celld *d);
+};
+
+/* celld_option() - the VALUE of -o KEY=VALUE (the last one given), or @def. */
+const char *celld_option(const struct celld *d, const char *key, const char *def);
+
+/* celld_stop() - leave the loop and exit with @code (from any callback). */
+void celld_stop(struct celld *d, int code);
+
+/* celld_log() - one line on stderr, "celld: ..." (journald keeps it). */
+__attribute__((format(printf, 1, 2))) void celld_log(const char *fmt, ...);
+
+/* nucleus.c: serve the nucleus cell on d->loop. */
+int celld_nucleus_start(struct celld *d);
+void celld_nucleus_stop(struct celld *d);
+
+/* scan.c: find sockets in the runtime directory, now and as they appear. */
+int celld_scan_start(struct celld *d);
+void celld_scan_stop(struct celld *d);
+
+#endif /* CELLD_H */

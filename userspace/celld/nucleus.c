@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * The nucleus cell: celld's API (nucleus.cell) served with libcell's
+ * server inside the uv loop (uv_poll on cell_server_fd(), then
+ * cell_server_dispatch(): no thread).  Handlers are registered raw with
+ * cell_server_handle() so that refusals carry a detail text.
+ *
+ * To add a method: add it to nucleus.cell, write a handler here (or in
+ * the module's own file, registered from its start function with
+ * cell_server_handle(d->nucleus, NUCLEUS_METHOD_X, fn, d)).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cell/rpc.h>
+
+#include "celld.h"
+#include "nucleus.cell.h"
+#include "registration.h"
+
+static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
+{
+	if (reply && cell_reply_error(reply, st, why))
+		return CELL_STATUS_INTERNAL;
+	return st;
+}
+
+static enum cell_status status_of(int rc)
+{
+	switch (rc) {
+	case -EPERM:
+		return CELL_STATUS_PERMISSION_DENIED;
+	case -EBADMSG:
+		return CELL_STATUS_BAD_MESSAGE;
+	case -ENOMEM:
+	case -EMFILE:
+	case -ENFILE:
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	case -ESRCH:
+	case -ENOENT:
+		return CELL_STATUS_NOT_FOUND;
+	default:
+		return CELL_STATUS_INVALID_ARGUMENT;
+	}
+}
+
+/* ---- enroll / withdraw ------------------------------------------------ */
+
+static enum cell_status on_enroll(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	struct celld *d = ctx;
+	struct celld_registration r;
+	const struct celld_entry *kept;
+	struct nucleus_registered *resp;
+	struct celld_entry e;
+	char err[256];
+	int rc;
+
+	rc = celld_registration_parse(v->data, v->len, &r, err, sizeof(err));
+	if (rc)
+		return refuse(reply, status_of(rc), err);
+	if (celld_registration_entry(&r, &e))
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	e.pid = v->peer_pid; /* what the kernel says, not the request */
+	e.uid = v->peer_uid;
+	rc = celld_registry_add(d->registry, &e, err, sizeof(err), &kept);
+	celld_entry_strings_free(&e);
+	if (rc) {
+		if (d->cfg.verbose)
+			celld_log("enroll %s refused: %s", r.name, err);
+		return refuse(reply, status_of(rc), err);
+	}
+	if (d->cfg.verbose)
+		celld_log("enroll %s pid %d uid %u", kept->name, (int)kept->pid,
+			  (unsigned int)kept->uid);
+	if (!reply)
+		return CELL_STATUS_OK;
+	resp = cell_reply_reserve(reply, NUCLEUS_REGISTERED_SIZE);
+	if (!resp)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	memset(resp, 0, NUCLEUS_REGISTERED_SIZE);
+	resp->id = kept->id;
+	resp->count = (uint32_t)celld_registry_count(d->registry);
+	return cell_reply_commit(reply, NUCLEUS_REGISTERED_SIZE) ? CELL_STATUS_UNAVAILABLE
+								 : CELL_STATUS_OK;
+}
+
+/* Copies the name of a struct name request; NULL after answering an error. */
+static const char *request_name(const struct cell_vesicle *v, struct cell_reply *reply,
+				char name[CELL_NAME_MAX])
+{
+	const char *why = "invalid request";
+	const char *s;
+	uint32_t n;
+
+	if (nucleus_name_validate(v->data, v->len, &why)) {
+		refuse(reply, CELL_STATUS_BAD_MESSAGE, why);
+		return NULL;
+	}
+	s = nucleus_name_name((const struct nucleus_name *)v->data, &n);
+	if (n >= CELL_NAME_MAX || memchr(s, '\0', n)) {
+		refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "bad cell name");
+		return NULL;
+	}
+	memcpy(name, s, n);
+	name[n] = '\0';
+	return name;
+}
+
+static enum cell_status on_withdraw(const struct cell_vesicle *v, struct cell_reply *reply,
+				    void *ctx)
+{
+	struct celld *d = ctx;
+	const struct celld_entry *e;
+	char name[CELL_NAME_MAX], err[160];
+
+	if (!request_name(v, reply, name))
+		return CELL_STATUS_BAD_MESSAGE;
+	e = celld_registry_find(d->registry, "", name);
+	if (!e)
+		return refuse(reply, CELL_STATUS_NOT_FOUND, "no such cell");
+	if (e->uid != v->peer_uid && v->peer_uid != 0) {
+		snprintf(err, sizeof(err), "cell '%s' belongs to uid %u", name,
+			 (unsigned int)e->uid);
+		return refuse(reply, CELL_STATUS_PERMISSION_DENIED, err);
+	}
+	if (celld_registry_remove(d->registry, "", name))
+		return refuse(reply, CELL_STATUS_NOT_FOUND, "no such cell");
+	if (!reply)
+		return CELL_STATUS_OK;
+	return cell_reply_send(reply, (const uint8_t[8]){ 0 }, NUCLEUS_EMPTY_SIZE)
+		       ? CELL_STATUS_UNAVAILABLE
+		       : CELL_STATUS_OK;
+}
+
+/* ---- list / lookup ---------------------------------------------------- */
+
+struct selection {
+	char name[CELL_NAME_MAX];
+	uint32_t flags;
+	const struct celld_entry **items;
+	size_t n, cap;
+	uint64_t bytes; /* upper bound of the response */
+	int err;
+};
+
+static uint64_t info_bytes(const struct celld_entry *e)
+{
+	uint64_t n = NUCLEUS_CELL_INFO_SIZE + strlen(e->name) + strlen(e->node) + 3 * 8;
+
+	if (e->path)
+		n += strlen(e->path);
+	n += cellc_span_max(e->nendpoints, NUCLEUS_ENDPOINT_SIZE);
+	for (uint32_t i = 0; i < e->nendpoints; i++)
+		n += strlen(e->endpoints[i]);
+	return n;
+}
+
+static void select_one(const struct celld_entry *e, void *ctx)
+{
+	struct selection *s = ctx;
+	bool local = !e->node[0];
+
+	if (s->err || (s->name[0] && strcmp(s->name, e->name)))
+		return;
+	if ((s->flags & 1) && !(s->flags & 2) && !local)
+		return;
+	if ((s->flags & 2) && !(s->flags & 1) && local)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		const struct celld_entry **p = realloc(s->items, cap * sizeof(*p));
+
+		if (!p) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->items = p;
+		s->cap = cap;
+	}
+	s->items[s->n++] = e;
+	s->bytes += info_bytes(e);
+}
+
+/* Writes @e into @info, a struct inside the message @b builds. */
+static void put_info(struct cellc_builder *b, struct nucleus_cell_info *info,
+		     const struct celld_entry *e)
+{
+	struct nucleus_endpoint *ep;
+
+	info->fingerprint = e->fingerprint;
+	info->id = e->id;
+	info->pid = e->pid;
+	info->uid = e->uid;
+	info->rtt_us = e->rtt_us;
+	info->health = e->health;
+	info->origin = e->origin;
+	(void)nucleus_cell_info_set_name_str(b, info, e->name);
+	(void)nucleus_cell_info_set_node_str(b, info, e->node);
+	if (e->path)
+		(void)nucleus_cell_info_set_path_str(b, info, e->path);
+	ep = nucleus_cell_info_alloc_endpoints(b, info, e->nendpoints);
+	for (uint32_t i = 0; ep && i < e->nendpoints; i++)
+		(void)nucleus_endpoint_set_uri_str(b, &ep[i], e->endpoints[i]);
+}
+
+static enum cell_status on_list(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	struct celld *d = ctx;
+	const struct nucleus_query *q = v->data;
+	struct selection s = { .bytes = NUCLEUS_CELL_LIST_SIZE + 8 };
+	struct nucleus_cell_list *list;
+	struct nucleus_cell_info *cells;
+	struct cellc_builder b;
+	const char *why = "invalid request", *name;
+	uint32_t n;
+
+	if (nucleus_query_validate(v->data, v->len, &why))
+		return refuse(reply, CELL_STATUS_BAD_MESSAGE, why);
+	if (!reply)
+		return CELL_STATUS_INVALID_ARGUMENT;
+	name = nucleus_query_name(q, &n);
+	if (n >= CELL_NAME_MAX)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "name filter too long");
+	memcpy(s.name, name, n);
+	s.flags = q->flags;
+	celld_registry_foreach(d->registry, select_one, &s);
+	if (s.err) {
+		free(s.items);
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	list = nucleus_cell_list_reply_begin(reply, s.bytes, &b);
+	if (!list) {
+		free(s.items);
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	}
+	list->total = (uint32_t)celld_registry_count(d->registry);
+	cells = nucleus_cell_list_alloc_cells(&b, list, (uint32_t)s.n);
+	for (size_t i = 0; cells && i < s.n; i++)
+		put_info(&b, &cells[i], s.items[i]);
+	free(s.items);
+	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+static enum cell_status on_lookup(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	struct celld *d = ctx;
+	struct nucleus_cell_detail *det;
+	const struct celld_entry *e;
+	struct cellc_builder b;
+	char name[CELL_NAME_MAX];
+	uint64_t bytes;
+
+	if (!request_name(v, reply, name))
+		return CELL_STATUS_BAD_MESSAGE;
+	if (!reply)
+		return CELL_STATUS_INVALID_ARGUMENT;
+	e = celld_registry_find(d->registry, "", name);
+	if (!e)
+		return refuse(reply, CELL_STATUS_NOT_FOUND, "no such cell");
+	bytes = NUCLEUS_CELL_DETAIL_SIZE + info_bytes(e) + 8 + (e->schema ? strlen(e->schema) : 0);
+	det = nucleus_cell_detail_reply_begin(reply, bytes, &b);
+	if (!det)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	put_info(&b, &det->info, e);
+	if (e->schema)
+		(void)nucleus_cell_detail_set_schema_text_str(&b, det, e->schema);
+	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+/* ---- the server in the loop ------------------------------------------- */
+
+/* Every local user may register and list: ownership is checked per name. */
+static int authorize_all(pid_t pid, uid_t uid, gid_t gid, void *ctx)
+{
+	(void)pid;
+	(void)uid;
+	(void)gid;
+	(void)ctx;
+	return 1;
+}
+
+static void on_nucleus_ready(uv_poll_t *h, int status, int events)
+{
+	struct celld *d = h->data;
+	int rc;
+
+	(void)status;
+	(void)events;
+	rc = cell_server_dispatch(d->nucleus);
+	if (rc < 0) {
+		celld_log("nucleus: dispatch: %s", strerror(-rc));
+		celld_stop(d, 1);
+	}
+}
+
+int celld_nucleus_start(struct celld *d)
+{
+	struct cell_server_opts opts = nucleus_server_opts();
+	static const struct {
+		uint16_t method;
+		cell_handler_fn fn;
+	} methods[] = {
+		{ NUCLEUS_METHOD_ENROLL, on_enroll },
+		{ NUCLEUS_METHOD_WITHDRAW, on_withdraw },
+		{ NUCLEUS_METHOD_LIST, on_list },
+		{ NUCLEUS_METHOD_LOOKUP, on_lookup },
+	};
+	int rc;
+
+	opts.runtime_dir = d->cfg.runtime_dir;
+	opts.authorize = authorize_all;
+	opts.backend = CELL_RING_BACKEND_NONE; /* short calls: the socket is enough */
+	opts.max_connections = 4096;
+	d->nucleus = cell_server_new("nucleus", &opts);
+	if (!d->nucleus) {
+		celld_log("cannot serve the nucleus: %s", cell_last_error(NULL));
+		return -errno;
+	}
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		rc = cell_server_handle(d->nucleus, methods[i].method, methods[i].fn, d);
+		if (rc)
+			return rc;
+	}
+	/* Any local user may register a cell (ownership is checked per name). */
+	if (chmod(cell_server_path(d->nucleus), 0666))
+		celld_log("chmod %s: %s", cell_server_path(d->nucleus), strerror(errno));
+	rc = uv_poll_init(d->loop, &d->nucleus_poll, cell_server_fd(d->nucleus));
+	if (rc)
+		return rc;
+	d->nucleus_poll.data = d;
+	rc = uv_poll_start(&d->nucleus_poll, UV_READABLE, on_nucleus_ready);
+	if (rc)
+		return rc;
+	/* Work that came before the poll was armed. */
+	rc = cell_server_dispatch(d->nucleus);
+	return rc < 0 ? rc : 0;
+}
+
+void celld_nucleus_stop(struct celld *d)
+{
+	if (!d->nucleus)
+		return;
+	uv_poll_stop(&d->nucleus_poll);
+	uv_close((uv_handle_t *)&d->nucleus_poll, NULL);
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* The enroll request's parser (registration.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cell/wire.h>
+
+#include "nucleus.cell.h"
+#include "registration.h"
+
+/* Copies a span into a NUL-terminated buffer; refuses NULs and overlong text. */
+static int copy_text(char *dst, size_t cap, const char *src, uint32_t len, const char *what,
+		     char *err, size_t ecap)
+{
+	if (len >= cap) {
+		snprintf(err, ecap, "%s longer than %zu bytes", what, cap - 1);
+		return -EINVAL;
+	}
+	if (len && memchr(src, '\0', len)) {
+		snprintf(err, ecap, "%s contains a NUL byte", what);
+		return -EINVAL;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int parse_endpoints(const struct nucleus_registration *m, struct celld_registration *out,
+			   char *err, size_t cap)
+{
+	const struct nucleus_endpoint *ep;
+	uint32_t n;
+
+	ep = nucleus_registration_endpoints(m, &n);
+	if (n > CELLD_ENDPOINTS_MAX) {
+		snprintf(err, cap, "%u endpoints: at most %d", n, CELLD_ENDPOINTS_MAX);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len;
+		const char *uri = nucleus_endpoint_uri_at(m, &ep[i], &len);
+
+		if (!len || len >= CELLD_URI_MAX || memchr(uri, '\0', len)) {
+			snprintf(err, cap, "endpoint %u: empty, too long or with a NUL byte", i);
+			return -EINVAL;
+		}
+		out->endpoints[i].uri = uri;
+		out->endpoints[i].len = len;
+	}
+	out->nendpoints = n;
+	return 0;
+}
+
+static int parse_schema(const struct nucleus_registration *m, struct celld_registration *out,
+			char *err, size_t cap)
+{
+	uint32_t len;
+	const char *text = nucleus_registration_schema_text(m, &len);
+
+	if (!len)
+		return 0;
+	if (len > CELLD_SCHEMA_MAX || memchr(text, '\0', len)) {
+		snprintf(err, cap, "schema text longer than %u bytes or with a NUL byte",
+			 CELLD_SCHEMA_MAX);
+		return -EINVAL;
+	}
+	if (cell_fingerprint(text, len) != out->fingerprint) {
+		snprintf(err, cap,
+			 "schema text does not match the fingerprint 0x%016llx (its own is "
+			 "0x%016llx)",
+			 (unsigned long long)out->fingerprint,
+			 (unsigned long long)cell_fingerprint(text, len));
+		return -EINVAL;
+	}
+	out->schema = text;
+	out->schema_len = len;
+	return 0;
+}
+
+int celld_registration_parse(const void *buf, uint32_t len, struct celld_registration *out,
+			     char *err, size_t cap)
+{
+	const struct nucleus_registration *m = buf;
+	const char *why = "invalid registration";
+	const char *s;
+	uint32_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (nucleus_registration_validate(buf, len, &why)) {
+		snprintf(err, cap, "%s", why);
+		return -EBADMSG;
+	}
+	s = nucleus_registration_name(m, &n);
+	rc = copy_text(out->name, sizeof(out->name), s, n, "name", err, cap);
+	if (rc)
+		return rc;
+	if (!celld_name_valid(out->name)) {
+		snprintf(err, cap,
+			 "bad cell name '%s': 1-%d bytes of [a-z0-9_.@-], not starting with '.'",
+			 out->name, CELL_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	s = nucleus_registration_path(m, &n);
+	rc = copy_text(out->path, sizeof(out->path), s, n, "path", err, cap);
+	if (rc)
+		return rc;
+	if (out->path[0] != '/') {
+		snprintf(err, cap, "path '%s' is not absolute", out->path);
+		return -EINVAL;
+	}
+	if (m->flags & ~CELLD_REG_FLAGS_KNOWN) {
+		snprintf(err, cap, "unknown flags 0x%x", m->flags & ~CELLD_REG_FLAGS_KNOWN);
+		return -EINVAL;
+	}
+	out->flags = m->flags;
+	out->fingerprint = m->fingerprint;
+	rc = parse_schema(m, out, err, cap);
+	return rc ? rc : parse_endpoints(m, out, err, cap);
+}
+
+void celld_entry_strings_free(struct celld_entry *e)
+{
+	free(e->path);
+	free(e->schema);
+	for (uint32_t i = 0; i < e->nendpoints; i++)
+		free(e->endpoints[i]);
+	e->path = e->schema = NULL;
+	e->nendpoints = 0;
+}
+
+int celld_registration_entry(const struct celld_registration *r, struct celld_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->name, r->name, sizeof(e->name));
+	e->fingerprint = r->fingerprint;
+	e->origin = CELLD_ORIGIN_REGISTERED;
+	e->health = CELLD_HEALTH_OK;
+	e->path = strdup(r->path);
+	if (r->schema)
+		e->schema = strndup(r->schema, r->schema_len);
+	for (uint32_t i = 0; i < r->nendpoints; i++) {
+		e->endpoints[i] = strndup(r->endpoints[i].uri, r->endpoints[i].len);
+		e->nendpoints = i + 1;
+		if (!e->endpoints[i])
+			goto fail;
+	}
+	if (!e->path || (r->schema && !e->schema))
+		goto fail;
+	return 0;
+fail:
+	celld_entry_strings_free(e);
+	return -ENOMEM;
+}

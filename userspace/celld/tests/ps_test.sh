@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# ps_test.sh BUILD: celld + two cells (one registers, one is found by the
+# runtime directory scan) + `cell ps -j`, checked as JSON; a cell's death
+# removes its entry; `cell schema` answers method 0.
+BIN=$1
+. "$(dirname "$0")/lib.sh"
+echo "TAP version 13"
+echo "1..9"
+start_celld
+check "celld serves nucleus.sock" '[ -S "$CELL_RUNTIME_DIR/nucleus.sock" ]'
+start_cell alpha
+alpha=$last_pid
+start_cell beta CELL_NO_REGISTER=1
+wait_for ps_has alpha
+wait_for ps_has beta
+out=$(cell ps -j)
+check "cell ps -j is valid JSON" 'echo "$out" | python3 -m json.tool >/dev/null'
+check "both cells are listed with pid, path, node, rtt_us, health" 'echo "$out" | python3 -c "
+import json, sys
+cells = {c[\"name\"]: c for c in json.load(sys.stdin)}
+a, b = cells[\"alpha\"], cells[\"beta\"]
+assert a[\"pid\"] == $alpha and a[\"origin\"] == \"registered\", a
+assert b[\"origin\"] == \"scan\", b
+for c in (a, b):
+    assert c[\"fingerprint\"] == \"0xbc05e159db6acc7a\" and c[\"local\"] and c[\"node\"] == \"\"
+    assert c[\"path\"].endswith(c[\"name\"] + \".sock\") and c[\"health\"] == \"ok\"
+    assert isinstance(c[\"rtt_us\"], int)
+"'
+check "cell ps (table) has a header and both rows" \
+	'[ "$(cell ps | grep -cE "^(NAME|alpha|beta) ")" -eq 3 ]'
+check "cell schema alpha prints the demo schema" 'cell schema alpha | grep -q "^service demo {"'
+check "cell schema -j is JSON with the fingerprint" \
+	'cell schema -j beta | python3 -c "import json,sys; assert json.load(sys.stdin)[\"fingerprint\"]==\"0xbc05e159db6acc7a\""'
+check "cell schema of no cell fails" '! cell schema nosuch 2>/dev/null'
+kill "$alpha"
+wait "$alpha" 2>/dev/null
+check "a dead cell's entry vanishes" 'wait_for eval "! ps_has alpha"'
+kill "$celld_pid"
+wait "$celld_pid" 2>/dev/null
+out=$(cell ps 2>&1)
+check "cell ps without celld says so" '[[ "$out" == *"is celld running?"* ]]'
+[ $fail -eq 0 ] || cat "$RUN/celld.log"
+exit $fail
