@@ -333,12 +333,12 @@ int celld_nucleus_start(struct celld *d)
 	if (rc)
 		return rc;
 	d->nucleus_poll.data = d;
-	rc = uv_poll_start(&d->nucleus_poll, UV_READABLE, on_nucleus_ready);
-	if (rc)
-		return rc;
-	/* Work that came before the poll was armed. */
-	rc = cell_server_dispatch(d->nucleus);
-	return rc < 0 ? rc : 0;
+	/*
+	 * No dispatch here: other modules may still add nucleus methods from
+	 * their start() (cell_server_handle() refuses once dispatching began).
+	 * The epoll fd turns readable for connections already waiting.
+	 */
+	return uv_poll_start(&d->nucleus_poll, UV_READABLE, on_nucleus_ready);
 }
 
 void celld_nucleus_stop(struct celld *d)

@@ -10,6 +10,25 @@
 #include "nucleus.cell.h"
 #include "registration.h"
 
+bool celld_name_valid(const char *name)
+{
+	size_t len;
+
+	if (!name || !name[0] || name[0] == '.')
+		return false;
+	len = strnlen(name, CELL_NAME_MAX);
+	if (len >= CELL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+		      ch == '.' || ch == '@' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 /* Copies a span into a NUL-terminated buffer; refuses NULs and overlong text. */
 static int copy_text(char *dst, size_t cap, const char *src, uint32_t len, const char *what,
 		     char *err, size_t ecap)

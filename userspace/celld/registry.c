@@ -55,25 +55,6 @@ struct celld_registry {
 	int nlisteners;
 };
 
-bool celld_name_valid(const char *name)
-{
-	size_t len;
-
-	if (!name || !name[0] || name[0] == '.')
-		return false;
-	len = strnlen(name, CELL_NAME_MAX);
-	if (len >= CELL_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-		      ch == '.' || ch == '@' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 static uint64_t key_hash(const char *node, const char *name)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
