@@ -17,9 +17,11 @@ static const struct cell_command commands[] = {
 	{ "rings", cell_cmd_rings,
 	  "rings [-j] [--watch]        list cell.ko's rings, or watch their events" },
 #ifndef CELL_CLI_RINGS_ONLY
-	{ "ps", cell_cmd_ps, "ps [-j]                     cells known to celld (local and LAN)" },
+	{ "ps", cell_cmd_ps, "ps [-j] [-l|-r] [NAME]      cells known to celld (local and LAN)" },
 	{ "schema", cell_cmd_schema,
 	  "schema [-j] NAME            the schema text cell NAME serves" },
+	{ "call", cell_cmd_call,
+	  "call [-j] NAME METHOD JSON  call METHOD of cell NAME: request and response as JSON" },
 #endif
 };
 
