@@ -272,8 +272,9 @@ static int send_attachment(struct cell_chan *ch, struct cell_hdr *inner, uint32_
 			   uint64_t deadline, bool (*alive)(void *ctx), void *ctx)
 {
 	uint8_t frame[CELL_FRAME_HEAD + CELL_HDR_SIZE];
+	/* The trailer is the inner frame's: the marker itself carries none. */
 	struct cell_hdr outer = {
-		.flags = inner->flags,
+		.flags = inner->flags & ~CELL_F_TRACE,
 		.method = CELL_METHOD_ATTACHMENT,
 		.correlation = inner->correlation,
 		.len = CELL_HDR_SIZE,
@@ -403,14 +404,16 @@ int cell_chan_send_control(struct cell_chan *ch, uint8_t flags, uint16_t method,
 static bool data_method(uint16_t method)
 {
 	return method < CELL_METHOD_CONTROL_BASE || method == CELL_METHOD_PING ||
-	       method == CELL_METHOD_SCHEMA;
+	       method == CELL_METHOD_SCHEMA || method == CELL_METHOD_METRICS ||
+	       method == CELL_METHOD_SPANS;
 }
 
 /* Check a frame's header: decodable, our fingerprint, not a handshake. */
 static int check_frame(struct cell_chan *ch, const uint8_t *p, size_t n, struct cell_hdr *hdr,
 		       const void **payload)
 {
-	if (cell_frame_decode(p, n, CELL_MAX_PAYLOAD, hdr, payload) != CELL_WIRE_OK)
+	if (cell_frame_decode_opts(p, n, CELL_MAX_PAYLOAD, ch->trace ? CELL_WIRE_ACCEPT_TRACE : 0,
+				   hdr, payload) != CELL_WIRE_OK)
 		return -EBADMSG;
 	if (CELL_HDR_SIZE + (size_t)hdr->len != n)
 		return -EBADMSG;
@@ -444,8 +447,9 @@ static int open_attachment(struct cell_chan *ch, const void *inner_bytes, uint32
 	int err;
 
 	if (inner_len != CELL_HDR_SIZE ||
-	    cell_hdr_decode(inner_bytes, CELL_HDR_SIZE, CELL_MAX_PAYLOAD, &rx->hdr) !=
-		    CELL_WIRE_OK ||
+	    cell_hdr_decode_opts(inner_bytes, CELL_HDR_SIZE, CELL_MAX_PAYLOAD,
+				 ch->trace ? CELL_WIRE_ACCEPT_TRACE : 0,
+				 &rx->hdr) != CELL_WIRE_OK ||
 	    cell_hdr_fingerprint(&rx->hdr) != ch->fingerprint ||
 	    rx->hdr.method >= CELL_METHOD_CONTROL_BASE) {
 		close(fd);
@@ -585,12 +589,36 @@ static int rx_ring(struct cell_chan *ch, struct cell_rx *rx)
 	return open_attachment(ch, payload, rx->hdr.len, fd, rx);
 }
 
+/*
+ * A traced request: take the trailer off the end of the payload (the
+ * header check made sure len holds it).  -EBADMSG if it is malformed.
+ */
+static int strip_trailer(struct cell_rx *rx)
+{
+	const uint8_t *at;
+
+	rx->len -= CELL_TRACE_TRAILER_SIZE;
+	at = (const uint8_t *)rx->data + rx->len;
+	if (cell_trace_trailer_decode(at, CELL_TRACE_TRAILER_SIZE, &rx->trace, NULL)) {
+		if (rx->att.fd >= 0)
+			cell_att_close(&rx->att);
+		return -EBADMSG;
+	}
+	rx->traced = true;
+	return 0;
+}
+
 int cell_chan_rx(struct cell_chan *ch, struct cell_rx *rx)
 {
+	int rc;
+
 	/* A gone peer's ring still holds what it committed: read it out. */
 	if (ch->dead && !ch->shm)
 		return -EPIPE;
-	return ch->shm ? rx_ring(ch, rx) : rx_socket(ch, rx);
+	rc = ch->shm ? rx_ring(ch, rx) : rx_socket(ch, rx);
+	if (!rc && (rx->hdr.flags & CELL_F_TRACE))
+		rc = strip_trailer(rx);
+	return rc;
 }
 
 void cell_chan_rx_done(struct cell_chan *ch, struct cell_rx *rx)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <cell/metrics.h>
+#include <cell/trace.h>
 #include "cpu_relax.h"
 #include "futex.h"
 #include "rpc_internal.h"
@@ -45,7 +46,7 @@
 #define DEFAULT_CONNECT_NS (5 * CELL_NSEC_PER_SEC)
 #define DEFAULT_SPIN_NS	   (20 * CELL_NSEC_PER_USEC)
 #define PEND_PER_SLOT	   8
-#define CLIENT_FEATURES	   (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
+#define CLIENT_FEATURES	   (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL | CELL_FEAT_TRACE)
 
 enum call_state {
 	CALL_FREE,
@@ -60,6 +61,7 @@ struct cell_call {
 	uint32_t seq; /* k of the id formula */
 	uint16_t method;
 	bool oneway;
+	bool traced; /* the request ends in a trailer of @trace */
 	bool have_rx;
 	bool viewed; /* the owner has the response view: it may not move */
 	uint64_t deadline;
@@ -70,6 +72,8 @@ struct cell_call {
 	enum cell_status status;
 	struct cell_rx rx;
 	uint64_t pend_end; /* the ring frame holding the response, 0 if none */
+	void *buf;	   /* the request's reserved bytes, while begun */
+	struct cell_trace_ctx trace;
 };
 
 struct pend {
@@ -207,6 +211,7 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	if (err)
 		goto fail_fds;
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
+	c->ch.trace = welcome.features & CELL_FEAT_TRACE;
 	if ((welcome.features & CELL_FEAT_SHM_MODULE) && (welcome.features & CELL_FEAT_SHM_MEMFD)) {
 		err = -EPROTO;
 		goto fail_chan;
@@ -805,21 +810,32 @@ static enum cell_status reconnect_locked(struct cell_client *c, uint64_t deadlin
 	return err ? status_of(err) : CELL_STATUS_OK;
 }
 
+/* Of Cell's own methods, these may be called like any other. */
+static bool callable_control(uint16_t method)
+{
+	return method == CELL_METHOD_PING || method == CELL_METHOD_SCHEMA ||
+	       method == CELL_METHOD_METRICS || method == CELL_METHOD_SPANS;
+}
+
+/*
+ * The thread's sampled trace context, if any, goes with every call of a
+ * schema method on a connection that agreed to CELL_FEAT_TRACE (never
+ * with Cell's own methods): the request gets room for the trailer, which
+ * cell_call_submit() writes.
+ */
 enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_t len,
 				 unsigned int flags, uint64_t deadline, struct cell_call **callp,
 				 void **buf)
 {
 	struct cell_call *call = NULL;
 	enum cell_status st;
-	uint32_t slot;
+	uint32_t slot, room;
 	void *p;
 
 	*callp = NULL;
 	*buf = NULL;
-	/* Of Cell's own methods, PING and SCHEMA may be called like any other. */
 	if (!c || (flags & ~CELL_CALL_ONEWAY) ||
-	    (method >= CELL_METHOD_CONTROL_BASE && method != CELL_METHOD_PING &&
-	     method != CELL_METHOD_SCHEMA))
+	    (method >= CELL_METHOD_CONTROL_BASE && !callable_control(method)))
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad call arguments");
 	if (len > CELL_MAX_PAYLOAD)
 		return cell_fail(CELL_STATUS_TOO_LARGE, "payload of %u bytes", len);
@@ -855,12 +871,22 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	call->have_rx = false;
 	call->viewed = false;
 	call->pend_end = 0;
+	/*
+	 * Connected and counted in flight: the channel (and ch.trace) stays.
+	 * Only a sampled context travels: an unsampled one records nothing
+	 * anywhere, and its 32 bytes would cost a cache line per call.
+	 */
+	call->traced = method < CELL_METHOD_CONTROL_BASE && cell_trace_tls.active &&
+		       (cell_trace_tls.ctx.flags & CELL_TRACE_F_SAMPLED) && c->ch.trace;
+	if (call->traced)
+		call->trace = cell_trace_tls.ctx;
+	room = len + (call->traced ? CELL_TRACE_TRAILER_SIZE : 0);
 	atomic_store_explicit(&call->done, 0, memory_order_relaxed);
 	c->inflight++;
 	pthread_mutex_unlock(&c->lock);
 
 	pthread_mutex_lock(&c->send_lock);
-	p = cell_chan_tx_begin(&c->ch, len, deadline, client_waiting_for_room, c);
+	p = cell_chan_tx_begin(&c->ch, room, deadline, client_waiting_for_room, c);
 	if (!p) {
 		int err = errno;
 
@@ -878,6 +904,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 		pthread_mutex_unlock(&c->lock);
 		return st;
 	}
+	call->buf = p;
 	*callp = call;
 	*buf = p;
 	return CELL_STATUS_OK;
@@ -887,20 +914,27 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 {
 	struct cell_client *c;
 	struct cell_hdr hdr = { .flags = CELL_F_REQUEST };
+	uint32_t begun;
 	int err;
 
 	if (!call || call->state != CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not begun");
 	c = call->c;
+	begun = c->ch.tx_len - (call->traced ? CELL_TRACE_TRAILER_SIZE : 0);
 	/* Still ours to fix: the send lock and the reservation stay. */
-	if (len > c->ch.tx_len)
+	if (len > begun)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "length %u above the %u bytes begun",
-				 len, c->ch.tx_len);
+				 len, begun);
 	hdr.method = call->method;
 	if (call->oneway)
 		hdr.flags |= CELL_F_ONEWAY;
 	else
 		hdr.correlation = call->id;
+	if (call->traced) {
+		cell_trace_trailer_encode(&call->trace, (uint8_t *)call->buf + len);
+		hdr.flags |= CELL_F_TRACE;
+		len += CELL_TRACE_TRAILER_SIZE;
+	}
 	/* Before the commit (the answer may come at once); no c->lock under send_lock. */
 	/* Relaxed: the ring's release of the request orders it before any answer. */
 	atomic_store_explicit(&call->state, call->oneway ? CALL_DONE : CALL_SUBMITTED,
@@ -1100,7 +1134,8 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 	int err;
 
 	if (c && method < CELL_METHOD_CONTROL_BASE && len <= CELL_MAX_PAYLOAD &&
-	    atomic_load_explicit(&c->connected, memory_order_acquire) && !c->o.reconnect) {
+	    atomic_load_explicit(&c->connected, memory_order_acquire) && !c->o.reconnect &&
+	    !cell_trace_tls.active) {
 		pthread_mutex_lock(&c->send_lock);
 		buf = cell_chan_tx_begin(&c->ch, len, deadline, client_waiting_for_room, c);
 		if (buf) {
@@ -1134,4 +1169,85 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 	st = cell_call_submit(call, len);
 	cell_call_end(call);
 	return st;
+}
+
+/* ---- control methods -------------------------------------------------- */
+
+enum cell_status cell_client_control(struct cell_client *c, uint16_t method, const void *req,
+				     uint32_t req_len, void **resp, uint32_t *resp_len,
+				     uint64_t deadline)
+{
+	struct cell_response r;
+	struct cell_call *call;
+	enum cell_status st;
+	void *buf;
+
+	*resp = NULL;
+	*resp_len = 0;
+	if (!callable_control(method))
+		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "0x%04x is not a control call",
+				 method);
+	st = cell_call_begin(c, method, req_len, 0, deadline, &call, &buf);
+	if (st)
+		return st;
+	if (req_len)
+		memcpy(buf, req, req_len);
+	st = cell_call_finish(call, req_len, &r);
+	if (st == CELL_STATUS_OK && r.len) {
+		*resp = malloc(r.len);
+		if (*resp) {
+			memcpy(*resp, r.data, r.len);
+			*resp_len = r.len;
+		} else {
+			st = cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		}
+	}
+	cell_call_end(call);
+	return st;
+}
+
+enum cell_status cell_client_metrics(struct cell_client *c, struct cell_metrics_snapshot **out,
+				     uint64_t deadline)
+{
+	const char *why;
+	enum cell_status st;
+	uint32_t len;
+	void *resp;
+	int err;
+
+	*out = NULL;
+	st = cell_client_control(c, CELL_METHOD_METRICS, NULL, 0, &resp, &len, deadline);
+	if (st)
+		return st;
+	err = cell_metrics_decode(resp, len, out, &why);
+	free(resp);
+	if (err == -ENOMEM)
+		return cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	if (err)
+		return cell_fail(CELL_STATUS_BAD_MESSAGE, "%s: %s", c->path, why);
+	return CELL_STATUS_OK;
+}
+
+enum cell_status cell_client_spans(struct cell_client *c, const uint8_t *trace_id,
+				   struct cell_span **out, size_t *n, uint64_t deadline)
+{
+	const char *why;
+	enum cell_status st;
+	uint32_t len;
+	void *resp;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	st = cell_client_control(c, CELL_METHOD_SPANS, trace_id, trace_id ? 16 : 0, &resp, &len,
+				 deadline);
+	if (st)
+		return st;
+	err = cell_spans_decode(resp, len, out, n, NULL, &why);
+	free(resp);
+	if (err == -ENOMEM)
+		return cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	if (err)
+		return cell_fail(CELL_STATUS_BAD_MESSAGE, "%s: %s", c->path, why);
+	return CELL_STATUS_OK;
 }

@@ -35,6 +35,7 @@
 
 #include <cell/metrics.h>
 #include <cell/wire.h>
+#include "le.h"
 
 /*
  * Buckets: [0, 16) one per value; then for k = 4..36 the range
@@ -863,4 +864,191 @@ char *cell_metrics_dump(const struct cell_metrics_snapshot *snap,
 		return NULL;
 	}
 	return sb.buf;
+}
+
+/* ---- METRICS encoding ------------------------------------------------- */
+
+_Static_assert(NSTATUS == CELL_METRICS_WIRE_STATUS, "status counts on the wire");
+
+#define WIRE_HEAD   sizeof(struct cell_metrics_wire)
+#define WIRE_METHOD sizeof(struct cell_metrics_wire_method)
+#define WIRE_BUCKET sizeof(struct cell_metrics_wire_bucket)
+
+static unsigned int nonempty_buckets(const struct cell_hist *h)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < NBUCKETS; i++)
+		n += load(&h->bucket[i]) != 0;
+	return n;
+}
+
+size_t cell_metrics_wire_size(const struct cell_metrics_snapshot *snap)
+{
+	size_t n = WIRE_HEAD;
+
+	for (size_t i = 0; i < snap->count; i++)
+		n += WIRE_METHOD + WIRE_BUCKET * nonempty_buckets(&snap->stats[i].latency);
+	return n;
+}
+
+static uint8_t *method_encode(const struct cell_method_stats *st, uint8_t *p)
+{
+	const struct cell_hist *h = &st->latency;
+	uint64_t min = load(&h->min);
+	unsigned int nb = 0;
+	uint8_t *b = p + WIRE_METHOD;
+
+	for (unsigned int i = 0; i < NBUCKETS; i++) {
+		uint64_t count = load(&h->bucket[i]);
+
+		if (!count)
+			continue;
+		cell_put_le32(b, i);
+		cell_put_le32(b + 4, 0);
+		cell_put_le64(b + 8, count);
+		b += WIRE_BUCKET;
+		nb++;
+	}
+	cell_put_le16(p, st->method);
+	cell_put_le16(p + 2, (uint16_t)nb);
+	cell_put_le32(p + 4, 0);
+	for (unsigned int s = 0; s < NSTATUS; s++)
+		cell_put_le64(p + 8 + 8 * s, st->status[s]);
+	cell_put_le64(p + 136, load(&h->sum));
+	cell_put_le64(p + 144, min == UINT64_MAX ? 0 : min);
+	cell_put_le64(p + 152, load(&h->max));
+	return b;
+}
+
+size_t cell_metrics_encode(const struct cell_metrics_snapshot *snap, void *buf, size_t cap)
+{
+	size_t need = cell_metrics_wire_size(snap);
+	uint8_t *p = buf;
+
+	if (cap < need || snap->count > UINT16_MAX)
+		return 0;
+	cell_put_le32(p, CELL_METRICS_WIRE_MAGIC);
+	cell_put_le16(p + 4, CELL_METRICS_WIRE_VERSION);
+	cell_put_le16(p + 6, (uint16_t)snap->count);
+	cell_put_le64(p + 8, snap->dropped);
+	cell_put_le32(p + 16, NBUCKETS);
+	cell_put_le32(p + 20, 0);
+	p += WIRE_HEAD;
+	for (size_t i = 0; i < snap->count; i++)
+		p = method_encode(&snap->stats[i], p);
+	return need;
+}
+
+/* One method entry at @p (@left bytes) into @st; *@used: bytes it took. */
+static const char *method_decode(const uint8_t *p, size_t left, int prev,
+				 struct cell_method_stats *st, size_t *used)
+{
+	unsigned int nb, last = 0;
+	uint64_t min, max, total = 0;
+
+	if (left < WIRE_METHOD)
+		return "metrics answer truncated in a method entry";
+	st->method = cell_get_le16(p);
+	nb = cell_get_le16(p + 2);
+	if ((int)st->method <= prev)
+		return "metrics methods not in strictly increasing order";
+	if (cell_get_le32(p + 4))
+		return "metrics method reserved field not zero";
+	if (nb > NBUCKETS || left - WIRE_METHOD < (size_t)nb * WIRE_BUCKET)
+		return "metrics answer truncated in a method's buckets";
+	hist_init(&st->latency);
+	st->calls = 0;
+	for (unsigned int s = 0; s < NSTATUS; s++) {
+		st->status[s] = cell_get_le64(p + 8 + 8 * s);
+		if (st->calls + st->status[s] < st->calls)
+			return "metrics call counts overflow";
+		st->calls += st->status[s];
+	}
+	st->errors = st->calls - st->status[CELL_STATUS_OK];
+	min = cell_get_le64(p + 144);
+	max = cell_get_le64(p + 152);
+	for (unsigned int j = 0; j < nb; j++) {
+		const uint8_t *b = p + WIRE_METHOD + (size_t)j * WIRE_BUCKET;
+		uint32_t idx = cell_get_le32(b);
+		uint64_t count = cell_get_le64(b + 8);
+
+		if (idx >= NBUCKETS || (j && idx <= last))
+			return "metrics bucket index out of range or out of order";
+		if (cell_get_le32(b + 4) || !count)
+			return "metrics bucket with a reserved field or a zero count";
+		if (total + count < total)
+			return "metrics bucket counts overflow";
+		total += count;
+		last = idx;
+		atomic_init(&st->latency.bucket[idx], count);
+	}
+	if (total && min > max)
+		return "metrics histogram min above max";
+	if (!total && (min || max || cell_get_le64(p + 136)))
+		return "metrics empty histogram with a sum, min or max";
+	atomic_init(&st->latency.sum, cell_get_le64(p + 136));
+	atomic_init(&st->latency.min, total ? min : UINT64_MAX);
+	atomic_init(&st->latency.max, total ? max : 0);
+	*used = WIRE_METHOD + (size_t)nb * WIRE_BUCKET;
+	return NULL;
+}
+
+static const char *metrics_head_check(const uint8_t *p, size_t len)
+{
+	if (len < WIRE_HEAD)
+		return "metrics answer shorter than its 24-byte header";
+	if (cell_get_le32(p) != CELL_METRICS_WIRE_MAGIC)
+		return "metrics answer magic is not \"CELM\"";
+	if (cell_get_le16(p + 4) != CELL_METRICS_WIRE_VERSION)
+		return "metrics answer version is not 1";
+	if (cell_get_le32(p + 16) != NBUCKETS)
+		return "metrics histogram layout differs (bucket count)";
+	if (cell_get_le32(p + 20))
+		return "metrics answer reserved field not zero";
+	/* Every method entry takes WIRE_METHOD bytes at least. */
+	if ((len - WIRE_HEAD) / WIRE_METHOD < cell_get_le16(p + 6))
+		return "metrics answer shorter than its method count";
+	return NULL;
+}
+
+int cell_metrics_decode(const void *buf, size_t len, struct cell_metrics_snapshot **out,
+			const char **why)
+{
+	const uint8_t *p = buf;
+	struct cell_metrics_snapshot *snap = NULL;
+	const char *bad;
+	size_t count, off = WIRE_HEAD, used;
+	int prev = -1;
+
+	*out = NULL;
+	bad = metrics_head_check(p, len);
+	if (bad)
+		goto fail;
+	count = cell_get_le16(p + 6);
+	snap = malloc(sizeof(*snap) + count * sizeof(snap->stats[0]));
+	if (!snap)
+		return -ENOMEM;
+	snap->count = count;
+	snap->dropped = cell_get_le64(p + 8);
+	for (size_t i = 0; i < count; i++) {
+		bad = method_decode(p + off, len - off, prev, &snap->stats[i], &used);
+		if (bad)
+			goto fail;
+		prev = snap->stats[i].method;
+		off += used;
+	}
+	if (off != len) {
+		bad = "metrics answer has bytes after its last method";
+		goto fail;
+	}
+	*out = snap;
+	if (why)
+		*why = NULL;
+	return 0;
+fail:
+	free(snap);
+	if (why)
+		*why = bad;
+	return -EBADMSG;
 }

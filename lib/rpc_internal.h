@@ -157,6 +157,7 @@ struct cell_chan {
 	int sock;
 	bool shm;
 	bool attachments; /* CELL_FEAT_ATTACHMENTS was agreed on */
+	bool trace;	  /* CELL_FEAT_TRACE was agreed on: requests may carry a trailer */
 	uint64_t fingerprint;
 	struct cell_ring tx, rx;
 	/* Control frames met on the socket (CANCEL, GOODBYE, PING). */
@@ -206,6 +207,8 @@ struct cell_rx {
 	uint64_t ring_end;   /* release point if the frame is in the rx ring, else 0 */
 	struct cell_att att; /* fd >= 0 if the payload is an attachment */
 	void *owned;	     /* malloc'd copy to free, or NULL */
+	bool traced;	     /* the request carried @trace (stripped from @len) */
+	struct cell_trace_ctx trace;
 };
 
 /* How long a send waits for room when its caller gives deadline 0. */
@@ -253,6 +256,21 @@ int cell_chan_flush(struct cell_chan *ch);
 
 /* Whether the peer is still connected (poll of the socket, no waiting). */
 bool cell_chan_alive(struct cell_chan *ch);
+
+/* ---- tracing (trace.c) ------------------------------------------------ */
+
+/* The calling thread's trace context (cell_trace_set()). */
+struct cell_trace_tls {
+	bool active;
+	struct cell_trace_ctx ctx;
+};
+extern __thread struct cell_trace_tls cell_trace_tls __attribute__((tls_model("initial-exec")));
+
+/* The span clock: raw ticks (TSC or CLOCK_MONOTONIC ns, trace.c says which). */
+uint64_t cell_span_clock(void);
+/* cell_span_record() of a span whose start and duration are span clock ticks. */
+struct cell_span;
+void cell_span_record_raw(const struct cell_span *span);
 
 /* ---- misc ------------------------------------------------------------- */
 

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <cell/metrics.h>
+#include <cell/trace.h>
 #include "cpu_relax.h"
 #include "ring_module.h"
 #include "register.h"
@@ -46,7 +47,7 @@
 #define BATCH		64
 #define CANCEL_MEMORY	64
 #define DETAIL_MAX	1024U
-#define SERVER_FEATURES (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL)
+#define SERVER_FEATURES (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL | CELL_FEAT_TRACE)
 
 struct handler {
 	cell_handler_fn fn;
@@ -90,6 +91,7 @@ struct cell_server {
 	enum cell_ring_backend backend;
 	bool module_by_name; /* the module was asked for: nothing else will do */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char name[CELL_NAME_MAX]; /* the cell's name, for its spans */
 	int lfd, epfd, stopfd;
 	int timerfd;		  /* fires when a handshake may have timed out */
 	bool timer_armed;	  /* under lock */
@@ -493,6 +495,7 @@ static int handshake(struct conn *c)
 		}
 	}
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
+	c->ch.trace = welcome.features & CELL_FEAT_TRACE;
 	err = cell_chan_set_inflight(&c->ch, welcome.max_inflight);
 	if (err)
 		return err;
@@ -588,6 +591,63 @@ int cell_reply_error(struct cell_reply *reply, enum cell_status status, const ch
 
 /* ---- requests --------------------------------------------------------- */
 
+/* METRICS: the server's snapshot, encoded in place in the response. */
+static enum cell_status answer_metrics(struct conn *c, struct cell_reply *reply)
+{
+	struct cell_metrics_snapshot *snap;
+	enum cell_status st = CELL_STATUS_OK;
+	size_t need;
+	void *p;
+
+	if (!c->srv->o.metrics)
+		return cell_reply_error(reply, CELL_STATUS_NOT_FOUND,
+					"this server keeps no metrics")
+			       ? CELL_STATUS_INTERNAL
+			       : CELL_STATUS_NOT_FOUND;
+	snap = cell_metrics_snapshot(c->srv->o.metrics, 0);
+	if (!snap)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	need = cell_metrics_wire_size(snap);
+	p = need <= CELL_MAX_PAYLOAD ? cell_reply_reserve(reply, (uint32_t)need) : NULL;
+	if (!p || cell_metrics_encode(snap, p, need) != need ||
+	    cell_reply_commit(reply, (uint32_t)need))
+		st = CELL_STATUS_RESOURCE_EXHAUSTED;
+	cell_metrics_snapshot_free(snap);
+	return st;
+}
+
+/* SPANS: this cell's spans from the process's ring, all or of one trace. */
+static enum cell_status answer_spans(struct conn *c, const struct cell_vesicle *v,
+				     struct cell_reply *reply)
+{
+	size_t cap = CELL_TRACE_RING_MAX, n;
+	struct cell_span *spans;
+	uint64_t dropped;
+	enum cell_status st = CELL_STATUS_OK;
+	void *p;
+
+	if (v->len != 0 && v->len != 16)
+		return cell_reply_error(reply, CELL_STATUS_INVALID_ARGUMENT,
+					"SPANS takes nothing or a 16-byte trace id")
+			       ? CELL_STATUS_INTERNAL
+			       : CELL_STATUS_INVALID_ARGUMENT;
+	n = cell_spans_collect(NULL, 0, v->len ? v->data : NULL, c->srv->name, NULL);
+	cap = n < cap ? n : cap;
+	spans = calloc(cap ? cap : 1, sizeof(*spans));
+	if (!spans)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	n = cell_spans_collect(spans, cap, v->len ? v->data : NULL, c->srv->name, &dropped);
+	n = n < cap ? n : cap;
+	p = cell_reply_reserve(reply, (uint32_t)cell_spans_wire_size(n));
+	if (!p ||
+	    !cell_spans_encode(spans, n, dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped, p,
+			       cell_spans_wire_size(n)) ||
+	    cell_reply_commit(reply, (uint32_t)cell_spans_wire_size(n)))
+		st = CELL_STATUS_RESOURCE_EXHAUSTED;
+	free(spans);
+	return st;
+}
+
 static enum cell_status control_call(struct conn *c, const struct cell_vesicle *v,
 				     struct cell_reply *reply)
 {
@@ -602,6 +662,10 @@ static enum cell_status control_call(struct conn *c, const struct cell_vesicle *
 			       ? CELL_STATUS_INTERNAL
 			       : CELL_STATUS_OK;
 	}
+	if (v->method == CELL_METHOD_METRICS && reply)
+		return answer_metrics(c, reply);
+	if (v->method == CELL_METHOD_SPANS && reply)
+		return answer_spans(c, v, reply);
 	return CELL_STATUS_UNKNOWN_METHOD;
 }
 
@@ -625,6 +689,43 @@ static void answer_for(struct cell_reply *reply, enum cell_status st)
 		reply->err = err;
 }
 
+/*
+ * A traced request: the handler's thread carries {trace, new span} while
+ * it runs, so its own calls are children of this span.  Sampled, the span
+ * is timed and recorded; unsampled (a peer may send such a context;
+ * libcell clients do not), it is only carried on.
+ */
+struct span_scope {
+	struct cell_trace_tls was; /* the thread's context before */
+	struct cell_span span;
+};
+
+static void span_enter(struct span_scope *sc, const struct cell_rx *rx)
+{
+	sc->was = cell_trace_tls;
+	memcpy(sc->span.parent_id, rx->trace.span_id, sizeof(sc->span.parent_id));
+	cell_trace_span_id(sc->span.span_id);
+	cell_trace_tls.ctx = rx->trace;
+	memcpy(cell_trace_tls.ctx.span_id, sc->span.span_id, sizeof(sc->span.span_id));
+	cell_trace_tls.active = true;
+	if (rx->trace.flags & CELL_TRACE_F_SAMPLED)
+		sc->span.start_ns = cell_span_clock(); /* ticks, converted when read */
+}
+
+static void span_leave(struct span_scope *sc, const struct cell_rx *rx, const char *cell,
+		       enum cell_status st)
+{
+	cell_trace_tls = sc->was;
+	if (!(rx->trace.flags & CELL_TRACE_F_SAMPLED))
+		return;
+	sc->span.duration_ns = cell_span_clock() - sc->span.start_ns;
+	memcpy(sc->span.trace_id, rx->trace.trace_id, sizeof(sc->span.trace_id));
+	sc->span.method = rx->hdr.method;
+	sc->span.status = st < CELL_STATUS_MAX ? (uint16_t)st : CELL_STATUS_INTERNAL;
+	memcpy(sc->span.cell, cell, CELL_NAME_MAX);
+	cell_span_record_raw(&sc->span);
+}
+
 /* Handle one request; <0 if the connection must go. */
 static int handle(struct conn *c, struct cell_rx *rx)
 {
@@ -646,6 +747,8 @@ static int handle(struct conn *c, struct cell_rx *rx)
 		.peer_gid = c->gid,
 	};
 	uint64_t t0 = srv->o.metrics ? cell_now_ns() : 0;
+	bool traced = rx->traced;
+	struct span_scope sc;
 	enum cell_status st;
 
 	if ((rx->hdr.flags & CELL_F_KIND_MASK) != CELL_F_REQUEST) {
@@ -661,6 +764,8 @@ static int handle(struct conn *c, struct cell_rx *rx)
 		cell_chan_rx_done(&c->ch, rx);
 		return 0;
 	}
+	if (traced)
+		span_enter(&sc, rx);
 	if (v.method >= CELL_METHOD_CONTROL_BASE)
 		st = control_call(c, &v, oneway ? NULL : &reply);
 	else if (v.method < srv->nhandlers && srv->handlers[v.method].fn)
@@ -671,6 +776,8 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	cell_chan_rx_done(&c->ch, rx);
 	if (!oneway && reply.state != REPLY_SENT)
 		answer_for(&reply, st);
+	if (traced) /* rx's bytes are given back; its header and trace stay */
+		span_leave(&sc, rx, srv->name, st);
 	if (srv->o.metrics)
 		cell_metrics_record(srv->o.metrics, v.method, st, cell_now_ns() - t0);
 	return reply.err;
@@ -918,6 +1025,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell name \"%s\"", name ? name : "");
 		goto fail;
 	}
+	strncpy(srv->name, name, sizeof(srv->name) - 1);
 	srv->lfd = cell_ux_listen(srv->path);
 	if (srv->lfd < 0) {
 		err = srv->lfd;

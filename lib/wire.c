@@ -7,6 +7,7 @@
  * code is the same on any host) and checks every rule of
  * Documentation/wire-format.rst before returning CELL_WIRE_OK.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <cell/wire.h>
@@ -61,12 +62,12 @@ static uint8_t allowed_modifiers(uint8_t kind)
 	}
 }
 
-static enum cell_wire_error check_flags(uint8_t flags)
+static enum cell_wire_error check_flags(uint8_t flags, unsigned int opts)
 {
 	uint8_t kind = flags & CELL_F_KIND_MASK;
 	uint8_t modifiers = flags & ~(CELL_F_KIND_MASK | CELL_F_RESERVED);
 
-	if (flags & CELL_F_RESERVED)
+	if ((flags & CELL_F_RESERVED) && !(opts & CELL_WIRE_ACCEPT_TRACE))
 		return CELL_WIRE_RESERVED_FLAG;
 	if (kind != CELL_F_REQUEST && kind != CELL_F_RESPONSE && kind != CELL_F_CANCEL)
 		return CELL_WIRE_BAD_KIND;
@@ -77,17 +78,26 @@ static enum cell_wire_error check_flags(uint8_t flags)
 		return CELL_WIRE_BAD_FLAGS;
 	if ((flags & CELL_F_LEADER_HINT) && !(flags & CELL_F_ERROR))
 		return CELL_WIRE_BAD_FLAGS;
+	/* A trace context travels with a call, not with its answer. */
+	if ((flags & CELL_F_TRACE) && kind != CELL_F_REQUEST)
+		return CELL_WIRE_BAD_FLAGS;
 	return CELL_WIRE_OK;
 }
 
 enum cell_wire_error cell_hdr_check(const struct cell_hdr *hdr, uint32_t max_payload)
+{
+	return cell_hdr_check_opts(hdr, max_payload, 0);
+}
+
+enum cell_wire_error cell_hdr_check_opts(const struct cell_hdr *hdr, uint32_t max_payload,
+					 unsigned int opts)
 {
 	enum cell_wire_error err;
 	int oneway = !!(hdr->flags & CELL_F_ONEWAY);
 
 	if (hdr->version != CELL_WIRE_VERSION)
 		return CELL_WIRE_BAD_VERSION;
-	err = check_flags(hdr->flags);
+	err = check_flags(hdr->flags, opts);
 	if (err)
 		return err;
 	if ((hdr->correlation == 0) != oneway)
@@ -96,11 +106,19 @@ enum cell_wire_error cell_hdr_check(const struct cell_hdr *hdr, uint32_t max_pay
 		return CELL_WIRE_CANCEL_PAYLOAD;
 	if (hdr->len > max_payload || hdr->len > CELL_MAX_PAYLOAD)
 		return CELL_WIRE_TOO_LONG;
+	if ((hdr->flags & CELL_F_TRACE) && hdr->len < CELL_TRACE_TRAILER_SIZE)
+		return CELL_WIRE_TRACE_TRUNCATED;
 	return CELL_WIRE_OK;
 }
 
 enum cell_wire_error cell_hdr_decode(const void *buf, size_t n, uint32_t max_payload,
 				     struct cell_hdr *hdr)
+{
+	return cell_hdr_decode_opts(buf, n, max_payload, 0, hdr);
+}
+
+enum cell_wire_error cell_hdr_decode_opts(const void *buf, size_t n, uint32_t max_payload,
+					  unsigned int opts, struct cell_hdr *hdr)
 {
 	const uint8_t *p = buf;
 
@@ -113,11 +131,66 @@ enum cell_wire_error cell_hdr_decode(const void *buf, size_t n, uint32_t max_pay
 	hdr->len = get_le32(p + 8);
 	hdr->fingerprint_lo = get_le32(p + 12);
 	hdr->fingerprint_hi = get_le32(p + 16);
-	return cell_hdr_check(hdr, max_payload);
+	return cell_hdr_check_opts(hdr, max_payload, opts);
 }
 
-enum cell_wire_error cell_frame_decode(const void *buf, size_t n, uint32_t max_payload,
-				       struct cell_hdr *hdr, const void **payload)
+void cell_trace_trailer_encode(const struct cell_trace_ctx *ctx, void *buf)
+{
+	uint8_t *p = buf;
+
+	memcpy(p, ctx->trace_id, 16);
+	memcpy(p + 16, ctx->span_id, 8);
+	p[24] = CELL_TRACE_VERSION;
+	p[25] = ctx->flags;
+	put_le16(p + 26, 0);
+	put_le32(p + 28, CELL_TRACE_MAGIC);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return !acc;
+}
+
+enum cell_wire_error cell_trace_trailer_decode(const void *buf, size_t n,
+					       struct cell_trace_ctx *ctx, const char **why)
+{
+	const uint8_t *p = buf;
+	const char *bad = NULL;
+
+	if (n < CELL_TRACE_TRAILER_SIZE)
+		bad = "trace trailer shorter than 32 bytes";
+	else if (n > CELL_TRACE_TRAILER_SIZE)
+		bad = "trace trailer longer than 32 bytes";
+	else if (get_le32(p + 28) != CELL_TRACE_MAGIC)
+		bad = "trace trailer magic is not \"CTRC\"";
+	else if (p[24] != CELL_TRACE_VERSION)
+		bad = "trace trailer version is not 1";
+	else if (p[25] & ~CELL_TRACE_FLAGS)
+		bad = "unknown trace flag";
+	else if (get_le16(p + 26))
+		bad = "trace trailer reserved bytes not zero";
+	else if (all_zero(p, 16))
+		bad = "trace id is all zero";
+	else if (all_zero(p + 16, 8))
+		bad = "span id is all zero";
+	if (why)
+		*why = bad;
+	if (bad)
+		return n < CELL_TRACE_TRAILER_SIZE ? CELL_WIRE_TRACE_TRUNCATED
+						   : CELL_WIRE_BAD_TRACE;
+	memcpy(ctx->trace_id, p, 16);
+	memcpy(ctx->span_id, p + 16, 8);
+	ctx->flags = p[25];
+	return CELL_WIRE_OK;
+}
+
+enum cell_wire_error cell_frame_decode_opts(const void *buf, size_t n, uint32_t max_payload,
+					    unsigned int opts, struct cell_hdr *hdr,
+					    const void **payload)
 {
 	const uint8_t *p = buf;
 	enum cell_wire_error err;
@@ -125,7 +198,7 @@ enum cell_wire_error cell_frame_decode(const void *buf, size_t n, uint32_t max_p
 	const char *detail;
 	uint32_t detail_len;
 
-	err = cell_hdr_decode(buf, n, max_payload, hdr);
+	err = cell_hdr_decode_opts(buf, n, max_payload, opts, hdr);
 	if (err)
 		return err;
 	if (n - CELL_HDR_SIZE != hdr->len)
@@ -137,6 +210,31 @@ enum cell_wire_error cell_frame_decode(const void *buf, size_t n, uint32_t max_p
 	}
 	*payload = p + CELL_HDR_SIZE;
 	return CELL_WIRE_OK;
+}
+
+enum cell_wire_error cell_frame_decode(const void *buf, size_t n, uint32_t max_payload,
+				       struct cell_hdr *hdr, const void **payload)
+{
+	return cell_frame_decode_opts(buf, n, max_payload, 0, hdr, payload);
+}
+
+enum cell_wire_error cell_frame_decode_traced(const void *buf, size_t n, uint32_t max_payload,
+					      struct cell_hdr *hdr, const void **payload,
+					      uint32_t *payload_len, struct cell_trace_ctx *trace)
+{
+	enum cell_wire_error err;
+	const uint8_t *at;
+
+	memset(trace, 0, sizeof(*trace));
+	err = cell_frame_decode_opts(buf, n, max_payload, CELL_WIRE_ACCEPT_TRACE, hdr, payload);
+	if (err)
+		return err;
+	*payload_len = hdr->len;
+	if (!(hdr->flags & CELL_F_TRACE))
+		return CELL_WIRE_OK;
+	*payload_len = hdr->len - CELL_TRACE_TRAILER_SIZE;
+	at = (const uint8_t *)*payload + *payload_len;
+	return cell_trace_trailer_decode(at, CELL_TRACE_TRAILER_SIZE, trace, NULL);
 }
 
 size_t cell_error_encode(void *buf, size_t cap, uint16_t status, const char *detail,
@@ -201,6 +299,12 @@ static const struct {
 	[CELL_WIRE_CANCEL_PAYLOAD] = { "cancel_payload", "cancel frame with a payload",
 				       CELL_STATUS_BAD_MESSAGE },
 	[CELL_WIRE_BAD_ERROR] = { "bad_error", "malformed error payload", CELL_STATUS_BAD_MESSAGE },
+	[CELL_WIRE_TRACE_TRUNCATED] = { "trace_truncated",
+					"trace flag set, payload shorter than the 32-byte trailer",
+					CELL_STATUS_BAD_MESSAGE },
+	[CELL_WIRE_BAD_TRACE] = { "bad_trace",
+				  "malformed trace trailer (magic, version, flags, zero id)",
+				  CELL_STATUS_BAD_MESSAGE },
 };
 
 const char *cell_wire_error_name(enum cell_wire_error err)

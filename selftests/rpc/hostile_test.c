@@ -1574,7 +1574,7 @@ TEST_F(hostile, bad_hellos_refused_with_status)
 			p[47] = 0x80;
 			break;
 		case 4:
-			p[8] |= 0x10;
+			p[8] |= (uint8_t)(CELL_FEAT_ALL + 1); /* the lowest bit not assigned */
 			break;
 		case 5:
 			p[17] = 0x30;

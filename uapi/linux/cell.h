@@ -40,7 +40,9 @@
 /*
  * Frame kinds and modifiers.  Exactly one of REQUEST, RESPONSE and CANCEL
  * is set.  ERROR and LEADER_HINT modify a RESPONSE, ONEWAY a REQUEST,
- * MORE a REQUEST or a non-error RESPONSE.  Bit 7 is reserved.
+ * MORE a REQUEST or a non-error RESPONSE.  Bit 7 (TRACE) modifies a
+ * REQUEST on a connection whose server granted CELL_FEAT_TRACE; everywhere
+ * else it is still the reserved bit and refused.
  */
 #define CELL_F_REQUEST	   0x01 /* a call; expects a response unless ONEWAY */
 #define CELL_F_RESPONSE	   0x02 /* the answer to the call with this correlation id */
@@ -49,8 +51,11 @@
 #define CELL_F_LEADER_HINT 0x10 /* error detail names the current leader */
 #define CELL_F_MORE	   0x20 /* more frames of this message follow */
 #define CELL_F_CANCEL	   0x40 /* cancel the call with this correlation id */
-#define CELL_F_RESERVED	   0x80
+#define CELL_F_TRACE	   0x80 /* the payload ends in struct cell_trace_trailer */
 #define CELL_F_KIND_MASK   (CELL_F_REQUEST | CELL_F_RESPONSE | CELL_F_CANCEL)
+
+/* Bit 7 as seen by a receiver that did not grant CELL_FEAT_TRACE. */
+#define CELL_F_RESERVED CELL_F_TRACE
 
 /* Method ids from CELL_METHOD_CONTROL_BASE up belong to Cell itself. */
 #define CELL_METHOD_CONTROL_BASE 0xff00
@@ -59,6 +64,8 @@
 #define CELL_METHOD_GOODBYE	 0xff03 /* orderly close, empty payload */
 #define CELL_METHOD_SCHEMA	 0xff04 /* canonical schema text of the server */
 #define CELL_METHOD_ATTACHMENT	 0xff05 /* payload travels in an fd (SCM_RIGHTS) */
+#define CELL_METHOD_METRICS	 0xff06 /* the server's metrics, struct cell_metrics_wire */
+#define CELL_METHOD_SPANS	 0xff07 /* the spans it recorded, struct cell_spans_wire */
 
 /*
  * Largest payload a frame can describe.  Transports enforce smaller limits
@@ -109,6 +116,102 @@ struct cell_error {
 };
 
 /* ---------------------------------------------------------------------- */
+/* Trace context trailer (distributed tracing)                             */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A REQUEST frame with CELL_F_TRACE carries the caller's trace context in
+ * the last CELL_TRACE_TRAILER_SIZE bytes of its payload: @len of the header
+ * counts them, and the application payload is the len - 32 bytes before
+ * them.  A receiver that did not grant CELL_FEAT_TRACE refuses bit 7 as
+ * reserved, so a sender only sets it on a connection that agreed.  The ids
+ * are opaque bytes (W3C trace-context sizes), never all zero.  @span_id is
+ * the caller's span: the parent of the span the receiver records.
+ */
+#define CELL_TRACE_MAGIC	0x43525443 /* "CTRC" */
+#define CELL_TRACE_VERSION	1
+#define CELL_TRACE_F_SAMPLED	0x01 /* the receiver records a span */
+#define CELL_TRACE_FLAGS	0x01
+#define CELL_TRACE_TRAILER_SIZE 32
+
+struct cell_trace_trailer {
+	__u8 trace_id[16]; /* the whole trace's id, not all zero */
+	__u8 span_id[8];   /* the calling span's id, not all zero */
+	__u8 version;	   /* CELL_TRACE_VERSION */
+	__u8 flags;	   /* CELL_TRACE_F_* */
+	__u16 reserved;	   /* zero */
+	__u32 magic;	   /* CELL_TRACE_MAGIC, the trailer's last bytes */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Collection: METRICS and SPANS control methods (little-endian)           */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * CELL_METHOD_METRICS: empty request; the response is struct
+ * cell_metrics_wire, then @methods struct cell_metrics_wire_method, each
+ * followed by its @nbuckets struct cell_metrics_wire_bucket (non-empty
+ * buckets of the log-linear histogram of <cell/metrics.h>, increasing
+ * index).  A server without metrics answers NOT_FOUND.
+ */
+#define CELL_METRICS_WIRE_MAGIC	  0x4d4c4543 /* "CELM" */
+#define CELL_METRICS_WIRE_VERSION 1
+#define CELL_METRICS_WIRE_STATUS  16 /* counts by status: 0..14, [15] unknown codes */
+
+struct cell_metrics_wire {
+	__u32 magic;	      /* CELL_METRICS_WIRE_MAGIC */
+	__u16 version;	      /* CELL_METRICS_WIRE_VERSION */
+	__u16 methods;	      /* entries that follow */
+	__u64 dropped;	      /* calls not counted (cell_metrics_snapshot_dropped()) */
+	__u32 nbuckets_total; /* histogram buckets per method (the sender's layout) */
+	__u32 reserved;	      /* zero */
+};
+
+struct cell_metrics_wire_method {
+	__u16 method;	/* method id, strictly increasing */
+	__u16 nbuckets; /* struct cell_metrics_wire_bucket that follow */
+	__u32 reserved; /* zero */
+	__u64 status[CELL_METRICS_WIRE_STATUS];
+	__u64 sum; /* of the latencies, ns */
+	__u64 min; /* ns, 0 when empty */
+	__u64 max; /* ns */
+};
+
+struct cell_metrics_wire_bucket {
+	__u32 index;	/* < nbuckets_total, strictly increasing */
+	__u32 reserved; /* zero */
+	__u64 count;	/* non-zero */
+};
+
+/*
+ * CELL_METHOD_SPANS: the request is empty (every span the server's process
+ * recorded for this cell) or a 16-byte trace id (that trace's only); the
+ * response is struct cell_spans_wire then @count struct cell_span_wire.
+ */
+#define CELL_SPANS_WIRE_MAGIC	0x4e505343 /* "CSPN" */
+#define CELL_SPANS_WIRE_VERSION 1
+
+struct cell_spans_wire {
+	__u32 magic;	/* CELL_SPANS_WIRE_MAGIC */
+	__u16 version;	/* CELL_SPANS_WIRE_VERSION */
+	__u16 reserved; /* zero */
+	__u32 count;	/* spans that follow */
+	__u32 dropped;	/* spans the bounded ring overwrote before this answer */
+};
+
+struct cell_span_wire {
+	__u8 trace_id[16];
+	__u8 span_id[8];   /* the server's span, not all zero */
+	__u8 parent_id[8]; /* the caller's span (from the trailer) */
+	__u64 start_ns;	   /* CLOCK_REALTIME when the handler started */
+	__u64 duration_ns; /* until the response was sent */
+	__u16 method;
+	__u16 status;	/* enum cell_status the handler ended with */
+	__u32 reserved; /* zero */
+	__u8 cell[32];	/* the server's name (CELL_NAME_MAX), NUL-padded */
+};
+
+/* ---------------------------------------------------------------------- */
 /* Handshake (control channel, Unix SOCK_SEQPACKET)                        */
 /* ---------------------------------------------------------------------- */
 
@@ -117,7 +220,8 @@ struct cell_error {
 #define CELL_FEAT_SHM_MODULE  0x0002 /* rings from /dev/cell */
 #define CELL_FEAT_ATTACHMENTS 0x0004 /* large payloads as sealed memfds */
 #define CELL_FEAT_CANCEL      0x0008 /* CANCEL frames understood */
-#define CELL_FEAT_ALL	      0x000f
+#define CELL_FEAT_TRACE	      0x0010 /* requests may carry a trace trailer */
+#define CELL_FEAT_ALL	      0x001f
 
 /*
  * Payload of the first frame a client sends (method CELL_METHOD_HELLO,
@@ -463,6 +567,12 @@ enum cell_genl_attr {
 
 __CELL_ASSERT_SIZE(cell_hdr, CELL_HDR_SIZE);
 __CELL_ASSERT_SIZE(cell_error, 8);
+__CELL_ASSERT_SIZE(cell_trace_trailer, CELL_TRACE_TRAILER_SIZE);
+__CELL_ASSERT_SIZE(cell_metrics_wire, 24);
+__CELL_ASSERT_SIZE(cell_metrics_wire_method, 160);
+__CELL_ASSERT_SIZE(cell_metrics_wire_bucket, 16);
+__CELL_ASSERT_SIZE(cell_spans_wire, 16);
+__CELL_ASSERT_SIZE(cell_span_wire, 88);
 __CELL_ASSERT_SIZE(cell_hello, 48);
 __CELL_ASSERT_SIZE(cell_welcome, 48);
 __CELL_ASSERT_SIZE(cell_ring_geometry, 120);

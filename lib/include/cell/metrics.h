@@ -230,6 +230,45 @@ struct cell_metrics_dump_opts {
 LIBCELL_API char *cell_metrics_dump(const struct cell_metrics_snapshot *snap,
 				    const struct cell_metrics_dump_opts *opts);
 
+/* ---- collection (CELL_METHOD_METRICS) --------------------------------- */
+
+/* Bytes of @snap as a METRICS answer (struct cell_metrics_wire ...). */
+LIBCELL_API size_t cell_metrics_wire_size(const struct cell_metrics_snapshot *snap);
+
+/**
+ * cell_metrics_encode() - @snap as a METRICS answer into @buf (@cap bytes);
+ * only non-empty histogram buckets travel.
+ * Return: bytes written, or 0 if @cap < cell_metrics_wire_size() or @snap
+ * has more than 65535 methods.
+ */
+LIBCELL_API size_t cell_metrics_encode(const struct cell_metrics_snapshot *snap, void *buf,
+				       size_t cap);
+
+/**
+ * cell_metrics_decode() - parse a METRICS answer of @len bytes from an
+ * untrusted peer into a new snapshot (*@out, free with
+ * cell_metrics_snapshot_free()) that the snapshot and histogram queries
+ * read like a local one.  Checks magic, version, reserved fields, the
+ * histogram layout, method order, bucket indices and order, counts that
+ * overflow, and that the length is exact.
+ * @why: may be NULL; on -EBADMSG says which rule failed.
+ * Return: 0, -EBADMSG, or -ENOMEM.
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_metrics_decode(const void *buf, size_t len,
+						    struct cell_metrics_snapshot **out,
+						    const char **why);
+
+struct cell_client; /* cell/rpc.h */
+
+/**
+ * cell_client_metrics() - ask the server of @c for its metrics
+ * (CELL_METHOD_METRICS) and decode them into *@out.
+ * Return: the call's status (NOT_FOUND: the server keeps no metrics;
+ * BAD_MESSAGE: the answer did not parse, cell_last_error() says why).
+ */
+LIBCELL_API enum cell_status
+cell_client_metrics(struct cell_client *c, struct cell_metrics_snapshot **out, uint64_t deadline);
+
 #ifdef __cplusplus
 }
 #endif

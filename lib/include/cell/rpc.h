@@ -383,9 +383,10 @@ struct cell_response {
 
 /**
  * cell_call_begin() - start a call of @method (a schema's, below
- * CELL_METHOD_CONTROL_BASE, or CELL_METHOD_PING / CELL_METHOD_SCHEMA: the
- * latter answers the server's canonical schema text, NOT_FOUND if it has
- * none) with a request payload of up
+ * CELL_METHOD_CONTROL_BASE, or CELL_METHOD_PING / CELL_METHOD_SCHEMA /
+ * CELL_METHOD_METRICS / CELL_METHOD_SPANS: SCHEMA answers the server's
+ * canonical schema text, NOT_FOUND if it has none; see cell/trace.h for
+ * the others) with a request payload of up
  * to @len bytes, built in place.  *@buf points to @len writable bytes (in
  * the request ring, an attachment for a large payload, or a staging
  * buffer on the unix path); write the request there, then
@@ -467,6 +468,19 @@ LIBCELL_API enum cell_status cell_client_call(struct cell_client *c, uint16_t me
  */
 LIBCELL_API enum cell_status cell_client_send(struct cell_client *c, uint16_t method,
 					      const void *req, uint32_t len, uint64_t deadline);
+
+/**
+ * cell_client_control() - call one of the control methods every libcell
+ * server answers itself: CELL_METHOD_PING (empty), CELL_METHOD_SCHEMA (the
+ * canonical schema text), CELL_METHOD_METRICS and CELL_METHOD_SPANS (see
+ * cell_client_metrics(), cell_client_spans()).  Never traced.
+ * @resp: receives a malloc'd copy of the response payload (free() it), or
+ *	  NULL when it is empty; @resp_len its length.
+ * Return: the call's status (INVALID_ARGUMENT for another method).
+ */
+LIBCELL_API enum cell_status cell_client_control(struct cell_client *c, uint16_t method,
+						 const void *req, uint32_t req_len, void **resp,
+						 uint32_t *resp_len, uint64_t deadline);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,8 @@ enum cell_wire_error {
 	CELL_WIRE_LENGTH_MISMATCH, /* bytes present differ from header + len */
 	CELL_WIRE_CANCEL_PAYLOAD,  /* a CANCEL frame carries a payload */
 	CELL_WIRE_BAD_ERROR,	   /* ERROR payload malformed */
+	CELL_WIRE_TRACE_TRUNCATED, /* TRACE set, payload shorter than the trailer */
+	CELL_WIRE_BAD_TRACE,	   /* trace trailer malformed */
 	CELL_WIRE_ERROR_MAX,
 };
 
@@ -67,6 +69,65 @@ LIBCELL_API CELL_MUST_CHECK enum cell_wire_error cell_frame_decode(const void *b
 								   uint32_t max_payload,
 								   struct cell_hdr *hdr,
 								   const void **payload);
+
+/*
+ * Decode options.  CELL_WIRE_ACCEPT_TRACE: the receiver granted
+ * CELL_FEAT_TRACE, so bit 7 is CELL_F_TRACE (allowed on a REQUEST whose
+ * len holds the trailer) instead of the reserved bit.
+ */
+#define CELL_WIRE_ACCEPT_TRACE 0x1u
+
+/* cell_hdr_check() with decode options (CELL_WIRE_ACCEPT_TRACE). */
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
+cell_hdr_check_opts(const struct cell_hdr *hdr, uint32_t max_payload, unsigned int opts);
+
+/* cell_hdr_decode() with decode options (CELL_WIRE_ACCEPT_TRACE). */
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error cell_hdr_decode_opts(const void *buf, size_t n,
+								      uint32_t max_payload,
+								      unsigned int opts,
+								      struct cell_hdr *hdr);
+
+/*
+ * cell_frame_decode() with decode options; a TRACE frame's trailer is not
+ * looked at (cell_frame_decode_traced() does that).
+ */
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
+cell_frame_decode_opts(const void *buf, size_t n, uint32_t max_payload, unsigned int opts,
+		       struct cell_hdr *hdr, const void **payload);
+
+/* A trace context as the trailer carries it (host view). */
+struct cell_trace_ctx {
+	uint8_t trace_id[16]; /* not all zero */
+	uint8_t span_id[8];   /* the calling span; not all zero */
+	uint8_t flags;	      /* CELL_TRACE_F_* */
+};
+
+/**
+ * cell_trace_trailer_encode() - write @ctx as the 32-byte trailer at @buf.
+ * Does not validate: encode what cell_trace_trailer_decode() accepts.
+ */
+LIBCELL_API void cell_trace_trailer_encode(const struct cell_trace_ctx *ctx, void *buf);
+
+/**
+ * cell_trace_trailer_decode() - parse the trailer: exactly
+ * CELL_TRACE_TRAILER_SIZE bytes at @buf (@n), from an untrusted peer.
+ * Checks magic, version, reserved bytes, flags and that neither id is all
+ * zero.
+ * Return: CELL_WIRE_OK, CELL_WIRE_TRACE_TRUNCATED (@n too small) or
+ * CELL_WIRE_BAD_TRACE; *@why (may be NULL) says which rule failed.
+ */
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
+cell_trace_trailer_decode(const void *buf, size_t n, struct cell_trace_ctx *ctx, const char **why);
+
+/**
+ * cell_frame_decode_traced() - cell_frame_decode() for a receiver that
+ * granted CELL_FEAT_TRACE.  With CELL_F_TRACE set the trailer is checked
+ * and returned in *@trace, and *@payload_len excludes it; without it
+ * *@trace is zeroed and *@payload_len is hdr->len.
+ */
+LIBCELL_API CELL_MUST_CHECK enum cell_wire_error
+cell_frame_decode_traced(const void *buf, size_t n, uint32_t max_payload, struct cell_hdr *hdr,
+			 const void **payload, uint32_t *payload_len, struct cell_trace_ctx *trace);
 
 /**
  * cell_error_encode() - write an ERROR payload (struct cell_error then
