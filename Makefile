@@ -10,6 +10,8 @@
 #   make check SANITIZE=address,undefined | SANITIZE=thread
 #                   only that sanitizer build's tests
 #   make demo       the example server and client (issue: fast path)
+#   make install    libcell, cellc, cell, celld and celld.service under
+#                   PREFIX (default /usr/local); DESTDIR=... for staging
 #   make module     cell.ko against the running distribution's headers
 #   make vm-check   the module's tests in a qemu VM
 #   make bench      benchmarks (targets live here, never in tests)
@@ -34,13 +36,13 @@ BENCH_PARTS :=
 STYLE_KERNEL_FILES :=
 
 .PHONY: all deps check check-default check-asan check-tsan check-summary \
-	demo module vm-check bench style fuzz clean help
+	demo module vm-check bench style fuzz clean help install
 
 all: deps
 	@$(MAKE) --no-print-directory build-default
 
 help:
-	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(DEPS)
@@ -110,6 +112,12 @@ check: deps
 	if [ -s $(BUILD)/check-errors ]; then \
 		cat $(BUILD)/check-errors; rm -f $(BUILD)/check-errors; exit 1; \
 	fi; exit $$rc
+
+PREFIX ?= /usr/local
+install: all
+	@cmake -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(BUILD)/default >/dev/null
+	@cmake --build $(BUILD)/default -j $(JOBS) >/dev/null
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)/default
 
 bench:
 	@if [ -z "$(strip $(BENCH_PARTS))" ]; then \
