@@ -8,7 +8,7 @@
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..5"
+echo "1..7"
 fields='import json,sys
 for c in sorted(json.load(sys.stdin), key=lambda c: c["name"]):
     print(c["name"], c["fingerprint"], c["pid"], c["uid"], c["path"], c["node"], ",".join(c["endpoints"]))'
@@ -35,5 +35,15 @@ start_cell four
 check "a cell started after the restart registers" 'wait_for ps_has four'
 check "exactly four cells, no duplicates" \
 	'[ "$(cell ps -j | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" = 4 ]'
+# A hung celld (stopped) costs a starting server a bounded delay, no more.
+kill -STOP "$celld_pid"
+t0=$(date +%s%N)
+start_cell five
+t1=$(date +%s%N)
+kill -CONT "$celld_pid"
+ms=$(((t1 - t0) / 1000000))
+echo "# a server started in $ms ms while celld was stopped"
+check "a stopped celld delays a starting server by less than 2 s" '[ -S "$CELL_RUNTIME_DIR/five.sock" ] && [ $ms -lt 2000 ]'
+check "and the resumed celld lists it (scan)" 'wait_for ps_has five'
 [ $fail -eq 0 ] || cat "$RUN/celld.log"
 exit $fail
