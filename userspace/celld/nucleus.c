@@ -34,6 +34,8 @@ static enum cell_status status_of(int rc)
 	switch (rc) {
 	case -EPERM:
 		return CELL_STATUS_PERMISSION_DENIED;
+	case -EADDRINUSE:
+		return CELL_STATUS_INVALID_ARGUMENT;
 	case -EBADMSG:
 		return CELL_STATUS_BAD_MESSAGE;
 	case -ENOMEM:

@@ -41,8 +41,7 @@ const char *cell_status_name(enum cell_status st, char buf[24])
 	return buf;
 }
 
-/* Who listens at @path: a connect, SO_PEERCRED, close (no HELLO). */
-static int peer_of(const char *path, struct cell_probe *p)
+int cell_probe_peer(const char *path, pid_t *pid, uid_t *uid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct ucred cred;
@@ -59,13 +58,21 @@ static int peer_of(const char *path, struct cell_probe *p)
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		rc = -errno;
 	close(fd);
-	if (rc) {
-		snprintf(p->error, sizeof(p->error), "%s: %s", path, strerror(-rc));
-		return rc;
+	if (!rc) {
+		*pid = cred.pid;
+		*uid = cred.uid;
 	}
-	p->pid = cred.pid;
-	p->uid = cred.uid;
-	return 0;
+	return rc;
+}
+
+/* Who listens at @path: a connect, SO_PEERCRED, close (no HELLO). */
+static int peer_of(const char *path, struct cell_probe *p)
+{
+	int rc = cell_probe_peer(path, &p->pid, &p->uid);
+
+	if (rc)
+		snprintf(p->error, sizeof(p->error), "%s: %s", path, strerror(-rc));
+	return rc;
 }
 
 struct cell_client *cell_probe_connect(const char *dir, const char *name, uint64_t fingerprint,

@@ -33,6 +33,13 @@ struct cell_probe {
 int cell_probe_run(const char *dir, const char *name, unsigned int timeout_ms,
 		   struct cell_probe *p);
 
+/*
+ * cell_probe_peer() - the pid and uid of the process listening at socket
+ * @path (a non-blocking connect and SO_PEERCRED, no handshake).
+ * Return: 0 or a negative errno (-ECONNREFUSED: nobody listens).
+ */
+int cell_probe_peer(const char *path, pid_t *pid, uid_t *uid);
+
 /* cell_probe_connect() - a client of @name with the probed fingerprint. */
 struct cell_client *cell_probe_connect(const char *dir, const char *name, uint64_t fingerprint,
 				       unsigned int timeout_ms);

@@ -17,6 +17,7 @@
 
 #include <cell/time.h>
 
+#include "probe.h"
 #include "registry.h"
 
 #define MAX_LISTENERS 8
@@ -281,15 +282,35 @@ static struct rentry *entry_copy(const struct celld_entry *src, int *err)
 	return e;
 }
 
-/* Refuses a local name a live process of another uid holds. */
+/* Whether @old's process still serves @old's socket (so the name is in use). */
+static bool still_served(const struct rentry *old)
+{
+	pid_t pid;
+	uid_t uid;
+
+	return old->pub.path && !cell_probe_peer(old->pub.path, &pid, &uid) && pid == old->pub.pid;
+}
+
+/*
+ * Refuses a local name a live process of another uid holds, and one that
+ * another live process of the same uid still serves (a second enroll of a
+ * live cell's name must not steal its entry); a dead holder's entry goes.
+ */
 static int check_owner(struct celld_registry *reg, struct rentry *old, const struct celld_entry *e,
 		       char *err, size_t cap)
 {
-	if (!old || old->pub.node[0] || old->pub.uid == e->uid)
+	if (!old || old->pub.node[0])
 		return 0;
 	if (old->watch && watch_dead(old->watch)) {
 		entry_drop(reg, old);
 		return 0;
+	}
+	if (old->pub.uid == e->uid) {
+		if (old->pub.pid == e->pid || !old->pub.pid || !still_served(old))
+			return 0;
+		snprintf(err, cap, "cell name '%s' is served by pid %d, which is alive",
+			 old->pub.name, (int)old->pub.pid);
+		return -EADDRINUSE;
 	}
 	snprintf(err, cap,
 		 "cell name '%s' is registered by uid %u (pid %d): uid %u may not take it",

@@ -86,6 +86,8 @@ void celld_registry_free(struct celld_registry *reg);
  * dies.  A local name held by a live process of another uid is refused.
  * @err: receives a clear message on failure (@cap bytes).
  * @out: if not NULL, receives the entry kept (valid until it is removed).
+ * A name whose live holder of the same uid still serves its socket is
+ * refused too (-EADDRINUSE).
  * Return: 0, -EPERM (the name belongs to another uid), -EINVAL (bad name,
  * strings too long, too many endpoints), -ESRCH (@e->pid is not alive),
  * -ENOMEM, -EMFILE.

@@ -70,8 +70,10 @@ int main(int argc, char **argv)
 			snprintf(name, sizeof(name), "%s", argv[1]);
 		else
 			snprintf(name, sizeof(name), "%.20s-%05d", argv[1], (int)(i % 100000));
-		if (enroll(c, name, dir) != CELL_STATUS_OK)
+		if (enroll(c, name, dir) != CELL_STATUS_OK) {
+			cell_client_free(c);
 			return 1;
+		}
 	}
 	printf("enrolled %ld in %.1f ms\n", count, (double)(cell_now_ns() - t0) / 1e6);
 	fflush(stdout);

@@ -7,7 +7,7 @@
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..9"
+echo "1..11"
 start_celld
 check "celld serves nucleus.sock" '[ -S "$CELL_RUNTIME_DIR/nucleus.sock" ]'
 start_cell alpha
@@ -34,6 +34,11 @@ check "cell schema alpha prints the demo schema" 'cell schema alpha | grep -q "^
 check "cell schema -j is JSON with the fingerprint" \
 	'cell schema -j beta | python3 -c "import json,sys; assert json.load(sys.stdin)[\"fingerprint\"]==\"0xbc05e159db6acc7a\""'
 check "cell schema of no cell fails" '! cell schema nosuch 2>/dev/null'
+out=$("$BIN/userspace/celld/celld_enroll_tool" alpha 2>&1); rc=$?
+check "another process cannot take a live cell's name (same uid)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"INVALID_ARGUMENT: cell name '"'"'alpha'"'"' is served by pid $alpha"* ]]'
+check "and the entry still names the cell" \
+	'cell ps -j alpha | python3 -c "import json,sys; assert json.load(sys.stdin)[0][\"pid\"]==$alpha"'
 kill "$alpha"
 wait "$alpha" 2>/dev/null
 check "a dead cell's entry vanishes" 'wait_for eval "! ps_has alpha"'
