@@ -3,11 +3,12 @@
  * Registration with celld: when a server starts, libcell tells the nucleus
  * cell of the same runtime directory (nucleus.sock, served by celld) its
  * name, fingerprint, socket path, schema text and endpoints, in one
- * "enroll" call (userspace/celld/nucleus.cell).  Best effort and bounded:
- * without celld (no nucleus.sock) it costs one stat(); a celld that does
- * not answer costs at most REGISTER_TIMEOUT_MS; any failure is ignored and
- * the server starts all the same.  celld learns of the cell's death from
- * the process itself (pidfd), so nothing is sent at exit.
+ * "enroll" call (userspace/celld/nucleus.cell; the layout is in
+ * nucleus_wire.h).  Best effort and bounded: without celld (no
+ * nucleus.sock) it costs one stat(); a celld that does not answer costs at
+ * most REGISTER_TIMEOUT_MS per step; any failure is ignored and the server
+ * starts all the same.  celld learns of the cell's death from the process
+ * itself (pidfd), so nothing is sent at exit.
  *
  * Opt out: cell_server_opts.no_register, or CELL_NO_REGISTER=1 in the
  * environment.
@@ -17,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "nucleus.cell.h"
+#include "nucleus_wire.h"
 #include "register.h"
 #include "rpc_internal.h"
 
@@ -32,43 +33,78 @@ static bool wanted(const char *name, const struct cell_server_opts *o)
 	return strcmp(name, "nucleus") != 0;
 }
 
-static uint64_t request_bytes(const char *name, const char *path, const char *schema,
+/* A request being written in place: the fixed part, then the tail. */
+struct msg {
+	uint8_t *p;
+	uint32_t len;
+};
+
+static void put_text(struct msg *m, struct cell_nucleus_span *s, const char *text)
+{
+	uint32_t n = (uint32_t)strlen(text);
+
+	if (!n)
+		return;
+	memcpy(m->p + m->len, text, n);
+	s->off = m->len;
+	s->len = n;
+	m->len += n;
+}
+
+static uint32_t request_bytes(const char *name, const char *path, const char *schema,
 			      const char *uri)
 {
-	return NUCLEUS_REGISTRATION_SIZE + strlen(name) + strlen(path) + strlen(uri) +
-	       (schema ? strlen(schema) : 0) + cellc_span_max(1, NUCLEUS_ENDPOINT_SIZE) + 8;
+	return CELL_NUCLEUS_REGISTRATION_SIZE + (uint32_t)strlen(name) + (uint32_t)strlen(path) +
+	       (uint32_t)strlen(uri) + (uint32_t)(schema ? strlen(schema) : 0) +
+	       CELL_NUCLEUS_ENDPOINT_SIZE + 8;
+}
+
+/* Writes the enroll request into @buf (zeroed, 8-byte aligned); its length. */
+static uint32_t build(void *buf, const char *name, const char *path, const char *schema,
+		      const char *uri, uint64_t fingerprint)
+{
+	struct msg m = { buf, CELL_NUCLEUS_REGISTRATION_SIZE };
+	struct cell_nucleus_registration *r = buf;
+	struct cell_nucleus_endpoint *ep;
+
+	r->fingerprint = fingerprint;
+	put_text(&m, &r->name, name);
+	put_text(&m, &r->path, path);
+	if (schema)
+		put_text(&m, &r->schema_text, schema);
+	m.len = (m.len + 3) & ~3U; /* endpoint[]: 4-aligned */
+	ep = (struct cell_nucleus_endpoint *)(m.p + m.len);
+	r->endpoints.off = m.len;
+	r->endpoints.len = 1;
+	m.len += CELL_NUCLEUS_ENDPOINT_SIZE;
+	put_text(&m, &ep->uri, uri);
+	return m.len;
 }
 
 static enum cell_status enroll(struct cell_client *c, const char *name, const char *path,
 			       const struct cell_server_opts *o)
 {
 	const char *schema = o->schema;
-	const struct nucleus_registered *resp;
-	struct nucleus_registration *req;
-	struct nucleus_endpoint *ep;
-	struct cellc_builder b;
+	char uri[sizeof("unix:") + 108];
+	struct cell_response r;
 	struct cell_call *call;
 	enum cell_status st;
-	char uri[sizeof("unix:") + 108];
+	uint32_t max, len;
+	void *buf;
 
 	/* A schema text that is not the fingerprint's would be refused: leave it out. */
 	if (schema && cell_fingerprint(schema, strlen(schema)) != o->fingerprint)
 		schema = NULL;
 	strcpy(uri, "unix:");
 	strncat(uri, path, sizeof(uri) - sizeof("unix:"));
-	st = nucleus_enroll_begin(c, request_bytes(name, path, schema, uri),
-				  cell_deadline_in_ms(REGISTER_TIMEOUT_MS), &call, &b, &req);
+	max = request_bytes(name, path, schema, uri);
+	st = cell_call_begin(c, CELL_NUCLEUS_METHOD_ENROLL, max, 0,
+			     cell_deadline_in_ms(REGISTER_TIMEOUT_MS), &call, &buf);
 	if (st != CELL_STATUS_OK)
 		return st;
-	req->fingerprint = o->fingerprint;
-	(void)nucleus_registration_set_name_str(&b, req, name);
-	(void)nucleus_registration_set_path_str(&b, req, path);
-	if (schema)
-		(void)nucleus_registration_set_schema_text_str(&b, req, schema);
-	ep = nucleus_registration_alloc_endpoints(&b, req, 1);
-	if (ep)
-		(void)nucleus_endpoint_set_uri_str(&b, ep, uri);
-	st = nucleus_enroll_finish(call, &b, &resp, NULL);
+	memset(buf, 0, max);
+	len = build(buf, name, path, schema, uri, o->fingerprint);
+	st = cell_call_finish(call, len, &r);
 	cell_call_end(call);
 	return st;
 }
@@ -76,7 +112,13 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 enum cell_status cell_register_server(const char *name, const char *dir, const char *path,
 				      const struct cell_server_opts *o)
 {
-	struct cell_client_opts co = nucleus_client_opts();
+	struct cell_client_opts co = {
+		.sz = sizeof(co),
+		.fingerprint = CELL_NUCLEUS_FINGERPRINT,
+		.runtime_dir = dir,
+		.backend = CELL_RING_BACKEND_NONE,
+		.spin_ns = CELL_SPIN_NONE,
+	};
 	char nucleus[128];
 	struct cell_client *c;
 	enum cell_status st;
@@ -86,10 +128,7 @@ enum cell_status cell_register_server(const char *name, const char *dir, const c
 		return CELL_STATUS_OK;
 	if (cell_socket_path(dir, "nucleus", nucleus, sizeof(nucleus)) || stat(nucleus, &sb))
 		return CELL_STATUS_UNAVAILABLE; /* no celld: the usual case in tests */
-	co.runtime_dir = dir;
-	co.backend = CELL_RING_BACKEND_NONE;
 	co.connect_deadline = cell_deadline_in_ms(REGISTER_TIMEOUT_MS);
-	co.spin_ns = CELL_SPIN_NONE;
 	c = cell_client_connect("nucleus", &co);
 	if (!c) {
 		cell_clear_error();

@@ -8,7 +8,24 @@
 #include <cell/wire.h>
 
 #include "nucleus.cell.h"
+#include "nucleus_wire.h" /* lib/: libcell's hand-made copy of the enroll layout */
 #include "registration.h"
+
+/* libcell encodes enroll by hand: its constants must be cellc's. */
+_Static_assert(CELL_NUCLEUS_FINGERPRINT == NUCLEUS_FINGERPRINT, "nucleus.cell changed: set "
+								"CELL_NUCLEUS_FINGERPRINT in "
+								"lib/nucleus_wire.h to "
+								"NUCLEUS_FINGERPRINT of the "
+								"generated nucleus.cell.h");
+_Static_assert(CELL_NUCLEUS_METHOD_ENROLL == NUCLEUS_METHOD_ENROLL, "lib/nucleus_wire.h: enroll "
+								    "id");
+_Static_assert(CELL_NUCLEUS_REGISTRATION_SIZE == NUCLEUS_REGISTRATION_SIZE &&
+		       offsetof(struct cell_nucleus_registration, flags) ==
+			       offsetof(struct nucleus_registration, flags) &&
+		       offsetof(struct cell_nucleus_registration, endpoints) ==
+			       offsetof(struct nucleus_registration, endpoints) &&
+		       CELL_NUCLEUS_ENDPOINT_SIZE == NUCLEUS_ENDPOINT_SIZE,
+	       "lib/nucleus_wire.h: the registration layout differs from nucleus.cell");
 
 bool celld_name_valid(const char *name)
 {
