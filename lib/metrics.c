@@ -242,6 +242,11 @@ uint64_t cell_hist_count(const struct cell_hist *h)
 	return copy_buckets(h, buckets);
 }
 
+uint64_t cell_hist_sum(const struct cell_hist *h)
+{
+	return load(&h->sum);
+}
+
 uint64_t cell_hist_min(const struct cell_hist *h)
 {
 	uint64_t min = load(&h->min);

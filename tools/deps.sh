@@ -4,30 +4,31 @@
 # Install every Debian package Cell needs (Debian 12).  Idempotent: asks dpkg
 # first and prints nothing when all is present.  Uses sudo when not root.
 #
-#   tools/deps.sh            what make check needs (build kernel bpf mcu)
-#   tools/deps.sh GROUP...   only some groups (build kernel bpf mcu bench)
+#   tools/deps.sh            what make check needs (build kernel bpf mcu observe)
+#   tools/deps.sh GROUP...   only some groups (build kernel bpf mcu observe bench)
 set -euo pipefail
 
 declare -A groups=(
 	[build]="build-essential cmake pkg-config clang llvm lld libclang-rt-14-dev
 		 clang-format perl xz-utils linux-source-6.1 gawk
-		 libuv1-dev python3"
+		 libuv1-dev python3 libmicrohttpd-dev"
 	[kernel]="linux-headers-amd64 linux-image-amd64 qemu-system-x86
 		  busybox-static cpio kmod sparse"
 	[bpf]="libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 nftables
 	       libnl-3-dev libnl-genl-3-dev"
 	[mcu]="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+	[observe]="prometheus tmux"
 	[bench]="iceoryx libiceoryx-binding-c-dev libzmq3-dev libnng-dev
 		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux"
 )
 
 wanted=()
 if [ $# -eq 0 ]; then
-	set -- build kernel bpf mcu
+	set -- build kernel bpf mcu observe
 fi
 for group in "$@"; do
 	if [ -z "${groups[$group]+set}" ]; then
-		echo "deps.sh: unknown group '$group' (build kernel bpf mcu bench)" >&2
+		echo "deps.sh: unknown group '$group' (build kernel bpf mcu observe bench)" >&2
 		exit 2
 	fi
 	# shellcheck disable=SC2206

@@ -30,4 +30,10 @@ int cell_cmd_schema(int argc, char **argv);
 /* cell call [-j] NAME METHOD JSON (call.c): one call, built from JSON. */
 int cell_cmd_call(int argc, char **argv);
 
+/* cell top [-j] (top.c): live per-method rate, p50, p99 of every local cell. */
+int cell_cmd_top(int argc, char **argv);
+
+/* cell trace [-j] TRACE_ID (trace.c): one trace's spans as a tree. */
+int cell_cmd_trace(int argc, char **argv);
+
 #endif /* CELL_CMD_H */

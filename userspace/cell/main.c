@@ -22,6 +22,10 @@ static const struct cell_command commands[] = {
 	  "schema [-j] NAME            the schema text cell NAME serves" },
 	{ "call", cell_cmd_call,
 	  "call [-j] NAME METHOD JSON  call METHOD of cell NAME: request and response as JSON" },
+	{ "top", cell_cmd_top,
+	  "top [-j] [-a] [-i MS] [-n N] live per-method rate, p50, p99 of every cell" },
+	{ "trace", cell_cmd_trace,
+	  "trace [-j] TRACE_ID          the spans of one trace as a tree across cells" },
 #endif
 };
 

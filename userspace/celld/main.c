@@ -21,6 +21,7 @@
 #include <cell/rpc.h>
 
 #include "celld.h"
+#include "http.h"
 
 /*
  * Modules, in start order.  Another part adds one line here and its file
@@ -30,6 +31,7 @@
 static const struct celld_module modules[] = {
 	{ "nucleus", celld_nucleus_start, celld_nucleus_stop },
 	{ "scan", celld_scan_start, celld_scan_stop },
+	{ "http", celld_http_start, celld_http_stop },
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

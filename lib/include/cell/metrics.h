@@ -73,6 +73,9 @@ LIBCELL_API void cell_hist_reset(struct cell_hist *hist);
  */
 LIBCELL_API uint64_t cell_hist_count(const struct cell_hist *hist);
 
+/* Sum of the values recorded (wraps after 584 years of nanoseconds). */
+LIBCELL_API uint64_t cell_hist_sum(const struct cell_hist *hist);
+
 /* Smallest and largest value recorded, 0 if none; mean rounded down. */
 LIBCELL_API uint64_t cell_hist_min(const struct cell_hist *hist);
 LIBCELL_API uint64_t cell_hist_max(const struct cell_hist *hist);
