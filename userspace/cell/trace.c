@@ -2,8 +2,11 @@
 /*
  * cell trace [-j] TRACE_ID: the spans of one trace, as a tree across cells.
  *
- * Asks celld for the local cells, then each cell for its spans of the
- * trace (CELL_METHOD_SPANS, collect.c), and links them by parent id.  A
+ * Asks celld (nucleus method "spans": celld asks every local cell for
+ * its spans, CELL_METHOD_SPANS, and answers from the store it keeps, so
+ * spans of cells that exited are there too); a celld without that method
+ * is bypassed: its list of local cells, then each cell directly
+ * (collect.c).  The spans are linked by parent id.  A
  * span whose parent is not among them (the caller's own span, or one
  * already overwritten in its cell's ring) is a root.  Text: one line per
  * span, children indented under their parent, in start order:
@@ -24,6 +27,7 @@
 #include "cell.h"
 #include "collect.h"
 #include "jsonout.h"
+#include "nucleus.cell.h"
 
 #define TRACE_TIMEOUT_MS 2000
 
@@ -41,15 +45,29 @@ static int trace_usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-/* Spans of @id from every local cell into *@all; counts cells asked and failed. */
-static int gather(const uint8_t *id, struct node **all, size_t *n, size_t *asked, size_t *failed)
+static int add_node(struct node **all, size_t *n, size_t *cap, const struct cell_span *s)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct node *p = realloc(*all, c * sizeof(*p));
+
+		if (!p)
+			return -1;
+		*all = p;
+		*cap = c;
+	}
+	(*all)[(*n)++] = (struct node){ .s = *s, .parent = -1 };
+	return 0;
+}
+
+/* Spans of @id from every local cell directly (celld without "spans"). */
+static int gather_direct(const uint8_t *id, struct node **all, size_t *n, size_t *asked,
+			 size_t *failed)
 {
 	struct collect_cell *cells;
 	size_t ncells, cap = 0;
 	char err[256];
 
-	*all = NULL;
-	*n = *asked = *failed = 0;
 	if (collect_list_local(NULL, TRACE_TIMEOUT_MS, &cells, &ncells, err, sizeof(err))) {
 		fprintf(stderr, "cell trace: %s\n", err);
 		return -1;
@@ -65,23 +83,117 @@ static int gather(const uint8_t *id, struct node **all, size_t *n, size_t *asked
 			(*failed)++;
 			continue;
 		}
-		if (*n + count > cap) {
-			struct node *p;
-
-			cap = (*n + count) * 2;
-			p = realloc(*all, cap * sizeof(*p));
-			if (!p) {
-				free(spans);
-				break;
-			}
-			*all = p;
-		}
 		for (size_t k = 0; k < count; k++)
-			(*all)[(*n)++] = (struct node){ .s = spans[k], .parent = -1 };
+			if (add_node(all, n, &cap, &spans[k]))
+				break;
 		free(spans);
 	}
 	free(cells);
 	return 0;
+}
+
+/* One span_info of celld's answer as a span; -1 if its fields are not ours to trust. */
+static int from_info(const void *msg, const struct nucleus_span_info *si, struct cell_span *s)
+{
+	char buf[CELL_TRACE_ID_HEX + 1];
+	const char *p;
+	uint32_t len;
+
+	memset(s, 0, sizeof(*s));
+	s->start_ns = si->start_ns;
+	s->duration_ns = si->duration_ns;
+	s->method = si->method;
+	s->status = si->status < CELL_STATUS_MAX ? si->status : CELL_STATUS_INTERNAL;
+#define HEX_FIELD(field, dst, bytes)                       \
+	p = nucleus_span_info_##field##_at(msg, si, &len); \
+	if (len != 2 * (bytes))                            \
+		return -1;                                 \
+	memcpy(buf, p, len);                               \
+	buf[len] = '\0';                                   \
+	if (cell_trace_id_parse(buf, dst, bytes))          \
+		return -1;
+	HEX_FIELD(trace_id, s->trace_id, 16)
+	HEX_FIELD(span_id, s->span_id, 8)
+	HEX_FIELD(parent_id, s->parent_id, 8)
+#undef HEX_FIELD
+	p = nucleus_span_info_cell_at(msg, si, &len);
+	if (len >= CELL_NAME_MAX)
+		return -1;
+	memcpy(s->cell, p, len);
+	return 0;
+}
+
+/*
+ * Spans of @id from celld into *@all.  Return: 0, -1 (failed, said),
+ * or 1 when celld has no "spans" method (then ask the cells directly).
+ */
+static int gather_celld(const char *hex, struct node **all, size_t *n, size_t *asked,
+			size_t *failed)
+{
+	struct cell_client_opts co = nucleus_client_opts();
+	const struct nucleus_span_list *resp;
+	const struct nucleus_span_info *si;
+	struct cell_response raw = { 0 };
+	struct nucleus_trace_query *req;
+	struct cell_call *call = NULL;
+	struct cellc_builder b;
+	struct cell_client *c;
+	enum cell_status st;
+	size_t cap = 0;
+	uint32_t count;
+	int rc = 0;
+
+	co.backend = CELL_RING_BACKEND_NONE;
+	co.spin_ns = CELL_SPIN_NONE;
+	co.connect_deadline = cell_deadline_in_ms(TRACE_TIMEOUT_MS);
+	c = cell_client_connect("nucleus", &co);
+	if (!c) {
+		fprintf(stderr, "cell trace: cannot reach celld: %s (is celld running?)\n",
+			cell_last_error(NULL));
+		return -1;
+	}
+	st = nucleus_spans_begin(c, NUCLEUS_TRACE_QUERY_SIZE + 40,
+				 cell_deadline_in_ms(4 * TRACE_TIMEOUT_MS), &call, &b, &req);
+	if (st == CELL_STATUS_OK) {
+		(void)nucleus_trace_query_set_trace_id_str(&b, req, hex);
+		st = nucleus_spans_finish(call, &b, &resp, &raw);
+	}
+	if (st == CELL_STATUS_UNKNOWN_METHOD) {
+		rc = 1;
+	} else if (st != CELL_STATUS_OK) {
+		fprintf(stderr, "cell trace: celld: %s%s%.*s\n", cell_status_name(st),
+			raw.detail_len ? ": " : "", (int)raw.detail_len,
+			raw.detail ? raw.detail : "");
+		rc = -1;
+	} else {
+		*asked = resp->cells_asked;
+		*failed = resp->cells_failed;
+		si = nucleus_span_list_spans(resp, &count);
+		for (uint32_t i = 0; i < count; i++) {
+			struct cell_span s;
+
+			if (from_info(resp, &si[i], &s) || add_node(all, n, &cap, &s))
+				continue;
+		}
+	}
+	if (call)
+		cell_call_end(call);
+	cell_client_free(c);
+	return rc;
+}
+
+/* Spans of @id into *@all; counts cells asked and failed. */
+static int gather(const uint8_t *id, const char *hex, struct node **all, size_t *n, size_t *asked,
+		  size_t *failed)
+{
+	int rc;
+
+	*all = NULL;
+	*n = *asked = *failed = 0;
+	rc = gather_celld(hex, all, n, asked, failed);
+	if (rc <= 0)
+		return rc;
+	return gather_direct(id, all, n, asked, failed);
 }
 
 static int by_start(const void *a, const void *b)
@@ -158,7 +270,7 @@ int cell_cmd_trace(int argc, char **argv)
 		return 2;
 	}
 	cell_trace_id_format(id, sizeof(id), hex);
-	if (gather(id, &all, &n, &asked, &failed))
+	if (gather(id, hex, &all, &n, &asked, &failed))
 		return 1;
 	qsort(all, n, sizeof(*all), by_start);
 	link_parents(all, n);

@@ -22,6 +22,7 @@
 
 #include "celld.h"
 #include "http.h"
+#include "spanstore.h"
 
 /*
  * Modules, in start order.  Another part adds one line here and its file
@@ -31,6 +32,7 @@
 static const struct celld_module modules[] = {
 	{ "nucleus", celld_nucleus_start, celld_nucleus_stop },
 	{ "scan", celld_scan_start, celld_scan_stop },
+	{ "collect", celld_collect_start, celld_collect_stop },
 	{ "http", celld_http_start, celld_http_stop },
 };
 

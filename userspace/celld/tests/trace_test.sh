@@ -16,6 +16,7 @@ for pair in "c" "b c" "a b"; do
 	set -- $pair
 	"$chain" serve "$@" >>"$RUN/$1.log" 2>&1 &
 	pids+=("$!")
+	[ "$1" = c ] && cpid=$!
 	wait_for test -S "$CELL_RUNTIME_DIR/$1.sock"
 done
 wait_for ps_has c && wait_for ps_has b && wait_for ps_has a
@@ -51,6 +52,11 @@ cell trace "$id" >"$RUN/trace.txt"
 sed 's/^/# /' "$RUN/trace.txt"
 check "the text tree indents b under a and c under b" \
 	'grep -q "^a " "$RUN/trace.txt" && grep -q "^  b " "$RUN/trace.txt" && grep -q "^    c " "$RUN/trace.txt"'
+# celld keeps what it collected: the trace outlives cell c's process.
+kill "$cpid"
+wait_for sh -c "! ps_has c" 2>/dev/null || true
+check "c's span is still in celld's store after c exited" \
+	'cell trace -j "$id" | python3 -c "import json,sys; t=json.load(sys.stdin); sys.exit(0 if t[\"count\"]==5 and any(s[\"cell\"]==\"c\" for s in t[\"spans\"]) else 1)"'
 check "an unknown trace is a clear failure" \
 	'! cell trace 0123456789abcdef0123456789abcdef 2>"$RUN/none.err" && grep -q "no span" "$RUN/none.err"'
 check "a malformed trace id is a usage error" \
