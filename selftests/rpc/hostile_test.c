@@ -1625,6 +1625,86 @@ TEST_F(hostile, bad_hellos_refused_with_status)
 	check_others(_metadata, self);
 }
 
+/*
+ * Traced requests from a raw peer, on the ring and the unix path: a
+ * well-formed trailer is stripped before the handler (the echo comes back
+ * without it) where the server granted CELL_FEAT_TRACE; bit 7 without
+ * that grant, a malformed trailer, or TRACE on a response drop that
+ * connection only.
+ */
+static int traced_request(struct raw *r, uint32_t id, const uint8_t *payload, uint32_t len,
+			  const uint8_t trailer[CELL_TRACE_TRAILER_SIZE], uint8_t flags)
+{
+	uint8_t buf[2048 + CELL_TRACE_TRAILER_SIZE];
+
+	memcpy(buf, payload, len);
+	memcpy(buf + len, trailer, CELL_TRACE_TRAILER_SIZE);
+	len += CELL_TRACE_TRAILER_SIZE;
+	if (r->shm)
+		return ring_frame(r, flags, M_ECHO, id, FP, buf, len);
+	return sock_frame(r, flags, M_ECHO, id, FP, buf, len, NULL, 0);
+}
+
+TEST_F(hostile, traced_requests_stripped_or_refused)
+{
+	static const struct {
+		const char *name;
+		int offer; /* offer CELL_FEAT_TRACE in HELLO */
+		int byte;  /* trailer byte to break, -1: none */
+		uint8_t value;
+		uint8_t flags;
+		int dropped;
+	} cases[] = {
+		{ "well-formed", 1, -1, 0, CELL_F_REQUEST | CELL_F_TRACE, 0 },
+		{ "not agreed on", 0, -1, 0, CELL_F_REQUEST | CELL_F_TRACE, 1 },
+		{ "bad magic", 1, 31, 'X', CELL_F_REQUEST | CELL_F_TRACE, 1 },
+		{ "trailer version 2", 1, 24, 2, CELL_F_REQUEST | CELL_F_TRACE, 1 },
+		{ "unknown trace flag", 1, 25, 0x80, CELL_F_REQUEST | CELL_F_TRACE, 1 },
+		{ "zero trace id", 1, 0, 0, CELL_F_REQUEST | CELL_F_TRACE, 1 },
+		{ "TRACE on a response", 1, -1, 0, CELL_F_RESPONSE | CELL_F_TRACE, 1 },
+	};
+	struct cell_trace_ctx ctx = { .trace_id = { 1 }, .span_id = { 2 }, .flags = 0 };
+	uint8_t trailer[CELL_TRACE_TRAILER_SIZE], payload[100];
+
+	pattern(payload, sizeof(payload), 9);
+	for (int shm = 0; shm < 2; shm++)
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct cell_hs hs = default_hello(shm);
+			uint32_t id;
+			const char *why;
+			struct raw r;
+			int io = 0;
+
+			if (cases[i].offer)
+				hs.features |= CELL_FEAT_TRACE;
+			raw_init(&r);
+			ASSERT_EQ(CELL_STATUS_OK, raw_hello(&r, self->path, &hs, &io))
+			TH_LOG("%s: handshake (%d)", cases[i].name, io);
+			ASSERT_EQ(!!cases[i].offer, !!(r.welcome.features & CELL_FEAT_TRACE));
+			cell_trace_trailer_encode(&ctx, trailer);
+			if (cases[i].byte >= 0)
+				trailer[cases[i].byte] = cases[i].value;
+			id = r.next_id++;
+			ASSERT_EQ(0, traced_request(&r, id, payload, sizeof(payload), trailer,
+						    cases[i].flags));
+			if (shm)
+				kick(&r);
+			if (cases[i].dropped) {
+				EXPECT_LE(0, wait_dropped(r.sock, 1000))
+				TH_LOG("%s (%s): not dropped", cases[i].name,
+				       shm ? "ring" : "unix");
+			} else {
+				why = expect_echo(&r, id, sizeof(payload), 9);
+				EXPECT_EQ(NULL, why)
+				TH_LOG("%s (%s): %s", cases[i].name, shm ? "ring" : "unix", why);
+			}
+			raw_close(&r);
+			ASSERT_EQ(0, server_exit_status(self->server))
+			TH_LOG("after %s", cases[i].name);
+		}
+	check_others(_metadata, self);
+}
+
 /* ---- (c) clients that stop taking responses ---------------------------- */
 
 struct staller {
