@@ -9,6 +9,10 @@
 #                   checks (VM, BPF, MCU); prints "check: N passed, N failed"
 #   make check SANITIZE=address,undefined | SANITIZE=thread
 #                   only that sanitizer build's tests
+#   make check T=NAME [ARGS='-t TEST']
+#                   one test program (a ctest name, `ctest -N` in
+#                   build/default lists them); ARGS go to the program: the
+#                   harness takes -l, -t/-T test, -f/-F fixture, -v/-V variant
 #   make demo       the example server and client (issue: fast path)
 #   make install    libcell, cellc, cell, celld and celld.service under
 #                   PREFIX (default /usr/local); DESTDIR=... for staging
@@ -98,6 +102,22 @@ CHECK_DIRS := $(BUILD)/asan/tap
 else
 $(error SANITIZE must be address,undefined or thread)
 endif
+
+# make check T=NAME [ARGS=...]: one program of the build SANITIZE picks.
+ifneq ($(T),)
+CHECK_BUILD := $(if $(SANITIZE),$(if $(filter thread,$(SANITIZE)),tsan,asan),default)
+CHECK_RUN := check-one
+CHECK_DIRS := $(BUILD)/$(CHECK_BUILD)/tap
+endif
+.PHONY: check-one
+check-one: build-$(CHECK_BUILD)
+	@cd $(BUILD)/$(CHECK_BUILD) && rm -rf tap && \
+	cmd=$$(ctest -N -V -R '^$(T)$$' | sed -n 's/^[0-9]*: Test command: //p'); \
+	if [ -z "$$cmd" ]; then \
+		echo "make check T=$(T): no such test (ctest -N in $(BUILD)/$(CHECK_BUILD) lists them)" >&2; \
+		exit 1; fi; \
+	if [ -z '$(ARGS)' ]; then ctest --output-on-failure -R '^$(T)$$'; \
+	else eval "$$cmd $(ARGS)"; fi
 
 # Each step runs even if an earlier one failed; the summary is the verdict.
 check: deps
