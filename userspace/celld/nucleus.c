@@ -20,6 +20,7 @@
 
 #include "celld.h"
 #include "nucleus.cell.h"
+#include "probe.h"
 #include "registration.h"
 
 static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
@@ -52,6 +53,23 @@ static enum cell_status status_of(int rc)
 
 /* ---- enroll / withdraw ------------------------------------------------ */
 
+/*
+ * A registration may not name a socket another process serves (else `cell
+ * ps` would point at someone else's cell).  A path nobody listens on is
+ * accepted: the entry still goes with the registering process.
+ */
+static int check_path(const struct celld_registration *r, pid_t peer, char *err, size_t cap)
+{
+	pid_t pid;
+	uid_t uid;
+
+	if (cell_probe_peer(r->path, &pid, &uid) || pid == peer)
+		return 0;
+	snprintf(err, cap, "%s is served by pid %d, not by the registering pid %d", r->path,
+		 (int)pid, (int)peer);
+	return -EADDRINUSE;
+}
+
 static enum cell_status on_enroll(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
 {
 	struct celld *d = ctx;
@@ -63,6 +81,9 @@ static enum cell_status on_enroll(const struct cell_vesicle *v, struct cell_repl
 	int rc;
 
 	rc = celld_registration_parse(v->data, v->len, &r, err, sizeof(err));
+	if (rc)
+		return refuse(reply, status_of(rc), err);
+	rc = check_path(&r, v->peer_pid, err, sizeof(err));
 	if (rc)
 		return refuse(reply, status_of(rc), err);
 	if (celld_registration_entry(&r, &e))

@@ -3,11 +3,12 @@
  * enroll_tool: registers names with celld the way libcell does, for the
  * tests (10,000 registrations, ownership refusal).
  *
- *   enroll_tool PREFIX [COUNT [HOLD_SECONDS]]
+ *   enroll_tool PREFIX [COUNT [HOLD_SECONDS [PATH]]]
  *
  * COUNT 1 (default) registers PREFIX itself, more register PREFIX-00000 ...
  * over one connection.  Prints "enrolled N in T ms" and stays alive
- * HOLD_SECONDS (default 0) so that the entries live that long.  A refusal
+ * HOLD_SECONDS (default 0) so that the entries live that long.  PATH is
+ * the socket path claimed (default <runtime dir>/<name>.sock).  A refusal
  * prints "refused NAME: STATUS: detail" and exits 1.
  */
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include "nucleus.cell.h"
 #include "probe.h"
 
+static const char *claimed_path;
+
 static enum cell_status enroll(struct cell_client *c, const char *name, const char *dir)
 {
 	struct nucleus_registration *req;
@@ -31,7 +34,10 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 	enum cell_status st;
 	char path[320], sbuf[24];
 
-	snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
+	if (claimed_path)
+		snprintf(path, sizeof(path), "%s", claimed_path);
+	else
+		snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
 	st = nucleus_enroll_begin(c, 512, cell_deadline_in_ms(5000), &call, &b, &req);
 	if (st != CELL_STATUS_OK)
 		return st;
@@ -55,9 +61,10 @@ int main(int argc, char **argv)
 	uint64_t t0;
 
 	if (argc < 2 || count < 1 || cell_runtime_dir(dir, sizeof(dir))) {
-		fputs("usage: enroll_tool PREFIX [COUNT [HOLD_SECONDS]]\n", stderr);
+		fputs("usage: enroll_tool PREFIX [COUNT [HOLD_SECONDS [PATH]]]\n", stderr);
 		return 2;
 	}
+	claimed_path = argc > 4 ? argv[4] : NULL;
 	co.backend = CELL_RING_BACKEND_NONE;
 	c = cell_client_connect("nucleus", &co);
 	if (!c) {

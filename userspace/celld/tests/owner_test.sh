@@ -20,7 +20,7 @@ start_celld
 start_cell owned
 wait_for ps_has owned
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env CELL_RUNTIME_DIR="$CELL_RUNTIME_DIR" "$@"; }
-out=$(as_nobody "$tool" owned 2>&1); rc=$?
+out=$(as_nobody "$tool" owned 1 0 /nonexistent/owned.sock 2>&1); rc=$?
 echo "# $out"
 check "uid nobody cannot take root's name" '[ $rc -eq 1 ]'
 check "the error names the status and the owner" \

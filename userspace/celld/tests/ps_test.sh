@@ -7,7 +7,7 @@
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..11"
+echo "1..12"
 start_celld
 check "celld serves nucleus.sock" '[ -S "$CELL_RUNTIME_DIR/nucleus.sock" ]'
 start_cell alpha
@@ -34,9 +34,12 @@ check "cell schema alpha prints the demo schema" 'cell schema alpha | grep -q "^
 check "cell schema -j is JSON with the fingerprint" \
 	'cell schema -j beta | python3 -c "import json,sys; assert json.load(sys.stdin)[\"fingerprint\"]==\"0xbc05e159db6acc7a\""'
 check "cell schema of no cell fails" '! cell schema nosuch 2>/dev/null'
-out=$("$BIN/userspace/celld/celld_enroll_tool" alpha 2>&1); rc=$?
+out=$("$BIN/userspace/celld/celld_enroll_tool" alpha 1 0 /nonexistent/alpha.sock 2>&1); rc=$?
 check "another process cannot take a live cell's name (same uid)" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"INVALID_ARGUMENT: cell name '"'"'alpha'"'"' is served by pid $alpha"* ]]'
+out=$("$BIN/userspace/celld/celld_enroll_tool" gamma 1 0 "$CELL_RUNTIME_DIR/alpha.sock" 2>&1); rc=$?
+check "a registration cannot point at another process's socket" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"alpha.sock is served by pid $alpha, not by the registering pid"* ]]'
 check "and the entry still names the cell" \
 	'cell ps -j alpha | python3 -c "import json,sys; assert json.load(sys.stdin)[0][\"pid\"]==$alpha"'
 kill "$alpha"
