@@ -1135,7 +1135,7 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 
 	if (c && method < CELL_METHOD_CONTROL_BASE && len <= CELL_MAX_PAYLOAD &&
 	    atomic_load_explicit(&c->connected, memory_order_acquire) && !c->o.reconnect &&
-	    !cell_trace_tls.active) {
+	    !(cell_trace_tls.active && (cell_trace_tls.ctx.flags & CELL_TRACE_F_SAMPLED))) {
 		pthread_mutex_lock(&c->send_lock);
 		buf = cell_chan_tx_begin(&c->ch, len, deadline, client_waiting_for_room, c);
 		if (buf) {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <microhttpd.h>
 
@@ -97,9 +98,11 @@ static void scrape_one(const struct celld_entry *e, void *ctx)
 {
 	struct scrape *s = ctx;
 	struct scraped *c;
+	struct stat st;
 
-	if (e->node[0] || s->n == s->cap)
-		return; /* remote cells are their own node's to expose */
+	/* Remote cells are their own node's to expose; no socket, nobody to ask. */
+	if (e->node[0] || s->n == s->cap || !e->path || stat(e->path, &st) || !S_ISSOCK(st.st_mode))
+		return;
 	c = &s->cells[s->n++];
 	snprintf(c->name, sizeof(c->name), "%s", e->name);
 	collect_metrics(s->h->d->cfg.runtime_dir, e->name, e->fingerprint, s->h->timeout_ms, &c->r);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * celld's span collector: every -o collect.spans_ms (default 1000; 0:
- * only when asked) it asks each local cell for its spans
+ * only when asked) it asks the next -o collect.batch (64) local cells of
+ * its registry, round robin, for their spans
  * (CELL_METHOD_SPANS, collect.c) and keeps the new ones in a bounded store
  * of its own (-o collect.store=N spans, default 16384; the oldest go
  * first, counted as dropped), so a trace outlives the cells that made it
@@ -14,8 +15,10 @@
  * follows it (everything, when that span has left the ring since).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "celld.h"
 #include "collect.h"
@@ -32,6 +35,10 @@ struct cursor {
 
 struct celld_collect {
 	struct celld *d;
+	size_t batch;  /* cells asked per tick at most (round robin) */
+	size_t next;   /* where the next tick starts in the registry walk */
+	size_t walked; /* entries passed in the current walk */
+	size_t limit;  /* SIZE_MAX: every cell (a nucleus call) */
 	uv_timer_t timer;
 	bool timer_on;
 	unsigned int timeout_ms;
@@ -87,15 +94,27 @@ static void take(struct celld_collect *c, struct cursor *cur, const struct cell_
 	}
 }
 
+/* A cell worth asking: local, not celld itself, its socket there. */
+static bool askable(const struct celld_entry *e)
+{
+	struct stat st;
+
+	return !e->node[0] && strcmp(e->name, "nucleus") && e->path && !stat(e->path, &st) &&
+	       S_ISSOCK(st.st_mode);
+}
+
 static void collect_one(const struct celld_entry *e, void *ctx)
 {
 	struct celld_collect *c = ctx;
 	struct cell_span *spans;
 	struct cursor *cur;
 	char err[256];
-	size_t n;
+	size_t n, at = c->walked++;
 
-	if (e->node[0] || !strcmp(e->name, "nucleus"))
+	/* A tick takes the next @batch entries of the walk (all of them when limit says so). */
+	if (c->limit != SIZE_MAX && (at < c->next || at >= c->next + c->limit))
+		return;
+	if (!askable(e))
 		return;
 	cur = cursor_of(c, e);
 	if (!cur)
@@ -104,24 +123,37 @@ static void collect_one(const struct celld_entry *e, void *ctx)
 	c->asked++;
 	if (collect_spans(c->d->cfg.runtime_dir, e->name, e->fingerprint, NULL, c->timeout_ms,
 			  &spans, &n, err, sizeof(err)) != CELL_STATUS_OK) {
-		c->failed++;
-		if (c->d->cfg.verbose)
-			celld_log("collect: %s", err);
+		c->failed++; /* counted (cells_failed), not logged: it may be every tick */
 		return;
 	}
 	take(c, cur, spans, n);
 	free(spans);
 }
 
-/* One round over the registry; cursors of cells that went are dropped. */
-static void collect_round(struct celld_collect *c)
+/*
+ * A round: every cell (@all, for a nucleus call) or the next batch of the
+ * registry walk (a tick).  Cursors of cells that left the registry are
+ * dropped after a full walk.
+ */
+static void collect_round(struct celld_collect *c, bool all)
 {
-	size_t kept = 0;
+	size_t kept = 0, total = celld_registry_count(c->d->registry);
+	bool full;
 
 	c->asked = c->failed = 0;
-	for (size_t i = 0; i < c->ncursors; i++)
-		c->cursors[i].seen = false;
+	c->walked = 0;
+	c->limit = all ? SIZE_MAX : c->batch;
+	if (c->next >= total)
+		c->next = 0;
+	full = all || c->next == 0;
+	if (full)
+		for (size_t i = 0; i < c->ncursors; i++)
+			c->cursors[i].seen = false;
 	celld_registry_foreach(c->d->registry, collect_one, c);
+	if (!all)
+		c->next += c->batch;
+	if (!full)
+		return;
 	for (size_t i = 0; i < c->ncursors; i++)
 		if (c->cursors[i].seen)
 			c->cursors[kept++] = c->cursors[i];
@@ -130,7 +162,7 @@ static void collect_round(struct celld_collect *c)
 
 static void on_timer(uv_timer_t *t)
 {
-	collect_round(t->data);
+	collect_round(t->data, false);
 }
 
 /* ---- nucleus "spans" -------------------------------------------------- */
@@ -194,7 +226,7 @@ static enum cell_status on_spans(const struct cell_vesicle *v, struct cell_reply
 	idbuf[len] = '\0';
 	if (len && cell_trace_id_parse(idbuf, id, sizeof(id)))
 		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "trace_id is not hex");
-	collect_round(c);
+	collect_round(c, true);
 	first = c->written > c->cap ? c->written - c->cap : 0;
 	for (uint64_t i = first; i < c->written; i++)
 		n += wanted(&c->store[i % c->cap], len ? id : NULL);
@@ -228,6 +260,9 @@ int celld_collect_start(struct celld *d)
 		c->cap = 16384;
 	c->timeout_ms =
 		(unsigned int)strtoul(celld_option(d, "collect.timeout_ms", "500"), NULL, 10);
+	c->batch = strtoul(celld_option(d, "collect.batch", "64"), NULL, 10);
+	if (!c->batch)
+		c->batch = 64;
 	if (!c->timeout_ms)
 		c->timeout_ms = 500;
 	c->store = calloc(c->cap, sizeof(*c->store));
