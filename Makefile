@@ -9,6 +9,10 @@
 #                   checks (VM, BPF, MCU); prints "check: N passed, N failed"
 #   make check SANITIZE=address,undefined | SANITIZE=thread
 #                   only that sanitizer build's tests
+#   make CELL_PROFILE=rpc [check]
+#                   only libcell's RPC core and cellc, libc only (build/rpc)
+#   make install [DESTDIR=... PREFIX=/usr/local]
+#                   what cmake --install puts in place, from build/default
 #   make check T=NAME [ARGS='-t TEST']
 #                   one test program (a ctest name, `ctest -N` in
 #                   build/default lists them); ARGS go to the program: the
@@ -33,6 +37,17 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 DEPS      := $(TOP)/tools/deps.sh
 CMAKE_ARGS ?=
+# full: every part (build/default); rpc: libcell's core and cellc (build/rpc).
+CELL_PROFILE ?= full
+ifeq ($(CELL_PROFILE),rpc)
+PROFILE_BUILD := rpc
+DEPS_GROUPS := build
+else ifeq ($(CELL_PROFILE),full)
+PROFILE_BUILD := default
+DEPS_GROUPS :=
+else
+$(error CELL_PROFILE must be rpc or full)
+endif
 
 # Parts append to these.
 CHECK_PARTS :=
@@ -43,13 +58,13 @@ STYLE_KERNEL_FILES :=
 	demo module vm-check bench style fuzz clean help install
 
 all: deps
-	@$(MAKE) --no-print-directory build-default
+	@$(MAKE) --no-print-directory build-$(PROFILE_BUILD)
 
 help:
 	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
-	@$(DEPS)
+	@$(DEPS) $(DEPS_GROUPS)
 
 # cmake-build DIR EXTRA-ARGS: configure once, then build.
 define cmake-build
@@ -67,6 +82,9 @@ build-asan:
 	$(call cmake-build,$(BUILD)/asan,-DCELL_SANITIZE=address$(,)undefined)
 build-tsan:
 	$(call cmake-build,$(BUILD)/tsan,-DCELL_SANITIZE=thread)
+.PHONY: build-rpc check-rpc
+build-rpc:
+	$(call cmake-build,$(BUILD)/rpc,-DCELL_PROFILE=rpc)
 , := ,
 
 # ctest-run DIR LABEL-REGEX: run the tests, never stop early; the summary
@@ -87,6 +105,8 @@ check-asan: build-asan
 	$(call ctest-run,$(BUILD)/asan,unit)
 check-tsan: build-tsan
 	$(call ctest-run,$(BUILD)/tsan,tsan)
+check-rpc: build-rpc
+	$(call ctest-run,$(BUILD)/rpc,unit)
 
 -include $(wildcard $(TOP)/*/*.mk $(TOP)/tools/*/*.mk)
 
@@ -103,9 +123,13 @@ else
 $(error SANITIZE must be address,undefined or thread)
 endif
 
+ifeq ($(CELL_PROFILE),rpc)
+CHECK_RUN := check-rpc
+CHECK_DIRS := $(BUILD)/rpc/tap
+endif
 # make check T=NAME [ARGS=...]: one program of the build SANITIZE picks.
 ifneq ($(T),)
-CHECK_BUILD := $(if $(SANITIZE),$(if $(filter thread,$(SANITIZE)),tsan,asan),default)
+CHECK_BUILD := $(if $(SANITIZE),$(if $(filter thread,$(SANITIZE)),tsan,asan),$(PROFILE_BUILD))
 CHECK_RUN := check-one
 CHECK_DIRS := $(BUILD)/$(CHECK_BUILD)/tap
 endif
