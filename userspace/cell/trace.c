@@ -272,7 +272,8 @@ int cell_cmd_trace(int argc, char **argv)
 	cell_trace_id_format(id, sizeof(id), hex);
 	if (gather(id, hex, &all, &n, &asked, &failed))
 		return 1;
-	qsort(all, n, sizeof(*all), by_start);
+	if (n)
+		qsort(all, n, sizeof(*all), by_start);
 	link_parents(all, n);
 	t0 = n ? all[0].s.start_ns : 0;
 	if (json)

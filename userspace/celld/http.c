@@ -69,6 +69,14 @@ __attribute__((format(printf, 2, 3))) static void put(struct text *t, const char
 
 	if (t->failed)
 		return;
+	if (!t->buf) {
+		t->buf = malloc(4096);
+		if (!t->buf) {
+			t->failed = true;
+			return;
+		}
+		t->cap = 4096;
+	}
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
@@ -282,8 +290,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		free(t.buf);
 		return MHD_NO;
 	}
-	if (!t.buf)
-		put(&t, "%s", "");
+	put(&t, "%s", ""); /* an empty answer still has a buffer */
+	if (t.failed) {
+		free(t.buf);
+		return MHD_NO;
+	}
 	return reply(conn, code, type, &t);
 }
 
