@@ -10,6 +10,9 @@
  * HOLD_SECONDS (default 0) so that the entries live that long.  PATH is
  * the socket path claimed (default <runtime dir>/<name>.sock).  A refusal
  * prints "refused NAME: STATUS: detail" and exits 1.
+ *
+ *   enroll_tool --withdraw NAME   withdraw (prints "withdrawn" or the refusal)
+ *   enroll_tool --lookup NAME     lookup: "pid PID fingerprint 0x... schema BYTES"
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +55,81 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 	return st;
 }
 
+static int refused(const char *what, enum cell_status st, const struct cell_response *raw)
+{
+	char sbuf[24];
+
+	printf("refused %s: %s: %.*s\n", what, cell_status_name(st, sbuf), (int)raw->detail_len,
+	       raw->detail ? raw->detail : "");
+	return 1;
+}
+
+static int withdraw(struct cell_client *c, const char *name)
+{
+	struct cell_response raw = { 0 };
+	const struct nucleus_empty *resp;
+	struct nucleus_name *req;
+	struct cellc_builder b;
+	struct cell_call *call;
+	enum cell_status st;
+
+	st = nucleus_withdraw_begin(c, 64, cell_deadline_in_ms(5000), &call, &b, &req);
+	if (st != CELL_STATUS_OK)
+		return refused(name, st, &raw);
+	(void)nucleus_name_set_name_str(&b, req, name);
+	st = nucleus_withdraw_finish(call, &b, &resp, &raw);
+	if (st == CELL_STATUS_OK)
+		puts("withdrawn");
+	else
+		refused(name, st, &raw);
+	cell_call_end(call);
+	return st != CELL_STATUS_OK;
+}
+
+static int lookup(struct cell_client *c, const char *name)
+{
+	struct cell_response raw = { 0 };
+	const struct nucleus_cell_detail *resp;
+	struct nucleus_name *req;
+	struct cellc_builder b;
+	struct cell_call *call;
+	enum cell_status st;
+	uint32_t n = 0;
+
+	st = nucleus_lookup_begin(c, 64, cell_deadline_in_ms(5000), &call, &b, &req);
+	if (st != CELL_STATUS_OK)
+		return refused(name, st, &raw);
+	(void)nucleus_name_set_name_str(&b, req, name);
+	st = nucleus_lookup_finish(call, &b, &resp, &raw);
+	if (st == CELL_STATUS_OK) {
+		(void)nucleus_cell_detail_schema_text(resp, &n);
+		printf("pid %d fingerprint 0x%016llx schema %u\n", (int)resp->info.pid,
+		       (unsigned long long)resp->info.fingerprint, n);
+	} else {
+		refused(name, st, &raw);
+	}
+	cell_call_end(call);
+	return st != CELL_STATUS_OK;
+}
+
+/* --withdraw NAME / --lookup NAME. */
+static int query(const char *op, const char *name)
+{
+	struct cell_client_opts co = nucleus_client_opts();
+	struct cell_client *c;
+	int rc;
+
+	co.backend = CELL_RING_BACKEND_NONE;
+	c = cell_client_connect("nucleus", &co);
+	if (!c) {
+		printf("cannot reach celld: %s\n", cell_last_error(NULL));
+		return 1;
+	}
+	rc = !strcmp(op, "--withdraw") ? withdraw(c, name) : lookup(c, name);
+	cell_client_free(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cell_client_opts co = nucleus_client_opts();
@@ -60,6 +138,8 @@ int main(int argc, char **argv)
 	struct cell_client *c;
 	uint64_t t0;
 
+	if (argc == 3 && (!strcmp(argv[1], "--withdraw") || !strcmp(argv[1], "--lookup")))
+		return query(argv[1], argv[2]);
 	if (argc < 2 || count < 1 || cell_runtime_dir(dir, sizeof(dir))) {
 		fputs("usage: enroll_tool PREFIX [COUNT [HOLD_SECONDS [PATH]]]\n", stderr);
 		return 2;

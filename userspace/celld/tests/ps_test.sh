@@ -7,7 +7,7 @@
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..12"
+echo "1..16"
 start_celld
 check "celld serves nucleus.sock" '[ -S "$CELL_RUNTIME_DIR/nucleus.sock" ]'
 start_cell alpha
@@ -42,6 +42,15 @@ check "a registration cannot point at another process's socket" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"alpha.sock is served by pid $alpha, not by the registering pid"* ]]'
 check "and the entry still names the cell" \
 	'cell ps -j alpha | python3 -c "import json,sys; assert json.load(sys.stdin)[0][\"pid\"]==$alpha"'
+tool=$BIN/userspace/celld/celld_enroll_tool
+out=$("$tool" --lookup alpha)
+check "lookup gives pid, fingerprint and the schema text" \
+	'[[ "$out" == "pid $alpha fingerprint 0xbc05e159db6acc7a schema "[1-9]* ]]'
+out=$("$tool" --lookup nosuch); rc=$?
+check "lookup of no cell: NOT_FOUND" '[ $rc -eq 1 ] && [[ "$out" == *NOT_FOUND* ]]'
+check "the owner may withdraw a name" '[ "$("$tool" --withdraw beta)" = withdrawn ] && ! ps_has beta'
+out=$("$tool" --withdraw beta); rc=$?
+check "withdrawing it again: NOT_FOUND" '[ $rc -eq 1 ] && [[ "$out" == *NOT_FOUND* ]]'
 kill "$alpha"
 wait "$alpha" 2>/dev/null
 check "a dead cell's entry vanishes" 'wait_for eval "! ps_has alpha"'
