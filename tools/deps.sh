@@ -11,7 +11,7 @@ set -euo pipefail
 declare -A groups=(
 	[build]="build-essential cmake pkg-config clang llvm lld libclang-rt-14-dev
 		 clang-format perl xz-utils linux-source-6.1 gawk patch
-		 libuv1-dev python3 libmicrohttpd-dev"
+		 libuv1-dev python3 libmicrohttpd-dev libsodium-dev"
 	[kernel]="linux-headers-amd64 linux-image-amd64 qemu-system-x86
 		  busybox-static cpio kmod sparse"
 	[bpf]="libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 nftables

@@ -36,4 +36,7 @@ int cell_cmd_top(int argc, char **argv);
 /* cell trace [-j] TRACE_ID (trace.c): one trace's spans as a tree. */
 int cell_cmd_trace(int argc, char **argv);
 
+/* id.c: cell id [-j] [-s STATE_DIR]. */
+int cell_cmd_id(int argc, char **argv);
+
 #endif /* CELL_CMD_H */

@@ -26,6 +26,8 @@ static const struct cell_command commands[] = {
 	  "top [-j] [-a] [-i MS] [-n N] live per-method rate, p50, p99 of every cell" },
 	{ "trace", cell_cmd_trace,
 	  "trace [-j] TRACE_ID          the spans of one trace as a tree across cells" },
+	{ "id", cell_cmd_id,
+	  "id [-j] [-s STATE_DIR]      this node's public key (celld's node id)" },
 #endif
 };
 

@@ -76,6 +76,12 @@ void celld_stop(struct celld *d, int code);
 /* celld_log() - one line on stderr, "celld: ..." (journald keeps it). */
 __attribute__((format(printf, 1, 2))) void celld_log(const char *fmt, ...);
 
+/* identity.c, discovery_mod.c (discovery helper). */
+int celld_identity_start(struct celld *d);
+void celld_identity_stop(struct celld *d);
+int celld_discovery_start(struct celld *d);
+void celld_discovery_stop(struct celld *d);
+
 /* nucleus.c: serve the nucleus cell on d->loop. */
 int celld_nucleus_start(struct celld *d);
 void celld_nucleus_stop(struct celld *d);

@@ -32,6 +32,8 @@
 static const struct celld_module modules[] = {
 	{ "nucleus", celld_nucleus_start, celld_nucleus_stop },
 	{ "scan", celld_scan_start, celld_scan_stop },
+	{ "identity", celld_identity_start, celld_identity_stop },
+	{ "discovery", celld_discovery_start, celld_discovery_stop },
 	{ "collect", celld_collect_start, celld_collect_stop },
 	{ "http", celld_http_start, celld_http_stop },
 };

@@ -29,7 +29,7 @@ wait_for() {
 	return 1
 }
 start_celld() {
-	"$BIN/userspace/celld/celld" -r "$CELL_RUNTIME_DIR" -s "$RUN/state" -v "$@" \
+	"$BIN/userspace/celld/celld" -r "$CELL_RUNTIME_DIR" -s "$RUN/state" -v -o discovery=off "$@" \
 		>>"$RUN/celld.log" 2>&1 &
 	celld_pid=$!
 	pids+=("$celld_pid")

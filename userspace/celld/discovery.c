@@ -1,0 +1,1156 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * Pheromone discovery and Vivaldi pings (discovery.h).  Everything runs on
+ * one uv loop; no threads.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <cell/pheromone.h>
+#include <cell/rpc.h>
+
+#include "discovery.h"
+#include "pheromone_check.h"
+
+#define KNOWN_MAX    1024
+#define RECENT	     3	/* latency filter: median of the last 3 samples */
+#define MEASURED     16 /* median of the last 16 samples: the "measured" RTT */
+#define SIGNED_BYTES offsetof(struct cell_pheromone, signature)
+#define EXPIRE_MS    250
+#define VPING_MAGIC  0x56454c43 /* "CELV" */
+#define VPING_SIZE   80
+#define VPING_PING   1
+#define VPING_PONG   2
+#define SEQ_EPOCH    1735689600 /* 2025-01-01: sequences start at 16/s since */
+
+_Static_assert(SIGNED_BYTES == CELL_PHEROMONE_SIZE - 64, "signature is last");
+
+struct cell_rec {
+	bool used;
+	struct celld_remote_cell c;
+	uint64_t expires_ms;
+};
+
+struct peer {
+	bool used;
+	uint8_t pk[CELLD_PUBKEY_BYTES];
+	char hex[CELLD_NODE_HEX];
+	uint32_t last_seq;
+	uint64_t last_ms;
+	struct sockaddr_storage addr;
+	bool have_addr, have_coord;
+	char from[64];
+	struct vivaldi_coord coord;
+	uint64_t ping_nonce, ping_sent_ns;
+	uint32_t recent[RECENT], measured[MEASURED];
+	uint32_t nrecent, nsamples;
+	struct cell_rec *cells; /* max_cells, allocated on first cell */
+	unsigned ncells;
+};
+
+struct celld_discovery {
+	uv_loop_t *loop;
+	const struct celld_identity *id;
+	struct celld_discovery_config cfg;
+	struct celld_discovery_ops ops;
+	void *ctx;
+	struct peer *peers;
+	unsigned npeers;
+	uint8_t (*known)[CELLD_PUBKEY_BYTES];
+	unsigned nknown;
+	uint32_t seq;
+	struct vivaldi_coord me;
+	struct celld_discovery_counters n;
+	/* sockets and timers */
+	uv_udp_t udp4, udp6, ping;
+	uv_timer_t announce_timer, expire_timer, ping_timer, kick_timer;
+	bool open4, open6, open_ping, timers, closing;
+	int handles;
+	struct sockaddr_in group4, relay;
+	struct sockaddr_in6 group6;
+	bool have_relay;
+	unsigned announced; /* this interval */
+	struct cell_pheromone_filter *filter4, *filter6;
+	char rxbuf[512];
+	bool rxbusy;
+	bool warned6;
+};
+
+static const char *const drop_names[CELLD_NR_DROPS] = {
+	[CELLD_DROP_CHECK] = "malformed",
+	[CELLD_DROP_SELF] = "self",
+	[CELLD_DROP_UNKNOWN_KEY] = "unknown_key",
+	[CELLD_DROP_BAD_SIGNATURE] = "bad_signature",
+	[CELLD_DROP_REPLAY] = "replay",
+	[CELLD_DROP_PEERS_FULL] = "peers_full",
+	[CELLD_DROP_CELLS_FULL] = "cells_full",
+	[CELLD_DROP_BAD_VIVALDI] = "bad_vivaldi",
+	[CELLD_DROP_NAME_TOO_LONG] = "name_too_long",
+};
+
+static const char *const check_names[CELL_PHEROMONE_NR_VERDICTS] = {
+	"pass",		"malformed", "bad_length",    "bad_magic", "bad_version",  "bad_flags",
+	"bad_reserved", "bad_ttl",   "bad_endpoints", "bad_name",  "unsubscribed",
+};
+
+const char *celld_drop_name(int drop)
+{
+	if (drop < 0 || drop >= CELLD_NR_DROPS)
+		return "unknown";
+	return drop_names[drop];
+}
+
+void celld_discovery_config_init(struct celld_discovery_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = CELL_PHEROMONE_PORT;
+	cfg->ping_port = CELL_PHEROMONE_PORT + 1;
+	snprintf(cfg->group4, sizeof(cfg->group4), "239.255.70.77");
+	snprintf(cfg->group6, sizeof(cfg->group6), "ff02::7946");
+	cfg->interval_ms = 2000;
+	cfg->ttl_s = 10;
+	cfg->ping_ms = 1000;
+	cfg->max_peers = 64;
+	cfg->max_cells = 64;
+	cfg->max_announce = 256;
+	cfg->trust = CELLD_TRUST_TOFU;
+}
+
+/* ---- the BPF filter, when libcell has it ---------------------------------- */
+
+static void filter_free(struct cell_pheromone_filter *f)
+{
+#ifdef CELLD_HAVE_BPF_FILTER
+	cell_pheromone_filter_free(f);
+#else
+	(void)f;
+#endif
+}
+
+static int filter_stats(struct cell_pheromone_filter *f, uint64_t *c)
+{
+#ifdef CELLD_HAVE_BPF_FILTER
+	return cell_pheromone_filter_stats(f, c) == CELL_STATUS_OK ? 0 : -1;
+#else
+	(void)f;
+	(void)c;
+	return -1;
+#endif
+}
+
+/* ---- little-endian helpers --------------------------------------------- */
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ---- known peers --------------------------------------------------------- */
+
+static bool is_known(const struct celld_discovery *disc, const uint8_t *pk)
+{
+	for (unsigned i = 0; i < disc->nknown; i++)
+		if (!memcmp(disc->known[i], pk, CELLD_PUBKEY_BYTES))
+			return true;
+	return false;
+}
+
+/* The peers file: one hex key per line, then optional words; '#' comments. */
+static int read_peers(struct celld_discovery *disc, char *err, size_t cap)
+{
+	FILE *f = fopen(disc->cfg.peers_file, "re");
+	char line[512];
+	int lineno = 0;
+
+	if (!f) {
+		if (errno == ENOENT && disc->cfg.trust == CELLD_TRUST_TOFU)
+			return 0; /* TOFU makes it */
+		snprintf(err, cap, "peers file %s: %s", disc->cfg.peers_file, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+		uint8_t pk[CELLD_PUBKEY_BYTES];
+
+		lineno++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#' || *p == '\n')
+			continue;
+		end = p + strcspn(p, " \t\n#");
+		if (*end)
+			*end = '\0';
+		if (celld_key_parse(p, pk)) {
+			snprintf(err, cap,
+				 "peers file %s line %d: not a key (64 hex digits): %.80s",
+				 disc->cfg.peers_file, lineno, p);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (is_known(disc, pk))
+			continue;
+		if (disc->nknown == KNOWN_MAX) {
+			snprintf(err, cap, "peers file %s: more than %d keys", disc->cfg.peers_file,
+				 KNOWN_MAX);
+			fclose(f);
+			return -E2BIG;
+		}
+		memcpy(disc->known[disc->nknown++], pk, CELLD_PUBKEY_BYTES);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void learn_key(struct celld_discovery *disc, const uint8_t *pk, const char *from)
+{
+	char hex[CELLD_NODE_HEX];
+	FILE *f;
+
+	if (disc->nknown == KNOWN_MAX)
+		return; /* still accepted while it has a peer slot; not remembered */
+	memcpy(disc->known[disc->nknown++], pk, CELLD_PUBKEY_BYTES);
+	if (!disc->cfg.peers_file[0])
+		return;
+	celld_key_hex(pk, hex);
+	f = fopen(disc->cfg.peers_file, "ae");
+	if (!f)
+		return;
+	fprintf(f, "%s tofu %s\n", hex, from);
+	fclose(f);
+}
+
+/* ---- the peer table ------------------------------------------------------ */
+
+static struct peer *find_peer(struct celld_discovery *disc, const uint8_t *pk)
+{
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++)
+		if (disc->peers[i].used && !memcmp(disc->peers[i].pk, pk, CELLD_PUBKEY_BYTES))
+			return &disc->peers[i];
+	return NULL;
+}
+
+static void free_peer(struct celld_discovery *disc, struct peer *p)
+{
+	free(p->cells);
+	memset(p, 0, sizeof(*p));
+	disc->npeers--;
+}
+
+/*
+ * A slot for a new peer: a free one, else the least recently heard peer
+ * that has no live cell left (its replay state is forgotten), else none.
+ */
+static struct peer *new_peer(struct celld_discovery *disc, const uint8_t *pk)
+{
+	struct peer *victim = NULL;
+
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++) {
+		struct peer *p = &disc->peers[i];
+
+		if (!p->used) {
+			victim = p;
+			break;
+		}
+		if (!p->ncells && (!victim || p->last_ms < victim->last_ms))
+			victim = p;
+	}
+	if (!victim)
+		return NULL;
+	if (victim->used)
+		free_peer(disc, victim);
+	victim->used = true;
+	memcpy(victim->pk, pk, CELLD_PUBKEY_BYTES);
+	celld_key_hex(pk, victim->hex);
+	vivaldi_init(&victim->coord);
+	disc->npeers++;
+	return victim;
+}
+
+static uint32_t peer_estimate(const struct celld_discovery *disc, const struct peer *p)
+{
+	double d;
+
+	if (!p->have_coord || !disc->n.pongs_received)
+		return 0;
+	d = vivaldi_distance(&disc->me, &p->coord);
+	if (d < 1)
+		d = 1;
+	return d > 4e9 ? UINT32_MAX : (uint32_t)(d + 0.5);
+}
+
+static void remove_cell(struct celld_discovery *disc, struct peer *p, struct cell_rec *r)
+{
+	r->c.rtt_us = peer_estimate(disc, p);
+	if (disc->ops.removed)
+		disc->ops.removed(disc->ctx, &r->c);
+	r->used = false;
+	p->ncells--;
+	disc->n.cells--;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+static void addr_string(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	out[0] = '\0';
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(out, cap, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, cap, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	}
+}
+
+static int drop(struct celld_discovery *disc, int why)
+{
+	disc->n.drop[why]++;
+	return why + 1;
+}
+
+int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t len,
+			  const struct sockaddr *from, uint64_t now_ms)
+{
+	struct cell_pheromone ph;
+	enum cell_pheromone_verdict v;
+	struct cell_rec *r = NULL, *slot = NULL;
+	struct celld_remote_cell c;
+	struct vivaldi_coord coord;
+	struct peer *p;
+	uint32_t seq;
+	int32_t viv[4];
+	size_t namelen;
+	bool changed;
+
+	disc->n.received++;
+	/* The very checks of the BPF filter (bpf/pheromone_check.h). */
+	if (!buf || len != sizeof(ph)) {
+		v = CELL_PHEROMONE_BAD_LENGTH;
+	} else {
+		memcpy(&ph, buf, sizeof(ph));
+		v = (enum cell_pheromone_verdict)ph_check(&ph);
+	}
+	if (v != CELL_PHEROMONE_PASS) {
+		if ((unsigned)v < CELL_PHEROMONE_NR_VERDICTS)
+			disc->n.check[v]++;
+		return drop(disc, CELLD_DROP_CHECK);
+	}
+	if (!memcmp(ph.identity_key, disc->id->pk, CELLD_PUBKEY_BYTES))
+		return drop(disc, CELLD_DROP_SELF);
+	p = find_peer(disc, ph.identity_key);
+	/* Cheap refusals first: an unknown key costs no signature check. */
+	if (!p && disc->cfg.trust == CELLD_TRUST_KNOWN && !is_known(disc, ph.identity_key))
+		return drop(disc, CELLD_DROP_UNKNOWN_KEY);
+	if (celld_identity_verify(ph.identity_key, &ph, SIGNED_BYTES, ph.signature))
+		return drop(disc, CELLD_DROP_BAD_SIGNATURE);
+	seq = get32((const uint8_t *)&ph.sequence);
+	if (p && seq <= p->last_seq)
+		return drop(disc, CELLD_DROP_REPLAY);
+	namelen = strnlen((const char *)ph.name, CELL_NAME_MAX);
+	if (namelen >= CELL_NAME_MAX)
+		return drop(disc, CELLD_DROP_NAME_TOO_LONG);
+	for (int i = 0; i < 4; i++)
+		viv[i] = (int32_t)get32((const uint8_t *)&ph.vivaldi[i]);
+	if (vivaldi_decode(viv, p ? p->coord.err : VIVALDI_ERROR_INIT, &coord))
+		return drop(disc, CELLD_DROP_BAD_VIVALDI);
+	if (!p) {
+		p = new_peer(disc, ph.identity_key);
+		if (!p)
+			return drop(disc, CELLD_DROP_PEERS_FULL);
+		if (!is_known(disc, ph.identity_key)) {
+			char a[64];
+
+			addr_string(from, a, sizeof(a));
+			learn_key(disc, ph.identity_key, a[0] ? a : "-");
+		}
+	}
+	p->last_seq = seq;
+	p->last_ms = now_ms;
+	if (from && (from->sa_family == AF_INET || from->sa_family == AF_INET6)) {
+		/* Pings go to the IPv4 address; keep one if both families announce. */
+		if (!p->have_addr || from->sa_family == AF_INET || p->addr.ss_family != AF_INET) {
+			memcpy(&p->addr, from,
+			       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+							  : sizeof(struct sockaddr_in6));
+			p->have_addr = true;
+			addr_string(from, p->from, sizeof(p->from));
+		}
+	}
+	p->coord.h = coord.h;
+	memcpy(p->coord.v, coord.v, sizeof(coord.v));
+	p->have_coord = true;
+	disc->n.accepted++;
+
+	if (!p->cells) {
+		p->cells = calloc(disc->cfg.max_cells, sizeof(*p->cells));
+		if (!p->cells)
+			return drop(disc, CELLD_DROP_CELLS_FULL);
+	}
+	for (unsigned i = 0; i < disc->cfg.max_cells; i++) {
+		if (p->cells[i].used &&
+		    !strncmp(p->cells[i].c.name, (const char *)ph.name, CELL_NAME_MAX)) {
+			r = &p->cells[i];
+			break;
+		}
+		if (!p->cells[i].used && !slot)
+			slot = &p->cells[i];
+	}
+	if (ph.flags & CELL_PHEROMONE_F_WITHDRAW) {
+		if (r)
+			remove_cell(disc, p, r);
+		return 0;
+	}
+	memset(&c, 0, sizeof(c));
+	memcpy(c.name, ph.name, namelen);
+	memcpy(c.node, p->hex, sizeof(c.node));
+	c.fingerprint = (uint64_t)get32((const uint8_t *)&ph.fingerprint_hi) << 32 |
+			get32((const uint8_t *)&ph.fingerprint_lo);
+	c.flags = ph.flags;
+	c.nendpoints = ph.endpoint_count;
+	memcpy(c.endpoints, ph.endpoints, sizeof(c.endpoints));
+	snprintf(c.from, sizeof(c.from), "%s", p->from);
+	c.rtt_us = peer_estimate(disc, p);
+	if (!r) {
+		if (!slot)
+			return drop(disc, CELLD_DROP_CELLS_FULL);
+		r = slot;
+		r->used = true;
+		p->ncells++;
+		disc->n.cells++;
+		changed = true;
+	} else {
+		changed = r->c.fingerprint != c.fingerprint || r->c.flags != c.flags ||
+			  r->c.nendpoints != c.nendpoints ||
+			  memcmp(r->c.endpoints, c.endpoints, sizeof(c.endpoints)) ||
+			  strcmp(r->c.from, c.from);
+	}
+	r->c = c;
+	r->expires_ms = now_ms + 1000ULL * get16((const uint8_t *)&ph.ttl);
+	if (changed && disc->ops.added)
+		disc->ops.added(disc->ctx, &r->c);
+	return 0;
+}
+
+void celld_discovery_expire(struct celld_discovery *disc, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++) {
+		struct peer *p = &disc->peers[i];
+
+		if (!p->used || !p->cells)
+			continue;
+		for (unsigned j = 0; j < disc->cfg.max_cells; j++) {
+			if (p->cells[j].used && p->cells[j].expires_ms <= now_ms) {
+				remove_cell(disc, p, &p->cells[j]);
+				disc->n.expired++;
+			}
+		}
+	}
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+int celld_discovery_build(struct celld_discovery *disc, const char *name, uint64_t fingerprint,
+			  uint8_t flags, struct cell_pheromone *out)
+{
+	size_t len = strlen(name);
+	int32_t viv[4];
+
+	if (!len || len > CELL_NAME_MAX || (flags & ~CELL_PHEROMONE_FLAGS))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!ph_name_byte_ok((uint8_t)name[i]))
+			return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	put32((uint8_t *)&out->magic, CELL_PHEROMONE_MAGIC);
+	out->version = CELL_PHEROMONE_VERSION;
+	out->flags = flags;
+	put16((uint8_t *)&out->ttl, (uint16_t)disc->cfg.ttl_s);
+	put32((uint8_t *)&out->sequence, ++disc->seq);
+	put32((uint8_t *)&out->fingerprint_lo, (uint32_t)fingerprint);
+	put32((uint8_t *)&out->fingerprint_hi, (uint32_t)(fingerprint >> 32));
+	memcpy(out->name, name, len);
+	vivaldi_encode(&disc->me, viv);
+	for (int i = 0; i < 4; i++)
+		put32((uint8_t *)&out->vivaldi[i], (uint32_t)viv[i]);
+	memcpy(out->identity_key, disc->id->pk, CELLD_PUBKEY_BYTES);
+	celld_identity_sign(disc->id, out, SIGNED_BYTES, out->signature);
+	return 0;
+}
+
+static void send_datagram(struct celld_discovery *disc, const struct cell_pheromone *ph)
+{
+	uv_buf_t b = uv_buf_init((char *)ph, sizeof(*ph));
+
+	if (disc->open4) {
+		if (uv_udp_try_send(&disc->udp4, &b, 1, (const struct sockaddr *)&disc->group4) ==
+		    (int)sizeof(*ph))
+			disc->n.sent++;
+		else
+			disc->n.send_errors++;
+	}
+	if (disc->open6) {
+		int rc =
+			uv_udp_try_send(&disc->udp6, &b, 1, (const struct sockaddr *)&disc->group6);
+
+		if (rc == (int)sizeof(*ph)) {
+			disc->n.sent++;
+		} else {
+			disc->n.send_errors++;
+			if (!disc->warned6)
+				fprintf(stderr, "celld: discovery: IPv6 send: %s\n",
+					uv_strerror(rc));
+			disc->warned6 = true;
+		}
+	}
+}
+
+static void announce_flags(struct celld_discovery *disc, const char *name, uint64_t fp,
+			   uint8_t flags)
+{
+	struct cell_pheromone ph;
+
+	if (strlen(name) >= CELL_NAME_MAX)
+		return;
+	if (celld_discovery_build(disc, name, fp, flags, &ph))
+		return;
+	send_datagram(disc, &ph);
+}
+
+void celld_discovery_announce(struct celld_discovery *disc, const char *name, uint64_t fingerprint)
+{
+	if (disc->announced >= disc->cfg.max_announce)
+		return;
+	disc->announced++;
+	announce_flags(disc, name, fingerprint, 0);
+}
+
+void celld_discovery_withdraw(struct celld_discovery *disc, const char *name, uint64_t fingerprint)
+{
+	announce_flags(disc, name, fingerprint, CELL_PHEROMONE_F_WITHDRAW);
+}
+
+/* ---- Vivaldi pings ------------------------------------------------------- */
+
+static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint64_t nonce)
+{
+	int32_t viv[4];
+	double e = disc->me.err * 1e6;
+
+	memset(b, 0, VPING_SIZE);
+	put32(b, VPING_MAGIC);
+	b[4] = (uint8_t)type;
+	put64(b + 8, nonce);
+	vivaldi_encode(&disc->me, viv);
+	for (int i = 0; i < 4; i++)
+		put32(b + 16 + 4 * i, (uint32_t)viv[i]);
+	put32(b + 32, (uint32_t)(e < 0 ? 0 : e));
+	memcpy(b + 36, disc->id->pk, CELLD_PUBKEY_BYTES);
+}
+
+/* Send to @to, through the relay (dst/src fields) when there is one. */
+static void vping_send(struct celld_discovery *disc, uint8_t *b, const struct sockaddr_in *to)
+{
+	uv_buf_t buf = uv_buf_init((char *)b, VPING_SIZE);
+	const struct sockaddr *dst = (const struct sockaddr *)to;
+
+	if (disc->have_relay) {
+		memcpy(b + 68, &to->sin_addr, 4);
+		put16(b + 72, ntohs(to->sin_port));
+		dst = (const struct sockaddr *)&disc->relay;
+	}
+	if (uv_udp_try_send(&disc->ping, &buf, 1, dst) != VPING_SIZE)
+		disc->n.send_errors++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t median(const uint32_t *v, uint32_t n)
+{
+	uint32_t tmp[MEASURED];
+
+	if (!n)
+		return 0;
+	memcpy(tmp, v, n * sizeof(*v));
+	qsort(tmp, n, sizeof(*tmp), cmp_u32);
+	return tmp[n / 2];
+}
+
+static void vping_input(struct celld_discovery *disc, const uint8_t *b, size_t len,
+			const struct sockaddr *from)
+{
+	struct peer *p;
+	struct vivaldi_coord other;
+	int32_t viv[4];
+	uint64_t nonce;
+
+	if (len != VPING_SIZE || get32(b) != VPING_MAGIC ||
+	    (b[4] != VPING_PING && b[4] != VPING_PONG) || !from || from->sa_family != AF_INET) {
+		disc->n.pings_bad++;
+		return;
+	}
+	p = find_peer(disc, b + 36);
+	if (!p) { /* only nodes whose signed pheromones we accepted */
+		disc->n.pings_bad++;
+		return;
+	}
+	nonce = get64(b + 8);
+	for (int i = 0; i < 4; i++)
+		viv[i] = (int32_t)get32(b + 16 + 4 * i);
+	if (vivaldi_decode(viv, get32(b + 32) / 1e6, &other)) {
+		disc->n.pings_bad++;
+		return;
+	}
+	if (b[4] == VPING_PING) {
+		uint8_t out[VPING_SIZE];
+		struct sockaddr_in to = *(const struct sockaddr_in *)from;
+
+		if (disc->have_relay && get32(b + 74)) { /* the relay wrote the sender */
+			memcpy(&to.sin_addr, b + 74, 4);
+			to.sin_port = htons(get16(b + 78));
+		}
+		vping_build(disc, out, VPING_PONG, nonce);
+		vping_send(disc, out, &to);
+		return;
+	}
+	if (!nonce || nonce != p->ping_nonce) {
+		disc->n.pings_bad++;
+		return;
+	}
+	{
+		uint64_t ns = uv_hrtime() - p->ping_sent_ns;
+		uint32_t us = (uint32_t)(ns / 1000 ? ns / 1000 : 1);
+
+		p->ping_nonce = 0;
+		disc->n.pongs_received++;
+		p->recent[p->nsamples % RECENT] = us;
+		p->measured[p->nsamples % MEASURED] = us;
+		p->nsamples++;
+		p->coord = other;
+		p->have_coord = true;
+		vivaldi_update(&disc->me, &other,
+			       median(p->recent, p->nsamples < RECENT ? p->nsamples : RECENT),
+			       randombytes_random());
+	}
+}
+
+static void ping_tick(uv_timer_t *t)
+{
+	struct celld_discovery *disc = t->data;
+	unsigned candidates = 0, pick;
+	struct peer *p = NULL;
+
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++)
+		if (disc->peers[i].used && disc->peers[i].have_addr &&
+		    disc->peers[i].addr.ss_family == AF_INET)
+			candidates++;
+	if (!candidates)
+		return;
+	pick = randombytes_uniform(candidates);
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++) {
+		struct peer *q = &disc->peers[i];
+
+		if (q->used && q->have_addr && q->addr.ss_family == AF_INET && !pick--) {
+			p = q;
+			break;
+		}
+	}
+	if (p) {
+		uint8_t b[VPING_SIZE];
+		struct sockaddr_in to = *(struct sockaddr_in *)&p->addr;
+
+		to.sin_port = htons(disc->cfg.ping_port);
+		randombytes_buf(&p->ping_nonce, sizeof(p->ping_nonce));
+		p->ping_nonce |= 1;
+		p->ping_sent_ns = uv_hrtime();
+		vping_build(disc, b, VPING_PING, p->ping_nonce);
+		vping_send(disc, b, &to);
+		disc->n.pings_sent++;
+	}
+}
+
+/* ---- the loop side ------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct celld_discovery *disc = h->data;
+
+	(void)suggested;
+	if (disc->rxbusy) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	disc->rxbusy = true;
+	*buf = uv_buf_init(disc->rxbuf, sizeof(disc->rxbuf));
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		    unsigned flags)
+{
+	struct celld_discovery *disc = h->data;
+
+	if (buf->base == disc->rxbuf)
+		disc->rxbusy = false;
+	if (nread < 0 || !addr || disc->closing)
+		return;
+	if (flags & UV_UDP_PARTIAL)
+		nread = (ssize_t)sizeof(disc->rxbuf) + 1; /* too long: refused by length */
+	if (h == &disc->ping) {
+		vping_input(disc, (const uint8_t *)buf->base, (size_t)nread, addr);
+		return;
+	}
+	celld_discovery_input(disc, buf->base, (size_t)nread, addr, uv_now(disc->loop));
+}
+
+static void write_stats_maybe(struct celld_discovery *disc)
+{
+	if (disc->cfg.stats_file[0])
+		celld_discovery_write_stats(disc, disc->cfg.stats_file);
+}
+
+static void announce_tick(uv_timer_t *t)
+{
+	struct celld_discovery *disc = t->data;
+
+	disc->announced = 0;
+	if (disc->ops.local)
+		disc->ops.local(disc->ctx, disc);
+	write_stats_maybe(disc);
+}
+
+static void expire_tick(uv_timer_t *t)
+{
+	struct celld_discovery *disc = t->data;
+
+	celld_discovery_expire(disc, uv_now(disc->loop));
+}
+
+void celld_discovery_kick(struct celld_discovery *disc)
+{
+	if (disc->timers && !disc->closing)
+		uv_timer_start(&disc->kick_timer, announce_tick, 20, 0);
+}
+
+static int open_udp(struct celld_discovery *disc, uv_udp_t *u, const struct sockaddr *bind_to,
+		    unsigned flags, char *err, size_t cap, const char *what)
+{
+	int rc = uv_udp_init(disc->loop, u);
+
+	if (rc) {
+		snprintf(err, cap, "%s: %s", what, uv_strerror(rc));
+		return rc;
+	}
+	u->data = disc;
+	disc->handles++;
+	rc = uv_udp_bind(u, bind_to, flags);
+	if (rc)
+		snprintf(err, cap, "%s: bind: %s", what, uv_strerror(rc));
+	return rc;
+}
+
+static struct cell_pheromone_filter *attach_filter(struct celld_discovery *disc, uv_udp_t *u,
+						   const char *what)
+{
+	struct cell_pheromone_filter *f;
+	uv_os_fd_t fd;
+
+	if (disc->cfg.no_bpf || uv_fileno((uv_handle_t *)u, &fd))
+		return NULL;
+#ifndef CELLD_HAVE_BPF_FILTER
+	(void)f;
+	fprintf(stderr,
+		"celld: discovery: libcell was built without the BPF pheromone filter (no libbpf): "
+		"the %s socket is checked in userspace only\n",
+		what);
+	return NULL;
+#else
+	f = cell_pheromone_filter_attach(fd);
+	if (!f) {
+		fprintf(stderr,
+			"celld: discovery: BPF pheromone filter not attached to the %s socket "
+			"(%s): "
+			"checking in userspace only\n",
+			what, strerror(errno));
+		return NULL;
+	}
+	if (cell_pheromone_filter_subscribe(f, NULL, 0) != CELL_STATUS_OK) {
+		fprintf(stderr, "celld: discovery: BPF filter subscription failed: %s\n",
+			cell_last_error(NULL));
+		cell_pheromone_filter_free(f);
+		return NULL;
+	}
+	return f;
+#endif
+}
+
+int celld_discovery_open(struct celld_discovery *disc, char *err, size_t cap)
+{
+	const struct celld_discovery_config *cfg = &disc->cfg;
+	int rc;
+
+	if (cfg->relay[0]) {
+		char host[64];
+		char *colon;
+
+		snprintf(host, sizeof(host), "%s", cfg->relay);
+		colon = strrchr(host, ':');
+		if (!colon || (*colon = '\0', uv_ip4_addr(host, atoi(colon + 1), &disc->relay))) {
+			snprintf(err, cap, "relay %s: want IPv4:PORT", cfg->relay);
+			return -EINVAL;
+		}
+		disc->have_relay = true;
+	}
+	if (cfg->group4[0]) {
+		struct sockaddr_in any;
+
+		if (uv_ip4_addr(cfg->group4, cfg->port, &disc->group4) ||
+		    !IN_MULTICAST(ntohl(disc->group4.sin_addr.s_addr))) {
+			snprintf(err, cap, "group4 %s is not an IPv4 multicast address",
+				 cfg->group4);
+			return -EINVAL;
+		}
+		uv_ip4_addr("0.0.0.0", cfg->port, &any);
+		rc = open_udp(disc, &disc->udp4, (const struct sockaddr *)&any, UV_UDP_REUSEADDR,
+			      err, cap, "IPv4 socket");
+		if (rc)
+			return rc;
+		disc->open4 = true;
+		rc = uv_udp_set_membership(&disc->udp4, cfg->group4,
+					   cfg->iface4[0] ? cfg->iface4 : NULL, UV_JOIN_GROUP);
+		if (!rc && cfg->iface4[0])
+			rc = uv_udp_set_multicast_interface(&disc->udp4, cfg->iface4);
+		if (!rc)
+			rc = uv_udp_set_multicast_ttl(&disc->udp4, 1);
+		if (!rc)
+			rc = uv_udp_set_multicast_loop(&disc->udp4, 1);
+		if (rc) {
+			snprintf(err, cap, "IPv4 multicast group %s: %s", cfg->group4,
+				 uv_strerror(rc));
+			return rc;
+		}
+		disc->filter4 = attach_filter(disc, &disc->udp4, "IPv4");
+		rc = uv_udp_recv_start(&disc->udp4, on_alloc, on_recv);
+		if (rc) {
+			snprintf(err, cap, "IPv4 receive: %s", uv_strerror(rc));
+			return rc;
+		}
+	}
+	if (cfg->group6[0]) {
+		struct sockaddr_in6 any;
+		char group[96], iface[64] = "";
+
+		if (cfg->iface6[0])
+			snprintf(iface, sizeof(iface), "::%%%s", cfg->iface6);
+		snprintf(group, sizeof(group), "%s%s%s", cfg->group6, cfg->iface6[0] ? "%" : "",
+			 cfg->iface6);
+		if (uv_ip6_addr(group, cfg->port, &disc->group6) ||
+		    disc->group6.sin6_addr.s6_addr[0] != 0xff) {
+			snprintf(err, cap, "group6 %s is not an IPv6 multicast address", group);
+			return -EINVAL;
+		}
+		uv_ip6_addr("::", cfg->port, &any);
+		rc = open_udp(disc, &disc->udp6, (const struct sockaddr *)&any,
+			      UV_UDP_REUSEADDR | UV_UDP_IPV6ONLY, err, cap, "IPv6 socket");
+		if (!rc)
+			rc = uv_udp_set_membership(&disc->udp6, cfg->group6,
+						   iface[0] ? iface : NULL, UV_JOIN_GROUP);
+		if (rc) {
+			/* IPv6 is optional (no IPv6, or no route): say so, go on with IPv4. */
+			fprintf(stderr, "celld: discovery: IPv6 group %s not joined: %s\n", group,
+				uv_strerror(rc));
+		} else {
+			disc->open6 = true;
+			if (iface[0])
+				uv_udp_set_multicast_interface(&disc->udp6, iface);
+			uv_udp_set_multicast_ttl(&disc->udp6, 1);
+			uv_udp_set_multicast_loop(&disc->udp6, 1);
+			disc->filter6 = attach_filter(disc, &disc->udp6, "IPv6");
+			uv_udp_recv_start(&disc->udp6, on_alloc, on_recv);
+		}
+	}
+	if (!disc->open4 && !disc->open6) {
+		snprintf(err, cap, "neither IPv4 nor IPv6 multicast is configured");
+		return -EINVAL;
+	}
+	if (cfg->ping_port) {
+		struct sockaddr_in any;
+
+		uv_ip4_addr("0.0.0.0", cfg->ping_port, &any);
+		rc = open_udp(disc, &disc->ping, (const struct sockaddr *)&any, UV_UDP_REUSEADDR,
+			      err, cap, "ping socket");
+		if (rc)
+			return rc;
+		disc->open_ping = true;
+		uv_udp_recv_start(&disc->ping, on_alloc, on_recv);
+	}
+	disc->n.bpf = (!disc->open4 || disc->filter4) && (!disc->open6 || disc->filter6);
+	uv_timer_init(disc->loop, &disc->announce_timer);
+	uv_timer_init(disc->loop, &disc->expire_timer);
+	uv_timer_init(disc->loop, &disc->ping_timer);
+	uv_timer_init(disc->loop, &disc->kick_timer);
+	disc->announce_timer.data = disc->expire_timer.data = disc->ping_timer.data =
+		disc->kick_timer.data = disc;
+	disc->handles += 4;
+	disc->timers = true;
+	uv_timer_start(&disc->announce_timer, announce_tick, 10, cfg->interval_ms);
+	uv_timer_start(&disc->expire_timer, expire_tick, EXPIRE_MS, EXPIRE_MS);
+	if (cfg->ping_port)
+		uv_timer_start(&disc->ping_timer, ping_tick, cfg->ping_ms, cfg->ping_ms);
+	return 0;
+}
+
+struct celld_discovery *celld_discovery_new(uv_loop_t *loop, const struct celld_identity *id,
+					    const struct celld_discovery_config *cfg,
+					    const struct celld_discovery_ops *ops, void *ctx,
+					    char *err, size_t cap)
+{
+	struct celld_discovery *disc;
+	uint64_t t;
+
+	if (sodium_init() < 0) {
+		snprintf(err, cap, "libsodium cannot initialise");
+		return NULL;
+	}
+	if (!cfg->max_peers || cfg->max_peers > 4096 || !cfg->max_cells || cfg->max_cells > 4096 ||
+	    !cfg->ttl_s || cfg->ttl_s > CELL_PHEROMONE_TTL_MAX || cfg->interval_ms < 10 ||
+	    (cfg->ping_port && cfg->ping_ms < 10) || cfg->ttl_s * 1000ULL < cfg->interval_ms) {
+		snprintf(err, cap,
+			 "bad discovery limits (peers/cells 1..4096, ttl 1..%d s and not below the "
+			 "interval, interval and ping >= 10 ms)",
+			 CELL_PHEROMONE_TTL_MAX);
+		errno = EINVAL;
+		return NULL;
+	}
+	disc = calloc(1, sizeof(*disc));
+	if (!disc)
+		goto nomem;
+	disc->loop = loop;
+	disc->id = id;
+	disc->cfg = *cfg;
+	if (ops)
+		disc->ops = *ops;
+	disc->ctx = ctx;
+	disc->peers = calloc(cfg->max_peers, sizeof(*disc->peers));
+	disc->known = calloc(KNOWN_MAX, sizeof(*disc->known));
+	if (!disc->peers || !disc->known)
+		goto nomem;
+	vivaldi_init(&disc->me);
+	/* Sequences survive restarts: they start from the clock (16 per second). */
+	t = (uint64_t)time(NULL);
+	disc->seq = t > SEQ_EPOCH ? (uint32_t)((t - SEQ_EPOCH) * 16) : 0;
+	if (cfg->peers_file[0] && read_peers(disc, err, cap)) {
+		celld_discovery_free(disc);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (cfg->trust == CELLD_TRUST_KNOWN && !cfg->peers_file[0]) {
+		snprintf(err, cap, "trust=known needs a peers file");
+		celld_discovery_free(disc);
+		errno = EINVAL;
+		return NULL;
+	}
+	return disc;
+nomem:
+	snprintf(err, cap, "out of memory");
+	celld_discovery_free(disc);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void celld_discovery_free(struct celld_discovery *disc)
+{
+	if (!disc)
+		return;
+	if (disc->peers)
+		for (unsigned i = 0; i < disc->cfg.max_peers; i++)
+			free(disc->peers[i].cells);
+	filter_free(disc->filter4);
+	filter_free(disc->filter6);
+	free(disc->peers);
+	free(disc->known);
+	free(disc);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct celld_discovery *disc = h->data;
+
+	if (--disc->handles == 0)
+		celld_discovery_free(disc);
+}
+
+void celld_discovery_close(struct celld_discovery *disc)
+{
+	uv_handle_t *hs[8];
+	int n = 0;
+
+	if (!disc)
+		return;
+	disc->closing = true;
+	/* Detach the filters while the sockets are still open. */
+	filter_free(disc->filter4);
+	filter_free(disc->filter6);
+	disc->filter4 = disc->filter6 = NULL;
+	if (disc->handles == 0) {
+		celld_discovery_free(disc);
+		return;
+	}
+	if (disc->udp4.loop)
+		hs[n++] = (uv_handle_t *)&disc->udp4;
+	if (disc->udp6.loop)
+		hs[n++] = (uv_handle_t *)&disc->udp6;
+	if (disc->ping.loop)
+		hs[n++] = (uv_handle_t *)&disc->ping;
+	if (disc->timers) {
+		hs[n++] = (uv_handle_t *)&disc->announce_timer;
+		hs[n++] = (uv_handle_t *)&disc->expire_timer;
+		hs[n++] = (uv_handle_t *)&disc->ping_timer;
+		hs[n++] = (uv_handle_t *)&disc->kick_timer;
+	}
+	for (int i = 0; i < n; i++)
+		if (!uv_is_closing(hs[i]))
+			uv_close(hs[i], on_closed);
+}
+
+/* ---- reading the state --------------------------------------------------- */
+
+void celld_discovery_foreach(struct celld_discovery *disc,
+			     void (*fn)(const struct celld_remote_cell *c, void *ctx), void *ctx)
+{
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++) {
+		struct peer *p = &disc->peers[i];
+
+		if (!p->used || !p->cells)
+			continue;
+		for (unsigned j = 0; j < disc->cfg.max_cells; j++) {
+			if (!p->cells[j].used)
+				continue;
+			p->cells[j].c.rtt_us = peer_estimate(disc, p);
+			fn(&p->cells[j].c, ctx);
+		}
+	}
+}
+
+void celld_discovery_foreach_peer(struct celld_discovery *disc,
+				  void (*fn)(const struct celld_peer_rtt *p, void *ctx), void *ctx)
+{
+	for (unsigned i = 0; i < disc->cfg.max_peers; i++) {
+		struct peer *p = &disc->peers[i];
+		struct celld_peer_rtt r;
+
+		if (!p->used)
+			continue;
+		memset(&r, 0, sizeof(r));
+		memcpy(r.node, p->hex, sizeof(r.node));
+		snprintf(r.from, sizeof(r.from), "%s", p->from);
+		r.est_us = peer_estimate(disc, p);
+		r.samples = p->nsamples;
+		r.measured_us =
+			median(p->measured, p->nsamples < MEASURED ? p->nsamples : MEASURED);
+		fn(&r, ctx);
+	}
+}
+
+const struct vivaldi_coord *celld_discovery_coord(const struct celld_discovery *disc)
+{
+	return &disc->me;
+}
+
+void celld_discovery_get_counters(struct celld_discovery *disc,
+				  struct celld_discovery_counters *out)
+{
+	disc->n.peers = disc->npeers;
+	disc->n.bpf_drops = 0;
+	for (int k = 0; k < 2; k++) {
+		struct cell_pheromone_filter *f = k ? disc->filter6 : disc->filter4;
+		uint64_t c[CELL_PHEROMONE_NR_VERDICTS];
+
+		if (f && filter_stats(f, c) == 0)
+			for (int i = 1; i < CELL_PHEROMONE_NR_VERDICTS; i++)
+				disc->n.bpf_drops += c[i];
+	}
+	*out = disc->n;
+}
+
+static void stats_peer(const struct celld_peer_rtt *p, void *ctx)
+{
+	fprintf(ctx, "peer %s %s %u %u %u\n", p->node, p->from[0] ? p->from : "-", p->est_us,
+		p->measured_us, p->samples);
+}
+
+int celld_discovery_write_stats(struct celld_discovery *disc, const char *path)
+{
+	struct celld_discovery_counters n;
+	char tmp[1100];
+	FILE *f;
+
+	celld_discovery_get_counters(disc, &n);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "node %s\n", disc->id->hex);
+	fprintf(f, "received %llu\naccepted %llu\nsent %llu\nsend_errors %llu\n",
+		(unsigned long long)n.received, (unsigned long long)n.accepted,
+		(unsigned long long)n.sent, (unsigned long long)n.send_errors);
+	for (int i = 1; i < CELL_PHEROMONE_NR_VERDICTS; i++)
+		fprintf(f, "check_%s %llu\n", check_names[i], (unsigned long long)n.check[i]);
+	for (int i = 0; i < CELLD_NR_DROPS; i++)
+		fprintf(f, "drop_%s %llu\n", drop_names[i], (unsigned long long)n.drop[i]);
+	fprintf(f, "expired %llu\npings_sent %llu\npongs_received %llu\npings_bad %llu\n",
+		(unsigned long long)n.expired, (unsigned long long)n.pings_sent,
+		(unsigned long long)n.pongs_received, (unsigned long long)n.pings_bad);
+	fprintf(f, "bpf %d\nbpf_drops %llu\npeers %u\ncells %u\n", n.bpf ? 1 : 0,
+		(unsigned long long)n.bpf_drops, n.peers, n.cells);
+	fprintf(f, "coord %.1f %.1f %.1f %.1f %.3f\n", disc->me.v[0], disc->me.v[1], disc->me.v[2],
+		disc->me.h, disc->me.err);
+	celld_discovery_foreach_peer(disc, stats_peer, f);
+	if (fclose(f))
+		return -errno;
+	return rename(tmp, path) ? -errno : 0;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * Pheromone discovery (Documentation/discovery.rst): every node announces
+ * its cells in struct cell_pheromone datagrams (<linux/cell.h>) over UDP
+ * multicast, signed with its node key (identity.h); receivers check the
+ * bytes (cell_pheromone_check's code), verify the signature, drop replays
+ * (sequence per node), keep the cells until their TTL runs out.  Peers are
+ * the keys of a known-peers file, or learnt on first use (TOFU).  Memory
+ * is bounded: max_peers nodes of max_cells cells each; what does not fit
+ * is refused and counted.  Vivaldi coordinates (vivaldi.h) come from
+ * celld-to-celld UDP pings on a second port.
+ *
+ * The core here needs no celld: it runs on a uv loop and reports cells
+ * through callbacks (the celld module, discovery_mod.c, puts them in the
+ * registry).  celld_discovery_input() is the receiver of one datagram,
+ * callable without sockets (unit test, fuzz target).
+ */
+#ifndef CELLD_DISCOVERY_H
+#define CELLD_DISCOVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include <linux/cell.h>
+#include <cell/pheromone.h>
+
+#include "identity.h"
+#include "vivaldi.h"
+
+enum celld_trust {
+	CELLD_TRUST_KNOWN = 0, /* only the keys of the peers file */
+	CELLD_TRUST_TOFU = 1,  /* the file's keys, and any new key (appended to it) */
+};
+
+struct celld_discovery_config {
+	uint16_t port;	       /* pheromones; default CELL_PHEROMONE_PORT */
+	uint16_t ping_port;    /* Vivaldi pings; default port + 1; 0 no pings */
+	char group4[64];       /* "" = off; default 239.255.70.77 */
+	char group6[64];       /* "" = off; default ff02::7946 */
+	char iface4[64];       /* local IPv4 address for IP_MULTICAST_IF, "" any */
+	char iface6[32];       /* interface name for IPv6, "" default */
+	unsigned interval_ms;  /* between announcements (default 2000) */
+	unsigned ttl_s;	       /* announced TTL (default 10) */
+	unsigned ping_ms;      /* between pings (default 1000) */
+	unsigned max_peers;    /* nodes kept (default 64) */
+	unsigned max_cells;    /* cells kept per node (default 64) */
+	unsigned max_announce; /* local cells announced per interval (default 256) */
+	int trust;	       /* enum celld_trust */
+	char peers_file[1024]; /* "" none */
+	char relay[64];	       /* test hook: IPv4:PORT all pings go through */
+	char stats_file[1024]; /* "" none: counters and RTTs written every interval */
+	bool no_bpf;	       /* do not attach the BPF filter */
+};
+
+/* Defaults for every field. */
+void celld_discovery_config_init(struct celld_discovery_config *cfg);
+
+/* Why a datagram was dropped (after the verdicts of cell_pheromone_check). */
+enum celld_drop {
+	CELLD_DROP_CHECK = 0,	  /* malformed: see check[] for the verdict */
+	CELLD_DROP_SELF,	  /* our own datagram looped back (not an error) */
+	CELLD_DROP_UNKNOWN_KEY,	  /* key not in the known-peers file */
+	CELLD_DROP_BAD_SIGNATURE, /* Ed25519 signature does not verify */
+	CELLD_DROP_REPLAY,	  /* sequence not above the last one of that node */
+	CELLD_DROP_PEERS_FULL,	  /* max_peers reached */
+	CELLD_DROP_CELLS_FULL,	  /* max_cells of that node reached */
+	CELLD_DROP_BAD_VIVALDI,	  /* coordinate out of range */
+	CELLD_DROP_NAME_TOO_LONG, /* 32-byte name (the registry keeps 31) */
+	CELLD_NR_DROPS,
+};
+
+struct celld_discovery_counters {
+	uint64_t received; /* datagrams read */
+	uint64_t accepted; /* passed every check */
+	uint64_t sent;	   /* datagrams sent */
+	uint64_t send_errors;
+	uint64_t check[CELL_PHEROMONE_NR_VERDICTS]; /* by cell_pheromone_check verdict */
+	uint64_t drop[CELLD_NR_DROPS];
+	uint64_t expired; /* cells removed by TTL */
+	uint64_t pings_sent, pongs_received, pings_bad;
+	uint64_t bpf_drops;    /* dropped in the kernel by the BPF filter (sum) */
+	bool bpf;	       /* BPF filter attached */
+	uint32_t peers, cells; /* now */
+};
+
+/* A cell another node announces. */
+struct celld_remote_cell {
+	char name[CELL_NAME_MAX];  /* NUL-terminated (<= 31 bytes) */
+	char node[CELLD_NODE_HEX]; /* hex of the node's key */
+	uint64_t fingerprint;
+	uint8_t flags; /* CELL_PHEROMONE_F_LEADER */
+	uint8_t nendpoints;
+	struct cell_endpoint endpoints[CELL_PHEROMONE_ENDPOINTS]; /* as received (LE port) */
+	char from[64];						  /* address it came from */
+	uint32_t rtt_us;					  /* Vivaldi estimate, 0 unknown */
+};
+
+struct celld_discovery;
+
+struct celld_discovery_ops {
+	/* A remote cell appeared or changed; then it vanished (TTL, withdraw). */
+	void (*added)(void *ctx, const struct celld_remote_cell *c);
+	void (*removed)(void *ctx, const struct celld_remote_cell *c);
+	/* Time to announce: call celld_discovery_announce() for each local cell. */
+	void (*local)(void *ctx, struct celld_discovery *disc);
+};
+
+struct celld_discovery;
+
+/*
+ * celld_discovery_new() - the state, no sockets yet (reads the peers file).
+ * @id must outlive it.  NULL with a message in @err.
+ */
+struct celld_discovery *celld_discovery_new(uv_loop_t *loop, const struct celld_identity *id,
+					    const struct celld_discovery_config *cfg,
+					    const struct celld_discovery_ops *ops, void *ctx,
+					    char *err, size_t cap);
+
+/* celld_discovery_open() - sockets, BPF filter, timers.  0 or -errno (@err). */
+int celld_discovery_open(struct celld_discovery *disc, char *err, size_t cap);
+
+/*
+ * celld_discovery_input() - one received datagram from @from (may be
+ * NULL) at @now_ms (CLOCK_MONOTONIC): counted, and accepted or dropped.
+ * Return: 0 accepted, or the enum celld_drop + 1 (CHECK for malformed).
+ */
+int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t len,
+			  const struct sockaddr *from, uint64_t now_ms);
+
+/* celld_discovery_expire() - remove cells whose TTL has run out by @now_ms. */
+void celld_discovery_expire(struct celld_discovery *disc, uint64_t now_ms);
+
+/*
+ * celld_discovery_build() - the signed datagram announcing (@name,
+ * @fingerprint) with the next sequence.  0 or -EINVAL (bad name).
+ */
+int celld_discovery_build(struct celld_discovery *disc, const char *name, uint64_t fingerprint,
+			  uint8_t flags, struct cell_pheromone *out);
+
+/* From ops->local: announce one local cell now (on every open family). */
+void celld_discovery_announce(struct celld_discovery *disc, const char *name, uint64_t fingerprint);
+/* Announce a withdrawal of a local cell; announce soon (registry changed). */
+void celld_discovery_withdraw(struct celld_discovery *disc, const char *name, uint64_t fingerprint);
+void celld_discovery_kick(struct celld_discovery *disc);
+
+void celld_discovery_foreach(struct celld_discovery *disc,
+			     void (*fn)(const struct celld_remote_cell *c, void *ctx), void *ctx);
+void celld_discovery_get_counters(struct celld_discovery *disc,
+				  struct celld_discovery_counters *out);
+const char *celld_drop_name(int drop);
+
+/* Per remote node: estimated (Vivaldi) and measured (median of pings) RTT. */
+struct celld_peer_rtt {
+	char node[CELLD_NODE_HEX];
+	char from[64];
+	uint32_t est_us, measured_us, samples;
+};
+void celld_discovery_foreach_peer(struct celld_discovery *disc,
+				  void (*fn)(const struct celld_peer_rtt *p, void *ctx), void *ctx);
+/* This node's coordinate. */
+const struct vivaldi_coord *celld_discovery_coord(const struct celld_discovery *disc);
+
+/* Write counters and per-peer RTTs to @path (atomically). 0 or -errno. */
+int celld_discovery_write_stats(struct celld_discovery *disc, const char *path);
+
+/* Close the sockets and timers; the state is freed once the handles closed. */
+void celld_discovery_close(struct celld_discovery *disc);
+/* Free a discovery that was never opened. */
+void celld_discovery_free(struct celld_discovery *disc);
+
+#endif /* CELLD_DISCOVERY_H */

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * Unit test of the node identity, the pheromone receiver and Vivaldi
+ * (identity.h, discovery.h, vivaldi.h), without sockets: datagrams are
+ * built by one discovery state and fed to another.  TAP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "discovery.h"
+#include "identity.h"
+#include "vivaldi.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *what)
+{
+	n++;
+	if (!cond)
+		failed = 1;
+	printf("%sok %d %s\n", cond ? "" : "not ", n, what);
+}
+
+static int added, removed;
+static char last_name[CELL_NAME_MAX];
+
+static void on_added(void *ctx, const struct celld_remote_cell *c)
+{
+	(void)ctx;
+	added++;
+	snprintf(last_name, sizeof(last_name), "%s", c->name);
+}
+
+static void on_removed(void *ctx, const struct celld_remote_cell *c)
+{
+	(void)ctx;
+	(void)c;
+	removed++;
+}
+
+static const struct celld_discovery_ops ops = { on_added, on_removed, NULL };
+
+static void seed_identity(struct celld_identity *id, uint8_t seed_byte)
+{
+	uint8_t seed[32];
+
+	memset(seed, seed_byte, sizeof(seed));
+	crypto_sign_seed_keypair(id->pk, id->sk, seed);
+	celld_key_hex(id->pk, id->hex);
+}
+
+static struct celld_discovery *make(const struct celld_identity *id,
+				    const struct celld_discovery_config *cfg)
+{
+	char err[256];
+	struct celld_discovery *d =
+		celld_discovery_new(NULL, id, cfg, &ops, NULL, err, sizeof(err));
+
+	if (!d)
+		printf("# celld_discovery_new: %s\n", err);
+	return d;
+}
+
+static uint64_t counter_drop(struct celld_discovery *d, int why)
+{
+	struct celld_discovery_counters c;
+
+	celld_discovery_get_counters(d, &c);
+	return c.drop[why];
+}
+
+static void test_identity(void)
+{
+	char dir[] = "/tmp/celld-id-XXXXXX", path[256], err[256];
+	struct celld_identity a, b;
+	struct stat st;
+	uint8_t sig[64], pub[32];
+	int fd, rc;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	ok(celld_identity_load(dir, &a, err, sizeof(err)) == 0, "key made on first load");
+	snprintf(path, sizeof(path), "%s/node.key", dir);
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 64, "node.key is "
+										    "0600, 64 "
+										    "bytes");
+	ok(celld_identity_load(dir, &b, err, sizeof(err)) == 0 && !memcmp(a.pk, b.pk, 32), "the "
+											   "same "
+											   "key on "
+											   "the "
+											   "second "
+											   "load");
+	snprintf(path, sizeof(path), "%s/node.pub", dir);
+	fd = open(path, O_RDONLY);
+	ok(fd >= 0 && read(fd, pub, 32) == 32 && !memcmp(pub, a.pk, 32), "node.pub holds the "
+									 "public key");
+	if (fd >= 0)
+		close(fd);
+	celld_identity_sign(&a, "hello", 5, sig);
+	ok(celld_identity_verify(a.pk, "hello", 5, sig) == 0, "signature verifies");
+	ok(celld_identity_verify(a.pk, "hellp", 5, sig) != 0, "signature of other bytes refused");
+	snprintf(path, sizeof(path), "%s/node.key", dir);
+	chmod(path, 0644);
+	rc = celld_identity_load(dir, &b, err, sizeof(err));
+	printf("# %s\n", err);
+	ok(rc == -EPERM && strstr(err, "mode 0644"), "key file of mode 0644 refused");
+	chmod(path, 0600);
+	ok(truncate(path, 63) == 0, "truncate");
+	rc = celld_identity_load(dir, &b, err, sizeof(err));
+	printf("# %s\n", err);
+	ok(rc == -EINVAL && strstr(err, "63 bytes"), "key file of 63 bytes refused");
+	{
+		uint8_t other[64];
+		struct celld_identity c;
+
+		seed_identity(&c, 9);
+		memcpy(other, a.sk, 32);
+		memcpy(other + 32, c.pk, 32);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		ok(fd >= 0 && write(fd, other, 64) == 64, "write a mismatched key");
+		if (fd >= 0)
+			close(fd);
+		rc = celld_identity_load(dir, &b, err, sizeof(err));
+		printf("# %s\n", err);
+		ok(rc == -EINVAL && strstr(err, "corrupt"), "key whose halves disagree refused");
+	}
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/node.pub", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_receiver(void)
+{
+	struct celld_identity ia, ib, ic;
+	struct celld_discovery_config cfg;
+	struct celld_discovery *a, *b, *c, *k;
+	struct cell_pheromone ph, old;
+	char peers[] = "/tmp/celld-peers-XXXXXX";
+	FILE *f;
+	int fd;
+
+	seed_identity(&ia, 1);
+	seed_identity(&ib, 2);
+	seed_identity(&ic, 3);
+	celld_discovery_config_init(&cfg);
+	a = make(&ia, &cfg);
+	b = make(&ib, &cfg);
+	c = make(&ic, &cfg);
+	ok(a && b && c, "three discovery states");
+	if (!a || !b || !c)
+		return;
+
+	ok(celld_discovery_build(b, "alpha", 0x1122334455667788ULL, 0, &ph) == 0, "build alpha");
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 1000) == 0 && added == 1 &&
+		   !strcmp(last_name, "alpha"),
+	   "signed datagram accepted, cell added");
+	old = ph;
+	ok(celld_discovery_input(a, &old, sizeof(old), NULL, 1001) == 1 + CELLD_DROP_REPLAY &&
+		   counter_drop(a, CELLD_DROP_REPLAY) == 1,
+	   "the same datagram again: replay, counted");
+	ok(celld_discovery_build(b, "alpha", 0x1122334455667788ULL, 0, &ph) == 0 &&
+		   celld_discovery_input(a, &ph, sizeof(ph), NULL, 1002) == 0 && added == 1,
+	   "next sequence accepted, unchanged cell not re-added");
+	ok(celld_discovery_input(a, &old, sizeof(old), NULL, 1003) == 1 + CELLD_DROP_REPLAY, "an "
+											     "older"
+											     " sequ"
+											     "ence:"
+											     " repl"
+											     "ay");
+	celld_discovery_build(b, "alpha", 1, 0, &ph);
+	ph.name[0] = 'b'; /* still well-formed, no longer what b signed */
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 1004) == 1 + CELLD_DROP_BAD_SIGNATURE &&
+		   counter_drop(a, CELLD_DROP_BAD_SIGNATURE) == 1,
+	   "forged datagram: bad signature, counted");
+	celld_discovery_build(b, "alpha", 1, 0, &ph);
+	memcpy(ph.identity_key, ic.pk, 32); /* b's signature under c's key */
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 1005) == 1 + CELLD_DROP_BAD_SIGNATURE,
+	   "signature by another key: bad signature");
+	celld_discovery_build(b, "alpha", 1, 0, &ph);
+	ph.reserved0 = 1;
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 1006) == 1 + CELLD_DROP_CHECK, "reserved"
+											  " byte "
+											  "set: "
+											  "malforme"
+											  "d");
+	ok(celld_discovery_input(a, &ph, 100, NULL, 1007) == 1 + CELLD_DROP_CHECK, "short: "
+										   "malformed");
+	{
+		struct celld_discovery_counters n;
+
+		celld_discovery_get_counters(a, &n);
+		ok(n.check[CELL_PHEROMONE_BAD_RESERVED] == 1 &&
+			   n.check[CELL_PHEROMONE_BAD_LENGTH] == 1,
+		   "malformed counted by verdict");
+	}
+	celld_discovery_build(a, "alpha", 1, 0, &ph);
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 1008) == 1 + CELLD_DROP_SELF, "own "
+											 "datagram:"
+											 " self");
+	ok(celld_discovery_build(b, "Bad", 1, 0, &ph) == -EINVAL, "building a bad name refused");
+
+	/* TTL and withdrawal */
+	removed = 0;
+	celld_discovery_expire(a, 1000 + 9000);
+	ok(removed == 0, "alive before its TTL");
+	celld_discovery_expire(a, 1002 + 10000);
+	ok(removed == 1, "expired after its TTL (10 s)");
+	celld_discovery_build(b, "beta", 7, 0, &ph);
+	celld_discovery_input(a, &ph, sizeof(ph), NULL, 20000);
+	celld_discovery_build(b, "beta", 7, CELL_PHEROMONE_F_WITHDRAW, &ph);
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 20001) == 0 && removed == 2, "withdrawal"
+											" removes "
+											"the cell");
+
+	/* Bounded: 2 peers of 2 cells */
+	celld_discovery_free(a);
+	cfg.max_peers = 2;
+	cfg.max_cells = 2;
+	a = make(&ia, &cfg);
+	celld_discovery_build(b, "c1", 1, 0, &ph);
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 1) == 0, "b/c1");
+	celld_discovery_build(b, "c2", 1, 0, &ph);
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 2) == 0, "b/c2");
+	celld_discovery_build(b, "c3", 1, 0, &ph);
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 3) == 1 + CELLD_DROP_CELLS_FULL, "third "
+											    "cell "
+											    "of a "
+											    "node: "
+											    "cells "
+											    "full");
+	celld_discovery_build(c, "c1", 1, 0, &ph);
+	ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 4) == 0, "second node");
+	{
+		struct celld_identity id;
+		struct celld_discovery *x;
+
+		seed_identity(&id, 4);
+		x = make(&id, &cfg);
+		celld_discovery_build(x, "c1", 1, 0, &ph);
+		ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 5) == 1 + CELLD_DROP_PEERS_FULL,
+		   "third node: peers full");
+		celld_discovery_expire(a, 100000); /* every cell gone: LRU slots free */
+		ok(celld_discovery_input(a, &ph, sizeof(ph), NULL, 100001) == 0, "after expiry the "
+										 "least recently "
+										 "heard node gives "
+										 "way");
+		celld_discovery_free(x);
+	}
+	celld_discovery_free(a);
+
+	/* Known peers: only b's key */
+	fd = mkstemp(peers);
+	f = fdopen(fd, "w");
+	fprintf(f, "# test\n%s b-node\n", ib.hex);
+	fclose(f);
+	celld_discovery_config_init(&cfg);
+	cfg.trust = CELLD_TRUST_KNOWN;
+	snprintf(cfg.peers_file, sizeof(cfg.peers_file), "%s", peers);
+	k = make(&ia, &cfg);
+	ok(k != NULL, "known-peers mode with a file");
+	if (k) {
+		celld_discovery_build(b, "alpha", 1, 0, &ph);
+		ok(celld_discovery_input(k, &ph, sizeof(ph), NULL, 1) == 0, "known key accepted");
+		celld_discovery_build(c, "alpha", 1, 0, &ph);
+		ok(celld_discovery_input(k, &ph, sizeof(ph), NULL, 2) ==
+				   1 + CELLD_DROP_UNKNOWN_KEY &&
+			   counter_drop(k, CELLD_DROP_UNKNOWN_KEY) == 1,
+		   "unknown key refused, counted");
+		celld_discovery_free(k);
+	}
+	f = fopen(peers, "w");
+	fprintf(f, "nothex\n");
+	fclose(f);
+	{
+		char err[256];
+
+		k = celld_discovery_new(NULL, &ia, &cfg, &ops, NULL, err, sizeof(err));
+		printf("# %s\n", err);
+		ok(!k && strstr(err, "line 1"), "bad peers file refused with its line");
+		celld_discovery_free(k);
+	}
+	/* TOFU: learns c's key into the file */
+	unlink(peers);
+	cfg.trust = CELLD_TRUST_TOFU;
+	k = make(&ia, &cfg);
+	celld_discovery_build(c, "gamma", 1, 0, &ph);
+	ok(k && celld_discovery_input(k, &ph, sizeof(ph), NULL, 1) == 0, "TOFU: new key accepted");
+	celld_discovery_free(k);
+	{
+		char line[256] = "";
+
+		f = fopen(peers, "r");
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			fclose(f);
+		}
+		ok(!strncmp(line, ic.hex, 64), "TOFU: the key was appended to the peers file");
+	}
+	cfg.trust = CELLD_TRUST_KNOWN;
+	k = make(&ia, &cfg);
+	celld_discovery_build(c, "gamma", 1, 0, &ph);
+	ok(k && celld_discovery_input(k, &ph, sizeof(ph), NULL, 1) == 0, "the learnt key is known "
+									 "on the next start");
+	celld_discovery_free(k);
+	unlink(peers);
+	celld_discovery_free(b);
+	celld_discovery_free(c);
+}
+
+/* 20 nodes on a plane with access-link heights: Vivaldi must embed them. */
+static int cmp_d(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void test_vivaldi(void)
+{
+	enum {
+		N = 20
+	};
+	struct vivaldi_coord c[N];
+	double px[N], py[N], h[N], errs[N * N], rtt;
+	int m = 0;
+
+	srand(7);
+	for (int i = 0; i < N; i++) {
+		px[i] = rand() % 40000;
+		py[i] = rand() % 40000;
+		h[i] = 1000 + rand() % 4000;
+		vivaldi_init(&c[i]);
+	}
+	for (int round = 0; round < 300; round++) {
+		for (int i = 0; i < N; i++) {
+			int j = rand() % N;
+
+			if (j == i)
+				continue;
+			rtt = hypot(px[i] - px[j], py[i] - py[j]) + h[i] + h[j];
+			vivaldi_update(&c[i], &c[j], rtt, (uint32_t)rand());
+		}
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++) {
+			rtt = hypot(px[i] - px[j], py[i] - py[j]) + h[i] + h[j];
+			errs[m++] = fabs(vivaldi_distance(&c[i], &c[j]) - rtt) / rtt;
+		}
+	qsort(errs, (size_t)m, sizeof(*errs), cmp_d);
+	printf("# vivaldi simulation: median relative error %.3f after 300 rounds\n", errs[m / 2]);
+	ok(errs[m / 2] < 0.1, "Vivaldi embeds a plane with heights (median error < 0.1)");
+	{
+		int32_t enc[4];
+		struct vivaldi_coord d;
+
+		vivaldi_encode(&c[0], enc);
+		ok(vivaldi_decode(enc, 0.5, &d) == 0 && fabs(d.h - c[0].h) < 0.1, "coordinate "
+										  "survives the "
+										  "datagram "
+										  "encoding");
+		enc[3] = -1;
+		ok(vivaldi_decode(enc, 0.5, &d) != 0, "negative height refused");
+	}
+}
+
+/* --corpus DIR: write the fuzz target's seeds (datagrams signed by seed 0x02). */
+static int write_corpus(const char *dir)
+{
+	struct celld_identity ib;
+	struct celld_discovery_config cfg;
+	struct celld_discovery *b;
+	struct cell_pheromone ph;
+	const char *names[] = { "alpha", "beta", "nucleus", "alpha" };
+
+	seed_identity(&ib, 2);
+	celld_discovery_config_init(&cfg);
+	b = make(&ib, &cfg);
+	for (int i = 0; b && i < 4; i++) {
+		char path[512];
+		FILE *f;
+
+		celld_discovery_build(b, names[i], 0x1234 + (uint64_t)i,
+				      i == 3 ? CELL_PHEROMONE_F_WITHDRAW : 0, &ph);
+		snprintf(path, sizeof(path), "%s/seed%d", dir, i);
+		f = fopen(path, "wb");
+		if (!f || fwrite(&ph, sizeof(ph), 1, f) != 1)
+			return 1;
+		fclose(f);
+	}
+	celld_discovery_free(b);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		printf("1..0 # SKIP libsodium cannot initialise\n");
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--corpus"))
+		return write_corpus(argv[2]);
+	test_identity();
+	test_receiver();
+	test_vivaldi();
+	printf("1..%d\n", n);
+	return failed;
+}
