@@ -27,6 +27,7 @@
 #include <cell/time.h>
 #include <cell/uart.h>
 
+#include "crc32.h"
 #include "rpc_internal.h"
 
 #define UART_CRC_SIZE 4
@@ -50,31 +51,6 @@ struct cell_uart {
 	uint8_t *frame; /* header + payload + CRC */
 	uint8_t *tx;	/* its COBS encoding + delimiter */
 };
-
-/* CRC-32 (IEEE 802.3, reflected), table-driven. */
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffU;
-
-	pthread_once(&crc_once, crc_init);
-	while (n--)
-		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return ~c;
-}
 
 /* COBS: blocks of up to 254 non-zero bytes; see mcu/src/cobs.c. */
 static size_t cobs_encode(uint8_t *dst, const uint8_t *src, size_t n)
@@ -159,7 +135,7 @@ static enum cell_status send_frame(struct cell_uart *u, uint8_t flags, uint16_t 
 	cell_hdr_encode(&hdr, u->frame);
 	if (len)
 		memcpy(u->frame + CELL_HDR_SIZE, payload, len);
-	crc = crc32_ieee(u->frame, n);
+	crc = cell_crc32(u->frame, n);
 	for (int i = 0; i < 4; i++)
 		u->frame[n + i] = (uint8_t)(crc >> (8 * i));
 	e = cobs_encode(u->tx, u->frame, n + UART_CRC_SIZE);
@@ -235,7 +211,7 @@ static enum cell_status recv_frame(struct cell_uart *u, struct cell_hdr *hdr,
 			if (!n)
 				continue;
 			if (n < CELL_HDR_SIZE + UART_CRC_SIZE ||
-			    crc32_ieee(f, n - UART_CRC_SIZE) !=
+			    cell_crc32(f, n - UART_CRC_SIZE) !=
 				    ((uint32_t)f[n - 4] | (uint32_t)f[n - 3] << 8 |
 				     (uint32_t)f[n - 2] << 16 | (uint32_t)f[n - 1] << 24) ||
 			    cell_frame_decode(f, n - UART_CRC_SIZE, u->max_payload, hdr, &p)) {

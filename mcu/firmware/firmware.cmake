@@ -27,7 +27,8 @@ set(gen ${CMAKE_CURRENT_BINARY_DIR}/gen)
 # detail texts (CELL_MCU_NO_DETAILS), the smallest build.  Both with the
 # example board's buffer size (as in the host build, mcu/CMakeLists.txt).
 foreach(lib cell_mcu cell_mcu_min)
-	add_library(${lib} STATIC src/wire.c src/cobs.c src/server.c src/names.c)
+	add_library(${lib} STATIC src/wire.c src/cobs.c src/server.c src/names.c src/can.c
+		src/can_seg.c src/can_announce.c)
 	target_include_directories(${lib} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
 		${CELL_TOP}/uapi)
 	target_compile_definitions(${lib} PUBLIC CELL_MCU_MAX_PAYLOAD=640)

@@ -13,6 +13,8 @@
  *   cell_mcu_crc32(), cell_mcu_cobs_*()       UART framing
  *   struct cell_mcu_server                    a UART, a method table, and
  *                                             an RX path an interrupt feeds
+ *   struct cell_mcu_can_server                the same dispatch over CAN-FD
+ *                                             (segments: cell_mcu_can.h)
  */
 #ifndef CELL_MCU_H
 #define CELL_MCU_H
@@ -24,6 +26,8 @@
 #define CELL_UAPI_NO_IOCTL
 #endif
 #include <linux/cell.h>
+
+#include "cell_mcu_can.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -273,6 +277,12 @@ struct cell_mcu_server {
 	volatile uint16_t full[2]; /* bytes of a whole frame in buf[i], 0: free */
 	CELL_MCU_ALIGN8 uint8_t buf[2][CELL_MCU_BUF_SIZE];
 	CELL_MCU_ALIGN8 uint8_t tx[CELL_MCU_BUF_SIZE];
+	/*
+	 * Another link than the UART (the CAN-FD server sets it): called
+	 * with each outgoing frame (header, payload, CRC-32) instead of
+	 * writing it COBS-encoded to @uart.
+	 */
+	void (*tx_frame)(struct cell_mcu_server *srv, const uint8_t *frame, size_t n);
 };
 
 /*
@@ -296,6 +306,13 @@ void cell_mcu_server_rx_byte(struct cell_mcu_server *srv, uint8_t b);
 int cell_mcu_server_serve(struct cell_mcu_server *srv);
 
 /*
+ * Check and serve one received frame of @n bytes at @f (header, payload,
+ * CRC-32; the payload 8-byte aligned), as cell_mcu_server_serve() does
+ * for the UART: the transports other than the UART feed frames here.
+ */
+void cell_mcu_server_frame(struct cell_mcu_server *srv, const uint8_t *f, size_t n);
+
+/*
  * Polled mode: read what uart->getc has, feeding the decoder and serving
  * each frame as it completes.  Return: frames handled.
  */
@@ -308,6 +325,71 @@ int cell_mcu_server_poll(struct cell_mcu_server *srv);
  */
 enum cell_mcu_err cell_mcu_server_send(struct cell_mcu_server *srv, struct cell_hdr *hdr,
 				       const void *payload, uint32_t len);
+
+/* ---- CAN-FD (can.c; segmentation and reassembly: cell_mcu_can.h) ------- */
+
+/* Messages the CAN server reassembles at once: the server's two frame buffers. */
+#define CELL_MCU_CAN_SLOTS 2
+
+/* The board's CAN-FD controller (a board supplies only this). */
+struct cell_mcu_can {
+	/*
+	 * Queue one CAN-FD frame with the 29-bit (extended) @id and @len
+	 * data bytes (a CAN-FD length), waiting while the TX mailboxes are
+	 * full.  Return 0, non-zero if the controller cannot send it.
+	 */
+	int (*send)(void *hw, uint32_t id, const uint8_t *data, uint8_t len);
+	void *hw;
+};
+
+/*
+ * A Cell server on a CAN-FD bus at node address @addr.  The RX interrupt
+ * hands every received frame to cell_mcu_can_server_rx(), which takes
+ * the segments addressed to this node into one of two buffers (messages
+ * of two senders may interleave); the main loop serves finished messages
+ * with cell_mcu_can_server_serve() and answers each to its sender.  The
+ * interrupt and the loop share rx: a slot changes hands by one byte store
+ * (BUSY -> DONE in the interrupt, DONE -> FREE in the loop).
+ */
+struct cell_mcu_can_server {
+	struct cell_mcu_server srv; /* first: dispatch, buffers, counters */
+	const struct cell_mcu_can *can;
+	struct cell_mcu_can_rx rx; /* per-reason segment errors: rx.errors */
+	struct cell_mcu_can_slot slot[CELL_MCU_CAN_SLOTS];
+	uint32_t foreign;   /* frames for other nodes, kinds or prefixes, dropped */
+	uint32_t tx_errors; /* frames the controller refused (send != 0) */
+	uint8_t addr;
+	uint8_t peer;	/* destination of what is sent now */
+	int8_t serving; /* slot of the message being served, -1: none */
+};
+
+/* Set up @cs as cell_mcu_server_init() does, on @can at address @addr (1..254). */
+void cell_mcu_can_server_init(struct cell_mcu_can_server *cs, const struct cell_mcu_can *can,
+			      uint8_t addr, uint64_t fingerprint,
+			      const struct cell_mcu_method *methods, uint16_t n, void *ctx);
+
+/* One received CAN-FD frame (29-bit @id, @len data bytes): from the RX interrupt. */
+void cell_mcu_can_server_rx(struct cell_mcu_can_server *cs, uint32_t id, const uint8_t *data,
+			    uint8_t len);
+
+/*
+ * Serve the message that finished first, if any: check it, run its
+ * handler, send the answer to its sender.  Return 1 if one was served
+ * (or refused), 0 if none was ready.  From the main loop.
+ */
+int cell_mcu_can_server_serve(struct cell_mcu_can_server *cs);
+
+/* Send one frame to node @dst (e.g. a one-way notification), as cell_mcu_server_send(). */
+enum cell_mcu_err cell_mcu_can_server_send(struct cell_mcu_can_server *cs, uint8_t dst,
+					   struct cell_hdr *hdr, const void *payload, uint32_t len);
+
+/*
+ * Announce this node on the bus: @name (@name_len bytes, 1..32 of
+ * [A-Za-z0-9._-]), the server's fingerprint, CELL_MCU_MAX_PAYLOAD and
+ * CELL_MCU_CAN_SLOTS.  Return 0, non-zero for a bad name or a refused send.
+ */
+int cell_mcu_can_server_announce(struct cell_mcu_can_server *cs, const char *name,
+				 uint8_t name_len);
 
 #ifdef __cplusplus
 }

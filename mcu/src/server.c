@@ -91,8 +91,11 @@ static void send_tx(struct cell_mcu_server *srv, struct cell_hdr *hdr, uint32_t 
 	c[1] = (uint8_t)(crc >> 8);
 	c[2] = (uint8_t)(crc >> 16);
 	c[3] = (uint8_t)(crc >> 24);
-	cell_mcu_cobs_write(f, CELL_HDR_SIZE + len + CELL_MCU_CRC_SIZE, srv->uart->putc,
-			    srv->uart->hw);
+	if (srv->tx_frame)
+		srv->tx_frame(srv, f, CELL_HDR_SIZE + len + CELL_MCU_CRC_SIZE);
+	else
+		cell_mcu_cobs_write(f, CELL_HDR_SIZE + len + CELL_MCU_CRC_SIZE, srv->uart->putc,
+				    srv->uart->hw);
 }
 
 enum cell_mcu_err cell_mcu_server_send(struct cell_mcu_server *srv, struct cell_hdr *hdr,
@@ -234,7 +237,7 @@ static void serve_request(struct cell_mcu_server *srv, const struct cell_hdr *hd
 	send_tx(srv, &rh, call.resp_len);
 }
 
-static void serve_frame(struct cell_mcu_server *srv, const uint8_t *f, size_t n)
+void cell_mcu_server_frame(struct cell_mcu_server *srv, const uint8_t *f, size_t n)
 {
 	struct cell_hdr hdr;
 	enum cell_mcu_err err;
@@ -276,7 +279,7 @@ int cell_mcu_server_serve(struct cell_mcu_server *srv)
 
 	if (!n)
 		return 0;
-	serve_frame(srv, srv->buf[i] + CELL_MCU_FRAME_PAD, n);
+	cell_mcu_server_frame(srv, srv->buf[i] + CELL_MCU_FRAME_PAD, n);
 	srv->serve = i ^ 1;
 	srv->full[i] = 0;
 	__asm__ __volatile__("" ::: "memory");
