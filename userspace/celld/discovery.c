@@ -398,6 +398,8 @@ int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t 
 		p = new_peer(disc, ph.identity_key);
 		if (!p)
 			return drop(disc, CELLD_DROP_PEERS_FULL);
+		/* A newcomer learns of us now, not one interval later. */
+		celld_discovery_kick(disc);
 		if (!is_known(disc, ph.identity_key)) {
 			char a[64];
 

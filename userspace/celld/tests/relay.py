@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+"""relay.py N SEED MATRIX_OUT [ADDR PORT]: the delay line of the Vivaldi
+test.  Nodes 10.77.0.1..N sit at random points of a 40 ms x 40 ms plane
+with an access-link height of 1..5 ms each (seeded): RTT(i,j) = |pi - pj| +
+hi + hj.  celld (-o discovery.relay=ADDR:PORT) sends every ping and pong
+here with its destination in bytes 68..73; the relay writes the sender into
+bytes 74..79 and forwards the datagram to the destination after half the
+RTT of the pair.  The matrix (us) is written to MATRIX_OUT first."""
+import heapq, math, random, select, socket, struct, sys, time
+
+n, seed, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+addr = sys.argv[4] if len(sys.argv) > 4 else "10.77.0.254"
+port = int(sys.argv[5]) if len(sys.argv) > 5 else 9999
+rnd = random.Random(seed)
+pos = [(rnd.uniform(0, 40000), rnd.uniform(0, 40000)) for _ in range(n)]
+height = [rnd.uniform(1000, 5000) for _ in range(n)]
+rtt = [[0 if i == j else math.dist(pos[i], pos[j]) + height[i] + height[j]
+        for j in range(n)] for i in range(n)]
+with open(out + ".tmp", "w") as f:
+    for row in rtt:
+        f.write(" ".join("%.0f" % x for x in row) + "\n")
+import os
+os.rename(out + ".tmp", out)
+
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+queue = []  # (due, seq, data, dst)
+seq = 0
+forwarded = 0
+
+
+def index(ip):
+    b = socket.inet_aton(ip)
+    if b[:3] != b"\x0a\x4d\x00" or not 1 <= b[3] <= n:
+        return None
+    return b[3] - 1
+
+
+while True:
+    timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else 1.0
+    r, _, _ = select.select([s], [], [], timeout)
+    if r:
+        data, (sip, sport) = s.recvfrom(512)
+        if len(data) != 80:
+            continue
+        dip = socket.inet_ntoa(data[68:72])
+        dport = struct.unpack_from("<H", data, 72)[0]
+        i, j = index(sip), index(dip)
+        if i is None or j is None:
+            continue
+        data = data[:74] + socket.inet_aton(sip) + struct.pack("<H", sport)
+        seq += 1
+        heapq.heappush(queue, (time.monotonic() + rtt[i][j] / 2e6, seq, data, (dip, dport)))
+    now = time.monotonic()
+    while queue and queue[0][0] <= now:
+        _, _, data, dst = heapq.heappop(queue)
+        s.sendto(data, dst)
+        forwarded += 1
