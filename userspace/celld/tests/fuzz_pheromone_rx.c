@@ -4,7 +4,12 @@
  * arbitrary datagrams, with a small table (4 nodes of 4 cells) so that
  * eviction and refusal run too.  The seed corpus has datagrams signed by
  * the key of seed 0x02 (selftests/fuzz/corpus/celld_pheromone_rx).
+ * An input of 257 bytes is a datagram re-signed by one of 6 sender keys
+ * (chosen by its first byte) before it is received, so that the paths
+ * after the signature (sequences, tables, eviction, withdrawal) are
+ * fuzzed too, not only the refusals.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -38,7 +43,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 	}
 	now += 700;
-	celld_discovery_input(disc, data, size, NULL, now);
+	if (size == CELL_PHEROMONE_SIZE + 1) {
+		struct celld_identity sender;
+		struct cell_pheromone ph;
+		uint8_t seed[32];
+
+		memset(seed, 2 + data[0] % 6, sizeof(seed));
+		crypto_sign_seed_keypair(sender.pk, sender.sk, seed);
+		memcpy(&ph, data + 1, sizeof(ph));
+		memcpy(ph.identity_key, sender.pk, sizeof(ph.identity_key));
+		celld_identity_sign(&sender, &ph, offsetof(struct cell_pheromone, signature),
+				    ph.signature);
+		celld_discovery_input(disc, &ph, sizeof(ph), NULL, now);
+	} else {
+		celld_discovery_input(disc, data, size, NULL, now);
+	}
 	celld_discovery_expire(disc, now);
 	return 0;
 }
