@@ -6,13 +6,13 @@
 # signature) and a replayed one (a captured datagram sent again), injected
 # from the hub, are refused and counted by both receivers; `cell ps -j`
 # lists the other nodes' cells; a malformed datagram is dropped (by the
-# BPF filter when it is attached).  Root + netns, else SKIP.
+# BPF filter when it is attached); two nodes find each other over IPv6 only.  Root + netns, else SKIP.
 BIN=$1
 HERE=$(dirname "$0")
 . "$HERE/netns_lib.sh"
 netns_require
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 netns_setup 3 || { echo "Bail out! netns setup failed"; exit 1; }
 for i in 1 2 3; do start_node "$i" -o discovery.interval_ms=300; done
 peers_all() { for i in 1 2 3; do [ "$(stat "$i" peers)" = 2 ] || return 1; done; }
@@ -52,6 +52,19 @@ else
 	n=$((n + 1))
 	echo "ok $n # SKIP BPF filter not attached (node 2 checks in userspace: bad_length +$(( $(stat 2 check_bad_length) - m0[2] )))"
 fi
+# IPv6 only (ff02::7946 on the veth): nodes 1 and 2 again, no IPv4 group.
+for i in 1 2 3; do kill "${node_pids[$i]}" 2>/dev/null; wait "${node_pids[$i]}" 2>/dev/null; done
+node_pids=()
+for i in 1 2; do
+	mv "$RUN/n$i/stats" "$RUN/n$i/stats4"
+	ip netns exec "${NS}n$i" "$BIN/userspace/celld/celld" -S -r "$RUN/n$i/run" -s "$RUN/n$i/state" \
+		-o discovery=on -o discovery.group4=off -o "discovery.iface6=v$i" \
+		-o discovery.interval_ms=300 -o "discovery.stats=$RUN/n$i/stats" >>"$RUN/n$i/celld6.log" 2>&1 &
+	node_pids[$i]=$!
+done
+peers6() { for i in 1 2; do [ "$(stat "$i" peers)" = 1 ] || return 1; done; }
+check "IPv6 only (ff02::7946): nodes 1 and 2 see each other" 'wait_until 10 peers6'
+for i in 1 2; do mv "$RUN/n$i/stats4" "$RUN/n$i/stats"; done
 for i in 1 2 3; do echo "# node $i: $(tr '\n' ' ' <"$RUN/n$i/stats" | cut -c1-400)"; done
 [ $fail = 0 ] || { for i in 1 2 3; do sed 's/^/# /' "$RUN/n$i/celld.log"; done; cat "$RUN/inject.log" | sed 's/^/# /'; }
 exit $fail

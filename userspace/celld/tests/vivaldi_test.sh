@@ -15,7 +15,7 @@ HERE=$(dirname "$0")
 . "$HERE/netns_lib.sh"
 netns_require
 echo "TAP version 13"
-echo "1..4"
+echo "1..5"
 netns_setup "$N" || { echo "Bail out! netns setup failed"; exit 1; }
 hub python3 "$HERE/relay.py" "$N" 12 "$RUN/matrix" >"$RUN/relay.log" 2>&1 &
 other_pids+=($!)
@@ -28,6 +28,14 @@ all_peers() { for i in $(seq "$N"); do [ "$(stat "$i" peers)" = $((N - 1)) ] || 
 check "$N nodes see each other" 'wait_until 15 all_peers'
 echo "# running ${SECS} s"
 sleep "$SECS"
+rtt_shown() {
+	CELL_RUNTIME_DIR=$RUN/n1/run "$BIN/userspace/cell/cell" ps -j -r | python3 -c "
+import json, sys
+c = [x for x in json.load(sys.stdin) if x['name'] == 'nucleus']
+print('# cell ps -j -r on node 1: %d nodes, rtt_us %s' % (len(c), sorted(x['rtt_us'] for x in c)[:5]))
+sys.exit(0 if len(c) == $N - 1 and all(x['rtt_us'] > 0 for x in c) else 1)"
+}
+check "cell ps on node 1 shows an RTT estimate for every other node" rtt_shown
 for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null; done # stop writes the last stats
 for p in "${node_pids[@]}"; do wait "$p" 2>/dev/null; done
 node_pids=()
