@@ -46,13 +46,14 @@ times=()
 for r in $(seq "$RUNS"); do
 	t0=$(date +%s%N)
 	for i in $(seq "$N"); do rm -f "$RUN/n$i/stats"; start_node "$i"; done
+	started=$((($(date +%s%N) - t0) / 1000000))
 	ms=$(converged "$t0")
 	if [ "$ms" = timeout ]; then
 		echo "bench-discovery: run $r: not converged after 30 s"
 		exit 1
 	fi
 	times+=("$ms")
-	echo "bench-discovery: run $r: $N nodes converged in $ms ms"
+	echo "bench-discovery: run $r: $N nodes converged in $ms ms (the last celld was launched at $started ms)"
 	for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${node_pids[@]}"; do wait "$p" 2>/dev/null; done
 	node_pids=()
