@@ -601,6 +601,8 @@ static void vping_send(struct celld_discovery *disc, uint8_t *b, const struct so
 		put16(b + 72, ntohs(to->sin_port));
 		dst = (const struct sockaddr *)&disc->relay;
 	}
+	if (!disc->open_ping || disc->closing)
+		return; /* not opened (unit test, fuzz target) */
 	if (uv_udp_try_send(&disc->ping, &buf, 1, dst) != VPING_SIZE)
 		disc->n.send_errors++;
 }
@@ -623,9 +625,10 @@ static uint32_t median(const uint32_t *v, uint32_t n)
 	return tmp[n / 2];
 }
 
-static void vping_input(struct celld_discovery *disc, const uint8_t *b, size_t len,
-			const struct sockaddr *from)
+void celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
+				const struct sockaddr *from)
 {
+	const uint8_t *b = buf;
 	struct peer *p;
 	struct vivaldi_coord other;
 	int32_t viv[4];
@@ -743,7 +746,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	if (flags & UV_UDP_PARTIAL)
 		nread = (ssize_t)sizeof(disc->rxbuf) + 1; /* too long: refused by length */
 	if (h == &disc->ping) {
-		vping_input(disc, (const uint8_t *)buf->base, (size_t)nread, addr);
+		celld_discovery_ping_input(disc, buf->base, (size_t)nread, addr);
 		return;
 	}
 	celld_discovery_input(disc, buf->base, (size_t)nread, addr, uv_now(disc->loop));

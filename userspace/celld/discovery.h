@@ -131,6 +131,14 @@ int celld_discovery_open(struct celld_discovery *disc, char *err, size_t cap);
 int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t len,
 			  const struct sockaddr *from, uint64_t now_ms);
 
+/*
+ * celld_discovery_ping_input() - one datagram of the ping port (80 bytes:
+ * a ping is answered with a pong, a pong with the nonce outstanding is an
+ * RTT sample); others are counted in pings_bad.
+ */
+void celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
+				const struct sockaddr *from);
+
 /* celld_discovery_expire() - remove cells whose TTL has run out by @now_ms. */
 void celld_discovery_expire(struct celld_discovery *disc, uint64_t now_ms);
 
