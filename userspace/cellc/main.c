@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * cellc [-o OUT.h] [--mcu | --canonical | --fingerprint] FILE.cell
+ * cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] FILE.cell
  *
- * Compiles FILE.cell to a C header (on stdout, or OUT.h written whole or
- * not at all); --mcu writes the freestanding flavour for mcu/ instead.  --canonical prints the canonical text instead,
+ * Compiles FILE.cell to a C header (on stdout, or OUT written whole or
+ * not at all); --mcu writes the freestanding flavour for mcu/ instead,
+ * --lang=python a module for bindings/python, --lang=go a Go file for
+ * bindings/go.  --canonical prints the canonical text instead,
  * --fingerprint its FNV-1a 64 as 0x%016x.  Errors go to stderr as
  * "file:line:column: error: message"; the exit code is then 1 (2 for
  * usage or I/O errors).
@@ -18,7 +20,9 @@
 
 static void usage(void)
 {
-	fputs("usage: cellc [-o OUT.h] [--mcu | --canonical | --fingerprint] FILE.cell\n", stderr);
+	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] "
+	      "FILE.cell\n",
+	      stderr);
 	exit(2);
 }
 
@@ -99,6 +103,10 @@ int main(int argc, char **argv)
 			fingerprint = 1;
 		else if (!strcmp(argv[i], "--mcu"))
 			emit = emit_mcu_header;
+		else if (!strcmp(argv[i], "--lang=c"))
+			emit = emit_header;
+		else if (!strcmp(argv[i], "--lang=python"))
+			emit = emit_python;
 		else if (argv[i][0] == '-' || file)
 			usage();
 		else
