@@ -20,7 +20,7 @@ declare -A groups=(
 	[observe]="prometheus tmux"
 	[release]="python3-docutils man-db dkms debhelper dpkg-dev fakeroot lintian"
 	[bench]="iceoryx libiceoryx-binding-c-dev libzmq3-dev libnng-dev
-		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux"
+		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux python3-grpcio"
 )
 
 wanted=()
