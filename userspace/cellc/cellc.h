@@ -188,8 +188,7 @@ uint64_t fnv1a64(const void *p, size_t n);
 void emit_header(const struct schema *s, const char *src_name, FILE *out);
 /* cellc --mcu: the freestanding flavour for mcu/ (Documentation/mcu.rst). */
 void emit_mcu_header(const struct schema *s, const char *src_name, FILE *out);
-/* cellc --lang=python / --lang=go: modules for bindings/ (Documentation/bindings.rst). */
+/* cellc --lang=python: a module for bindings/python (Documentation/bindings.rst). */
 void emit_python(const struct schema *s, const char *src_name, FILE *out);
-void emit_go(const struct schema *s, const char *src_name, FILE *out);
 
 #endif /* CELLC_H */

@@ -67,11 +67,6 @@ static const char *camel(const char *s)
 	return b;
 }
 
-static int is_span(const struct field *f)
-{
-	return f->arr == ARR_VECTOR || f->kind == TY_STRING || f->kind == TY_BYTES;
-}
-
 static const char *elem_hint(const struct field *f)
 {
 	switch (f->kind) {
@@ -143,7 +138,6 @@ static void emit_struct(const struct schema *s, const struct cstruct *st)
 		out("),\n");
 	}
 	out("])\n");
-	(void)is_span;
 }
 
 static void emit_py_string(const char *t)

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] FILE.cell
+ * cellc [-o OUT] [--mcu | --lang=c|python | --canonical | --fingerprint] FILE.cell
  *
  * Compiles FILE.cell to a C header (on stdout, or OUT written whole or
  * not at all); --mcu writes the freestanding flavour for mcu/ instead,
- * --lang=python a module for bindings/python, --lang=go a Go file for
- * bindings/go.  --canonical prints the canonical text instead,
+ * --lang=python a module for bindings/python.  --canonical prints the canonical text instead,
  * --fingerprint its FNV-1a 64 as 0x%016x.  Errors go to stderr as
  * "file:line:column: error: message"; the exit code is then 1 (2 for
  * usage or I/O errors).
@@ -20,7 +19,7 @@
 
 static void usage(void)
 {
-	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] "
+	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python | --canonical | --fingerprint] "
 	      "FILE.cell\n",
 	      stderr);
 	exit(2);
