@@ -47,8 +47,7 @@ static int call_usage(FILE *out)
 static int report(const struct call_args *a, enum cell_status st, const char *detail,
 		  size_t detail_len)
 {
-	char sbuf[24];
-	const char *sname = cell_status_name(st, sbuf);
+	const char *sname = cell_status_name(st);
 
 	fprintf(stderr, "cell call: %s.%s: %s%s%.*s\n", a->name, a->method, sname,
 		detail_len ? ": " : "", (int)detail_len, detail ? detail : "");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "jsonout.h"
 
 struct parser {
 	const char *s;
@@ -188,35 +189,6 @@ static bool escape(struct parser *p, struct sbuf *b)
 	return sb_put(b, &to[at - from], 1);
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, cp = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, cp = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* A string at p->pos (after the quote) into @out; false after fail(). */
 static bool string_body(struct parser *p, char **out, size_t *outlen)
 {
@@ -249,7 +221,7 @@ static bool string_body(struct parser *p, char **out, size_t *outlen)
 			fail(p, "control character 0x%02x in a string (escape it)", c);
 			goto out;
 		}
-		n = utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos);
+		n = json_utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
 		if (!n) {
 			fail(p, "invalid UTF-8 in a string");
 			goto out;

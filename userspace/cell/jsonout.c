@@ -5,8 +5,7 @@
 
 #include "jsonout.h"
 
-/* Length of the valid UTF-8 sequence at @s (1-4), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t left)
+size_t json_utf8_len(const unsigned char *s, size_t left)
 {
 	size_t n;
 	uint32_t cp;
@@ -40,7 +39,7 @@ void json_put_string(FILE *out, const char *s, size_t len)
 
 	fputc('"', out);
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_len(p + i, len - i);
+		size_t n = json_utf8_len(p + i, len - i);
 
 		if (!n) {
 			fputs("\\ufffd", out);

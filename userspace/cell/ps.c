@@ -111,7 +111,6 @@ static int list(const char *name, uint32_t flags, bool json)
 	struct cell_call *call = NULL;
 	enum cell_status st;
 	uint32_t count;
-	char sbuf[24];
 
 	co.backend = CELL_RING_BACKEND_NONE;
 	co.spin_ns = CELL_SPIN_NONE;
@@ -131,7 +130,7 @@ static int list(const char *name, uint32_t flags, bool json)
 		st = nucleus_list_finish(call, &b, &resp, &raw);
 	}
 	if (st != CELL_STATUS_OK) {
-		fprintf(stderr, "cell ps: %s%s%.*s\n", cell_status_name(st, sbuf),
+		fprintf(stderr, "cell ps: %s%s%.*s\n", cell_status_name(st),
 			raw.detail_len ? ": " : "", (int)raw.detail_len,
 			raw.detail ? raw.detail : "");
 		if (call)

@@ -15,32 +15,6 @@
 
 #include "probe.h"
 
-const char *cell_status_name(enum cell_status st, char buf[24])
-{
-	static const char *const names[] = {
-		"OK",
-		"CANCELLED",
-		"UNKNOWN_METHOD",
-		"BAD_MESSAGE",
-		"FINGERPRINT_MISMATCH",
-		"DEADLINE_EXCEEDED",
-		"RESOURCE_EXHAUSTED",
-		"UNAVAILABLE",
-		"NOT_LEADER",
-		"PERMISSION_DENIED",
-		"INTERNAL",
-		"UNSUPPORTED_VERSION",
-		"INVALID_ARGUMENT",
-		"NOT_FOUND",
-		"TOO_LARGE",
-	};
-
-	if ((unsigned int)st < sizeof(names) / sizeof(names[0]))
-		return names[st];
-	snprintf(buf, 24, "STATUS_%u", (unsigned int)st);
-	return buf;
-}
-
 int cell_probe_peer(const char *path, pid_t *pid, uid_t *uid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -123,7 +97,6 @@ static int schema_of(struct cell_client *c, unsigned int timeout_ms, struct cell
 	struct cell_call *call;
 	enum cell_status st;
 	void *buf;
-	char sbuf[24];
 
 	st = cell_call_begin(c, CELL_METHOD_SCHEMA, 0, 0, cell_deadline_in_ms(timeout_ms), &call,
 			     &buf);
@@ -138,7 +111,7 @@ static int schema_of(struct cell_client *c, unsigned int timeout_ms, struct cell
 	}
 	if (st == CELL_STATUS_OK || st == CELL_STATUS_NOT_FOUND)
 		return 0; /* NOT_FOUND: the cell serves no schema text */
-	snprintf(p->error, sizeof(p->error), "schema: %s", cell_status_name(st, sbuf));
+	snprintf(p->error, sizeof(p->error), "schema: %s", cell_status_name(st));
 	return -EPROTO;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cell/rpc.h>
+#include <cell/wire.h>
 
 struct cell_probe {
 	pid_t pid;
@@ -45,8 +46,5 @@ struct cell_client *cell_probe_connect(const char *dir, const char *name, uint64
 				       unsigned int timeout_ms);
 
 void cell_probe_release(struct cell_probe *p);
-
-/* cell_status_name() - "OK", "NOT_FOUND", ...; "STATUS_<n>" for others. */
-const char *cell_status_name(enum cell_status st, char buf[24]);
 
 #endif /* CELL_PROBE_H */

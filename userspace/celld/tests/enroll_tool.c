@@ -35,7 +35,7 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 	struct cellc_builder b;
 	struct cell_call *call;
 	enum cell_status st;
-	char path[320], sbuf[24];
+	char path[320];
 
 	if (claimed_path)
 		snprintf(path, sizeof(path), "%s", claimed_path);
@@ -49,7 +49,7 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 	req->fingerprint = 0x1234;
 	st = nucleus_enroll_finish(call, &b, &resp, &raw);
 	if (st != CELL_STATUS_OK)
-		printf("refused %s: %s: %.*s\n", name, cell_status_name(st, sbuf),
+		printf("refused %s: %s: %.*s\n", name, cell_status_name(st),
 		       (int)raw.detail_len, raw.detail ? raw.detail : "");
 	cell_call_end(call);
 	return st;
@@ -57,9 +57,8 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 
 static int refused(const char *what, enum cell_status st, const struct cell_response *raw)
 {
-	char sbuf[24];
 
-	printf("refused %s: %s: %.*s\n", what, cell_status_name(st, sbuf), (int)raw->detail_len,
+	printf("refused %s: %s: %.*s\n", what, cell_status_name(st), (int)raw->detail_len,
 	       raw->detail ? raw->detail : "");
 	return 1;
 }
