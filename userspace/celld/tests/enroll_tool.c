@@ -49,15 +49,14 @@ static enum cell_status enroll(struct cell_client *c, const char *name, const ch
 	req->fingerprint = 0x1234;
 	st = nucleus_enroll_finish(call, &b, &resp, &raw);
 	if (st != CELL_STATUS_OK)
-		printf("refused %s: %s: %.*s\n", name, cell_status_name(st),
-		       (int)raw.detail_len, raw.detail ? raw.detail : "");
+		printf("refused %s: %s: %.*s\n", name, cell_status_name(st), (int)raw.detail_len,
+		       raw.detail ? raw.detail : "");
 	cell_call_end(call);
 	return st;
 }
 
 static int refused(const char *what, enum cell_status st, const struct cell_response *raw)
 {
-
 	printf("refused %s: %s: %.*s\n", what, cell_status_name(st), (int)raw->detail_len,
 	       raw->detail ? raw->detail : "");
 	return 1;
