@@ -4,14 +4,15 @@
 # Install every Debian package Cell needs (Debian 12).  Idempotent: asks dpkg
 # first and prints nothing when all is present.  Uses sudo when not root.
 #
-#   tools/deps.sh            what make check needs (build kernel bpf mcu observe)
-#   tools/deps.sh GROUP...   only some groups (build kernel bpf mcu observe bench)
+#   tools/deps.sh            what make check needs (build kernel bpf mcu observe release)
+#   tools/deps.sh GROUP...   only some groups (build kernel bpf mcu observe release bench)
 set -euo pipefail
 
 declare -A groups=(
 	[build]="build-essential cmake pkg-config clang llvm lld libclang-rt-14-dev
 		 clang-format perl xz-utils linux-source-6.1 gawk patch
-		 libuv1-dev python3 libmicrohttpd-dev libsodium-dev"
+		 libuv1-dev python3 python3-venv python3-pip python3-setuptools
+		 libmicrohttpd-dev libsodium-dev"
 	[kernel]="linux-headers-amd64 linux-image-amd64 qemu-system-x86
 		  busybox-static cpio kmod sparse"
 	[bpf]="libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 nftables
@@ -29,7 +30,7 @@ if [ $# -eq 0 ]; then
 fi
 for group in "$@"; do
 	if [ -z "${groups[$group]+set}" ]; then
-		echo "deps.sh: unknown group '$group' (build kernel bpf mcu observe bench)" >&2
+		echo "deps.sh: unknown group '$group' (build kernel bpf mcu observe release bench)" >&2
 		exit 2
 	fi
 	# shellcheck disable=SC2206
