@@ -112,7 +112,8 @@ check-rpc: build-rpc
 
 ifeq ($(SANITIZE),)
 CHECK_RUN := check-default check-asan check-tsan $(CHECK_PARTS)
-CHECK_DIRS := $(BUILD)/default/tap $(BUILD)/asan/tap $(BUILD)/tsan/tap $(TAP_DIR)
+CHECK_DIRS := $(BUILD)/default/tap $(BUILD)/asan/tap $(BUILD)/tsan/tap $(TAP_DIR) \
+	$(if $(filter check-rpc,$(CHECK_PARTS)),$(BUILD)/rpc/tap)
 else ifeq ($(SANITIZE),thread)
 CHECK_RUN := check-tsan
 CHECK_DIRS := $(BUILD)/tsan/tap
