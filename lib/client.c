@@ -41,6 +41,7 @@
 #include <cell/trace.h>
 #include "cpu_relax.h"
 #include "futex.h"
+#include "opts.h"
 #include "rpc_internal.h"
 
 #define DEFAULT_CONNECT_NS (5 * CELL_NSEC_PER_SEC)
@@ -321,14 +322,9 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	c->kick = -1;
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
-	if (opts) {
-		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(c->o)) {
-			cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell_client_opts size");
-			err = -EINVAL;
-			goto fail;
-		}
-		memcpy(&c->o, opts, opts->sz);
-	}
+	err = cell_opts_copy(&c->o, sizeof(c->o), opts, "cell_client_opts");
+	if (err)
+		goto fail;
 	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
 	c->spin_cur = c->spin_ns;
 	err = cell_backend_resolve(c->o.backend, &c->backend);

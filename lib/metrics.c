@@ -36,6 +36,7 @@
 #include <cell/metrics.h>
 #include <cell/wire.h>
 #include "le.h"
+#include "opts.h"
 
 /*
  * Buckets: [0, 16) one per value; then for k = 4..36 the range
@@ -358,9 +359,10 @@ uint64_t cell_hist_bucket(const struct cell_hist *h, unsigned int i, uint64_t *l
 
 struct cell_metrics *cell_metrics_new(const struct cell_metrics_opts *opts)
 {
+	struct cell_metrics_opts o = { .sz = sizeof(o) };
 	struct cell_metrics *m;
 
-	if (opts && opts->sz < sizeof(size_t)) {
+	if (cell_opts_copy(&o, sizeof(o), opts, "cell_metrics_opts")) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -829,12 +831,9 @@ char *cell_metrics_dump(const struct cell_metrics_snapshot *snap,
 	struct strbuf sb = { 0 };
 	bool json;
 
-	if (opts) {
-		if (opts->sz < sizeof(size_t)) {
-			errno = EINVAL;
-			return NULL;
-		}
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (cell_opts_copy(&o, sizeof(o), opts, "cell_metrics_dump_opts")) {
+		errno = EINVAL;
+		return NULL;
 	}
 	if (!snap || (o.format != CELL_METRICS_TEXT && o.format != CELL_METRICS_JSON)) {
 		errno = EINVAL;

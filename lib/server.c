@@ -34,6 +34,7 @@
 #include <cell/metrics.h>
 #include <cell/trace.h>
 #include "cpu_relax.h"
+#include "opts.h"
 #include "ring_module.h"
 #include "register.h"
 #include "rpc_internal.h"
@@ -978,14 +979,9 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 	}
 	srv->lfd = srv->epfd = srv->stopfd = srv->timerfd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
-	if (opts) {
-		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(srv->o)) {
-			err = -EINVAL;
-			cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell_server_opts size");
-			goto fail;
-		}
-		memcpy(&srv->o, opts, opts->sz);
-	}
+	err = cell_opts_copy(&srv->o, sizeof(srv->o), opts, "cell_server_opts");
+	if (err)
+		goto fail;
 	if (!srv->o.max_ring)
 		srv->o.max_ring = CELL_RPC_DEFAULT_RING;
 	if (srv->o.max_ring < CELL_RING_MIN_DATA || srv->o.max_ring > CELL_RING_MAX_DATA ||

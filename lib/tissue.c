@@ -28,6 +28,8 @@
 
 #include <cell/tissue.h>
 
+#include "opts.h"
+
 #define DEFAULT_RESCAN_NS 1000000000ull
 #define DEFAULT_DOWN_NS	  100000000ull
 #define INSTANCE_DIGITS	  6 /* "name@999999" is a valid cell name */
@@ -180,9 +182,8 @@ static int copy_ops(struct cell_tissue *t, const struct cell_tissue_opts *opts)
 		t->ctx = t;
 		return 0;
 	}
-	if (ops->sz < sizeof(size_t))
+	if (cell_opts_copy(&t->ops, sizeof(t->ops), ops, "cell_tissue_ops"))
 		return -EINVAL;
-	memcpy(&t->ops, ops, ops->sz < sizeof(t->ops) ? ops->sz : sizeof(t->ops));
 	if (!t->ops.connect || !t->ops.start || !t->ops.wait || !t->ops.release || !t->ops.close)
 		return -EINVAL;
 	t->ctx = opts->ops_ctx;
@@ -195,11 +196,8 @@ static int setup(struct cell_tissue *t, const char *name, const struct cell_tiss
 	struct cell_tissue_opts opts = { .sz = sizeof(opts) };
 	int err;
 
-	if (in) {
-		if (in->sz < sizeof(size_t))
-			return -EINVAL;
-		memcpy(&opts, in, in->sz < sizeof(opts) ? in->sz : sizeof(opts));
-	}
+	if (cell_opts_copy(&opts, sizeof(opts), in, "cell_tissue_opts"))
+		return -EINVAL;
 	if (!name || !valid_name(name))
 		return -EINVAL;
 	strcpy(t->name, name);
@@ -215,12 +213,8 @@ static int setup(struct cell_tissue *t, const char *name, const struct cell_tiss
 	/* "<dir>/<name>@<digits>.sock" must fit a sockaddr_un. */
 	if (strlen(t->dir) + 1 + CELL_NAME_MAX + strlen(SOCK_SUFFIX) > SUN_PATH_MAX)
 		return -ENAMETOOLONG;
-	if (opts.client) {
-		if (opts.client->sz < sizeof(size_t))
-			return -EINVAL;
-		memcpy(&t->client, opts.client,
-		       opts.client->sz < sizeof(t->client) ? opts.client->sz : sizeof(t->client));
-	}
+	if (cell_opts_copy(&t->client, sizeof(t->client), opts.client, "cell_client_opts"))
+		return -EINVAL;
 	t->client.sz = sizeof(t->client);
 	t->rescan_ns = opts.rescan_ns ? opts.rescan_ns : DEFAULT_RESCAN_NS;
 	t->down_ns = opts.down_ns ? opts.down_ns : DEFAULT_DOWN_NS;

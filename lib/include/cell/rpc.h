@@ -24,7 +24,9 @@
  *  - Deadlines are absolute CLOCK_MONOTONIC nanoseconds (cell/time.h);
  *    CELL_DEADLINE_NONE waits forever (peer death still ends the wait).
  *  - Options structs begin with their own size (set .sz = sizeof(...)):
- *    fields past .sz are taken as zero, so the structs can grow.
+ *    fields past .sz keep their defaults, so the structs can grow; a .sz
+ *    larger than this libcell knows is accepted only if the fields it does
+ *    not know are zero (libbpf's rule), else INVALID_ARGUMENT.
  *  - The library starts no threads of its own and never prints.
  *
  * Threads: a struct cell_client may be shared by any number of threads;
