@@ -35,7 +35,8 @@ int cell_opts_copy(void *dst, size_t dst_sz, const void *src, const char *type)
 		for (size_t i = 0; i < sz - dst_sz; i++) {
 			if (tail[i]) {
 				cell_fail(CELL_STATUS_INVALID_ARGUMENT,
-					  "%s: a field this libcell does not know is set (byte %zu of %zu; "
+					  "%s: a field this libcell does not know is set (byte %zu "
+					  "of %zu; "
 					  "struct is %zu bytes here)",
 					  type, dst_sz + i, sz, dst_sz);
 				return -EINVAL;
