@@ -4,12 +4,21 @@
  * (ratelimit.bpf.c).  Run through tools/cell-ratelimit; see
  * Documentation/bpf.rst.
  *
- * The maps are pinned under the pin directory (default
- * /sys/fs/bpf/cell-ratelimit, mounting bpffs if needed), shared by every
- * device the limiter is attached to, so a later process (set, allow, deny,
- * stats) and bpftool see them.  Each attachment is pinned there too:
- * xdp-<dev> (the XDP link), tc-<dev> / tcq-<dev> (the TC program; tcq when
- * the clsact qdisc was created by us and goes with the detach).
+ * The attachment is held by the kernel, not by a pin or a process: XDP
+ * attached through netlink, or a TC filter on the clsact qdisc.  Both stay
+ * until detach (or the device goes), whatever mount namespace the tool ran
+ * in: `ip netns exec` gives it a private /sys whose bpffs, and every pin in
+ * it, vanishes when the command exits.  Later commands therefore find the
+ * limiter by the interface: its program (named crl_xdp or crl_tc) and,
+ * through the program's map ids, its maps.  The TC filter's handle says
+ * whether the clsact qdisc was there before (TC_HANDLE_KEEP) or created by
+ * the attach, and so goes with the detach (TC_HANDLE_OWN).
+ *
+ * Where a bpffs is mounted (the pin directory, default
+ * /sys/fs/bpf/cell-ratelimit, is on one), the maps are pinned there too,
+ * shared by every device the limiter is attached to, so bpftool and a
+ * process in another network namespace (stats from the host) see them.
+ * They are unpinned when no program uses them any more.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -24,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/if_link.h>
@@ -35,20 +43,25 @@
 #include "cell_bpf.h"
 #include "ratelimit.skel.h"
 
-#define BPFFS	      "/sys/fs/bpf"
-#define BPFFS_MAGIC   0xcafe4a11
-#define DEFAULT_PIN   BPFFS "/cell-ratelimit"
-#define DEFAULT_RATE  1000
-#define DEFAULT_BURST 100
-#define TC_HANDLE     0xce11
-#define TC_PRIORITY   1
-#define NSEC_PER_SEC  1000000000ULL
-#define NR_MAPS	      5
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define PRIV_HINT     "needs root (CAP_BPF and CAP_NET_ADMIN)"
+#define BPFFS		  "/sys/fs/bpf"
+#define BPFFS_MAGIC	  0xcafe4a11
+#define DEFAULT_PIN	  BPFFS "/cell-ratelimit"
+#define DEFAULT_RATE	  1000
+#define DEFAULT_BURST	  100
+#define TC_HANDLE_KEEP	  0xce11 /* clsact was there before: detach keeps it */
+#define TC_HANDLE_OWN	  0xce12 /* clsact created by attach: detach removes it */
+#define XDP_PROG_NAME	  "crl_xdp"
+#define TC_PROG_NAME	  "crl_tc"
+#define MAX_PROG_MAPS	  16
+#define DEFAULT_NEW_PEERS 100
+#define TC_PRIORITY	  1
+#define NSEC_PER_SEC	  1000000000ULL
+#define NR_MAPS		  6
+#define ARRAY_SIZE(a)	  (sizeof(a) / sizeof((a)[0]))
+#define PRIV_HINT	  "needs root (CAP_BPF and CAP_NET_ADMIN)"
 
 static const char *const map_names[NR_MAPS] = {
-	"crl_config", "crl_buckets", "crl_rules", "crl_ports", "crl_stats",
+	"crl_config", "crl_buckets", "crl_rules", "crl_ports", "crl_stats", "crl_newpeers",
 };
 
 enum {
@@ -56,15 +69,32 @@ enum {
 	M_BUCKETS,
 	M_RULES,
 	M_PORTS,
-	M_STATS
+	M_STATS,
+	M_NEWPEERS
+};
+
+/* Where on a device the limiter is attached. */
+enum hook {
+	HOOK_NONE,
+	HOOK_XDP,
+	HOOK_TC_KEEP, /* TC filter, clsact was there before */
+	HOOK_TC_OWN,  /* TC filter on a clsact the attach created */
+};
+
+struct attachment {
+	enum hook hook;
+	__u32 prog_id;
+	__u32 xdp_flags;   /* XDP_FLAGS_DRV_MODE or _SKB_MODE it runs in */
+	__u32 foreign_xdp; /* id of an XDP program that is not ours, or 0 */
 };
 
 static const char *pin_dir = DEFAULT_PIN;
 
 struct options {
-	long long rate, burst, max_peers, top;
+	long long rate, burst, max_peers, top, new_peers;
 	const char *mode;
 	const char *peer;
+	const char *dev;
 	int ports[CRL_MAX_PORTS];
 	int nports;
 	bool all_ports, json, all;
@@ -99,14 +129,17 @@ static void print_usage(FILE *f)
 {
 	fputs("usage: cell-ratelimit [--pin DIR] COMMAND ...\n"
 	      "  attach DEV [--rate PPS] [--burst N] [--mode xdp|skb|tc] [--port P]...\n"
-	      "             [--max-peers N]\n"
-	      "  set [--rate PPS] [--burst N] [--port P]... [--all-ports]\n"
+	      "             [--max-peers N] [--new-peers N]\n"
+	      "  set [--rate PPS] [--burst N] [--port P]... [--all-ports] [--new-peers N]\n"
 	      "  allow ADDR[/PREFIX] [--rate PPS] [--burst N]   (no --rate: no limit)\n"
 	      "  deny ADDR[/PREFIX]\n"
 	      "  unlist ADDR[/PREFIX]                           (forget an allow or deny)\n"
 	      "  stats [-j] [--top N | --all] [--peer ADDR]\n"
 	      "  detach DEV\n"
-	      "PPS 0 means no limit.\n",
+	      "set, allow, deny, unlist, stats take --dev DEV: the limiter on DEV\n"
+	      "(default: the pinned maps, else any device of this network namespace).\n"
+	      "PPS 0 means no limit.  --new-peers: new peers per second that start\n"
+	      "with a full burst (default 100; 0: every new peer starts empty).\n",
 	      f);
 	fprintf(f, "Pin directory: %s (--pin DIR, $CELL_RATELIMIT_PIN)\n", DEFAULT_PIN);
 }
@@ -129,31 +162,174 @@ static void pin_path(char *buf, size_t n, const char *name)
 		die("pin path too long: %s/%s", pin_dir, name);
 }
 
-static void ensure_bpffs(void)
+/* Whether the pin directory is (or would be) on a bpffs in this mount namespace. */
+static bool pins_usable(void)
 {
+	char parent[PATH_MAX], *slash;
 	struct statfs fs;
 
-	if (statfs(BPFFS, &fs) == 0 && (unsigned long)fs.f_type == BPFFS_MAGIC)
-		goto mkpin;
-	if (mkdir(BPFFS, 0700) < 0 && errno != EEXIST)
-		die("mkdir " BPFFS ": %s", strerror(errno));
-	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700") < 0)
-		die("cannot mount bpffs on " BPFFS ": %s%s", strerror(errno), err_hint(errno));
-mkpin:
-	if (mkdir(pin_dir, 0700) < 0 && errno != EEXIST)
-		die("mkdir %s: %s%s", pin_dir, strerror(errno), err_hint(errno));
+	if (statfs(pin_dir, &fs) == 0)
+		return (unsigned long)fs.f_type == BPFFS_MAGIC;
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return false;
+	*slash = '\0';
+	return statfs(parent, &fs) == 0 && (unsigned long)fs.f_type == BPFFS_MAGIC;
 }
 
-static bool pinned(const char *name)
+static void close_fds(int *fds, int n)
 {
-	char path[PATH_MAX];
+	int i;
 
-	pin_path(path, sizeof(path), name);
-	return access(path, F_OK) == 0;
+	for (i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
 }
 
-/* The pinned maps of an attached limiter, for the commands after attach. */
-static void open_maps(int fds[NR_MAPS])
+/* The ids of the maps program @prog_fd uses, @cap at most; -1 on error. */
+static int prog_map_ids(int prog_fd, __u32 *ids, __u32 cap, char *name, size_t name_cap)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	info.nr_map_ids = cap;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -1;
+	if (name)
+		snprintf(name, name_cap, "%s", info.name);
+	return (int)(info.nr_map_ids < cap ? info.nr_map_ids : cap);
+}
+
+/* Whether program @id exists and is named @want. */
+static bool prog_named(__u32 id, const char *want)
+{
+	char name[BPF_OBJ_NAME_LEN] = "";
+	__u32 ids[MAX_PROG_MAPS];
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool yes;
+
+	if (fd < 0)
+		return false;
+	yes = prog_map_ids(fd, ids, MAX_PROG_MAPS, name, sizeof(name)) >= 0 && !strcmp(name, want);
+	close(fd);
+	return yes;
+}
+
+static const __u32 tc_handles[] = { TC_HANDLE_KEEP, TC_HANDLE_OWN };
+
+/* What of the limiter is attached to @ifindex (hook HOOK_NONE: nothing). */
+static struct attachment find_attachment(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct attachment a = {};
+	size_t i;
+
+	if (bpf_xdp_query(ifindex, 0, &q) == 0) {
+		if (q.drv_prog_id && prog_named(q.drv_prog_id, XDP_PROG_NAME)) {
+			a.hook = HOOK_XDP;
+			a.prog_id = q.drv_prog_id;
+			a.xdp_flags = XDP_FLAGS_DRV_MODE;
+		} else if (q.skb_prog_id && prog_named(q.skb_prog_id, XDP_PROG_NAME)) {
+			a.hook = HOOK_XDP;
+			a.prog_id = q.skb_prog_id;
+			a.xdp_flags = XDP_FLAGS_SKB_MODE;
+		} else {
+			a.foreign_xdp = q.drv_prog_id	? q.drv_prog_id
+					: q.skb_prog_id ? q.skb_prog_id
+							: q.hw_prog_id;
+		}
+		if (a.hook)
+			return a;
+	}
+	for (i = 0; i < ARRAY_SIZE(tc_handles); i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, to, .handle = tc_handles[i], .priority = TC_PRIORITY);
+
+		if (bpf_tc_query(&hook, &to) == 0 && prog_named(to.prog_id, TC_PROG_NAME)) {
+			a.hook = i ? HOOK_TC_OWN : HOOK_TC_KEEP;
+			a.prog_id = to.prog_id;
+			return a;
+		}
+	}
+	return a;
+}
+
+/* Which of map_names map @fd is, or -1. */
+static int map_index(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int k;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	for (k = 0; k < NR_MAPS; k++)
+		if (!strcmp(info.name, map_names[k]))
+			return k;
+	return -1;
+}
+
+/* The limiter's maps, found through the program @prog_id: 0 or -ENOENT. */
+static int maps_of_prog(__u32 prog_id, int fds[NR_MAPS])
+{
+	__u32 ids[MAX_PROG_MAPS];
+	int prog_fd, n, i, k, found = 0;
+
+	for (k = 0; k < NR_MAPS; k++)
+		fds[k] = -1;
+	prog_fd = bpf_prog_get_fd_by_id(prog_id);
+	if (prog_fd < 0)
+		return -ENOENT;
+	n = prog_map_ids(prog_fd, ids, MAX_PROG_MAPS, NULL, 0);
+	close(prog_fd);
+	for (i = 0; i < n; i++) {
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		k = map_index(fd);
+		if (k >= 0 && fds[k] < 0) {
+			fds[k] = fd;
+			found++;
+		} else {
+			close(fd);
+		}
+	}
+	if (found == NR_MAPS)
+		return 0;
+	close_fds(fds, NR_MAPS);
+	return -ENOENT;
+}
+
+/* The first device of this network namespace carrying the limiter. */
+static __u32 find_in_netns(int skip_ifindex, char *dev, size_t cap)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	__u32 id = 0;
+
+	if (!ifs)
+		return 0;
+	for (i = ifs; i->if_index && !id; i++) {
+		struct attachment a;
+
+		if ((int)i->if_index == skip_ifindex)
+			continue;
+		a = find_attachment((int)i->if_index);
+		if (a.hook) {
+			id = a.prog_id;
+			snprintf(dev, cap, "%s", i->if_name);
+		}
+	}
+	if_freenameindex(ifs);
+	return id;
+}
+
+/* The pinned maps: 0, or -ENOENT when nothing is pinned (other errors die). */
+static int open_pinned(int fds[NR_MAPS])
 {
 	char path[PATH_MAX];
 	int i;
@@ -161,20 +337,53 @@ static void open_maps(int fds[NR_MAPS])
 	for (i = 0; i < NR_MAPS; i++) {
 		pin_path(path, sizeof(path), map_names[i]);
 		fds[i] = bpf_obj_get(path);
-		if (fds[i] < 0) {
-			if (errno == ENOENT)
-				die("not attached: nothing pinned under %s", pin_dir);
+		if (fds[i] >= 0)
+			continue;
+		if (errno != ENOENT && errno != ENOTDIR)
 			die("%s: %s%s", path, strerror(errno), err_hint(errno));
-		}
+		close_fds(fds, i);
+		return -ENOENT;
 	}
+	return 0;
+}
+
+/*
+ * The maps of an attached limiter, for the commands after attach: those of
+ * the limiter on @dev if given, else the pinned ones, else those of any
+ * device in this network namespace that carries it.
+ */
+static void open_maps(int fds[NR_MAPS], const char *dev)
+{
+	char found[IF_NAMESIZE];
+	__u32 id;
+
+	if (dev) {
+		int ifindex = (int)if_nametoindex(dev);
+		struct attachment a;
+
+		if (!ifindex)
+			die("no device '%s' in this network namespace", dev);
+		if (geteuid() != 0)
+			die("%s: " PRIV_HINT, dev);
+		a = find_attachment(ifindex);
+		if (!a.hook)
+			die("not attached to %s", dev);
+		if (maps_of_prog(a.prog_id, fds))
+			die("%s: the limiter's maps are gone", dev);
+		return;
+	}
+	if (open_pinned(fds) == 0)
+		return;
+	if (geteuid() != 0)
+		die(PRIV_HINT);
+	id = find_in_netns(0, found, sizeof(found));
+	if (!id || maps_of_prog(id, fds))
+		die("not attached: nothing pinned under %s, no device here carries it", pin_dir);
 }
 
 static void close_maps(int fds[NR_MAPS])
 {
-	int i;
-
-	for (i = 0; i < NR_MAPS; i++)
-		close(fds[i]);
+	close_fds(fds, NR_MAPS);
 }
 
 static void rate_to(long long rate, long long burst, __u64 *interval, __u64 *burst_ns)
@@ -203,14 +412,19 @@ static void apply_config(int cfg_fd, int ports_fd, const struct options *o, bool
 	if (fresh) {
 		cfg.rate = DEFAULT_RATE;
 		cfg.burst = DEFAULT_BURST;
+		cfg.new_peers = DEFAULT_NEW_PEERS;
 	}
 	if (o->rate >= 0)
 		cfg.rate = (__u32)o->rate;
 	if (o->burst >= 0)
 		cfg.burst = (__u32)o->burst;
+	if (o->new_peers >= 0)
+		cfg.new_peers = (__u32)o->new_peers;
 	if (cfg.burst < 1)
 		cfg.burst = 1;
 	rate_to(cfg.rate, cfg.burst, &cfg.interval_ns, &cfg.burst_ns);
+	/* An allowance of one second's worth of new peers at once. */
+	rate_to(cfg.new_peers, cfg.new_peers, &cfg.new_interval_ns, &cfg.new_burst_ns);
 	if (o->all_ports) {
 		__u16 key, next;
 
@@ -231,44 +445,115 @@ static void apply_config(int cfg_fd, int ports_fd, const struct options *o, bool
 		die("write config: %s%s", strerror(errno), err_hint(errno));
 }
 
-static void check_not_attached(const char *dev)
+/*
+ * Maps for a new attachment: the pinned ones, else those of another device
+ * of this network namespace carrying the limiter, else
+ * none (fresh: created by the load).  Returns whether they are fresh.
+ */
+static bool reuse_maps(struct bpf_map *maps[NR_MAPS], int ifindex, const struct options *o)
 {
-	static const char *const kinds[] = { "xdp-", "tc-", "tcq-" };
-	char name[64];
-	size_t i;
+	char other[IF_NAMESIZE] = "";
+	int fds[NR_MAPS], i;
+	__u32 id;
 
-	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
-		snprintf(name, sizeof(name), "%s%s", kinds[i], dev);
-		if (pinned(name))
-			die("already attached to %s (cell-ratelimit detach %s first)", dev, dev);
+	if (open_pinned(fds) != 0) {
+		id = find_in_netns(ifindex, other, sizeof(other));
+		if (!id || maps_of_prog(id, fds))
+			return true;
 	}
+	if (o->max_peers >= 0)
+		fprintf(stderr, "cell-ratelimit: --max-peers ignored: the maps exist (%s%s)\n",
+			other[0] ? "those of " : "pinned under ", other[0] ? other : pin_dir);
+	for (i = 0; i < NR_MAPS; i++)
+		if (bpf_map__reuse_fd(maps[i], fds[i]))
+			die("reuse map %s: %s (left by another version? detach everywhere first)",
+			    map_names[i], strerror(errno));
+	close_fds(fds, NR_MAPS);
+	return false;
+}
+
+static void pin_maps(struct bpf_map *maps[NR_MAPS])
+{
+	char path[PATH_MAX];
+	int i, err;
+
+	if (mkdir(pin_dir, 0700) < 0 && errno != EEXIST)
+		die("mkdir %s: %s%s", pin_dir, strerror(errno), err_hint(errno));
+	for (i = 0; i < NR_MAPS; i++) {
+		pin_path(path, sizeof(path), map_names[i]);
+		err = bpf_map__pin(maps[i], path);
+		if (err)
+			die("pin %s: %s", path, strerror(-err));
+	}
+}
+
+/* XDP through netlink: the kernel keeps it with the device, no pin needed. */
+static void attach_xdp(const char *dev, int ifindex, int prog_fd, const char *mode)
+{
+	__u32 flags = XDP_FLAGS_UPDATE_IF_NOEXIST;
+	int err;
+
+	flags |= !strcmp(mode, "skb") ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	err = bpf_xdp_attach(ifindex, prog_fd, flags, NULL);
+	if (!err)
+		return;
+	if (err == -EBUSY || err == -EEXIST)
+		die("%s already has an XDP program", dev);
+	if (err == -EOPNOTSUPP && (flags & XDP_FLAGS_DRV_MODE))
+		die("%s has no native XDP: use --mode skb", dev);
+	die("attach XDP to %s: %s%s", dev, strerror(-err), err_hint(err));
+}
+
+/* A TC ingress filter; its handle records whether we created the clsact. */
+static void attach_tc(const char *dev, int ifindex, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .priority = TC_PRIORITY, .prog_fd = prog_fd);
+	bool created;
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		die("create clsact on %s: %s%s", dev, strerror(-err), err_hint(err));
+	created = !err;
+	to.handle = created ? TC_HANDLE_OWN : TC_HANDLE_KEEP;
+	err = bpf_tc_attach(&hook, &to);
+	if (!err)
+		return;
+	if (created) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	if (err == -EEXIST)
+		die("%s already has a TC filter at handle 0x%x priority %d", dev, to.handle,
+		    TC_PRIORITY);
+	die("attach TC to %s: %s%s", dev, strerror(-err), err_hint(err));
 }
 
 static int cmd_attach(const char *dev, const struct options *o)
 {
 	const char *mode = o->mode ? o->mode : "xdp";
-	bool tc = !strcmp(mode, "tc"), fresh;
+	bool tc = !strcmp(mode, "tc"), fresh, pins;
 	struct ratelimit_bpf *skel;
-	char path[PATH_MAX], name[64];
 	struct bpf_map *maps[NR_MAPS];
-	int ifindex, err, i, prog_fd;
+	struct attachment a;
+	struct crl_config cfg = {};
+	__u32 zero = 0;
+	int ifindex, err;
 
 	if (strcmp(mode, "xdp") && strcmp(mode, "skb") && !tc)
 		die("bad --mode '%s' (xdp, skb or tc)", mode);
 	ifindex = (int)if_nametoindex(dev);
 	if (!ifindex)
 		die("no device '%s' in this network namespace", dev);
-	if (geteuid() != 0 && access(BPFFS, W_OK) != 0)
+	if (geteuid() != 0)
 		die("attach %s: " PRIV_HINT, dev);
-	ensure_bpffs();
-	check_not_attached(dev);
-	if (!tc) {
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-
-		if (bpf_xdp_query(ifindex, 0, &q) == 0 && q.prog_id)
-			die("%s already has an XDP program (id %u): not ours, left in place", dev,
-			    q.prog_id);
-	}
+	a = find_attachment(ifindex);
+	if (a.hook)
+		die("already attached to %s (cell-ratelimit detach %s first)", dev, dev);
+	if (!tc && a.foreign_xdp)
+		die("%s already has an XDP program (id %u): not ours, left in place", dev,
+		    a.foreign_xdp);
 
 	skel = ratelimit_bpf__open();
 	if (!skel)
@@ -278,177 +563,129 @@ static int cmd_attach(const char *dev, const struct options *o)
 	maps[M_RULES] = skel->maps.crl_rules;
 	maps[M_PORTS] = skel->maps.crl_ports;
 	maps[M_STATS] = skel->maps.crl_stats;
-	fresh = !pinned(map_names[M_CONFIG]);
-	if (fresh) {
-		if (o->max_peers >= 0 &&
-		    bpf_map__set_max_entries(skel->maps.crl_buckets, (__u32)o->max_peers))
-			die("--max-peers: %s", strerror(errno));
-	} else {
-		if (o->max_peers >= 0)
-			fprintf(stderr,
-				"cell-ratelimit: --max-peers ignored: maps exist under %s\n",
-				pin_dir);
-		for (i = 0; i < NR_MAPS; i++) {
-			int fd;
-
-			pin_path(path, sizeof(path), map_names[i]);
-			fd = bpf_obj_get(path);
-			if (fd < 0 || bpf_map__reuse_fd(maps[i], fd))
-				die("reuse %s: %s%s", path, strerror(errno), err_hint(errno));
-			close(fd);
-		}
-	}
+	maps[M_NEWPEERS] = skel->maps.crl_newpeers;
+	pins = pins_usable();
+	fresh = reuse_maps(maps, ifindex, o);
+	if (fresh && o->max_peers >= 0 &&
+	    bpf_map__set_max_entries(skel->maps.crl_buckets, (__u32)o->max_peers))
+		die("--max-peers: %s", strerror(errno));
 	bpf_program__set_autoload(skel->progs.crl_xdp, !tc);
 	bpf_program__set_autoload(skel->progs.crl_tc, tc);
 	err = ratelimit_bpf__load(skel);
 	if (err)
 		die("load BPF program: %s%s", strerror(-err), err_hint(err));
-	if (fresh) {
-		for (i = 0; i < NR_MAPS; i++) {
-			pin_path(path, sizeof(path), map_names[i]);
-			err = bpf_map__pin(maps[i], path);
-			if (err)
-				die("pin %s: %s", path, strerror(-err));
-		}
-	}
-	if (fresh || o->rate >= 0 || o->burst >= 0 || o->nports)
+	if (fresh && pins)
+		pin_maps(maps);
+	if (fresh || o->rate >= 0 || o->burst >= 0 || o->nports || o->new_peers >= 0)
 		apply_config(bpf_map__fd(skel->maps.crl_config), bpf_map__fd(skel->maps.crl_ports),
 			     o, fresh);
+	if (tc)
+		attach_tc(dev, ifindex, bpf_program__fd(skel->progs.crl_tc));
+	else
+		attach_xdp(dev, ifindex, bpf_program__fd(skel->progs.crl_xdp), mode);
 
-	if (!tc) {
-		LIBBPF_OPTS(bpf_link_create_opts, lo);
-		int link;
-
-		lo.flags = !strcmp(mode, "skb") ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-		prog_fd = bpf_program__fd(skel->progs.crl_xdp);
-		link = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
-		if (link < 0) {
-			err = errno;
-			if (err == EBUSY || err == EEXIST)
-				die("%s already has an XDP program", dev);
-			if (err == EOPNOTSUPP && lo.flags == XDP_FLAGS_DRV_MODE)
-				die("%s has no native XDP: use --mode skb", dev);
-			die("attach XDP to %s: %s%s", dev, strerror(err), err_hint(err));
-		}
-		snprintf(name, sizeof(name), "xdp-%s", dev);
-		pin_path(path, sizeof(path), name);
-		if (bpf_obj_pin(link, path))
-			die("pin %s: %s", path, strerror(errno));
-		close(link);
-	} else {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-		bool created;
-
-		err = bpf_tc_hook_create(&hook);
-		if (err && err != -EEXIST)
-			die("create clsact on %s: %s%s", dev, strerror(-err), err_hint(err));
-		created = !err;
-		prog_fd = bpf_program__fd(skel->progs.crl_tc);
-		to.prog_fd = prog_fd;
-		err = bpf_tc_attach(&hook, &to);
-		if (err) {
-			if (created) {
-				hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-				bpf_tc_hook_destroy(&hook);
-			}
-			if (err == -EEXIST)
-				die("%s already has a TC filter at handle 0x%x priority %d", dev,
-				    TC_HANDLE, TC_PRIORITY);
-			die("attach TC to %s: %s%s", dev, strerror(-err), err_hint(err));
-		}
-		snprintf(name, sizeof(name), "%s-%s", created ? "tcq" : "tc", dev);
-		pin_path(path, sizeof(path), name);
-		if (bpf_obj_pin(prog_fd, path))
-			die("pin %s: %s", path, strerror(errno));
-	}
-	{
-		struct crl_config cfg;
-		__u32 zero = 0;
-
-		bpf_map_lookup_elem(bpf_map__fd(skel->maps.crl_config), &zero, &cfg);
-		printf("attached to %s (%s): rate %u pps, burst %u, peers up to %u%s\n", dev, mode,
-		       cfg.rate, cfg.burst, bpf_map__max_entries(skel->maps.crl_buckets),
-		       cfg.flags & CRL_F_PORTS ? ", listed ports only" : "");
-	}
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.crl_config), &zero, &cfg);
+	printf("attached to %s (%s): rate %u pps, burst %u, peers up to %u%s%s\n", dev, mode,
+	       cfg.rate, cfg.burst, bpf_map__max_entries(skel->maps.crl_buckets),
+	       cfg.flags & CRL_F_PORTS ? ", listed ports only" : "",
+	       pins ? "" : "; maps not pinned (no bpffs here), found by the interface");
 	ratelimit_bpf__destroy(skel);
 	return 0;
 }
 
-/* Whether any pin other than the maps is left: an attachment. */
-static bool any_attachment(void)
+/* Whether a program other than @skip_id uses map @map_id. */
+static bool map_in_use(__u32 map_id, __u32 skip_id)
 {
-	struct dirent *d;
-	bool any = false;
-	DIR *dir = opendir(pin_dir);
-	int i;
+	__u32 id = 0, ids[MAX_PROG_MAPS];
+	bool used = false;
+	int fd, n, i;
 
-	if (!dir)
-		return false;
-	while (!any && (d = readdir(dir))) {
-		bool is_map = false;
-
-		if (d->d_name[0] == '.')
+	while (!used && bpf_prog_get_next_id(id, &id) == 0) {
+		if (id == skip_id)
 			continue;
-		for (i = 0; i < NR_MAPS; i++)
-			is_map |= !strcmp(d->d_name, map_names[i]);
-		any = !is_map;
+		fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		n = prog_map_ids(fd, ids, MAX_PROG_MAPS, NULL, 0);
+		for (i = 0; i < n; i++)
+			used |= ids[i] == map_id;
+		close(fd);
 	}
-	closedir(dir);
-	return any;
+	return used;
+}
+
+/* Unpin the maps once no program but @detached_id uses them. */
+static void unpin_unused(__u32 detached_id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, i;
+
+	pin_path(path, sizeof(path), map_names[M_CONFIG]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || map_in_use(info.id, detached_id)) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	for (i = 0; i < NR_MAPS; i++) {
+		pin_path(path, sizeof(path), map_names[i]);
+		unlink(path);
+	}
+	rmdir(pin_dir);
+}
+
+static void detach_xdp(const char *dev, int ifindex, const struct attachment *a)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, xo);
+	int fd = bpf_prog_get_fd_by_id(a->prog_id), err;
+
+	if (fd < 0)
+		die("detach XDP from %s: %s", dev, strerror(errno));
+	xo.old_prog_fd = fd; /* only ours: fails if it was replaced meanwhile */
+	err = bpf_xdp_detach(ifindex, a->xdp_flags, &xo);
+	close(fd);
+	if (err)
+		die("detach XDP from %s: %s%s", dev, strerror(-err), err_hint(err));
+}
+
+static void detach_tc(const char *dev, int ifindex, const struct attachment *a)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .priority = TC_PRIORITY);
+	int err;
+
+	to.handle = a->hook == HOOK_TC_OWN ? TC_HANDLE_OWN : TC_HANDLE_KEEP;
+	err = bpf_tc_detach(&hook, &to);
+	if (err && err != -ENOENT)
+		die("detach TC from %s: %s%s", dev, strerror(-err), err_hint(err));
+	if (a->hook == HOOK_TC_OWN) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
 }
 
 static int cmd_detach(const char *dev)
 {
-	char path[PATH_MAX], name[64];
 	int ifindex = (int)if_nametoindex(dev);
-	bool found = false;
-	int fd;
+	struct attachment a;
 
-	snprintf(name, sizeof(name), "xdp-%s", dev);
-	pin_path(path, sizeof(path), name);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		found = true;
-		bpf_link_detach(fd);
-		close(fd);
-		if (unlink(path))
-			die("unlink %s: %s", path, strerror(errno));
-	} else if (errno != ENOENT) {
-		die("%s: %s%s", path, strerror(errno), err_hint(errno));
-	}
-	for (int created = 0; created < 2; created++) {
-		snprintf(name, sizeof(name), "%s-%s", created ? "tcq" : "tc", dev);
-		pin_path(path, sizeof(path), name);
-		if (access(path, F_OK))
-			continue;
-		found = true;
-		if (ifindex) {
-			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-				    .attach_point = BPF_TC_INGRESS);
-			LIBBPF_OPTS(bpf_tc_opts, to, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-			int err = bpf_tc_detach(&hook, &to);
-
-			if (err && err != -ENOENT)
-				die("detach TC from %s: %s%s", dev, strerror(-err), err_hint(err));
-			if (created) {
-				hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-				bpf_tc_hook_destroy(&hook);
-			}
-		}
-		if (unlink(path))
-			die("unlink %s: %s", path, strerror(errno));
-	}
-	if (!found)
-		die("not attached to %s (nothing pinned under %s)", dev, pin_dir);
-	if (!any_attachment()) {
-		for (int i = 0; i < NR_MAPS; i++) {
-			pin_path(path, sizeof(path), map_names[i]);
-			unlink(path);
-		}
-		rmdir(pin_dir);
-	}
-	printf("detached from %s%s\n", dev, ifindex ? "" : " (device gone)");
+	if (!ifindex)
+		die("no device '%s' in this network namespace", dev);
+	if (geteuid() != 0)
+		die("detach %s: " PRIV_HINT, dev);
+	a = find_attachment(ifindex);
+	if (!a.hook)
+		die("not attached to %s (no limiter on it in this network namespace)", dev);
+	if (a.hook == HOOK_XDP)
+		detach_xdp(dev, ifindex, &a);
+	else
+		detach_tc(dev, ifindex, &a);
+	unpin_unused(a.prog_id);
+	printf("detached from %s\n", dev);
 	return 0;
 }
 
@@ -495,9 +732,9 @@ static int cmd_set(const struct options *o)
 {
 	int fds[NR_MAPS];
 
-	if (o->rate < 0 && o->burst < 0 && !o->nports && !o->all_ports)
-		die("set: nothing to set (--rate, --burst, --port, --all-ports)");
-	open_maps(fds);
+	if (o->rate < 0 && o->burst < 0 && !o->nports && !o->all_ports && o->new_peers < 0)
+		die("set: nothing to set (--rate, --burst, --port, --all-ports, --new-peers)");
+	open_maps(fds, o->dev);
 	apply_config(fds[M_CONFIG], fds[M_PORTS], o, false);
 	close_maps(fds);
 	return 0;
@@ -510,7 +747,7 @@ static int cmd_rule(const char *cmd, const char *arg, const struct options *o)
 	int fds[NR_MAPS];
 
 	parse_prefix(arg, &key);
-	open_maps(fds);
+	open_maps(fds, o->dev);
 	if (!strcmp(cmd, "unlist")) {
 		if (bpf_map_delete_elem(fds[M_RULES], &key))
 			die("unlist %s: %s", arg,
@@ -602,7 +839,7 @@ static int cmd_stats(const struct options *o)
 	char addr[INET6_ADDRSTRLEN];
 	long long memlock;
 
-	open_maps(fds);
+	open_maps(fds, o->dev);
 	if (bpf_map_lookup_elem(fds[M_CONFIG], &zero, &cfg))
 		die("read config: %s", strerror(errno));
 	if (bpf_obj_get_info_by_fd(fds[M_BUCKETS], &info, &info_len))
@@ -660,8 +897,9 @@ static int cmd_stats(const struct options *o)
 
 	shown = o->all ? npeers : (size_t)o->top < npeers ? (size_t)o->top : npeers;
 	if (o->json) {
-		printf("{\"pin\":\"%s\",\"config\":{\"rate\":%u,\"burst\":%u,\"ports\":[", pin_dir,
-		       cfg.rate, cfg.burst);
+		printf("{\"pin\":\"%s\",\"config\":{\"rate\":%u,\"burst\":%u,", pin_dir, cfg.rate,
+		       cfg.burst);
+		printf("\"new_peers\":%u,\"ports\":[", cfg.new_peers);
 		{
 			__u16 pk, pn, *pp = NULL;
 			bool first = true;
@@ -701,8 +939,9 @@ static int cmd_stats(const struct options *o)
 		}
 		printf("]}\n");
 	} else {
-		printf("config: rate %u pps, burst %u, %s\n", cfg.rate, cfg.burst,
-		       cfg.flags & CRL_F_PORTS ? "listed ports only" : "all ports");
+		printf("config: rate %u pps, burst %u, %s, new peers %u/s with a burst\n", cfg.rate,
+		       cfg.burst, cfg.flags & CRL_F_PORTS ? "listed ports only" : "all ports",
+		       cfg.new_peers);
 		for (i = 0; i < CRL_STAT_NR; i++)
 			printf("total %-8s %12llu pkts %14llu bytes\n", stat_names[i],
 			       (unsigned long long)totals[i].pkts,
@@ -756,10 +995,12 @@ int main(int argc, char **argv)
 		{ "peer", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pin", required_argument, NULL, 'd' },
+		{ "dev", required_argument, NULL, 'D' },
+		{ "new-peers", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct options o = { .rate = -1, .burst = -1, .max_peers = -1, .top = 10 };
+	struct options o = { .rate = -1, .burst = -1, .max_peers = -1, .top = 10, .new_peers = -1 };
 	const char *cmd, *arg = NULL;
 	int c;
 
@@ -823,6 +1064,12 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			o.peer = optarg;
+			break;
+		case 'D':
+			o.dev = optarg;
+			break;
+		case 'N':
+			o.new_peers = parse_num(optarg, "new peers", UINT32_MAX);
 			break;
 		case 'j':
 			o.json = true;

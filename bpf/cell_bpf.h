@@ -35,7 +35,19 @@ struct crl_config {
 	__u32 rate;  /* packets per second, as set (for display) */
 	__u32 burst; /* packets, as set (for display) */
 	__u32 flags;
-	__u32 pad;
+	__u32 new_peers; /* new peers per second given a full burst, as set */
+	/*
+	 * The new-peer allowance, a GCRA of its own over bucket creations
+	 * (state in crl_newpeers): a bucket created while it conforms starts
+	 * full (burst packets at once), any other starts empty (one packet,
+	 * then the rate).  So a bucket that the LRU evicted and recreated
+	 * hands out no fresh burst once many sources arrive: the extra
+	 * packets all new buckets together get are bounded by this rate, not
+	 * by the number of sources.  new_interval_ns 0: every bucket starts
+	 * empty.
+	 */
+	__u64 new_interval_ns;
+	__u64 new_burst_ns;
 };
 
 /* Key of the buckets (LRU hash). */

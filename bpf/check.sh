@@ -27,7 +27,7 @@ mkdir -p "$tap"
 if [ ! -x "$bin/ratelimit_unit" ]; then
 	why=$(grep -m1 'BPF parts not built' "$build.configure.log" 2>/dev/null)
 	why=${why#*: }
-	for t in bpf-ratelimit-unit bpf-pheromone bpf-ratelimit-live; do
+	for t in bpf-ratelimit-unit bpf-pheromone bpf-ratelimit-live bpf-ratelimit-netns; do
 		skipped $t "BPF parts not built${why:+: $why}"
 	done
 	exit 0
@@ -35,4 +35,5 @@ fi
 run bpf-ratelimit-unit "$bin/ratelimit_unit"
 run bpf-pheromone "$bin/pheromone_test" "$vectors"
 run bpf-ratelimit-live "$top/selftests/bpf/ratelimit_live.sh" "$bin/cell-ratelimit" "$bin/crl_traffic"
+run bpf-ratelimit-netns "$top/selftests/bpf/ratelimit_netns.sh" "$bin/cell-ratelimit" "$bin/crl_traffic"
 exit 0

@@ -7,8 +7,11 @@
  * The bucket is one 64-bit timestamp advanced with compare-and-swap, so
  * concurrent packets of one peer on several CPUs never lose an update.
  * Rules in an LPM trie override the default rate per prefix: their own
- * rate, no limit, or deny.  With CRL_F_PORTS only packets to a destination
- * port in crl_ports are limited (UDP and TCP); IPv4 fragments after the
+ * rate, no limit, or deny.  A new bucket starts full only within the
+ * new-peer allowance (see struct crl_config), so LRU eviction under a
+ * spray of sources hands no flooding peer a fresh burst.  With
+ * CRL_F_PORTS only packets to a destination port in crl_ports are
+ * limited (UDP and TCP); IPv4 fragments after the
  * first and IPv6 packets with extension headers are limited regardless,
  * since their port cannot be seen.  Traffic that is not IP (ARP) and IPv6
  * neighbour solicitations and advertisements are never limited.
@@ -62,6 +65,14 @@ struct {
 	__type(value, __u8);
 } crl_ports SEC(".maps");
 
+/* TAT of the new-peer allowance (crl_config.new_interval_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} crl_newpeers SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CRL_STAT_NR);
@@ -79,32 +90,55 @@ static __always_inline void count(__u32 stat, __u64 bytes)
 	}
 }
 
-/* GCRA with compare-and-swap; true when the packet conforms. */
-static __always_inline bool conforms(struct crl_bucket *b, __u64 now, __u64 interval, __u64 burst)
+/* GCRA with compare-and-swap on @tat; true when the event conforms. */
+static __always_inline bool conforms(__u64 *tat, __u64 now, __u64 interval, __u64 burst)
 {
 	int i;
 
 	for (i = 0; i < CAS_TRIES; i++) {
-		__u64 old = b->tat;
+		__u64 old = *tat;
 		__u64 start = old > now ? old : now;
 		__u64 next = start + interval;
 
 		if (next - now > burst)
 			return false;
-		if (__sync_val_compare_and_swap(&b->tat, old, next) == old)
+		if (__sync_val_compare_and_swap(tat, old, next) == old)
 			return true;
 	}
 	/* Still contended: drop rather than let a flood through. */
 	return false;
 }
 
-static __always_inline struct crl_bucket *bucket_of(struct crl_addr *key)
+/*
+ * The TAT a new bucket starts with: 0 (full, a burst at once) while the
+ * new-peer allowance lasts, else one interval short of the burst (empty:
+ * this packet passes, the next ones at the rate).  A flooding peer whose
+ * bucket the LRU evicted thus comes back where it was, at its limit.
+ */
+static __always_inline __u64 fresh_tat(const struct crl_config *cfg, __u64 now, __u64 interval,
+				       __u64 burst)
+{
+	__u32 zero = 0;
+	__u64 *tat;
+
+	if (!cfg->new_interval_ns)
+		return now + burst - interval;
+	tat = bpf_map_lookup_elem(&crl_newpeers, &zero);
+	if (tat && conforms(tat, now, cfg->new_interval_ns, cfg->new_burst_ns))
+		return 0;
+	return now + burst - interval;
+}
+
+static __always_inline struct crl_bucket *bucket_of(struct crl_addr *key,
+						    const struct crl_config *cfg, __u64 now,
+						    __u64 interval, __u64 burst)
 {
 	struct crl_bucket *b = bpf_map_lookup_elem(&crl_buckets, key);
 	struct crl_bucket fresh = {};
 
 	if (b)
 		return b;
+	fresh.tat = fresh_tat(cfg, now, interval, burst);
 	bpf_map_update_elem(&crl_buckets, key, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&crl_buckets, key);
 }
@@ -220,15 +254,15 @@ static __always_inline bool limit(void *data, void *data_end, __u64 len)
 	if (!interval)
 		goto exempt;
 
-	b = bucket_of(&key);
+	now = bpf_ktime_get_ns();
+	b = bucket_of(&key, cfg, now, interval, burst);
 	if (!b) {
 		/* No bucket can be had: fail closed. */
 		count(CRL_STAT_DROPPED, len);
 		return false;
 	}
-	now = bpf_ktime_get_ns();
 	b->last_ns = now;
-	if (conforms(b, now, interval, burst)) {
+	if (conforms(&b->tat, now, interval, burst)) {
 		__sync_fetch_and_add(&b->passed_pkts, 1);
 		__sync_fetch_and_add(&b->passed_bytes, len);
 		count(CRL_STAT_PASSED, len);

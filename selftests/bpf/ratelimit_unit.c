@@ -4,7 +4,9 @@
  * Burst and refill per IPv4 and IPv6 source, XDP and TC alike, rules
  * (deny, allow without limit, allow with its own rate), the port set,
  * fragments, VLAN tags, traffic that is not IP, and 100 000 distinct
- * sources against an LRU of 1024 buckets while one peer floods.
+ * sources against an LRU of 1024 buckets while one peer floods; the
+ * new-peer allowance (a bucket starts full only within it, else empty),
+ * also for a flooding peer whose bucket the LRU evicted.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -51,7 +53,9 @@ static int passes(const struct pkt_spec *s, int n)
 	return passes_on(skel, false, s, n);
 }
 
-static void set_config(struct ratelimit_bpf *k, uint32_t rate, uint32_t burst, uint32_t flags)
+/* @new_peers: new buckets per second that start full (as many at once). */
+static void set_config_new(struct ratelimit_bpf *k, uint32_t rate, uint32_t burst, uint32_t flags,
+			   uint32_t new_peers)
 {
 	struct crl_config c = { .rate = rate, .burst = burst, .flags = flags };
 	__u32 zero = 0;
@@ -60,8 +64,37 @@ static void set_config(struct ratelimit_bpf *k, uint32_t rate, uint32_t burst, u
 		c.interval_ns = NSEC / rate;
 		c.burst_ns = c.interval_ns * burst;
 	}
+	c.new_peers = new_peers;
+	if (new_peers) {
+		c.new_interval_ns = NSEC / new_peers;
+		c.new_burst_ns = c.new_interval_ns * new_peers;
+	}
 	if (bpf_map__update_elem(k->maps.crl_config, &zero, sizeof(zero), &c, sizeof(c), 0))
 		abort();
+}
+
+/* Every new peer starts with a full burst (an allowance never spent here). */
+static void set_config(struct ratelimit_bpf *k, uint32_t rate, uint32_t burst, uint32_t flags)
+{
+	set_config_new(k, rate, burst, flags, 1000000);
+}
+
+/* Forget the new-peer allowance spent so far. */
+static void reset_allowance(struct ratelimit_bpf *k)
+{
+	__u64 tat = 0;
+	__u32 zero = 0;
+
+	if (bpf_map__update_elem(k->maps.crl_newpeers, &zero, sizeof(zero), &tat, sizeof(tat), 0))
+		abort();
+}
+
+static void forget_bucket(struct ratelimit_bpf *k, const char *v4)
+{
+	struct crl_addr key = { .family = CRL_FAMILY_V4 };
+
+	inet_pton(AF_INET, v4, key.addr);
+	bpf_map__delete_elem(k->maps.crl_buckets, &key, sizeof(key), 0);
 }
 
 static void add_rule(int family, const char *addr, int plen, uint32_t action, uint32_t rate,
@@ -155,6 +188,67 @@ static void test_lru(void)
 	ratelimit_bpf__destroy(k);
 }
 
+/*
+ * The flooding peer's bucket evicted between its packets (it sends once
+ * every EVICT_EVERY new sources, more than the LRU holds): with every new
+ * bucket starting empty it comes back at its limit, one packet per
+ * recreation, where a full start would hand it a burst of 5 each time.
+ */
+#define EVICT_EVERY 2048
+static void test_evicted_flooder(void)
+{
+	struct ratelimit_bpf *k = load(LRU_MAX);
+	struct pkt_spec flood = udp4("10.9.9.9", 4433);
+	int xdp = bpf_program__fd(k->progs.crl_xdp), i, rounds = 0, flood_passed = 0;
+	uint8_t pkt[PKT_MAX];
+	struct pkt_spec s;
+	char src[32];
+	size_t len;
+
+	set_config_new(k, 1, 5, 0, 0);
+	tap_ok(passes_on(k, false, &flood, 20) == 1, "new-peer allowance 0: a new peer starts "
+						     "empty (1 of 20 pass)");
+	for (i = 0; i < SPRAY / 2; i++) {
+		snprintf(src, sizeof(src), "12.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		s = udp4(src, 4433);
+		len = pkt_build(pkt, &s);
+		run_once(xdp, pkt, len, XDP_PASS);
+		if (i % EVICT_EVERY == EVICT_EVERY - 1) {
+			flood_passed += passes_on(k, false, &flood, 5);
+			rounds++;
+		}
+	}
+	/* 1 per recreation, plus a token a second of refill. */
+	tap_ok(flood_passed <= rounds + 3,
+	       "LRU eviction: the flooder gets no fresh burst (%d passed in %d recreations, a full "
+	       "start gives %d)",
+	       flood_passed, rounds, 5 * rounds);
+	ratelimit_bpf__destroy(k);
+}
+
+/* The allowance: 3 new peers a second start full, the 4th and 5th empty. */
+static void test_new_peer_allowance(void)
+{
+	struct pkt_spec s;
+	char src[32];
+	int i, n[5];
+
+	set_config_new(skel, 1, 5, 0, 3);
+	reset_allowance(skel);
+	for (i = 0; i < 5; i++) {
+		snprintf(src, sizeof(src), "10.7.0.%d", i + 1);
+		s = udp4(src, 4433);
+		n[i] = passes(&s, 20);
+	}
+	tap_ok(n[0] == 5 && n[1] == 5 && n[2] == 5 && n[3] == 1 && n[4] == 1,
+	       "new-peer allowance 3/s: peers pass %d %d %d %d %d of 20 (5 5 5 1 1)", n[0], n[1],
+	       n[2], n[3], n[4]);
+	forget_bucket(skel, "10.7.0.1");
+	s = udp4("10.7.0.1", 4433);
+	i = passes(&s, 20);
+	tap_ok(i == 1, "a bucket recreated once the allowance is spent starts empty (%d of 20)", i);
+}
+
 int main(void)
 {
 	struct pkt_spec s;
@@ -245,6 +339,7 @@ int main(void)
 	set_config(skel, 0, 1, 0);
 	s = udp4("10.5.0.4", 4433);
 	tap_ok(passes(&s, 50) == 50, "rate 0: no limit");
+	test_new_peer_allowance();
 
 	{
 		uint8_t arp[60] = {
@@ -264,5 +359,6 @@ int main(void)
 	ratelimit_bpf__destroy(skel);
 
 	test_lru();
+	test_evicted_flooder();
 	return tap_done();
 }
