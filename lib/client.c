@@ -42,6 +42,7 @@
 #include "cpu_relax.h"
 #include "futex.h"
 #include "opts.h"
+#include "resilience_internal.h"
 #include "rpc_internal.h"
 
 #define DEFAULT_CONNECT_NS (5 * CELL_NSEC_PER_SEC)
@@ -104,8 +105,12 @@ struct cell_client {
 	struct pend *pend;
 	uint32_t pend_head, pend_count; /* a FIFO of pend_cap() entries */
 	uint64_t spin_ns;
-	_Atomic uint64_t spin_cur; /* adaptive budget, up to spin_ns */
+	_Atomic uint64_t spin_cur;   /* adaptive budget, up to spin_ns */
+	struct cell_resilience *res; /* opts.resilience: backoff, breaker, retries */
 };
+
+/* cell_call_begin() refused by the breaker (for cell_client_call_once()). */
+static _Thread_local bool refused_by_breaker;
 
 /* ---- connection ------------------------------------------------------- */
 
@@ -307,6 +312,26 @@ static void drop_chan(struct cell_client *c)
 	c->pend_head = c->pend_count = 0;
 }
 
+/* The first connection under a policy: retried with backoff while no server listens. */
+static int connect_with_backoff(struct cell_client *c, uint64_t deadline)
+{
+	uint32_t tries = cell_resilience_retries(c->res);
+	uint64_t at;
+	int err;
+
+	for (;;) {
+		err = do_connect(c, deadline);
+		cell_resilience_record(c->res, !err);
+		if (!err || !tries-- || (err != -ENOENT && err != -ECONNREFUSED && err != -EAGAIN))
+			return err;
+		drop_chan(c);
+		at = cell_resilience_next_attempt(c->res);
+		if (at >= deadline)
+			return err;
+		cell_resilience_sleep_until(c->res, at);
+	}
+}
+
 struct cell_client *cell_client_connect(const char *name, const struct cell_client_opts *opts)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -327,6 +352,15 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		goto fail;
 	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
 	c->spin_cur = c->spin_ns;
+	if (c->o.resilience) {
+		c->res = cell_resilience_new(c->o.resilience);
+		if (!c->res) {
+			err = -errno;
+			goto fail;
+		}
+		c->o.resilience = NULL;
+		c->o.reconnect = 1; /* the policy reconnects, with backoff */
+	}
 	err = cell_backend_resolve(c->o.backend, &c->backend);
 	c->module_by_name = cell_backend_module_by_name(c->o.backend);
 	if (err)
@@ -357,7 +391,7 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	}
 	deadline = c->o.connect_deadline ? c->o.connect_deadline
 					 : cell_deadline_in_ns(DEFAULT_CONNECT_NS);
-	err = do_connect(c, deadline);
+	err = c->res ? connect_with_backoff(c, deadline) : do_connect(c, deadline);
 	if (err)
 		goto fail;
 	/* Slots for the limit agreed on; a reconnect keeps them. */
@@ -393,6 +427,7 @@ void cell_client_free(struct cell_client *c)
 		close(c->kick);
 	pthread_mutex_destroy(&c->send_lock);
 	pthread_mutex_destroy(&c->lock);
+	cell_resilience_free(c->res);
 	free(c->calls);
 	free(c->pend);
 	free(c);
@@ -421,6 +456,11 @@ uint32_t cell_client_max_inflight(const struct cell_client *c)
 int cell_client_connected(const struct cell_client *c)
 {
 	return atomic_load(&((struct cell_client *)c)->connected);
+}
+
+struct cell_resilience *cell_client_resilience(struct cell_client *c)
+{
+	return c ? c->res : NULL;
 }
 
 /* ---- completing calls (c->lock held) ---------------------------------- */
@@ -806,6 +846,24 @@ static enum cell_status reconnect_locked(struct cell_client *c, uint64_t deadlin
 	return err ? status_of(err) : CELL_STATUS_OK;
 }
 
+/*
+ * Under a policy: wait for the backoff's turn, then one attempt, recorded
+ * (a connection that another thread made meanwhile is taken as it is).
+ */
+static enum cell_status res_reconnect_locked(struct cell_client *c, uint64_t deadline)
+{
+	enum cell_status st;
+
+	if (c->inflight)
+		return reconnect_locked(c, deadline);
+	st = cell_resilience_wait_turn(c->res, &c->lock, deadline);
+	if (st || atomic_load(&c->connected))
+		return st;
+	st = reconnect_locked(c, deadline);
+	cell_resilience_record(c->res, st == CELL_STATUS_OK);
+	return st;
+}
+
 /* Of Cell's own methods, these may be called like any other. */
 static bool callable_control(uint16_t method)
 {
@@ -835,11 +893,17 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad call arguments");
 	if (len > CELL_MAX_PAYLOAD)
 		return cell_fail(CELL_STATUS_TOO_LARGE, "payload of %u bytes", len);
+	refused_by_breaker = false;
+	if (c->res && cell_resilience_admit(c->res)) {
+		refused_by_breaker = true;
+		return cell_fail(CELL_STATUS_UNAVAILABLE, "%s: circuit breaker open", c->path);
+	}
 	pthread_mutex_lock(&c->lock);
 	if (c->o.reconnect && !c->inflight && atomic_load(&c->connected) && !client_alive(c))
 		lost_locked(c);
 	if (!atomic_load(&c->connected)) {
-		st = c->o.reconnect
+		st = c->res ? res_reconnect_locked(c, deadline)
+		     : c->o.reconnect
 			     ? reconnect_locked(c, deadline)
 			     : cell_fail(CELL_STATUS_UNAVAILABLE, "%s: connection lost", c->path);
 		if (st) {
@@ -893,6 +957,8 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 			lost_locked(c);
 			pthread_mutex_unlock(&c->lock);
 		}
+		if (c->res && st != CELL_STATUS_TOO_LARGE)
+			cell_resilience_outcome(c->res, false, st);
 		cell_fail(st, "%s: request of %u bytes: %s", c->path, len, strerror(err));
 		pthread_mutex_lock(&c->lock);
 		atomic_store_explicit(&call->state, CALL_FREE, memory_order_relaxed);
@@ -944,6 +1010,8 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 		finish_locked(call, err == -ETIMEDOUT ? CELL_STATUS_DEADLINE_EXCEEDED
 						      : CELL_STATUS_UNAVAILABLE);
 		pthread_mutex_unlock(&c->lock);
+		if (c->res)
+			cell_resilience_outcome(c->res, false, call->status);
 		return cell_fail(call->status, "%s: send: %s", c->path, strerror(-err));
 	}
 	if (call->oneway) {
@@ -992,6 +1060,8 @@ enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *re
 		call->viewed = true; /* from now on evict_locked() leaves it alone */
 		pthread_mutex_unlock(&c->lock);
 	}
+	if (c->res && !call->oneway)
+		cell_resilience_outcome(c->res, call->have_rx, call->status);
 	if (resp)
 		fill_response(call, resp);
 	if (call->status != CELL_STATUS_OK) {
@@ -1086,21 +1156,30 @@ int cell_client_cancel(struct cell_client *c, uint32_t id)
 	return 0;
 }
 
-enum cell_status cell_client_call(struct cell_client *c, uint16_t method, const void *req,
-				  uint32_t req_len, void *resp, uint32_t cap, uint32_t *resp_len,
-				  uint64_t deadline)
+enum cell_status cell_client_call_once(struct cell_client *c, uint16_t method, const void *req,
+				       uint32_t req_len, void *resp, uint32_t cap,
+				       uint32_t *resp_len, uint64_t deadline,
+				       enum cell_call_phase *phase)
 {
 	struct cell_response r;
 	struct cell_call *call;
 	enum cell_status st;
 	void *buf;
 
+	*phase = CELL_PHASE_NOT_SENT;
 	st = cell_call_begin(c, method, req_len, 0, deadline, &call, &buf);
-	if (st)
+	if (st) {
+		if (refused_by_breaker)
+			*phase = CELL_PHASE_REFUSED;
 		return st;
+	}
 	if (req_len)
 		memcpy(buf, req, req_len);
+	/* A failed submit may still have sent the request: counted as sent. */
+	*phase = CELL_PHASE_SENT;
 	st = cell_call_finish(call, req_len, &r);
+	if (call->have_rx)
+		*phase = CELL_PHASE_ANSWERED;
 	if (st == CELL_STATUS_OK) {
 		if (resp_len)
 			*resp_len = r.len;
@@ -1112,6 +1191,19 @@ enum cell_status cell_client_call(struct cell_client *c, uint16_t method, const 
 	}
 	cell_call_end(call);
 	return st;
+}
+
+enum cell_status cell_client_call(struct cell_client *c, uint16_t method, const void *req,
+				  uint32_t req_len, void *resp, uint32_t cap, uint32_t *resp_len,
+				  uint64_t deadline)
+{
+	enum cell_call_phase phase;
+
+	if (c && c->res)
+		return cell_resilience_call(c, c->res, method, req, req_len, resp, cap, resp_len,
+					    deadline);
+	return cell_client_call_once(c, method, req, req_len, resp, cap, resp_len, deadline,
+				     &phase);
 }
 
 /*

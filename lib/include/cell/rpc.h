@@ -50,7 +50,8 @@
 extern "C" {
 #endif
 
-struct cell_metrics; /* cell/metrics.h */
+struct cell_metrics;	     /* cell/metrics.h */
+struct cell_resilience_opts; /* cell/resilience.h */
 
 struct cell_client;
 struct cell_server;
@@ -333,6 +334,12 @@ struct cell_client_opts {
 	struct cell_metrics *metrics;
 	/* Busy-wait budget before sleeping, ns; 0: adaptive default. */
 	uint64_t spin_ns;
+	/*
+	 * If not NULL: reconnect with backoff, a circuit breaker, and retries
+	 * of cell_client_call() that never deliver a call twice (copied at
+	 * connect; implies .reconnect).  See cell/resilience.h.
+	 */
+	const struct cell_resilience_opts *resilience;
 };
 
 /* spin_ns value that means: never busy-wait, sleep at once. */
