@@ -39,4 +39,7 @@ int cell_cmd_trace(int argc, char **argv);
 /* id.c: cell id [-j] [-s STATE_DIR]. */
 int cell_cmd_id(int argc, char **argv);
 
+/* peers.c: LAN discovery counters and per-peer RTTs (celld's nucleus). */
+int cell_cmd_peers(int argc, char **argv);
+
 #endif /* CELL_CMD_H */

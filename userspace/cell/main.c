@@ -28,6 +28,8 @@ static const struct cell_command commands[] = {
 	  "trace [-j] TRACE_ID          the spans of one trace as a tree across cells" },
 	{ "id", cell_cmd_id,
 	  "id [-j] [-s STATE_DIR]      this node's public key (celld's node id)" },
+	{ "peers", cell_cmd_peers,
+	  "peers [-j]                  LAN peers, their RTT, discovery counters" },
 #endif
 };
 

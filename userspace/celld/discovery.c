@@ -28,10 +28,14 @@
 #define SIGNED_BYTES offsetof(struct cell_pheromone, signature)
 #define EXPIRE_MS    250
 #define VPING_MAGIC  0x56454c43 /* "CELV" */
-#define VPING_SIZE   80
+#define VPING_SIZE   CELLD_PING_SIZE
+#define VPING_SIGNED 68 /* magic .. key; then the relay's 12 bytes, then the signature */
+#define VPING_SIG    80
 #define VPING_PING   1
 #define VPING_PONG   2
-#define SEQ_EPOCH    1735689600 /* 2025-01-01: sequences start at 16/s since */
+
+_Static_assert(VPING_SIG + CELLD_SIG_BYTES == VPING_SIZE, "ping layout");
+#define SEQ_EPOCH 1735689600 /* 2025-01-01: sequences start at 16/s since */
 
 _Static_assert(SIGNED_BYTES == CELL_PHEROMONE_SIZE - 64, "signature is last");
 
@@ -72,9 +76,11 @@ struct celld_discovery {
 	struct vivaldi_coord me;
 	struct celld_discovery_counters n;
 	/* sockets and timers */
-	uv_udp_t udp4, udp6, ping;
+	uv_udp_t udp4, udp6, ping, ping6;
 	uv_timer_t announce_timer, expire_timer, ping_timer, kick_timer;
-	bool open4, open6, open_ping, timers, closing;
+	bool open4, open6, open_ping, open_ping6, timers, closing;
+	celld_discovery_tx_fn tx_hook;
+	void *tx_ctx;
 	int handles;
 	struct sockaddr_in group4, relay;
 	struct sockaddr_in6 group6;
@@ -96,6 +102,14 @@ static const char *const drop_names[CELLD_NR_DROPS] = {
 	[CELLD_DROP_CELLS_FULL] = "cells_full",
 	[CELLD_DROP_BAD_VIVALDI] = "bad_vivaldi",
 	[CELLD_DROP_NAME_TOO_LONG] = "name_too_long",
+};
+
+static const char *const ping_drop_names[CELLD_NR_PING_DROPS] = {
+	[CELLD_PING_MALFORMED] = "malformed",
+	[CELLD_PING_UNKNOWN_PEER] = "unknown_peer",
+	[CELLD_PING_BAD_SIGNATURE] = "bad_signature",
+	[CELLD_PING_BAD_VIVALDI] = "bad_vivaldi",
+	[CELLD_PING_STALE] = "stale",
 };
 
 static const char *const check_names[CELL_PHEROMONE_NR_VERDICTS] = {
@@ -410,7 +424,10 @@ int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t 
 	p->last_seq = seq;
 	p->last_ms = now_ms;
 	if (from && (from->sa_family == AF_INET || from->sa_family == AF_INET6)) {
-		/* Pings go to the IPv4 address; keep one if both families announce. */
+		/*
+		 * Pings go to the IPv4 address when the node announces on both
+		 * families, else to its IPv6 one (with the scope of the link).
+		 */
 		if (!p->have_addr || from->sa_family == AF_INET || p->addr.ss_family != AF_INET) {
 			memcpy(&p->addr, from,
 			       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -574,6 +591,7 @@ void celld_discovery_withdraw(struct celld_discovery *disc, const char *name, ui
 
 /* ---- Vivaldi pings ------------------------------------------------------- */
 
+/* A signed ping or pong (CELLD_PING_SIZE): the relay fields stay zero. */
 static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint64_t nonce)
 {
 	int32_t viv[4];
@@ -588,23 +606,41 @@ static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint
 		put32(b + 16 + 4 * i, (uint32_t)viv[i]);
 	put32(b + 32, (uint32_t)(e < 0 ? 0 : e));
 	memcpy(b + 36, disc->id->pk, CELLD_PUBKEY_BYTES);
+	celld_identity_sign(disc->id, b, VPING_SIGNED, b + VPING_SIG);
 }
 
-/* Send to @to, through the relay (dst/src fields) when there is one. */
-static void vping_send(struct celld_discovery *disc, uint8_t *b, const struct sockaddr_in *to)
+/*
+ * Send to @to (IPv4 or IPv6; a link-local IPv6 address keeps the scope of
+ * the interface its pheromones came on), through the relay when there is
+ * one (IPv4 only: dst/src fields).
+ */
+static void vping_send(struct celld_discovery *disc, uint8_t *b, const struct sockaddr *to)
 {
 	uv_buf_t buf = uv_buf_init((char *)b, VPING_SIZE);
-	const struct sockaddr *dst = (const struct sockaddr *)to;
+	const struct sockaddr *dst = to;
+	uv_udp_t *u = to->sa_family == AF_INET6 ? &disc->ping6 : &disc->ping;
 
-	if (disc->have_relay) {
-		memcpy(b + 68, &to->sin_addr, 4);
-		put16(b + 72, ntohs(to->sin_port));
+	if (disc->have_relay && to->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)to;
+
+		memcpy(b + 68, &in->sin_addr, 4);
+		put16(b + 72, ntohs(in->sin_port));
 		dst = (const struct sockaddr *)&disc->relay;
 	}
-	if (!disc->open_ping || disc->closing)
-		return; /* not opened (unit test, fuzz target) */
-	if (uv_udp_try_send(&disc->ping, &buf, 1, dst) != VPING_SIZE)
+	if (disc->tx_hook) {
+		disc->tx_hook(disc->tx_ctx, b, VPING_SIZE, dst);
+		return;
+	}
+	if (disc->closing || !(to->sa_family == AF_INET6 ? disc->open_ping6 : disc->open_ping))
+		return; /* not opened (unit test, fuzz target), or no socket of that family */
+	if (uv_udp_try_send(u, &buf, 1, dst) != VPING_SIZE)
 		disc->n.send_errors++;
+}
+
+void celld_discovery_set_tx_hook(struct celld_discovery *disc, celld_discovery_tx_fn fn, void *ctx)
+{
+	disc->tx_hook = fn;
+	disc->tx_ctx = ctx;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -625,8 +661,22 @@ static uint32_t median(const uint32_t *v, uint32_t n)
 	return tmp[n / 2];
 }
 
-void celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
-				const struct sockaddr *from)
+static int ping_drop(struct celld_discovery *disc, int why)
+{
+	disc->n.pings_bad++;
+	disc->n.ping_drop[why]++;
+	return why + 1;
+}
+
+const char *celld_ping_drop_name(int drop)
+{
+	if (drop < 0 || drop >= CELLD_NR_PING_DROPS)
+		return "unknown";
+	return ping_drop_names[drop];
+}
+
+int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
+			       const struct sockaddr *from)
 {
 	const uint8_t *b = buf;
 	struct peer *p;
@@ -634,39 +684,43 @@ void celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, s
 	int32_t viv[4];
 	uint64_t nonce;
 
-	if (len != VPING_SIZE || get32(b) != VPING_MAGIC ||
-	    (b[4] != VPING_PING && b[4] != VPING_PONG) || !from || from->sa_family != AF_INET) {
-		disc->n.pings_bad++;
-		return;
-	}
+	if (!buf || len != VPING_SIZE || get32(b) != VPING_MAGIC ||
+	    (b[4] != VPING_PING && b[4] != VPING_PONG) || b[5] || b[6] || b[7] || !from ||
+	    (from->sa_family != AF_INET && from->sa_family != AF_INET6))
+		return ping_drop(disc, CELLD_PING_MALFORMED);
+	/* Only nodes whose signed pheromones we accepted: no signature work for others. */
 	p = find_peer(disc, b + 36);
-	if (!p) { /* only nodes whose signed pheromones we accepted */
-		disc->n.pings_bad++;
-		return;
-	}
+	if (!p)
+		return ping_drop(disc, CELLD_PING_UNKNOWN_PEER);
+	if (celld_identity_verify(p->pk, b, VPING_SIGNED, b + VPING_SIG))
+		return ping_drop(disc, CELLD_PING_BAD_SIGNATURE);
 	nonce = get64(b + 8);
 	for (int i = 0; i < 4; i++)
 		viv[i] = (int32_t)get32(b + 16 + 4 * i);
-	if (vivaldi_decode(viv, get32(b + 32) / 1e6, &other)) {
-		disc->n.pings_bad++;
-		return;
-	}
+	if (vivaldi_decode(viv, get32(b + 32) / 1e6, &other))
+		return ping_drop(disc, CELLD_PING_BAD_VIVALDI);
 	if (b[4] == VPING_PING) {
 		uint8_t out[VPING_SIZE];
-		struct sockaddr_in to = *(const struct sockaddr_in *)from;
+		struct sockaddr_storage to;
 
-		if (disc->have_relay && get32(b + 74)) { /* the relay wrote the sender */
-			memcpy(&to.sin_addr, b + 74, 4);
-			to.sin_port = htons(get16(b + 78));
+		memset(&to, 0, sizeof(to));
+		memcpy(&to, from,
+		       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						  : sizeof(struct sockaddr_in6));
+		if (disc->have_relay && from->sa_family == AF_INET && get32(b + 74)) {
+			/* the relay wrote the sender */
+			struct sockaddr_in *in = (struct sockaddr_in *)&to;
+
+			memcpy(&in->sin_addr, b + 74, 4);
+			in->sin_port = htons(get16(b + 78));
 		}
 		vping_build(disc, out, VPING_PONG, nonce);
-		vping_send(disc, out, &to);
-		return;
+		vping_send(disc, out, (const struct sockaddr *)&to);
+		disc->n.pings_answered++;
+		return 0;
 	}
-	if (!nonce || nonce != p->ping_nonce) {
-		disc->n.pings_bad++;
-		return;
-	}
+	if (!nonce || nonce != p->ping_nonce)
+		return ping_drop(disc, CELLD_PING_STALE);
 	{
 		uint64_t ns = uv_hrtime() - p->ping_sent_ns;
 		uint32_t us = (uint32_t)(ns / 1000 ? ns / 1000 : 1);
@@ -682,40 +736,63 @@ void celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, s
 			       median(p->recent, p->nsamples < RECENT ? p->nsamples : RECENT),
 			       randombytes_random());
 	}
+	return 0;
+}
+
+/* A peer can be pinged if it has an address of a family we have a ping socket (or hook) for. */
+static bool pingable(const struct celld_discovery *disc, const struct peer *p)
+{
+	if (!p->used || !p->have_addr)
+		return false;
+	if (disc->tx_hook)
+		return true;
+	return p->addr.ss_family == AF_INET6 ? disc->open_ping6 : disc->open_ping;
+}
+
+static void ping_one(struct celld_discovery *disc, struct peer *p)
+{
+	uint8_t b[VPING_SIZE];
+	struct sockaddr_storage to = p->addr;
+
+	if (to.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&to)->sin6_port = htons(disc->cfg.ping_port);
+	else
+		((struct sockaddr_in *)&to)->sin_port = htons(disc->cfg.ping_port);
+	randombytes_buf(&p->ping_nonce, sizeof(p->ping_nonce));
+	p->ping_nonce |= 1;
+	p->ping_sent_ns = uv_hrtime();
+	vping_build(disc, b, VPING_PING, p->ping_nonce);
+	vping_send(disc, b, (const struct sockaddr *)&to);
+	disc->n.pings_sent++;
+}
+
+int celld_discovery_ping_peer(struct celld_discovery *disc, const uint8_t pk[CELLD_PUBKEY_BYTES])
+{
+	struct peer *p = find_peer(disc, pk);
+
+	if (!p || !pingable(disc, p))
+		return -ENOENT;
+	ping_one(disc, p);
+	return 0;
 }
 
 static void ping_tick(uv_timer_t *t)
 {
 	struct celld_discovery *disc = t->data;
 	unsigned candidates = 0, pick;
-	struct peer *p = NULL;
 
 	for (unsigned i = 0; i < disc->cfg.max_peers; i++)
-		if (disc->peers[i].used && disc->peers[i].have_addr &&
-		    disc->peers[i].addr.ss_family == AF_INET)
-			candidates++;
+		candidates += pingable(disc, &disc->peers[i]);
 	if (!candidates)
 		return;
 	pick = randombytes_uniform(candidates);
 	for (unsigned i = 0; i < disc->cfg.max_peers; i++) {
 		struct peer *q = &disc->peers[i];
 
-		if (q->used && q->have_addr && q->addr.ss_family == AF_INET && !pick--) {
-			p = q;
+		if (pingable(disc, q) && !pick--) {
+			ping_one(disc, q);
 			break;
 		}
-	}
-	if (p) {
-		uint8_t b[VPING_SIZE];
-		struct sockaddr_in to = *(struct sockaddr_in *)&p->addr;
-
-		to.sin_port = htons(disc->cfg.ping_port);
-		randombytes_buf(&p->ping_nonce, sizeof(p->ping_nonce));
-		p->ping_nonce |= 1;
-		p->ping_sent_ns = uv_hrtime();
-		vping_build(disc, b, VPING_PING, p->ping_nonce);
-		vping_send(disc, b, &to);
-		disc->n.pings_sent++;
 	}
 }
 
@@ -745,7 +822,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 		return;
 	if (flags & UV_UDP_PARTIAL)
 		nread = (ssize_t)sizeof(disc->rxbuf) + 1; /* too long: refused by length */
-	if (h == &disc->ping) {
+	if (h == &disc->ping || h == &disc->ping6) {
 		celld_discovery_ping_input(disc, buf->base, (size_t)nread, addr);
 		return;
 	}
@@ -933,6 +1010,21 @@ int celld_discovery_open(struct celld_discovery *disc, char *err, size_t cap)
 		disc->open_ping = true;
 		uv_udp_recv_start(&disc->ping, on_alloc, on_recv);
 	}
+	if (cfg->ping_port && disc->open6) {
+		struct sockaddr_in6 any6;
+
+		/* IPv6 pings are optional like the IPv6 group: a failure is logged. */
+		uv_ip6_addr("::", cfg->ping_port, &any6);
+		rc = open_udp(disc, &disc->ping6, (const struct sockaddr *)&any6,
+			      UV_UDP_REUSEADDR | UV_UDP_IPV6ONLY, err, cap, "IPv6 ping socket");
+		if (rc) {
+			fprintf(stderr, "celld: discovery: %s (no RTT to IPv6-only peers)\n", err);
+			err[0] = '\0';
+		} else {
+			disc->open_ping6 = true;
+			uv_udp_recv_start(&disc->ping6, on_alloc, on_recv);
+		}
+	}
 	disc->n.bpf = (!disc->open4 || disc->filter4) && (!disc->open6 || disc->filter6);
 	uv_timer_init(disc->loop, &disc->announce_timer);
 	uv_timer_init(disc->loop, &disc->expire_timer);
@@ -1051,6 +1143,8 @@ void celld_discovery_close(struct celld_discovery *disc)
 		hs[n++] = (uv_handle_t *)&disc->udp6;
 	if (disc->ping.loop)
 		hs[n++] = (uv_handle_t *)&disc->ping;
+	if (disc->ping6.loop)
+		hs[n++] = (uv_handle_t *)&disc->ping6;
 	if (disc->timers) {
 		hs[n++] = (uv_handle_t *)&disc->announce_timer;
 		hs[n++] = (uv_handle_t *)&disc->expire_timer;
@@ -1150,6 +1244,10 @@ int celld_discovery_write_stats(struct celld_discovery *disc, const char *path)
 	fprintf(f, "expired %llu\npings_sent %llu\npongs_received %llu\npings_bad %llu\n",
 		(unsigned long long)n.expired, (unsigned long long)n.pings_sent,
 		(unsigned long long)n.pongs_received, (unsigned long long)n.pings_bad);
+	fprintf(f, "pings_answered %llu\n", (unsigned long long)n.pings_answered);
+	for (int i = 0; i < CELLD_NR_PING_DROPS; i++)
+		fprintf(f, "ping_bad_%s %llu\n", ping_drop_names[i],
+			(unsigned long long)n.ping_drop[i]);
 	fprintf(f, "bpf %d\nbpf_drops %llu\npeers %u\ncells %u\n", n.bpf ? 1 : 0,
 		(unsigned long long)n.bpf_drops, n.peers, n.cells);
 	fprintf(f, "coord %.1f %.1f %.1f %.1f %.3f\n", disc->me.v[0], disc->me.v[1], disc->me.v[2],
@@ -1158,4 +1256,134 @@ int celld_discovery_write_stats(struct celld_discovery *disc, const char *path)
 	if (fclose(f))
 		return -errno;
 	return rename(tmp, path) ? -errno : 0;
+}
+
+void celld_discovery_foreach_counter(struct celld_discovery *disc,
+				     void (*fn)(const char *name, uint64_t value, void *ctx),
+				     void *ctx)
+{
+	struct celld_discovery_counters n;
+	char name[64];
+
+	celld_discovery_get_counters(disc, &n);
+	fn("received", n.received, ctx);
+	fn("accepted", n.accepted, ctx);
+	fn("sent", n.sent, ctx);
+	fn("send_errors", n.send_errors, ctx);
+	for (int i = 1; i < CELL_PHEROMONE_NR_VERDICTS; i++) {
+		snprintf(name, sizeof(name), "check_%s", check_names[i]);
+		fn(name, n.check[i], ctx);
+	}
+	for (int i = 0; i < CELLD_NR_DROPS; i++) {
+		snprintf(name, sizeof(name), "drop_%s", drop_names[i]);
+		fn(name, n.drop[i], ctx);
+	}
+	fn("expired", n.expired, ctx);
+	fn("bpf_drops", n.bpf_drops, ctx);
+	fn("pings_sent", n.pings_sent, ctx);
+	fn("pings_answered", n.pings_answered, ctx);
+	fn("pongs_received", n.pongs_received, ctx);
+	fn("pings_bad", n.pings_bad, ctx);
+	for (int i = 0; i < CELLD_NR_PING_DROPS; i++) {
+		snprintf(name, sizeof(name), "ping_bad_%s", ping_drop_names[i]);
+		fn(name, n.ping_drop[i], ctx);
+	}
+}
+
+/* ---- Prometheus ------------------------------------------------------------ */
+
+static void prom_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_value(FILE *f, const char *name, uint64_t v)
+{
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void prom_peer(const struct celld_peer_rtt *p, void *ctx)
+{
+	FILE *f = ctx;
+
+	if (p->est_us)
+		fprintf(f,
+			"celld_discovery_peer_rtt_seconds{node=\"%s\",kind=\"estimated\"} %.6f\n",
+			p->node, p->est_us / 1e6);
+	if (p->samples)
+		fprintf(f, "celld_discovery_peer_rtt_seconds{node=\"%s\",kind=\"measured\"} %.6f\n",
+			p->node, p->measured_us / 1e6);
+}
+
+static void prom_samples(const struct celld_peer_rtt *p, void *ctx)
+{
+	fprintf(ctx, "celld_discovery_peer_rtt_samples_total{node=\"%s\"} %u\n", p->node,
+		p->samples);
+}
+
+void celld_discovery_prometheus(struct celld_discovery *disc, FILE *f)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} plain[] = {
+		{ "celld_discovery_received_total", "Pheromone datagrams read.",
+		  offsetof(struct celld_discovery_counters, received) },
+		{ "celld_discovery_accepted_total", "Pheromone datagrams that passed every check.",
+		  offsetof(struct celld_discovery_counters, accepted) },
+		{ "celld_discovery_sent_total", "Pheromone datagrams sent.",
+		  offsetof(struct celld_discovery_counters, sent) },
+		{ "celld_discovery_send_errors_total", "Datagrams (pheromones, pings) not sent.",
+		  offsetof(struct celld_discovery_counters, send_errors) },
+		{ "celld_discovery_expired_total", "Remote cells removed when their TTL ran out.",
+		  offsetof(struct celld_discovery_counters, expired) },
+		{ "celld_discovery_bpf_dropped_total",
+		  "Datagrams the BPF pheromone filter dropped in the kernel.",
+		  offsetof(struct celld_discovery_counters, bpf_drops) },
+		{ "celld_discovery_pings_sent_total", "Vivaldi pings sent.",
+		  offsetof(struct celld_discovery_counters, pings_sent) },
+		{ "celld_discovery_pings_answered_total", "Vivaldi pings answered with a pong.",
+		  offsetof(struct celld_discovery_counters, pings_answered) },
+		{ "celld_discovery_pongs_received_total", "Pongs accepted as RTT samples.",
+		  offsetof(struct celld_discovery_counters, pongs_received) },
+	};
+	struct celld_discovery_counters n;
+
+	celld_discovery_get_counters(disc, &n);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&n + plain[i].off, sizeof(v));
+		prom_family(f, plain[i].name, "counter", plain[i].help);
+		prom_value(f, plain[i].name, v);
+	}
+	prom_family(f, "celld_discovery_dropped_total", "counter",
+		    "Pheromone datagrams dropped in userspace, by reason.");
+	for (int i = 0; i < CELLD_NR_DROPS; i++)
+		fprintf(f, "celld_discovery_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
+			(unsigned long long)n.drop[i]);
+	prom_family(f, "celld_discovery_malformed_total", "counter",
+		    "Malformed pheromone datagrams dropped in userspace, by check verdict.");
+	for (int i = 1; i < CELL_PHEROMONE_NR_VERDICTS; i++)
+		fprintf(f, "celld_discovery_malformed_total{verdict=\"%s\"} %llu\n", check_names[i],
+			(unsigned long long)n.check[i]);
+	prom_family(f, "celld_discovery_pings_dropped_total", "counter",
+		    "Datagrams of the ping port dropped, by reason.");
+	for (int i = 0; i < CELLD_NR_PING_DROPS; i++)
+		fprintf(f, "celld_discovery_pings_dropped_total{reason=\"%s\"} %llu\n",
+			ping_drop_names[i], (unsigned long long)n.ping_drop[i]);
+	prom_family(f, "celld_discovery_peers", "gauge", "Remote nodes in the peer table.");
+	prom_value(f, "celld_discovery_peers", n.peers);
+	prom_family(f, "celld_discovery_cells", "gauge", "Remote cells known.");
+	prom_value(f, "celld_discovery_cells", n.cells);
+	prom_family(f, "celld_discovery_bpf_attached", "gauge",
+		    "1 when the BPF pheromone filter is attached to every discovery socket.");
+	prom_value(f, "celld_discovery_bpf_attached", n.bpf ? 1 : 0);
+	prom_family(f, "celld_discovery_peer_rtt_seconds", "gauge",
+		    "Round trip to a remote node: Vivaldi estimate, and median of the last 16 "
+		    "pings.");
+	celld_discovery_foreach_peer(disc, prom_peer, f);
+	prom_family(f, "celld_discovery_peer_rtt_samples_total", "counter",
+		    "Pongs accepted from a remote node.");
+	celld_discovery_foreach_peer(disc, prom_samples, f);
 }

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <uv.h>
@@ -51,7 +52,7 @@ struct celld_discovery_config {
 	unsigned max_announce; /* local cells announced per interval (default 256) */
 	int trust;	       /* enum celld_trust */
 	char peers_file[1024]; /* "" none */
-	char relay[64];	       /* test hook: IPv4:PORT all pings go through */
+	char relay[64];	       /* test hook: IPv4:PORT all IPv4 pings go through */
 	char stats_file[1024]; /* "" none: counters and RTTs written every interval */
 	bool no_bpf;	       /* do not attach the BPF filter */
 };
@@ -73,6 +74,25 @@ enum celld_drop {
 	CELLD_NR_DROPS,
 };
 
+/* Why a datagram of the ping port was dropped (each also counts in pings_bad). */
+enum celld_ping_drop {
+	CELLD_PING_MALFORMED = 0, /* length, magic, type, reserved bytes, address family */
+	CELLD_PING_UNKNOWN_PEER,  /* key of no node whose pheromones we accepted */
+	CELLD_PING_BAD_SIGNATURE, /* Ed25519 signature by that key does not verify */
+	CELLD_PING_BAD_VIVALDI,	  /* coordinate out of range */
+	CELLD_PING_STALE,	  /* a pong whose nonce is not the outstanding ping's */
+	CELLD_NR_PING_DROPS,
+};
+
+/*
+ * A ping or pong (Documentation/discovery.rst): 144 bytes, little-endian.
+ * 0 magic "CELV", 4 type (1 ping, 2 pong), 5..7 zero, 8 nonce, 16 Vivaldi
+ * coordinate (4 x i32 as in the pheromone), 32 error x 1e6, 36 sender key,
+ * 68 relay fields (test hook, not signed), 80 Ed25519 signature of bytes
+ * 0..67 by the sender key.
+ */
+#define CELLD_PING_SIZE 144
+
 struct celld_discovery_counters {
 	uint64_t received; /* datagrams read */
 	uint64_t accepted; /* passed every check */
@@ -82,9 +102,11 @@ struct celld_discovery_counters {
 	uint64_t drop[CELLD_NR_DROPS];
 	uint64_t expired; /* cells removed by TTL */
 	uint64_t pings_sent, pongs_received, pings_bad;
-	uint64_t bpf_drops;    /* dropped in the kernel by the BPF filter (sum) */
-	bool bpf;	       /* BPF filter attached */
-	uint32_t peers, cells; /* now */
+	uint64_t pings_answered;		 /* pongs sent */
+	uint64_t ping_drop[CELLD_NR_PING_DROPS]; /* pings_bad by reason */
+	uint64_t bpf_drops;			 /* dropped in the kernel by the BPF filter (sum) */
+	bool bpf;				 /* BPF filter attached */
+	uint32_t peers, cells;			 /* now */
 };
 
 /* A cell another node announces. */
@@ -132,12 +154,24 @@ int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t 
 			  const struct sockaddr *from, uint64_t now_ms);
 
 /*
- * celld_discovery_ping_input() - one datagram of the ping port (80 bytes:
- * a ping is answered with a pong, a pong with the nonce outstanding is an
- * RTT sample); others are counted in pings_bad.
+ * celld_discovery_ping_input() - one datagram of the ping port
+ * (CELLD_PING_SIZE bytes, signed by a known peer: a ping is answered with
+ * a pong, a pong with the nonce outstanding is an RTT sample); others are
+ * counted in pings_bad and ping_drop[].  Return: 0, or the enum
+ * celld_ping_drop + 1.
  */
-void celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
-				const struct sockaddr *from);
+int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
+			       const struct sockaddr *from);
+
+/*
+ * Test hook: pings and pongs go to @fn instead of the sockets (unit test,
+ * fuzz target).  celld_discovery_ping_peer() pings the peer of key @pk now
+ * (to @to, or to the address its pheromones came from): 0, or -ENOENT.
+ */
+typedef void (*celld_discovery_tx_fn)(void *ctx, const void *buf, size_t len,
+				      const struct sockaddr *to);
+void celld_discovery_set_tx_hook(struct celld_discovery *disc, celld_discovery_tx_fn fn, void *ctx);
+int celld_discovery_ping_peer(struct celld_discovery *disc, const uint8_t pk[CELLD_PUBKEY_BYTES]);
 
 /* celld_discovery_expire() - remove cells whose TTL has run out by @now_ms. */
 void celld_discovery_expire(struct celld_discovery *disc, uint64_t now_ms);
@@ -160,6 +194,23 @@ void celld_discovery_foreach(struct celld_discovery *disc,
 void celld_discovery_get_counters(struct celld_discovery *disc,
 				  struct celld_discovery_counters *out);
 const char *celld_drop_name(int drop);
+const char *celld_ping_drop_name(int drop);
+
+/*
+ * celld_discovery_foreach_counter() - every counter as (name, value), the
+ * names of the stats file ("received", "drop_replay", "check_bad_length",
+ * "ping_bad_signature", ...); the nucleus method and `cell peers` use it.
+ */
+void celld_discovery_foreach_counter(struct celld_discovery *disc,
+				     void (*fn)(const char *name, uint64_t value, void *ctx),
+				     void *ctx);
+
+/*
+ * celld_discovery_prometheus() - the counters, gauges and per-peer RTTs
+ * as Prometheus text exposition (0.0.4) families celld_discovery_* on @f
+ * (celld's /metrics, http.c).
+ */
+void celld_discovery_prometheus(struct celld_discovery *disc, FILE *f);
 
 /* Per remote node: estimated (Vivaldi) and measured (median of pings) RTT. */
 struct celld_peer_rtt {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cell/rpc.h>
+
 #include "celld.h"
 #include "discovery.h"
 #include "identity.h"
@@ -146,6 +148,107 @@ static void opt_str(struct celld *d, const char *key, char *dst, size_t cap)
 		snprintf(dst, cap, "%s", strcmp(v, "off") ? v : "");
 }
 
+/* ---- nucleus method 6: discovery (counters and per-peer RTTs) ------------ */
+
+struct stats_ctx {
+	struct cellc_builder *b;
+	struct nucleus_stat_counter *counters;
+	struct nucleus_peer_rtt *rtts;
+	uint32_t n, cap;
+	uint64_t bytes;
+};
+
+static void count_counter(const char *name, uint64_t value, void *ctx)
+{
+	struct stats_ctx *s = ctx;
+
+	(void)value;
+	s->n++;
+	s->bytes += NUCLEUS_STAT_COUNTER_SIZE + strlen(name) + 8;
+}
+
+static void count_peer(const struct celld_peer_rtt *p, void *ctx)
+{
+	struct stats_ctx *s = ctx;
+
+	s->n++;
+	s->bytes += NUCLEUS_PEER_RTT_SIZE + strlen(p->node) + strlen(p->from) + 16;
+}
+
+static void put_counter(const char *name, uint64_t value, void *ctx)
+{
+	struct stats_ctx *s = ctx;
+
+	if (!s->counters || s->n == s->cap)
+		return;
+	s->counters[s->n].value = value;
+	(void)nucleus_stat_counter_set_name_str(s->b, &s->counters[s->n], name);
+	s->n++;
+}
+
+static void put_peer(const struct celld_peer_rtt *p, void *ctx)
+{
+	struct stats_ctx *s = ctx;
+	struct nucleus_peer_rtt *r;
+
+	if (!s->rtts || s->n == s->cap)
+		return;
+	r = &s->rtts[s->n++];
+	r->est_us = p->est_us;
+	r->measured_us = p->measured_us;
+	r->samples = p->samples;
+	(void)nucleus_peer_rtt_set_node_str(s->b, r, p->node);
+	(void)nucleus_peer_rtt_set_addr_str(s->b, r, p->from);
+}
+
+static enum cell_status on_discovery(const struct cell_vesicle *v, struct cell_reply *reply,
+				     void *ctx)
+{
+	struct celld *d = ctx;
+	struct celld_discovery *disc = d->discovery;
+	struct stats_ctx sc = { 0 }, pc = { 0 };
+	struct nucleus_discovery_stats *st;
+	struct celld_discovery_counters n;
+	struct cellc_builder b;
+	const char *why = "invalid request";
+
+	if (nucleus_empty_validate(v->data, v->len, &why)) {
+		if (reply && cell_reply_error(reply, CELL_STATUS_BAD_MESSAGE, why))
+			return CELL_STATUS_INTERNAL;
+		return CELL_STATUS_BAD_MESSAGE;
+	}
+	if (!reply)
+		return CELL_STATUS_INVALID_ARGUMENT;
+	if (disc) {
+		celld_discovery_foreach_counter(disc, count_counter, &sc);
+		celld_discovery_foreach_peer(disc, count_peer, &pc);
+	}
+	st = nucleus_discovery_stats_reply_begin(
+		reply, NUCLEUS_DISCOVERY_STATS_SIZE + 3 * 8 + CELLD_NODE_HEX + sc.bytes + pc.bytes,
+		&b);
+	if (!st)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	if (d->identity)
+		(void)nucleus_discovery_stats_set_node_str(&b, st, d->identity->hex);
+	if (disc) {
+		celld_discovery_get_counters(disc, &n);
+		st->enabled = 1;
+		st->bpf = n.bpf;
+		st->peers = n.peers;
+		st->cells = n.cells;
+		sc.b = pc.b = &b;
+		sc.cap = sc.n;
+		sc.n = 0;
+		sc.counters = nucleus_discovery_stats_alloc_counters(&b, st, sc.cap);
+		celld_discovery_foreach_counter(disc, put_counter, &sc);
+		pc.cap = pc.n;
+		pc.n = 0;
+		pc.rtts = nucleus_discovery_stats_alloc_rtts(&b, st, pc.cap);
+		celld_discovery_foreach_peer(disc, put_peer, &pc);
+	}
+	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
 int celld_discovery_start(struct celld *d)
 {
 	const char *mode = celld_option(d, "discovery", "auto");
@@ -156,6 +259,10 @@ int celld_discovery_start(struct celld *d)
 	char err[512];
 	int rc;
 
+	/* Served with discovery off too (enabled = 0). */
+	if (d->nucleus && cell_server_handle(d->nucleus, NUCLEUS_METHOD_DISCOVERY, on_discovery, d))
+		celld_log("discovery: nucleus method discovery not served: %s",
+			  cell_last_error(NULL));
 	if (!strcmp(mode, "off"))
 		return 0;
 	if (strcmp(mode, "on") && strcmp(mode, "auto")) {

@@ -28,6 +28,7 @@
 
 #include "celld.h"
 #include "collect.h"
+#include "discovery.h"
 #include "http.h"
 
 /* Prometheus `le` boundaries: 2^k ns for k = 10..36 (1.024 us .. 68.7 s), then +Inf. */
@@ -194,6 +195,28 @@ static void put_counter(struct text *t, const struct scrape *s, const char *name
 	}
 }
 
+/* The celld_discovery_* families (discovery.c), when discovery runs. */
+static void put_discovery(struct text *t, struct celld_discovery *disc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!disc)
+		return;
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		t->failed = true;
+		return;
+	}
+	celld_discovery_prometheus(disc, f);
+	if (fclose(f))
+		t->failed = true;
+	else
+		put(t, "%.*s", (int)len, buf);
+	free(buf);
+}
+
 static void render_metrics(struct text *t, const struct scrape *s)
 {
 	put(t, "# HELP cell_up Whether the cell answered a PING (1) or not (0).\n"
@@ -218,6 +241,7 @@ static void render_metrics(struct text *t, const struct scrape *s)
 		for (size_t m = 0; snap && m < cell_metrics_snapshot_count(snap); m++)
 			put_histogram(t, s->cells[i].name, cell_metrics_snapshot_method(snap, m));
 	}
+	put_discovery(t, s->h->d->discovery);
 }
 
 /* /healthz: 200 when every local cell answers its PING, else 503; one line per cell. */

@@ -6,15 +6,19 @@
 # signature) and a replayed one (a captured datagram sent again), injected
 # from the hub, are refused and counted by both receivers; `cell ps -j`
 # lists the other nodes' cells; a malformed datagram is dropped (by the
-# BPF filter when it is attached); two nodes find each other over IPv6 only.  Root + netns, else SKIP.
+# BPF filter when it is attached); forged pings (bad signature, unknown
+# key) are refused and counted; the same counters come through the nucleus
+# (`cell peers -j`) and node 2's /metrics; two nodes find each other over
+# IPv6 only and get RTT samples from signed IPv6 pings (SKIP without IPv6).
+# Root + netns, else SKIP.
 BIN=$1
 HERE=$(dirname "$0")
 . "$HERE/netns_lib.sh"
 netns_require
 echo "TAP version 13"
-echo "1..10"
 netns_setup 3 || { echo "Bail out! netns setup failed"; exit 1; }
-for i in 1 2 3; do start_node "$i" -o discovery.interval_ms=300; done
+for i in 1 3; do start_node "$i" -o discovery.interval_ms=300; done
+start_node 2 -o discovery.interval_ms=300 -o http=127.0.0.1:0
 peers_all() { for i in 1 2 3; do [ "$(stat "$i" peers)" = 2 ] || return 1; done; }
 check "three nodes see each other (peers 2 each)" 'wait_until 10 peers_all'
 CELL_RUNTIME_DIR=$RUN/n1/run "$BIN/userspace/examples/demo_server" alpha >"$RUN/alpha.log" 2>&1 &
@@ -35,7 +39,28 @@ for i in 2 3; do
 	b0[$i]=$(stat "$i" bpf_drops)
 	m0[$i]=$(stat "$i" check_bad_length)
 done
+peers_json() { CELL_RUNTIME_DIR=$RUN/n$1/run "$BIN/userspace/cell/cell" peers -j; }
+pc() { peers_json "$1" | python3 -c "import json, sys; print(json.load(sys.stdin)['counters']['$2'])"; }
+pj0=$(pc 2 drop_replay)
 hub python3 "$HERE/inject.py" "$k1" >"$RUN/inject.log" 2>&1
+# Forged pings from the hub to node 2: node 1's key with a signature that
+# does not verify (and a changed coordinate), and a key nobody announced.
+hub python3 - "$k1" <<'PY' >>"$RUN/inject.log" 2>&1
+import os, socket, struct, sys
+key = bytes.fromhex(sys.argv[1])
+def ping(k):
+    b = bytearray(144)
+    struct.pack_into("<IB", b, 0, 0x56454c43, 1)
+    b[8:16] = os.urandom(8)
+    struct.pack_into("<iiiiI", b, 16, 5000, 0, 0, 1000, 1000000)
+    b[36:68] = k
+    b[80:144] = os.urandom(64)
+    return bytes(b)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(ping(key), ("10.77.0.2", 7947))
+s.sendto(ping(os.urandom(32)), ("10.77.0.2", 7947))
+print("sent forged pings")
+PY
 check "injector captured a datagram of node 1 and sent replay, forgery, junk" \
 	'grep -q "sent replay forged junk" "$RUN/inject.log"'
 sleep 1.5 # the next stats file
@@ -45,6 +70,27 @@ for i in 2 3; do
 	check "node $i: the forgery refused (drop_bad_signature +1)" \
 		'[ $(( $(stat $i drop_bad_signature) - s0[$i] )) -eq 1 ]'
 done
+check "node 2: the forged ping refused (ping_bad_bad_signature 1)" '[ "$(stat 2 ping_bad_bad_signature)" = 1 ]'
+check "node 2: the ping of an unknown key refused (ping_bad_unknown_peer 1)" '[ "$(stat 2 ping_bad_unknown_peer)" = 1 ]'
+check "node 2 through the nucleus (cell peers -j): drop_replay +1, ping_bad_bad_signature 1" \
+	'[ $(( $(pc 2 drop_replay) - pj0 )) -eq 1 ] && [ "$(pc 2 ping_bad_bad_signature)" = 1 ]'
+check "node 2 through the nucleus: RTTs of both peers from signed IPv4 pings" 'peers_json 2 | python3 -c "
+import json, sys
+r = json.load(sys.stdin)[\"rtts\"]
+sys.exit(0 if len(r) == 2 and all(p[\"samples\"] > 0 and p[\"est_us\"] > 0 for p in r) else 1)"'
+hport=$(sed -n 's/.*http: listening on .*:\([0-9]*\) .*/\1/p' "$RUN/n2/celld.log" | tail -1)
+ip netns exec "${NS}n2" python3 -c "
+import urllib.request
+print(urllib.request.urlopen('http://127.0.0.1:${hport:-0}/metrics', timeout=5).read().decode())" \
+	>"$RUN/n2/scrape.txt" 2>&1
+mval() { sed -n "s/^$1 //p" "$RUN/n2/scrape.txt"; }
+check "node 2's /metrics: dropped_total{replay} and pings_dropped_total{bad_signature} match" \
+	'[ "$(mval "celld_discovery_dropped_total{reason=\"replay\"}")" = "$(stat 2 drop_replay)" ] &&
+	 [ "$(mval "celld_discovery_pings_dropped_total{reason=\"bad_signature\"}")" = 1 ] &&
+	 [ "$(mval celld_discovery_peers)" = 2 ]'
+if command -v promtool >/dev/null; then
+	check "node 2's /metrics passes promtool check metrics" 'promtool check metrics <"$RUN/n2/scrape.txt" >/dev/null 2>&1'
+fi
 if [ "$(stat 2 bpf)" = 1 ]; then
 	check "node 2: the junk datagram dropped in the kernel (BPF filter)" \
 		'[ $(( $(stat 2 bpf_drops) - b0[2] )) -ge 1 ]'
@@ -55,16 +101,37 @@ fi
 # IPv6 only (ff02::7946 on the veth): nodes 1 and 2 again, no IPv4 group.
 for i in 1 2 3; do kill "${node_pids[$i]}" 2>/dev/null; wait "${node_pids[$i]}" 2>/dev/null; done
 node_pids=()
+v6=1
 for i in 1 2; do
-	mv "$RUN/n$i/stats" "$RUN/n$i/stats4"
-	ip netns exec "${NS}n$i" "$BIN/userspace/celld/celld" -S -r "$RUN/n$i/run" -s "$RUN/n$i/state" \
-		-o discovery=on -o discovery.group4=off -o "discovery.iface6=v$i" \
-		-o discovery.interval_ms=300 -o "discovery.stats=$RUN/n$i/stats" >>"$RUN/n$i/celld6.log" 2>&1 &
-	node_pids[$i]=$!
+	[ "$(ip netns exec "${NS}n$i" cat /proc/sys/net/ipv6/conf/v$i/disable_ipv6 2>/dev/null)" = 0 ] || v6=0
 done
-peers6() { for i in 1 2; do [ "$(stat "$i" peers)" = 1 ] || return 1; done; }
-check "IPv6 only (ff02::7946): nodes 1 and 2 see each other" 'wait_until 10 peers6'
-for i in 1 2; do mv "$RUN/n$i/stats4" "$RUN/n$i/stats"; done
+if [ $v6 = 1 ]; then
+	for i in 1 2; do
+		mv "$RUN/n$i/stats" "$RUN/n$i/stats4"
+		ip netns exec "${NS}n$i" "$BIN/userspace/celld/celld" -S -r "$RUN/n$i/run" -s "$RUN/n$i/state" \
+			-o discovery=on -o discovery.group4=off -o "discovery.iface6=v$i" \
+			-o discovery.interval_ms=300 -o discovery.ping_ms=100 \
+			-o "discovery.stats=$RUN/n$i/stats" >>"$RUN/n$i/celld6.log" 2>&1 &
+		node_pids[$i]=$!
+	done
+	peers6() { for i in 1 2; do [ "$(stat "$i" peers)" = 1 ] || return 1; done; }
+	check "IPv6 only (ff02::7946): nodes 1 and 2 see each other" 'wait_until 10 peers6'
+	rtt6() { peers_json "$1" | python3 -c "
+import json, sys
+r = json.load(sys.stdin)[\"rtts\"]
+sys.exit(0 if len(r) == 1 and r[0][\"addr\"].startswith(\"[fe80:\") and r[0][\"samples\"] >= 3 and r[0][\"est_us\"] > 0 else 1)"; }
+	check "IPv6 only: node 1 has an RTT to node 2 from signed pings to its link-local address" 'wait_until 10 rtt6 1'
+	check "IPv6 only: node 2 has an RTT to node 1" 'wait_until 5 rtt6 2'
+	for i in 1 2; do echo "# IPv6 node $i: $(peers_json $i | python3 -c "
+import json, sys
+d = json.load(sys.stdin); r = d['rtts'][0]; c = d['counters']
+print(r['addr'], 'est_us', r['est_us'], 'measured_us', r['measured_us'], 'samples', r['samples'], 'pings_bad', c['pings_bad'])")"; done
+	for i in 1 2; do mv "$RUN/n$i/stats4" "$RUN/n$i/stats"; done
+else
+	n=$((n + 1)); echo "ok $n IPv6 only: nodes 1 and 2 see each other # SKIP IPv6 disabled on the veth"
+	n=$((n + 1)); echo "ok $n IPv6 pings # SKIP IPv6 disabled on the veth"
+fi
 for i in 1 2 3; do echo "# node $i: $(tr '\n' ' ' <"$RUN/n$i/stats" | cut -c1-400)"; done
 [ $fail = 0 ] || { for i in 1 2 3; do sed 's/^/# /' "$RUN/n$i/celld.log"; done; cat "$RUN/inject.log" | sed 's/^/# /'; }
+echo "1..$n"
 exit $fail

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <sodium.h>
 
@@ -400,6 +403,170 @@ static int write_corpus(const char *dir)
 	return 0;
 }
 
+/* ---- signed pings (no sockets: the tx hook catches what would be sent) ---- */
+
+struct tx {
+	uint8_t buf[CELLD_PING_SIZE];
+	size_t len;
+	struct sockaddr_storage to;
+	int count;
+};
+
+static void catch_tx(void *ctx, const void *buf, size_t len, const struct sockaddr *to)
+{
+	struct tx *t = ctx;
+
+	t->count++;
+	t->len = len < sizeof(t->buf) ? len : sizeof(t->buf);
+	memcpy(t->buf, buf, t->len);
+	memcpy(&t->to, to,
+	       to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in));
+}
+
+static struct sockaddr_in6 ll6(uint8_t last, uint32_t scope)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(7946) };
+
+	a.sin6_addr.s6_addr[0] = 0xfe;
+	a.sin6_addr.s6_addr[1] = 0x80;
+	a.sin6_addr.s6_addr[15] = last;
+	a.sin6_scope_id = scope;
+	return a;
+}
+
+static uint64_t ping_drops(struct celld_discovery *d, int why)
+{
+	struct celld_discovery_counters c;
+
+	celld_discovery_get_counters(d, &c);
+	return c.ping_drop[why];
+}
+
+static void test_pings(void)
+{
+	struct celld_identity ia, ib, ic;
+	struct celld_discovery_config cfg;
+	struct celld_discovery *a, *b, *c;
+	struct celld_discovery_counters na;
+	struct cell_pheromone ph;
+	struct sockaddr_in6 from_a = ll6(1, 7), from_b = ll6(2, 7);
+	struct sockaddr_in from4 = { .sin_family = AF_INET, .sin_port = htons(7947) };
+	struct tx ta = { 0 }, tb = { 0 }, tc = { 0 };
+	uint8_t ping[CELLD_PING_SIZE], pong[CELLD_PING_SIZE], bad[CELLD_PING_SIZE];
+	const struct sockaddr_in6 *to;
+	struct timespec t0, t1;
+	int rounds = 0;
+
+	seed_identity(&ia, 11);
+	seed_identity(&ib, 12);
+	seed_identity(&ic, 13);
+	celld_discovery_config_init(&cfg);
+	a = make(&ia, &cfg);
+	b = make(&ib, &cfg);
+	c = make(&ic, &cfg);
+	ok(a && b && c, "pings: three discovery states");
+	if (!a || !b || !c)
+		return;
+	celld_discovery_set_tx_hook(a, catch_tx, &ta);
+	celld_discovery_set_tx_hook(b, catch_tx, &tb);
+	celld_discovery_set_tx_hook(c, catch_tx, &tc);
+	/* a and b hear each other over IPv6 only (link-local, interface 7). */
+	celld_discovery_build(b, "nucleus", 1, 0, &ph);
+	celld_discovery_input(a, &ph, sizeof(ph), (struct sockaddr *)&from_b, 1000);
+	celld_discovery_build(a, "nucleus", 1, 0, &ph);
+	celld_discovery_input(b, &ph, sizeof(ph), (struct sockaddr *)&from_a, 1000);
+	ok(celld_discovery_ping_peer(a, ic.pk) == -ENOENT, "no ping to a node never heard");
+	ok(celld_discovery_ping_peer(a, ib.pk) == 0 && ta.count == 1 && ta.len == CELLD_PING_SIZE,
+	   "a pings b: one 144-byte datagram");
+	to = (const struct sockaddr_in6 *)&ta.to;
+	ok(to->sin6_family == AF_INET6 && to->sin6_scope_id == 7 &&
+		   ntohs(to->sin6_port) == cfg.ping_port && to->sin6_addr.s6_addr[15] == 2,
+	   "an IPv6-only peer is pinged at its link-local address, scope and ping port");
+	memcpy(ping, ta.buf, sizeof(ping));
+	ok(celld_discovery_ping_input(b, ping, sizeof(ping), (struct sockaddr *)&from_a) == 0 &&
+		   tb.count == 1,
+	   "b answers the signed ping with a pong");
+	to = (const struct sockaddr_in6 *)&tb.to;
+	ok(to->sin6_family == AF_INET6 && to->sin6_scope_id == 7 && to->sin6_addr.s6_addr[15] == 1,
+	   "the pong goes back to the ping's source (scope kept)");
+	memcpy(pong, tb.buf, sizeof(pong));
+	ok(celld_discovery_ping_input(a, pong, sizeof(pong), (struct sockaddr *)&from_b) == 0,
+	   "a takes the pong as an RTT sample");
+	celld_discovery_get_counters(a, &na);
+	ok(na.pongs_received == 1 && na.pings_sent == 1 && na.pings_bad == 0, "a: pings_sent 1, "
+									      "pongs_received 1, "
+									      "pings_bad 0");
+	ok(celld_discovery_ping_input(a, pong, sizeof(pong), (struct sockaddr *)&from_b) ==
+			   1 + CELLD_PING_STALE &&
+		   ping_drops(a, CELLD_PING_STALE) == 1,
+	   "the same pong again: stale, counted");
+	/* On-path lies: a coordinate changed in flight no longer verifies. */
+	celld_discovery_ping_peer(a, ib.pk);
+	memcpy(bad, ta.buf, sizeof(bad));
+	bad[16] ^= 0x40;
+	ok(celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a) ==
+			   1 + CELLD_PING_BAD_SIGNATURE &&
+		   ping_drops(b, CELLD_PING_BAD_SIGNATURE) == 1 && tb.count == 1,
+	   "ping with a changed coordinate: bad signature, counted, not answered");
+	memcpy(bad, ta.buf, sizeof(bad));
+	bad[4] = 2; /* the ping turned into a pong */
+	ok(celld_discovery_ping_input(a, bad, sizeof(bad), (struct sockaddr *)&from_b) ==
+		   1 + CELLD_PING_UNKNOWN_PEER,
+	   "a's own ping reflected as a pong: not a peer's key");
+	memcpy(bad, ta.buf, sizeof(bad));
+	memcpy(bad + 36, ib.pk, 32);
+	ok(celld_discovery_ping_input(a, bad, sizeof(bad), (struct sockaddr *)&from_b) ==
+		   1 + CELLD_PING_BAD_SIGNATURE,
+	   "a's ping claiming b's key: bad signature");
+	memcpy(bad, ta.buf, sizeof(bad));
+	bad[70] = 0x55; /* relay fields are not signed (the relay writes them) */
+	ok(celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a) == 0,
+	   "relay fields changed: still accepted");
+	celld_discovery_build(a, "nucleus", 1, 0, &ph);
+	celld_discovery_input(c, &ph, sizeof(ph), (struct sockaddr *)&from_a, 1000);
+	celld_discovery_ping_peer(c, ia.pk);
+	memcpy(bad, tc.buf, sizeof(bad));
+	ok(celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a) ==
+		   1 + CELLD_PING_UNKNOWN_PEER,
+	   "ping by a node b never accepted: unknown_peer (no signature work)");
+	ok(celld_discovery_ping_input(b, bad, 80, (struct sockaddr *)&from_a) ==
+			   1 + CELLD_PING_MALFORMED &&
+		   celld_discovery_ping_input(b, ping, sizeof(ping), NULL) ==
+			   1 + CELLD_PING_MALFORMED,
+	   "the old 80-byte ping, or no source: malformed");
+	memcpy(bad, ta.buf, sizeof(bad));
+	bad[5] = 1;
+	ok(celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a) ==
+		   1 + CELLD_PING_MALFORMED,
+	   "reserved byte set: malformed");
+	/* IPv4 still works: a peer heard on both families is pinged at its IPv4 address. */
+	from4.sin_addr.s_addr = htonl(0x0a000002);
+	celld_discovery_build(b, "nucleus", 1, 0, &ph);
+	celld_discovery_input(a, &ph, sizeof(ph), (struct sockaddr *)&from4, 1001);
+	celld_discovery_ping_peer(a, ib.pk);
+	ok(ta.to.ss_family == AF_INET &&
+		   ((struct sockaddr_in *)&ta.to)->sin_addr.s_addr == htonl(0x0a000002),
+	   "a peer heard on IPv4 too is pinged over IPv4");
+	/* Cost of one signed exchange: sign ping, verify + sign pong, verify. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		celld_discovery_ping_peer(a, ib.pk);
+		celld_discovery_ping_input(b, ta.buf, ta.len, (struct sockaddr *)&from4);
+		celld_discovery_ping_input(a, tb.buf, tb.len, (struct sockaddr *)&from4);
+		rounds++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec) < 3e8 || rounds < 50);
+	celld_discovery_get_counters(a, &na);
+	ok(na.pongs_received >= (uint64_t)rounds, "every timed exchange gave an RTT sample");
+	printf("# signed ping exchange (2 signs + 2 verifies, both ends): %.1f us per ping (%d "
+	       "rounds)\n",
+	       ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / rounds, rounds);
+	celld_discovery_free(a);
+	celld_discovery_free(b);
+	celld_discovery_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (sodium_init() < 0) {
@@ -410,6 +577,7 @@ int main(int argc, char **argv)
 		return write_corpus(argv[2]);
 	test_identity();
 	test_receiver();
+	test_pings();
 	test_vivaldi();
 	printf("1..%d\n", n);
 	return failed;

@@ -7,9 +7,8 @@
  * An input of 257 bytes is a datagram re-signed by one of 6 sender keys
  * (chosen by its first byte) before it is received, so that the paths
  * after the signature (sequences, tables, eviction, withdrawal) are
- * fuzzed too, not only the refusals.  An input of 81 bytes is a datagram
- * of the ping port from 10.0.0.1 carrying the key of one of those 6
- * senders (first byte), so pings reach past the peer lookup.
+ * fuzzed too, not only the refusals.  The ping receiver has its own
+ * target (fuzz_ping_rx.c).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -59,15 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		celld_identity_sign(&sender, &ph, offsetof(struct cell_pheromone, signature),
 				    ph.signature);
 		celld_discovery_input(disc, &ph, sizeof(ph), NULL, now);
-	} else if (size == 81) {
-		uint8_t ping[80], seed[32], sk[64];
-		struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(7947) };
-
-		memcpy(ping, data + 1, sizeof(ping));
-		memset(seed, 2 + data[0] % 6, sizeof(seed));
-		crypto_sign_seed_keypair(ping + 36, sk, seed);
-		from.sin_addr.s_addr = htonl(0x0a000001);
-		celld_discovery_ping_input(disc, ping, sizeof(ping), (struct sockaddr *)&from);
 	} else {
 		celld_discovery_input(disc, data, size, NULL, now);
 	}

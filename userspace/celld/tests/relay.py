@@ -5,7 +5,7 @@ test.  Nodes 10.77.0.1..N sit at random points of a 40 ms x 40 ms plane
 with an access-link height of 1..5 ms each (seeded): RTT(i,j) = |pi - pj| +
 hi + hj.  celld (-o discovery.relay=ADDR:PORT) sends every ping and pong
 here with its destination in bytes 68..73; the relay writes the sender into
-bytes 74..79 and forwards the datagram to the destination after half the
+bytes 74..79 (not signed: bytes 80..143 sign 0..67) and forwards the datagram to the destination after half the
 RTT of the pair.  The matrix (us) is written to MATRIX_OUT first."""
 import heapq, math, random, select, socket, struct, sys, time
 
@@ -42,14 +42,14 @@ while True:
     r, _, _ = select.select([s], [], [], timeout)
     if r:
         data, (sip, sport) = s.recvfrom(512)
-        if len(data) != 80:
+        if len(data) != 144:  # CELLD_PING_SIZE
             continue
         dip = socket.inet_ntoa(data[68:72])
         dport = struct.unpack_from("<H", data, 72)[0]
         i, j = index(sip), index(dip)
         if i is None or j is None:
             continue
-        data = data[:74] + socket.inet_aton(sip) + struct.pack("<H", sport)
+        data = data[:74] + socket.inet_aton(sip) + struct.pack("<H", sport) + data[80:]
         seq += 1
         heapq.heappush(queue, (time.monotonic() + rtt[i][j] / 2e6, seq, data, (dip, dport)))
     now = time.monotonic()
