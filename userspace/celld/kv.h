@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * The replicated state of a celld cluster (Documentation/raft.rst): a small
+ * key-value store for cells and the cluster-wide registry (which cell runs
+ * on which node, with its fingerprint), changed only by commands that Raft
+ * has committed, applied in log order on every node.
+ *
+ * Commands carry the client's id and a per-client request number: the
+ * state machine remembers the last request and its result per client, so a
+ * command committed twice (a client retrying after a lost answer or a
+ * leader change) takes effect once and answers the same both times.
+ *
+ * Everything here is deterministic (no clocks, no randomness, no pointers
+ * in results): every node that applies the same commands holds the same
+ * state, and kv_state_digest() says so.  Single-threaded.
+ */
+#ifndef CELLD_KV_H
+#define CELLD_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KV_CMD_VERSION	 1
+#define KV_KEY_MAX	 256	     /* bytes of a key (1..KV_KEY_MAX) */
+#define KV_VALUE_MAX	 (64u << 10) /* bytes of a value */
+#define KV_CMD_HDR	 32	     /* fixed part of an encoded command */
+#define KV_CMD_MAX	 (KV_CMD_HDR + KV_KEY_MAX + 2 * KV_VALUE_MAX)
+#define KV_SESSIONS_MAX	 4096 /* clients remembered for deduplication */
+#define KV_DEFAULT_KEYS	 65536
+#define KV_DEFAULT_BYTES (64u << 20)
+
+enum kv_table {
+	KV_TABLE_KV = 0,       /* cell_kv_* / `cell kv` */
+	KV_TABLE_REGISTRY = 1, /* key "node/name", value a kv_reg record */
+	KV_TABLE_COUNT,
+};
+
+enum kv_op {
+	KV_OP_PUT = 1, /* set key to value */
+	KV_OP_DEL = 2, /* remove key (NOT_FOUND if absent) */
+	KV_OP_CAS = 3, /* set key to value if it holds expect (absent: expect_len 0 + flag) */
+};
+
+/* Flags of a command. */
+#define KV_F_EXPECT_ABSENT 0x01 /* CAS: succeed only if the key does not exist */
+
+/* A decoded command: pointers into the buffer it was decoded from. */
+struct kv_cmd {
+	uint8_t op;	  /* enum kv_op */
+	uint8_t table;	  /* enum kv_table */
+	uint8_t flags;	  /* KV_F_* */
+	uint64_t client;  /* a client's id, nonzero */
+	uint64_t request; /* that client's request number, increasing from 1 */
+	const uint8_t *key;
+	uint16_t key_len;
+	const uint8_t *expect;
+	uint32_t expect_len;
+	const uint8_t *value;
+	uint32_t value_len;
+};
+
+/* What a command did; the same answer for a duplicate. */
+enum kv_outcome {
+	KV_DONE = 0,	     /* put, del, or cas that matched */
+	KV_CAS_MISMATCH = 1, /* cas: the key held something else */
+	KV_ABSENT = 2,	     /* del or cas of a key that does not exist */
+	KV_FULL = 3,	     /* the store's key or byte limit refused it */
+	KV_STALE = 4,	     /* request older than the client's last: ignored */
+	KV_INVALID = 5,	     /* the command did not decode (never from a sound leader) */
+};
+
+struct kv_result {
+	uint8_t outcome;   /* enum kv_outcome */
+	uint64_t revision; /* the key's revision after the command (0: none) */
+};
+
+/*
+ * kv_cmd_encode() - write @cmd into @buf (@cap bytes); returns the length,
+ * or 0 if @cmd is invalid or does not fit.
+ */
+size_t kv_cmd_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap);
+
+/*
+ * kv_cmd_decode() - parse @len bytes at @buf into @cmd (pointing into
+ * @buf).  Every field is checked: version, op, table, flags, lengths against
+ * the limits and against @len exactly, client nonzero, key nonempty.
+ * Return: 0, or -EBADMSG with a reason in @why (static text) if not NULL.
+ */
+int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *cmd, const char **why);
+
+struct kv_state;
+
+struct kv_limits {
+	uint32_t max_keys;  /* per table; 0: KV_DEFAULT_KEYS */
+	uint64_t max_bytes; /* keys + values, all tables; 0: KV_DEFAULT_BYTES */
+};
+
+struct kv_state *kv_state_new(const struct kv_limits *limits);
+void kv_state_free(struct kv_state *s);
+
+/*
+ * kv_state_apply() - apply a decoded command committed at log @index.
+ * Return: 0 with *@res filled (the outcome says what happened), -ENOMEM.
+ */
+int kv_state_apply(struct kv_state *s, const struct kv_cmd *cmd, uint64_t index,
+		   struct kv_result *res);
+
+/*
+ * kv_state_get() - the value of @key in @table: a pointer valid until the
+ * next change, its length and revision; NULL if absent.
+ */
+const uint8_t *kv_state_get(const struct kv_state *s, uint8_t table, const uint8_t *key,
+			    uint16_t key_len, uint32_t *len, uint64_t *revision);
+
+/* kv_state_count() - keys in @table. */
+uint32_t kv_state_count(const struct kv_state *s, uint8_t table);
+
+/*
+ * kv_state_foreach() - call @fn for every key of @table in key order with
+ * keys starting with @prefix (@prefix_len 0: all); stops when @fn returns
+ * nonzero and returns that.
+ */
+int kv_state_foreach(const struct kv_state *s, uint8_t table, const uint8_t *prefix,
+		     uint16_t prefix_len,
+		     int (*fn)(const uint8_t *key, uint16_t key_len, const uint8_t *value,
+			       uint32_t value_len, uint64_t revision, void *ctx),
+		     void *ctx);
+
+/* kv_state_applied() - the log index of the last command applied (or restored). */
+uint64_t kv_state_applied(const struct kv_state *s);
+
+/*
+ * kv_state_digest() - a 64-bit digest of the whole state (tables, revisions,
+ * sessions, applied index): equal on nodes that applied the same commands.
+ */
+uint64_t kv_state_digest(const struct kv_state *s);
+
+/*
+ * kv_state_snapshot() - the whole state as one malloc'd buffer (*@buf,
+ * *@len; free() it): magic, version, every table in key order, the
+ * sessions, a BLAKE2b-128 checksum over it all.
+ * Return: 0 or -ENOMEM.
+ */
+int kv_state_snapshot(const struct kv_state *s, uint8_t **buf, size_t *len);
+
+/*
+ * kv_state_restore() - replace the state of @s with the snapshot at @buf.
+ * The snapshot is checked whole first (checksum, magic, version, every length,
+ * key order, limits); on any error @s is unchanged.
+ * Return: 0, -EBADMSG with the reason in @why, or -ENOMEM.
+ */
+int kv_state_restore(struct kv_state *s, const uint8_t *buf, size_t len, const char **why);
+
+/* ---- the Raft glue (kv_fsm.c) ------------------------------------------ */
+
+struct raft_fsm;
+
+/*
+ * kv_fsm_init() - fill @fsm (libraft's struct raft_fsm, version 2) to apply
+ * commands to @s: apply decodes and applies (a command that does not decode
+ * is applied as KV_INVALID, never an error that would stall the log),
+ * snapshot/restore use kv_state_snapshot()/kv_state_restore().  The
+ * revision of a command is its sequence number among applied commands.
+ */
+void kv_fsm_init(struct raft_fsm *fsm, struct kv_state *s);
+
+/* The result an apply callback receives, unpacked (no memory behind it). */
+void kv_fsm_result(void *result, struct kv_result *res);
+
+#endif /* CELLD_KV_H */
