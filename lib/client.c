@@ -1249,7 +1249,13 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 					 strerror(err));
 		/* Other failures: the general path reports them the usual way. */
 	}
-	st = cell_call_begin(c, method, len, CELL_CALL_ONEWAY, deadline, &call, &buf);
+	/* Under a policy, a message not sent yet is retried (each reconnect paced). */
+	for (uint32_t tries = 0;; tries++) {
+		st = cell_call_begin(c, method, len, CELL_CALL_ONEWAY, deadline, &call, &buf);
+		if (st != CELL_STATUS_UNAVAILABLE || !c || !c->res || refused_by_breaker ||
+		    tries >= cell_resilience_retries(c->res))
+			break;
+	}
 	if (st)
 		return st;
 	if (len)

@@ -32,6 +32,7 @@
 #define FP	 0x5e5111e9ce5e5111ULL
 #define M_RECORD 1 /* payload: struct record_req; counts deliveries of its id */
 #define M_IDEM	 2 /* the same, but marked idempotent by the client */
+#define M_NOTE	 3 /* one-way: counts deliveries of its id */
 #define MAX_IDS	 65536
 #define MS	 CELL_NSEC_PER_MSEC
 #define NAME	 "restest"
@@ -248,6 +249,19 @@ static enum cell_status record(const struct cell_vesicle *req, struct cell_reply
 	return cell_reply_send(reply, &n, sizeof(n)) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
 }
 
+static enum cell_status note(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	struct record_req r;
+
+	(void)ctx;
+	if (reply || req->len != sizeof(r))
+		return CELL_STATUS_INVALID_ARGUMENT;
+	memcpy(&r, req->data, sizeof(r));
+	if (r.id < MAX_IDS)
+		atomic_fetch_add(&deliveries[r.id], 1);
+	return CELL_STATUS_OK;
+}
+
 struct server_args {
 	const char *dir;
 	enum cell_ring_backend backend;
@@ -268,7 +282,8 @@ static struct cell_server *make_server(void *arg)
 	if (!srv)
 		return NULL;
 	if (cell_server_handle(srv, M_RECORD, record, NULL) ||
-	    cell_server_handle(srv, M_IDEM, record, NULL)) {
+	    cell_server_handle(srv, M_IDEM, record, NULL) ||
+	    cell_server_handle(srv, M_NOTE, note, NULL)) {
 		cell_server_free(srv);
 		return NULL;
 	}
@@ -457,6 +472,12 @@ static void *call_in_thread(void *arg)
 	struct caller *k = arg;
 	uint32_t id;
 
+	if (!k->loop && k->method == M_NOTE) {
+		struct record_req r = { .id = k->id };
+
+		k->st = cell_client_send(k->c, M_NOTE, &r, sizeof(r), cell_deadline_in_ms(3000));
+		return NULL;
+	}
 	if (!k->loop) {
 		k->st = record_call(k->c, k->method, k->id, k->sleep_ms, cell_deadline_in_ms(3000));
 		return NULL;
@@ -507,6 +528,32 @@ TEST_F(live, call_not_sent_is_retried_until_the_server_is_back)
 	EXPECT_LT(0, self->server);
 	EXPECT_EQ(CELL_STATUS_OK, k.st) TH_LOG("%s", cell_last_error(NULL));
 	EXPECT_EQ(1, deliveries[30]);
+}
+
+TEST_F(live, one_way_message_not_sent_is_retried_until_the_server_is_back)
+{
+	struct cell_resilience_opts ro = {
+		.sz = sizeof(ro),
+		.max_retries = 50,
+		.backoff_initial_ns = 10 * MS,
+		.backoff_max_ns = 40 * MS,
+		.breaker_threshold = CELL_RESILIENCE_BREAKER_OFF,
+	};
+	struct caller k = { .method = M_NOTE, .id = 35 };
+	int i;
+	pthread_t t;
+
+	self->c = k.c = connect_policy(self, variant, &ro);
+	ASSERT_NE(NULL, self->c);
+	stop(self);
+	ASSERT_EQ(0, pthread_create(&t, NULL, call_in_thread, &k));
+	restart_after(self, 150);
+	pthread_join(t, NULL);
+	EXPECT_EQ(CELL_STATUS_OK, k.st) TH_LOG("%s", cell_last_error(NULL));
+	/* One-way: it arrives when the server gets to it. */
+	for (i = 0; i < 200 && !deliveries[35]; i++)
+		usleep(5000);
+	EXPECT_EQ(1, deliveries[35]);
 }
 
 TEST_F(live, server_killed_mid_call_is_not_retried_unless_idempotent)

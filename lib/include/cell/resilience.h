@@ -19,7 +19,8 @@
  *    request was committed), or when the caller marked its method
  *    idempotent (@idempotent).  A call that may have reached the server
  *    and got no answer (server killed mid-call) is otherwise reported
- *    UNAVAILABLE, never resent.
+ *    UNAVAILABLE, never resent.  cell_client_send() retries a one-way
+ *    message that was not sent yet.
  *
  * A failure is what the transport decides locally: no connection, a lost
  * connection (UNAVAILABLE without a response), a missed deadline.  Any
