@@ -145,6 +145,31 @@ void collect_metrics(const char *dir, const char *name, uint64_t fingerprint,
 	cell_client_free(c);
 }
 
+int collect_ping(const char *dir, const char *name, uint64_t fingerprint, unsigned int timeout_ms,
+		 uint32_t *rtt_us, char *err, size_t cap)
+{
+	struct cell_client *c;
+	enum cell_status st;
+	uint64_t t0;
+	uint32_t len;
+	void *resp = NULL;
+
+	*rtt_us = 0;
+	c = collect_connect(dir, name, fingerprint, timeout_ms, err, cap);
+	if (!c)
+		return 0;
+	t0 = cell_now_ns();
+	st = cell_client_control(c, CELL_METHOD_PING, NULL, 0, &resp, &len,
+				 deadline_of(timeout_ms));
+	free(resp);
+	if (st == CELL_STATUS_OK)
+		*rtt_us = (uint32_t)((cell_now_ns() - t0 + 999) / 1000);
+	else
+		snprintf(err, cap, "%s: PING: %s", name, cell_status_name(st));
+	cell_client_free(c);
+	return st == CELL_STATUS_OK;
+}
+
 enum cell_status collect_spans(const char *dir, const char *name, uint64_t fingerprint,
 			       const uint8_t *trace_id, unsigned int timeout_ms,
 			       struct cell_span **spans, size_t *n, char *err, size_t cap)

@@ -55,6 +55,13 @@ void collect_metrics(const char *dir, const char *name, uint64_t fingerprint,
 		     unsigned int timeout_ms, struct collect_result *r);
 
 /**
+ * collect_ping() - connect to cell @name and PING it once: 1 (answered,
+ * *@rtt_us its round trip) or 0 (@err says why: no connection, timeout).
+ */
+int collect_ping(const char *dir, const char *name, uint64_t fingerprint, unsigned int timeout_ms,
+		 uint32_t *rtt_us, char *err, size_t cap);
+
+/**
  * collect_spans() - the spans cell @name recorded for @trace_id (NULL:
  * all) into *@spans (malloc'd, *@n of them).
  * Return: the call's status; @err says why when it is not OK.

@@ -121,6 +121,29 @@ static void collect_one(const struct celld_entry *e, void *ctx)
 		return;
 	cur->seen = true;
 	c->asked++;
+	/*
+	 * Health of the cell in the registry (`cell ps`): a PING in every
+	 * tick's batch (not in the nucleus call's round, to keep `cell trace`
+	 * quick), unreachable when it does not answer within
+	 * collect.timeout_ms (then no SPANS either), ok again when it does.
+	 */
+	if (c->limit != SIZE_MAX) {
+		uint32_t rtt_us;
+		int up = collect_ping(c->d->cfg.runtime_dir, e->name, e->fingerprint, c->timeout_ms,
+				      &rtt_us, err, sizeof(err));
+		uint8_t health = up ? CELLD_HEALTH_OK : CELLD_HEALTH_UNREACHABLE;
+
+		if (health != e->health && c->d->cfg.verbose)
+			celld_log("collect: %s is %s%s%s", e->name, up ? "healthy" : "unreachable",
+				  up ? "" : ": ", up ? "" : err);
+		/* The entry stays valid: set_health changes fields, not the table. */
+		celld_registry_set_health(c->d->registry, "", e->name, health,
+					  up ? rtt_us : e->rtt_us);
+		if (!up) {
+			c->failed++;
+			return;
+		}
+	}
 	if (collect_spans(c->d->cfg.runtime_dir, e->name, e->fingerprint, NULL, c->timeout_ms,
 			  &spans, &n, err, sizeof(err)) != CELL_STATUS_OK) {
 		c->failed++; /* counted (cells_failed), not logged: it may be every tick */
