@@ -352,8 +352,16 @@ static void addr_string(const struct sockaddr *sa, char *out, size_t cap)
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
+		char ifname[IF_NAMESIZE + 1] = "";
+
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(in6->sin6_port));
+		/* A link-local address means nothing without its interface. */
+		if (in6->sin6_scope_id && !if_indextoname(in6->sin6_scope_id, ifname + 1))
+			snprintf(ifname + 1, sizeof(ifname) - 1, "%u",
+				 (unsigned)in6->sin6_scope_id);
+		if (in6->sin6_scope_id)
+			ifname[0] = '%';
+		snprintf(out, cap, "[%s%s]:%u", ip, ifname, ntohs(in6->sin6_port));
 	}
 }
 
