@@ -341,6 +341,9 @@ static int open_pinned(int fds[NR_MAPS])
 			continue;
 		if (errno != ENOENT && errno != ENOTDIR)
 			die("%s: %s%s", path, strerror(errno), err_hint(errno));
+		if (i)
+			die("%s: maps of an older cell-ratelimit (no %s): detach and attach again",
+			    pin_dir, map_names[i]);
 		close_fds(fds, i);
 		return -ENOENT;
 	}
@@ -638,9 +641,34 @@ static void unpin_unused(__u32 detached_id)
 	rmdir(pin_dir);
 }
 
+/*
+ * Detach an XDP bpf_link of @prog_id on @ifindex: what tools of before
+ * the netlink attach made (pinned as xdp-DEV).  0, or -ENOENT if none.
+ */
+static int detach_xdp_link(int ifindex, __u32 prog_id)
+{
+	__u32 id = 0;
+	int fd, err = -ENOENT;
+
+	while (err == -ENOENT && bpf_link_get_next_id(id, &id) == 0) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		fd = bpf_link_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+		    info.prog_id == prog_id && (int)info.xdp.ifindex == ifindex)
+			err = bpf_link_detach(fd) ? -errno : 0;
+		close(fd);
+	}
+	return err;
+}
+
 static void detach_xdp(const char *dev, int ifindex, const struct attachment *a)
 {
 	LIBBPF_OPTS(bpf_xdp_attach_opts, xo);
+	char path[PATH_MAX], name[64];
 	int fd = bpf_prog_get_fd_by_id(a->prog_id), err;
 
 	if (fd < 0)
@@ -648,6 +676,14 @@ static void detach_xdp(const char *dev, int ifindex, const struct attachment *a)
 	xo.old_prog_fd = fd; /* only ours: fails if it was replaced meanwhile */
 	err = bpf_xdp_detach(ifindex, a->xdp_flags, &xo);
 	close(fd);
+	if (err == -EBUSY) {
+		/* Held by a link (an older tool's attach): detach that link. */
+		err = detach_xdp_link(ifindex, a->prog_id);
+		snprintf(name, sizeof(name), "xdp-%s", dev);
+		pin_path(path, sizeof(path), name);
+		if (!err)
+			unlink(path);
+	}
 	if (err)
 		die("detach XDP from %s: %s%s", dev, strerror(-err), err_hint(err));
 }
@@ -658,11 +694,22 @@ static void detach_tc(const char *dev, int ifindex, const struct attachment *a)
 	LIBBPF_OPTS(bpf_tc_opts, to, .priority = TC_PRIORITY);
 	int err;
 
+	char path[PATH_MAX], name[64];
+	bool own = a->hook == HOOK_TC_OWN;
+
+	/* An older tool recorded a clsact it created as a tcq-DEV pin. */
+	snprintf(name, sizeof(name), "tcq-%s", dev);
+	pin_path(path, sizeof(path), name);
+	if (!unlink(path))
+		own = true;
+	snprintf(name, sizeof(name), "tc-%s", dev);
+	pin_path(path, sizeof(path), name);
+	unlink(path);
 	to.handle = a->hook == HOOK_TC_OWN ? TC_HANDLE_OWN : TC_HANDLE_KEEP;
 	err = bpf_tc_detach(&hook, &to);
 	if (err && err != -ENOENT)
 		die("detach TC from %s: %s%s", dev, strerror(-err), err_hint(err));
-	if (a->hook == HOOK_TC_OWN) {
+	if (own) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		bpf_tc_hook_destroy(&hook);
 	}
