@@ -18,7 +18,7 @@ netns_require
 echo "TAP version 13"
 netns_setup 3 || { echo "Bail out! netns setup failed"; exit 1; }
 for i in 1 3; do start_node "$i" -o discovery.interval_ms=300; done
-start_node 2 -o discovery.interval_ms=300 -o http=127.0.0.1:0
+start_node 2 -o discovery.interval_ms=300 -o discovery.ping_ms=200 -o http=127.0.0.1:0
 peers_all() { for i in 1 2 3; do [ "$(stat "$i" peers)" = 2 ] || return 1; done; }
 check "three nodes see each other (peers 2 each)" 'wait_until 10 peers_all'
 CELL_RUNTIME_DIR=$RUN/n1/run "$BIN/userspace/examples/demo_server" alpha >"$RUN/alpha.log" 2>&1 &
@@ -74,10 +74,12 @@ check "node 2: the forged ping refused (ping_bad_bad_signature 1)" '[ "$(stat 2 
 check "node 2: the ping of an unknown key refused (ping_bad_unknown_peer 1)" '[ "$(stat 2 ping_bad_unknown_peer)" = 1 ]'
 check "node 2 through the nucleus (cell peers -j): drop_replay +1, ping_bad_bad_signature 1" \
 	'[ $(( $(pc 2 drop_replay) - pj0 )) -eq 1 ] && [ "$(pc 2 ping_bad_bad_signature)" = 1 ]'
-check "node 2 through the nucleus: RTTs of both peers from signed IPv4 pings" 'peers_json 2 | python3 -c "
+rtt4() { peers_json 2 | python3 -c "
 import json, sys
-r = json.load(sys.stdin)[\"rtts\"]
-sys.exit(0 if len(r) == 2 and all(p[\"samples\"] > 0 and p[\"est_us\"] > 0 for p in r) else 1)"'
+r = json.load(sys.stdin)['rtts']
+sys.exit(0 if len(r) == 2 and all(p['samples'] > 0 and p['est_us'] > 0 for p in r) else 1)"; }
+# Each ping goes to a random peer: wait until both were picked.
+check "node 2 through the nucleus: RTTs of both peers from signed IPv4 pings" 'wait_until 10 rtt4'
 hport=$(sed -n 's/.*http: listening on .*:\([0-9]*\) .*/\1/p' "$RUN/n2/celld.log" | tail -1)
 ip netns exec "${NS}n2" python3 -c "
 import urllib.request
