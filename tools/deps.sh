@@ -12,7 +12,8 @@ declare -A groups=(
 	[build]="build-essential cmake pkg-config clang llvm lld libclang-rt-14-dev
 		 clang-format perl xz-utils linux-source-6.1 gawk patch
 		 libuv1-dev python3 python3-venv python3-pip python3-setuptools
-		 libmicrohttpd-dev libsodium-dev libraft-dev"
+		 libmicrohttpd-dev libsodium-dev libraft-dev
+		 golang-go"
 	[kernel]="linux-headers-amd64 linux-image-amd64 qemu-system-x86
 		  busybox-static cpio kmod sparse"
 	[bpf]="libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 nftables

@@ -190,5 +190,7 @@ void emit_header(const struct schema *s, const char *src_name, FILE *out);
 void emit_mcu_header(const struct schema *s, const char *src_name, FILE *out);
 /* cellc --lang=python: a module for bindings/python (Documentation/bindings.rst). */
 void emit_python(const struct schema *s, const char *src_name, FILE *out);
+/* cellc --lang=go: a package for bindings/go (Documentation/bindings.rst). */
+void emit_go(const struct schema *s, const char *src_name, FILE *out);
 
 #endif /* CELLC_H */

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * cellc [-o OUT] [--mcu | --lang=c|python | --canonical | --fingerprint] FILE.cell
+ * cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] FILE.cell
  *
  * Compiles FILE.cell to a C header (on stdout, or OUT written whole or
  * not at all); --mcu writes the freestanding flavour for mcu/ instead,
- * --lang=python a module for bindings/python.  --canonical prints the canonical text instead,
+ * --lang=python a module for bindings/python, --lang=go a package for
+ * bindings/go.  --canonical prints the canonical text instead,
  * --fingerprint its FNV-1a 64 as 0x%016x.  Errors go to stderr as
  * "file:line:column: error: message"; the exit code is then 1 (2 for
  * usage or I/O errors).
@@ -19,7 +20,7 @@
 
 static void usage(void)
 {
-	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python | --canonical | --fingerprint] "
+	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] "
 	      "FILE.cell\n",
 	      stderr);
 	exit(2);
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
 			emit = emit_header;
 		else if (!strcmp(argv[i], "--lang=python"))
 			emit = emit_python;
+		else if (!strcmp(argv[i], "--lang=go"))
+			emit = emit_go;
 		else if (argv[i][0] == '-' || file)
 			usage();
 		else
