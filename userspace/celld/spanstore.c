@@ -31,6 +31,8 @@ struct cursor {
 	uint8_t last[8]; /* newest span id taken */
 	bool have;
 	bool seen; /* in this round's registry walk */
+	/* Health: PINGs missed in a row (at most 3); ticks to skip before the next. */
+	uint8_t misses, wait;
 };
 
 struct celld_collect {
@@ -126,7 +128,16 @@ static void collect_one(const struct celld_entry *e, void *ctx)
 	 * tick's batch (not in the nucleus call's round, to keep `cell trace`
 	 * quick), unreachable when it does not answer within
 	 * collect.timeout_ms (then no SPANS either), ok again when it does.
+	 * A cell that does not answer costs the loop up to that timeout, so
+	 * after 1, 2, 3+ misses in a row it is skipped for 1, 3, 7 ticks, and
+	 * the nucleus call's round skips it.
 	 */
+	if (cur->misses && (c->limit == SIZE_MAX || cur->wait)) {
+		if (c->limit != SIZE_MAX)
+			cur->wait--;
+		c->failed++;
+		return;
+	}
 	if (c->limit != SIZE_MAX) {
 		uint32_t rtt_us;
 		int up = collect_ping(c->d->cfg.runtime_dir, e->name, e->fingerprint, c->timeout_ms,
@@ -140,9 +151,13 @@ static void collect_one(const struct celld_entry *e, void *ctx)
 		celld_registry_set_health(c->d->registry, "", e->name, health,
 					  up ? rtt_us : e->rtt_us);
 		if (!up) {
+			if (cur->misses < 3)
+				cur->misses++;
+			cur->wait = (uint8_t)((1u << cur->misses) - 1);
 			c->failed++;
 			return;
 		}
+		cur->misses = 0;
 	}
 	if (collect_spans(c->d->cfg.runtime_dir, e->name, e->fingerprint, NULL, c->timeout_ms,
 			  &spans, &n, err, sizeof(err)) != CELL_STATUS_OK) {
