@@ -61,7 +61,8 @@ func pollOne(fd int, events int16, timeout time.Duration) (int16, error) {
 // ctxError maps the end of a context to a cell status.
 func ctxError(ctx context.Context, what string) error {
 	err := ctx.Err()
-	if errors.Is(err, context.DeadlineExceeded) {
+	// nil: the deadline has passed but the context's timer has not fired yet.
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
 		return Errorf(StatusDeadlineExceeded, "%s: no answer in time", what)
 	}
 	return Errorf(StatusCancelled, "%s: %v", what, err)
