@@ -39,6 +39,10 @@ int cell_cmd_trace(int argc, char **argv);
 /* id.c: cell id [-j] [-s STATE_DIR]. */
 int cell_cmd_id(int argc, char **argv);
 
+/* kv.c: cell kv get|put|del|cas (the cluster's key-value store), cell cluster. */
+int cell_cmd_kv(int argc, char **argv);
+int cell_cmd_cluster(int argc, char **argv);
+
 /* peers.c: LAN discovery counters and per-peer RTTs (celld's nucleus). */
 int cell_cmd_peers(int argc, char **argv);
 

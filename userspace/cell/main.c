@@ -28,6 +28,10 @@ static const struct cell_command commands[] = {
 	  "trace [-j] TRACE_ID          the spans of one trace as a tree across cells" },
 	{ "id", cell_cmd_id,
 	  "id [-j] [-s STATE_DIR]      this node's public key (celld's node id)" },
+	{ "kv", cell_cmd_kv,
+	  "kv [-j] get|put|del|cas ARGS the cluster's replicated key-value store" },
+	{ "cluster", cell_cmd_cluster,
+	  "cluster [-j]                this node's view of its Raft group" },
 	{ "peers", cell_cmd_peers,
 	  "peers [-j]                  LAN peers, their RTT, discovery counters" },
 #endif

@@ -39,6 +39,7 @@ struct celld_discovery;
 struct celld_http;
 struct celld_collect;
 struct celld_scan;
+struct celld_cluster;
 
 struct celld {
 	uv_loop_t *loop;
@@ -53,6 +54,7 @@ struct celld {
 	struct celld_discovery *discovery;
 	struct celld_http *http;
 	struct celld_collect *collect;
+	struct celld_cluster *cluster; /* cluster.c: the Raft group, NULL if none */
 	int exit_code; /* set by celld_stop() */
 };
 
@@ -89,5 +91,8 @@ void celld_nucleus_stop(struct celld *d);
 /* scan.c: find sockets in the runtime directory, now and as they appear. */
 int celld_scan_start(struct celld *d);
 void celld_scan_stop(struct celld *d);
+
+int celld_cluster_start(struct celld *d);
+void celld_cluster_stop(struct celld *d);
 
 #endif /* CELLD_H */

@@ -8,14 +8,15 @@
  *   4 u64 client       12 u64 request
  *  20 u16 key_len      22 u16 reserved (0)
  *  24 u32 expect_len   28 u32 value_len
- *  32 key, expect, value
+ *  32 key, expect, value, then zero bytes to a multiple of 8 (libraft
+ *     stores entries in 8-byte units and counts on their length being one)
  *
  * Snapshot layout: "CELLKV01", u64 applied index, then for each table
  * u32 count and count x (u16 key_len, u32 value_len, u64 revision, key,
  * value) in strictly increasing key order, then u32 sessions and
  * sessions x (u64 client, u64 request, u64 index, u8 outcome, u64
- * revision) in increasing client order, then 16 bytes of BLAKE2b over
- * everything before them.
+ * revision) in increasing client order, zero bytes to make the whole a
+ * multiple of 8, then 16 bytes of BLAKE2b over everything before them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -118,12 +119,16 @@ static const char *cmd_invalid(const struct kv_cmd *c)
 	return NULL;
 }
 
+#define PAD8(n) (((n) + 7) & ~(size_t)7)
+
 size_t kv_cmd_encode(const struct kv_cmd *c, uint8_t *buf, size_t cap)
 {
-	size_t len = KV_CMD_HDR + (size_t)c->key_len + c->expect_len + c->value_len;
+	size_t used = KV_CMD_HDR + (size_t)c->key_len + c->expect_len + c->value_len;
+	size_t len = PAD8(used);
 
 	if (cmd_invalid(c) || len > cap)
 		return 0;
+	memset(buf + used, 0, len - used);
 	buf[0] = KV_CMD_VERSION;
 	buf[1] = c->op;
 	buf[2] = c->table;
@@ -145,6 +150,7 @@ size_t kv_cmd_encode(const struct kv_cmd *c, uint8_t *buf, size_t cap)
 int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *c, const char **why)
 {
 	const char *bad = NULL;
+	uint64_t used;
 
 	memset(c, 0, sizeof(*c));
 	if (len < KV_CMD_HDR) {
@@ -170,9 +176,16 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *c, const char *
 	bad = cmd_invalid(c);
 	if (bad)
 		goto fail;
-	if ((uint64_t)KV_CMD_HDR + c->key_len + c->expect_len + c->value_len != len) {
+	used = (uint64_t)KV_CMD_HDR + c->key_len + c->expect_len + c->value_len;
+	if (PAD8(used) != len) {
 		bad = "lengths do not add up to the command's size";
 		goto fail;
+	}
+	for (uint64_t i = used; i < len; i++) {
+		if (buf[i]) {
+			bad = "padding not zero";
+			goto fail;
+		}
 	}
 	c->key = buf + KV_CMD_HDR;
 	c->expect = c->key + c->key_len;
@@ -512,7 +525,7 @@ uint64_t kv_state_applied(const struct kv_state *s)
 
 int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
 {
-	size_t len = 8 + 8 + 4 + (size_t)s->nsess * SESSION_LEN + SNAP_SUM;
+	size_t len = 8 + 8 + 4 + (size_t)s->nsess * SESSION_LEN + SNAP_SUM, pad;
 	uint8_t *buf, *p;
 
 	for (int i = 0; i < KV_TABLE_COUNT; i++) {
@@ -520,6 +533,8 @@ int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
 		for (uint32_t j = 0; j < s->t[i].n; j++)
 			len += ENTRY_HDR + s->t[i].e[j]->key_len + s->t[i].e[j]->value_len;
 	}
+	pad = PAD8(len) - len;
+	len += pad;
 	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
@@ -552,6 +567,8 @@ int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
 		put64(p + 25, se->res.revision);
 		p += SESSION_LEN;
 	}
+	memset(p, 0, pad);
+	p += pad;
 	crypto_generichash(p, SNAP_SUM, buf, (size_t)(p - buf), NULL, 0);
 	*out = buf;
 	*out_len = len;
@@ -641,9 +658,16 @@ int kv_state_restore(struct kv_state *s, const uint8_t *buf, size_t len, const c
 		bad = "more sessions than the limit";
 		goto fail;
 	}
-	if ((size_t)(end - p) != (size_t)count * SESSION_LEN) {
+	if ((size_t)(end - p) < (size_t)count * SESSION_LEN ||
+	    (size_t)(end - p) - (size_t)count * SESSION_LEN >= 8 || len % 8) {
 		bad = "session table does not end the snapshot";
 		goto fail;
+	}
+	for (const uint8_t *z = p + (size_t)count * SESSION_LEN; z < end; z++) {
+		if (*z) {
+			bad = "padding not zero";
+			goto fail;
+		}
 	}
 	if (count) {
 		n.sess = malloc((size_t)count * sizeof(*n.sess));

@@ -25,7 +25,7 @@
 #define KV_KEY_MAX	 256	     /* bytes of a key (1..KV_KEY_MAX) */
 #define KV_VALUE_MAX	 (64u << 10) /* bytes of a value */
 #define KV_CMD_HDR	 32	     /* fixed part of an encoded command */
-#define KV_CMD_MAX	 (KV_CMD_HDR + KV_KEY_MAX + 2 * KV_VALUE_MAX)
+#define KV_CMD_MAX	 (KV_CMD_HDR + KV_KEY_MAX + 2 * KV_VALUE_MAX + 8)
 #define KV_SESSIONS_MAX	 4096 /* clients remembered for deduplication */
 #define KV_DEFAULT_KEYS	 65536
 #define KV_DEFAULT_BYTES (64u << 20)
@@ -76,15 +76,17 @@ struct kv_result {
 };
 
 /*
- * kv_cmd_encode() - write @cmd into @buf (@cap bytes); returns the length,
- * or 0 if @cmd is invalid or does not fit.
+ * kv_cmd_encode() - write @cmd into @buf (@cap bytes), zero-padded to a
+ * multiple of 8 bytes (libraft's entries must be); returns the length, or 0
+ * if @cmd is invalid or does not fit.
  */
 size_t kv_cmd_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap);
 
 /*
  * kv_cmd_decode() - parse @len bytes at @buf into @cmd (pointing into
  * @buf).  Every field is checked: version, op, table, flags, lengths against
- * the limits and against @len exactly, client nonzero, key nonempty.
+ * the limits and against @len exactly (padding to 8 bytes included, and
+ * zero), client nonzero, key nonempty.
  * Return: 0, or -EBADMSG with a reason in @why (static text) if not NULL.
  */
 int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *cmd, const char **why);

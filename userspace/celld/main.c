@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static const struct celld_module modules[] = {
 	{ "discovery", celld_discovery_start, celld_discovery_stop },
 	{ "collect", celld_collect_start, celld_collect_stop },
 	{ "http", celld_http_start, celld_http_stop },
+	{ "cluster", celld_cluster_start, celld_cluster_stop },
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
@@ -222,6 +224,8 @@ int main(int argc, char **argv)
 	if (resolve_dirs(&d))
 		return 1;
 	raise_fd_limit();
+	/* A peer that closes a socket (a cell, a scrape, a Raft node) is an error, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	d.loop = uv_default_loop();
 	d.registry = celld_registry_new(d.loop);
 	if (!d.registry)

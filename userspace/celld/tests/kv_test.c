@@ -63,7 +63,7 @@ TEST(codec_round_trip_and_rules)
 	const char *why = NULL;
 	size_t len = put_cmd(buf, KV_OP_CAS, 7, 1, "k", "old", "new");
 
-	ASSERT_EQ(KV_CMD_HDR + 1 + 3 + 3, len);
+	ASSERT_EQ(KV_CMD_HDR + 8, len); /* 7 bytes padded to 8 */
 	ASSERT_EQ(0, kv_cmd_decode(buf, len, &c, &why));
 	EXPECT_EQ(KV_OP_CAS, c.op);
 	EXPECT_EQ(7, c.client);
@@ -73,6 +73,10 @@ TEST(codec_round_trip_and_rules)
 	for (size_t n = 0; n < len; n++)
 		EXPECT_EQ(-EBADMSG, kv_cmd_decode(buf, n, &c, &why));
 	EXPECT_EQ(-EBADMSG, kv_cmd_decode(buf, len + 1, &c, &why));
+	buf[len - 1] = 1;
+	EXPECT_EQ(-EBADMSG, kv_cmd_decode(buf, len, &c, &why));
+	EXPECT_STREQ("padding not zero", why);
+	buf[len - 1] = 0;
 	buf[0] = 2;
 	EXPECT_EQ(-EBADMSG, kv_cmd_decode(buf, len, &c, &why));
 	EXPECT_STREQ("unknown command version", why);

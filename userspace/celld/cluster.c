@@ -1,0 +1,744 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * The "cluster" module of celld: a Raft group (canonical raft, libraft's
+ * uv I/O and TCP transport) replicating the state of kv.c, and the nucleus
+ * methods kv and cluster (nucleus.cell).  Documentation/raft.rst.
+ *
+ * Threads: raft runs on a uv loop of its own in one thread of celld's.
+ * The nucleus handlers run on celld's loop; a kv call hands a request to
+ * the raft thread (a locked queue and a uv_async) and waits for its answer
+ * (a condition variable, bounded by cluster.timeout_ms).  Only the raft
+ * thread touches struct raft and the state; the handler gets copies.
+ *
+ * Options (-o):
+ *   cluster.id=N            this node's Raft id (1..); unset: no cluster
+ *   cluster.address=H:P     where this node's Raft transport listens
+ *   cluster.peers=LIST      the initial voters, "ID@HOST:PORT[=ENDPOINT],..."
+ *                           (this node included); used to bootstrap an
+ *                           empty data directory only.  ENDPOINT is where
+ *                           that node's nucleus answers (a hint for clients)
+ *   cluster.dir=PATH        data directory (default <state dir>/raft)
+ *   cluster.timeout_ms=N    how long a kv call waits for its commit (5000)
+ *   cluster.snapshot_every=N  entries between snapshots (1024)
+ *   cluster.election_ms=N   election timeout (1000); heartbeats at a tenth
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+
+#include <cell/rpc.h>
+
+#include "celld.h"
+#include "kv.h"
+#include "nucleus.cell.h"
+
+#define MAX_PEERS    9
+#define ADDR_MAX     64
+#define ENDPOINT_MAX 256
+
+struct peer {
+	raft_id id;
+	char address[ADDR_MAX];
+	char endpoint[ENDPOINT_MAX];
+};
+
+enum req_kind {
+	REQ_APPLY,
+	REQ_READ,
+	REQ_STATUS
+};
+
+/* One kv call between the handler and the raft thread. */
+struct req {
+	enum req_kind kind;
+	struct req *next;
+	/* in */
+	struct raft_buffer cmd; /* REQ_APPLY: raft_malloc'd, given to raft */
+	uint8_t key[KV_KEY_MAX];
+	uint16_t key_len;
+	/* out */
+	int done;
+	enum cell_status status;
+	char detail[400];
+	struct kv_result res;
+	uint8_t *value; /* REQ_READ: malloc'd copy */
+	uint32_t value_len;
+	bool found;
+	struct nucleus_status_copy {
+		int state;
+		raft_id leader;
+		char leader_address[ADDR_MAX];
+		uint64_t term, commit, applied;
+		uint32_t keys;
+	} st;
+	int refs; /* handler + raft thread; under cl->lock */
+	union {
+		struct raft_apply apply;
+		struct raft_barrier barrier;
+	} r;
+	struct celld_cluster *cl;
+};
+
+struct celld_cluster {
+	struct celld *d;
+	pthread_t thread;
+	uv_loop_t loop;
+	uv_async_t wake;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm fsm;
+	struct kv_state *state;
+	raft_id id;
+	char address[ADDR_MAX];
+	char dir[4096];
+	struct peer peers[MAX_PEERS];
+	unsigned int npeers;
+	unsigned int timeout_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct req *queue; /* LIFO is fine: each request stands alone */
+	bool stopping, started;
+	int start_err;
+};
+
+static const struct peer *peer_by_id(const struct celld_cluster *cl, raft_id id)
+{
+	for (unsigned int i = 0; i < cl->npeers; i++)
+		if (cl->peers[i].id == id)
+			return &cl->peers[i];
+	return NULL;
+}
+
+static const char *state_name(int s)
+{
+	switch (s) {
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	case RAFT_LEADER:
+		return "leader";
+	default:
+		return "unavailable";
+	}
+}
+
+/* ---- raft thread -------------------------------------------------------- */
+
+static void req_put(struct req *q)
+{
+	struct celld_cluster *cl = q->cl;
+	int left;
+
+	pthread_mutex_lock(&cl->lock);
+	left = --q->refs;
+	pthread_mutex_unlock(&cl->lock);
+	if (!left) {
+		free(q->value);
+		free(q);
+	}
+}
+
+static void complete(struct req *q)
+{
+	struct celld_cluster *cl = q->cl;
+
+	if (q->cmd.base) { /* never reached raft_apply(), or refused there */
+		raft_free(q->cmd.base);
+		q->cmd.base = NULL;
+	}
+	pthread_mutex_lock(&cl->lock);
+	q->done = 1;
+	pthread_cond_broadcast(&cl->cond);
+	pthread_mutex_unlock(&cl->lock);
+	req_put(q);
+}
+
+static void not_leader(struct celld_cluster *cl, struct req *q)
+{
+	raft_id lid = 0;
+	const char *laddr = NULL;
+	const struct peer *p;
+
+	raft_leader(&cl->raft, &lid, &laddr);
+	p = lid ? peer_by_id(cl, lid) : NULL;
+	q->status = CELL_STATUS_NOT_LEADER;
+	snprintf(q->detail, sizeof(q->detail), "leader %llu %s %s", (unsigned long long)lid,
+		 laddr && *laddr ? laddr : "-", p && p->endpoint[0] ? p->endpoint : "-");
+}
+
+static void on_applied(struct raft_apply *a, int status, void *result)
+{
+	struct req *q = a->data;
+
+	if (status) {
+		/* Lost leadership or shutting down: the command may still commit. */
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail),
+			 "outcome unknown: %s (retry with the same request number)",
+			 raft_strerror(status));
+	} else {
+		kv_fsm_result(result, &q->res);
+		q->status = CELL_STATUS_OK;
+	}
+	complete(q);
+}
+
+static void on_barrier(struct raft_barrier *b, int status)
+{
+	struct req *q = b->data;
+	const uint8_t *v;
+
+	if (status) {
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail), "read barrier: %s", raft_strerror(status));
+		complete(q);
+		return;
+	}
+	/* Everything committed before the read was asked is applied here. */
+	v = kv_state_get(q->cl->state, KV_TABLE_KV, q->key, q->key_len, &q->value_len,
+			 &q->res.revision);
+	q->found = v != NULL;
+	if (v && q->value_len) {
+		q->value = malloc(q->value_len);
+		if (!q->value) {
+			q->status = CELL_STATUS_RESOURCE_EXHAUSTED;
+			complete(q);
+			return;
+		}
+		memcpy(q->value, v, q->value_len);
+	}
+	q->res.outcome = v ? KV_DONE : KV_ABSENT;
+	q->status = CELL_STATUS_OK;
+	complete(q);
+}
+
+static void run_one(struct celld_cluster *cl, struct req *q)
+{
+	int rv;
+
+	if (q->kind == REQ_STATUS) {
+		raft_id lid = 0;
+		const char *laddr = NULL;
+
+		raft_leader(&cl->raft, &lid, &laddr);
+		q->st.state = raft_state(&cl->raft);
+		q->st.leader = lid;
+		snprintf(q->st.leader_address, sizeof(q->st.leader_address), "%s",
+			 laddr ? laddr : "");
+		q->st.term = cl->raft.current_term;
+		q->st.commit = cl->raft.commit_index;
+		q->st.applied = raft_last_applied(&cl->raft);
+		q->st.keys = kv_state_count(cl->state, KV_TABLE_KV);
+		q->status = CELL_STATUS_OK;
+		complete(q);
+		return;
+	}
+	if (cl->stopping) {
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail), "celld is stopping");
+		complete(q);
+		return;
+	}
+	if (raft_state(&cl->raft) != RAFT_LEADER) {
+		not_leader(cl, q);
+		complete(q);
+		return;
+	}
+	if (q->kind == REQ_APPLY) {
+		q->r.apply.data = q;
+		rv = raft_apply(&cl->raft, &q->r.apply, &q->cmd, 1, on_applied);
+		if (!rv) {
+			q->cmd.base = NULL; /* raft's now */
+			return;
+		}
+	} else {
+		q->r.barrier.data = q;
+		rv = raft_barrier(&cl->raft, &q->r.barrier, on_barrier);
+		if (!rv)
+			return;
+	}
+	if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST) {
+		not_leader(cl, q);
+	} else {
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail), "raft: %s", raft_errmsg(&cl->raft));
+	}
+	complete(q);
+}
+
+static void on_closed(struct raft *r)
+{
+	struct celld_cluster *cl = r->data;
+
+	raft_uv_close(&cl->io);
+	raft_uv_tcp_close(&cl->transport);
+	uv_close((uv_handle_t *)&cl->wake, NULL);
+}
+
+static void on_wake(uv_async_t *h)
+{
+	struct celld_cluster *cl = h->data;
+	struct req *list, *q;
+	bool stop;
+
+	pthread_mutex_lock(&cl->lock);
+	list = cl->queue;
+	cl->queue = NULL;
+	stop = cl->stopping;
+	pthread_mutex_unlock(&cl->lock);
+	while ((q = list)) {
+		list = q->next;
+		run_one(cl, q);
+	}
+	if (stop && cl->started) {
+		cl->started = false;
+		raft_close(&cl->raft, on_closed);
+	}
+}
+
+static int raft_setup(struct celld_cluster *cl)
+{
+	struct raft_configuration conf;
+	int rv;
+	unsigned int every, election;
+
+	rv = raft_uv_tcp_init(&cl->transport, &cl->loop);
+	if (rv)
+		return rv;
+	rv = raft_uv_init(&cl->io, &cl->loop, cl->dir, &cl->transport);
+	if (rv)
+		return rv;
+	/* A damaged log or snapshot stops the node (named in the log), never truncated away. */
+	raft_uv_set_auto_recovery(&cl->io, false);
+	rv = raft_init(&cl->raft, &cl->io, &cl->fsm, cl->id, cl->address);
+	if (rv) {
+		celld_log("cluster: raft_init: %s", raft_errmsg(&cl->raft));
+		return rv;
+	}
+	cl->raft.data = cl;
+	every = (unsigned int)strtoul(celld_option(cl->d, "cluster.snapshot_every", "1024"), NULL,
+				      10);
+	election =
+		(unsigned int)strtoul(celld_option(cl->d, "cluster.election_ms", "1000"), NULL, 10);
+	raft_set_snapshot_threshold(&cl->raft, every ? every : 1024);
+	raft_set_snapshot_trailing(
+		&cl->raft, (unsigned int)strtoul(celld_option(cl->d, "cluster.snapshot_trailing",
+							      every ? "" : "512"),
+						 NULL, 10)
+				   ?: (every ? every / 2 + 1 : 512));
+	raft_set_pre_vote(&cl->raft, true);
+	if (election >= 100) {
+		raft_set_election_timeout(&cl->raft, election);
+		raft_set_heartbeat_timeout(&cl->raft, election / 10);
+	}
+	raft_configuration_init(&conf);
+	for (unsigned int i = 0; i < cl->npeers; i++) {
+		rv = raft_configuration_add(&conf, cl->peers[i].id, cl->peers[i].address,
+					    RAFT_VOTER);
+		if (rv) {
+			raft_configuration_close(&conf);
+			return rv;
+		}
+	}
+	rv = raft_bootstrap(&cl->raft, &conf);
+	raft_configuration_close(&conf);
+	if (rv && rv != RAFT_CANTBOOTSTRAP) {
+		celld_log("cluster: bootstrap: %s", raft_errmsg(&cl->raft));
+		return rv;
+	}
+	rv = raft_start(&cl->raft);
+	if (rv) {
+		/* A corrupt or truncated log or snapshot ends here: say which. */
+		celld_log("cluster: cannot start from %s: %s", cl->dir, raft_errmsg(&cl->raft));
+		return rv;
+	}
+	cl->started = true;
+	return 0;
+}
+
+static void *raft_thread(void *arg)
+{
+	struct celld_cluster *cl = arg;
+	int rv = raft_setup(cl);
+
+	pthread_mutex_lock(&cl->lock);
+	cl->start_err = rv ? rv : 1;
+	pthread_cond_broadcast(&cl->cond);
+	pthread_mutex_unlock(&cl->lock);
+	if (rv) {
+		uv_close((uv_handle_t *)&cl->wake, NULL);
+		uv_run(&cl->loop, UV_RUN_DEFAULT);
+		return NULL;
+	}
+	uv_run(&cl->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+/* ---- handler side ------------------------------------------------------- */
+
+static struct req *req_new(struct celld_cluster *cl, enum req_kind kind)
+{
+	struct req *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->kind = kind;
+	q->cl = cl;
+	q->refs = 2;
+	return q;
+}
+
+/* Hand @q to the raft thread and wait for it; false on timeout. */
+static bool submit_wait(struct celld_cluster *cl, struct req *q)
+{
+	struct timespec until;
+	bool done;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += cl->timeout_ms / 1000;
+	until.tv_nsec += (long)(cl->timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&cl->lock);
+	q->next = cl->queue;
+	cl->queue = q;
+	pthread_mutex_unlock(&cl->lock);
+	uv_async_send(&cl->wake);
+	pthread_mutex_lock(&cl->lock);
+	while (!q->done)
+		if (pthread_cond_timedwait(&cl->cond, &cl->lock, &until) == ETIMEDOUT)
+			break;
+	done = q->done;
+	pthread_mutex_unlock(&cl->lock);
+	return done;
+}
+
+static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
+{
+	if (reply && cell_reply_error(reply, st, why))
+		return CELL_STATUS_INTERNAL;
+	return st;
+}
+
+static enum cell_status answer(struct cell_reply *reply, const struct req *q)
+{
+	struct cellc_builder b;
+	struct nucleus_kv_answer *m;
+	size_t need = NUCLEUS_KV_ANSWER_SIZE + q->value_len + 8;
+	uint8_t *buf;
+	enum cell_status st = CELL_STATUS_OK;
+
+	if (!reply)
+		return CELL_STATUS_OK;
+	buf = calloc(1, need);
+	if (!buf)
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory for the answer");
+	cellc_builder_init(&b, buf, need);
+	m = nucleus_kv_answer_start(&b);
+	if (!m || nucleus_kv_answer_set_value(&b, m, q->value, q->value_len)) {
+		free(buf);
+		return refuse(reply, CELL_STATUS_INTERNAL, "answer does not fit");
+	}
+	m->outcome = q->res.outcome;
+	m->found = q->found;
+	m->revision = q->res.revision;
+	if (!cellc_builder_finish(&b)) {
+		free(buf);
+		return refuse(reply, CELL_STATUS_INTERNAL, "answer does not fit");
+	}
+	if (cell_reply_send(reply, buf, cellc_builder_finish(&b)))
+		st = CELL_STATUS_UNAVAILABLE;
+	free(buf);
+	return st;
+}
+
+static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	struct celld *d = ctx;
+	struct celld_cluster *cl = d->cluster;
+	const struct nucleus_kv_request *m = v->data;
+	const char *why = "invalid request";
+	const uint8_t *key, *expect, *value;
+	uint32_t klen, elen, vlen;
+	struct req *q;
+	enum cell_status st;
+
+	if (!cl)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE,
+			      "this celld runs no cluster (-o cluster.id=...)");
+	if (nucleus_kv_request_validate(v->data, v->len, &why))
+		return refuse(reply, CELL_STATUS_BAD_MESSAGE, why);
+	key = (const uint8_t *)nucleus_kv_request_key(m, &klen);
+	expect = (const uint8_t *)nucleus_kv_request_expect(m, &elen);
+	value = (const uint8_t *)nucleus_kv_request_value(m, &vlen);
+	if (!klen || klen > KV_KEY_MAX)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "key must be 1..256 bytes");
+	if (m->op == 0) {
+		q = req_new(cl, REQ_READ);
+		if (!q)
+			return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
+		memcpy(q->key, key, klen);
+		q->key_len = (uint16_t)klen;
+	} else {
+		struct kv_cmd c = {
+			.op = m->op,
+			.table = KV_TABLE_KV,
+			.flags = m->expect_absent ? KV_F_EXPECT_ABSENT : 0,
+			.client = m->client,
+			.request = m->request,
+			.key = key,
+			.key_len = (uint16_t)klen,
+			.expect = expect,
+			.expect_len = elen,
+			.value = value,
+			.value_len = vlen,
+		};
+		size_t len = (KV_CMD_HDR + (size_t)klen + elen + vlen + 7) & ~(size_t)7;
+
+		if (m->op > KV_OP_CAS)
+			return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "op must be 0..3");
+		q = req_new(cl, REQ_APPLY);
+		if (!q)
+			return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
+		q->cmd.base = raft_malloc(len);
+		q->cmd.len = q->cmd.base ? kv_cmd_encode(&c, q->cmd.base, len) : 0;
+		if (!q->cmd.len) {
+			raft_free(q->cmd.base);
+			free(q);
+			return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
+				      "not a valid command (client and request nonzero, value <= "
+				      "64 KiB, "
+				      "del without value, put without expect)");
+		}
+	}
+	if (!submit_wait(cl, q)) {
+		req_put(q);
+		return refuse(reply, CELL_STATUS_DEADLINE_EXCEEDED,
+			      "no commit within cluster.timeout_ms: outcome unknown, retry with "
+			      "the "
+			      "same request number");
+	}
+	if (q->status) {
+		st = refuse(reply, q->status, q->detail);
+	} else {
+		st = answer(reply, q);
+	}
+	req_put(q);
+	return st;
+}
+
+static enum cell_status on_cluster(const struct cell_vesicle *v, struct cell_reply *reply,
+				   void *ctx)
+{
+	struct celld *d = ctx;
+	struct celld_cluster *cl = d->cluster;
+	struct cellc_builder b;
+	struct nucleus_cluster_status *m;
+	struct nucleus_member *mem;
+	static uint64_t buf[2048]; /* 8-byte aligned, as the builder wants */
+	struct req *q = NULL;
+	enum cell_status st = CELL_STATUS_OK;
+
+	(void)v;
+	cellc_builder_init(&b, buf, sizeof(buf));
+	m = nucleus_cluster_status_start(&b);
+	if (!m)
+		return refuse(reply, CELL_STATUS_INTERNAL, "status does not fit");
+	if (cl) {
+		q = req_new(cl, REQ_STATUS);
+		if (!q)
+			return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
+		if (!submit_wait(cl, q)) {
+			req_put(q);
+			return refuse(reply, CELL_STATUS_DEADLINE_EXCEEDED, "raft thread busy");
+		}
+		m->enabled = 1;
+		m->id = cl->id;
+		m->leader_id = q->st.leader;
+		m->term = q->st.term;
+		m->commit_index = q->st.commit;
+		m->applied_index = q->st.applied;
+		m->keys = q->st.keys;
+		if (nucleus_cluster_status_set_address_str(&b, m, cl->address) ||
+		    nucleus_cluster_status_set_state_str(&b, m, state_name(q->st.state)) ||
+		    nucleus_cluster_status_set_leader_address_str(&b, m, q->st.leader_address))
+			st = CELL_STATUS_INTERNAL;
+		mem = nucleus_cluster_status_alloc_members(&b, m, cl->npeers);
+		if (!mem)
+			st = CELL_STATUS_INTERNAL;
+		for (unsigned int i = 0; mem && i < cl->npeers; i++) {
+			mem[i].id = cl->peers[i].id;
+			mem[i].voter = 1;
+			if (nucleus_member_set_address_str(&b, &mem[i], cl->peers[i].address) ||
+			    nucleus_member_set_endpoint_str(&b, &mem[i], cl->peers[i].endpoint))
+				st = CELL_STATUS_INTERNAL;
+		}
+		req_put(q);
+	}
+	if (st || !cellc_builder_finish(&b))
+		return refuse(reply, CELL_STATUS_INTERNAL, "status does not fit");
+	if (reply && cell_reply_send(reply, buf, cellc_builder_finish(&b)))
+		return CELL_STATUS_UNAVAILABLE;
+	return CELL_STATUS_OK;
+}
+
+/* ---- start / stop --------------------------------------------------------- */
+
+/* "ID@HOST:PORT[=ENDPOINT],..." */
+static int parse_peers(struct celld_cluster *cl, const char *list)
+{
+	char buf[4096], *save = NULL, *tok;
+
+	if (strlen(list) >= sizeof(buf))
+		return -E2BIG;
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct peer *p = &cl->peers[cl->npeers];
+		char *at = strchr(tok, '@'), *eq, *end;
+
+		if (cl->npeers == MAX_PEERS || !at)
+			return -EINVAL;
+		*at = '\0';
+		p->id = strtoull(tok, &end, 10);
+		if (!p->id || *end)
+			return -EINVAL;
+		eq = strchr(at + 1, '=');
+		if (eq) {
+			*eq = '\0';
+			if (strlen(eq + 1) >= sizeof(p->endpoint))
+				return -EINVAL;
+			strcpy(p->endpoint, eq + 1);
+		}
+		if (!at[1] || strlen(at + 1) >= sizeof(p->address))
+			return -EINVAL;
+		strcpy(p->address, at + 1);
+		for (unsigned int i = 0; i < cl->npeers; i++)
+			if (cl->peers[i].id == p->id)
+				return -EINVAL;
+		cl->npeers++;
+	}
+	return 0;
+}
+
+int celld_cluster_start(struct celld *d)
+{
+	const char *id = celld_option(d, "cluster.id", NULL);
+	const char *peers, *dir;
+	struct celld_cluster *cl;
+	char *end;
+	int rc;
+
+	/* The methods answer "no cluster" when there is none. */
+	rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_KV, on_kv, d);
+	if (!rc)
+		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_CLUSTER, on_cluster, d);
+	if (rc || !id)
+		return rc;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	cl->d = d;
+	cl->id = strtoull(id, &end, 10);
+	peers = celld_option(d, "cluster.peers", "");
+	snprintf(cl->address, sizeof(cl->address), "%s",
+		 celld_option(d, "cluster.address", "127.0.0.1:7380"));
+	cl->timeout_ms =
+		(unsigned int)strtoul(celld_option(d, "cluster.timeout_ms", "5000"), NULL, 10);
+	if (!cl->timeout_ms)
+		cl->timeout_ms = 5000;
+	if (!cl->id || *end || parse_peers(cl, peers) || !peer_by_id(cl, cl->id)) {
+		celld_log("cluster: need cluster.id=N (N >= 1) and "
+			  "cluster.peers=ID@HOST:PORT[=ENDPOINT],... "
+			  "naming this node");
+		free(cl);
+		return -EINVAL;
+	}
+	dir = celld_option(d, "cluster.dir", NULL);
+	if (dir)
+		snprintf(cl->dir, sizeof(cl->dir), "%s", dir);
+	else if ((size_t)snprintf(cl->dir, sizeof(cl->dir), "%.4000s/raft", d->cfg.state_dir) >=
+		 sizeof(cl->dir))
+		cl->dir[0] = '\0';
+	if (mkdir(cl->dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		celld_log("cluster: mkdir %s: %s", cl->dir, strerror(errno));
+		free(cl);
+		return rc;
+	}
+	cl->state = kv_state_new(NULL);
+	if (!cl->state) {
+		free(cl);
+		return -ENOMEM;
+	}
+	kv_fsm_init(&cl->fsm, cl->state);
+	pthread_mutex_init(&cl->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&cl->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	rc = uv_loop_init(&cl->loop);
+	if (!rc)
+		rc = uv_async_init(&cl->loop, &cl->wake, on_wake);
+	if (rc) {
+		kv_state_free(cl->state);
+		free(cl);
+		return rc;
+	}
+	cl->wake.data = cl;
+	rc = pthread_create(&cl->thread, NULL, raft_thread, cl);
+	if (rc) {
+		kv_state_free(cl->state);
+		free(cl);
+		return -rc;
+	}
+	pthread_mutex_lock(&cl->lock);
+	while (!cl->start_err)
+		pthread_cond_wait(&cl->cond, &cl->lock);
+	rc = cl->start_err == 1 ? 0 : -EIO;
+	pthread_mutex_unlock(&cl->lock);
+	if (rc) {
+		pthread_join(cl->thread, NULL);
+		uv_loop_close(&cl->loop);
+		kv_state_free(cl->state);
+		free(cl);
+		return rc;
+	}
+	d->cluster = cl;
+	celld_log("cluster: node %llu at %s, %u voters, data in %s", (unsigned long long)cl->id,
+		  cl->address, cl->npeers, cl->dir);
+	return 0;
+}
+
+void celld_cluster_stop(struct celld *d)
+{
+	struct celld_cluster *cl = d->cluster;
+
+	if (!cl)
+		return;
+	pthread_mutex_lock(&cl->lock);
+	cl->stopping = true;
+	pthread_mutex_unlock(&cl->lock);
+	uv_async_send(&cl->wake);
+	pthread_join(cl->thread, NULL);
+	uv_loop_close(&cl->loop);
+	kv_state_free(cl->state);
+	pthread_mutex_destroy(&cl->lock);
+	pthread_cond_destroy(&cl->cond);
+	free(cl);
+	d->cluster = NULL;
+}
