@@ -12,6 +12,7 @@
 # serialised by a lock so parallel ctest runs share the cache.
 set -eu
 GO=$1 SRC=$2 GEN=$3 WORK=$4 SUITE=$5
+case $WORK in /*) ;; *) WORK=$PWD/$WORK ;; esac
 shift 5
 if [ -z "$GO" ] || ! [ -x "$GO" ]; then
 	echo "1..0 # SKIP no go toolchain (tools/deps.sh build installs golang-go)"
