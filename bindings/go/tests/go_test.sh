@@ -7,7 +7,8 @@
 # module leaves it out) in the module WORK of the build tree, which holds the packages cellc --lang=go generated in GEN (demo, all) and
 # takes cell.dev/cell from SRC (bindings/go) by a replace directive, then
 # runs the suite.  SUITE "vet" instead runs gofmt -l and go vet over the
-# runtime, the generated code and the tests.  Standard library only: no
+# runtime, the generated code and the tests, and go test (the seeds of the
+# runtime's fuzz targets).  Standard library only: no
 # network (GOPROXY=off), caches in WORK (nothing written to $HOME), builds
 # serialised by a lock so parallel ctest runs share the cache.
 set -eu
@@ -50,6 +51,12 @@ if [ "$SUITE" = vet ]; then
 		echo "ok $n go vet ./... (runtime, generated packages, tests)"
 	else
 		echo "not ok $n go vet"; echo "$out" "${out2:-}" | sed 's/^/# /'; fail=1
+	fi
+	n=$((n + 1))
+	if out=$(cd "$SRC" && "$GO" test ./... 2>&1); then
+		echo "ok $n go test ./... (the fuzz targets' seeds)"
+	else
+		echo "not ok $n go test ./..."; echo "$out" | sed 's/^/# /'; fail=1
 	fi
 	echo "1..$n"
 	exit ${fail:-0}

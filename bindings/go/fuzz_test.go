@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+
+package cell
+
+// Fuzz targets of the parsers of foreign bytes (go test -fuzz=FuzzX); a
+// plain go test runs their seeds: selftests/vectors/frames.tsv and a few
+// hand-made rings.  The property is the runtime's promise: an error, never
+// a panic or a read out of bounds.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+)
+
+func frameSeeds(f *testing.F) {
+	fh, err := os.Open("../../selftests/vectors/frames.tsv")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		if strings.HasPrefix(cols[0], "#") || len(cols) < 3 {
+			continue
+		}
+		b, _ := hex.DecodeString(strings.ReplaceAll(cols[2], " ", ""))
+		f.Add(b)
+	}
+}
+
+func FuzzDecodeFrame(f *testing.F) {
+	frameSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, p, err := DecodeFrame(b, 65536)
+		if err != nil {
+			if StatusOf(err) == StatusOK || err.(*StatusError).Wire == "" {
+				t.Fatalf("refusal without a status or name: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(EncodeFrame(h, p), b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+func FuzzParseWelcome(f *testing.F) {
+	f.Add(encodeHello(1, FeatCancel, 0))
+	f.Add(bytes.Repeat([]byte{0xff}, 68))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &Conn{fp: 1, path: "fuzz"}
+		c.parseWelcomeFrame(b)
+	})
+}
+
+// fakeRing is a ring over plain memory, as attachRing leaves it.
+func fakeRing(mem []byte) *ring {
+	r := &ring{fd: -1, mem: mem, size: ringMinData, mask: ringMinData - 1}
+	r.prodPos, r.prodWake, r.prodWaiting = r.u64(offProducer), r.u32(offProducer+8), r.u32(offProducer+12)
+	r.consPos, r.consWake, r.consWaiting = r.u64(offConsumer), r.u32(offConsumer+8), r.u32(offConsumer+12)
+	return r
+}
+
+func FuzzRingRead(f *testing.F) {
+	rec := make([]byte, 48)
+	binary.LittleEndian.PutUint32(rec, 40)
+	f.Add(uint64(48), uint64(0), rec)
+	wrap := make([]byte, 16)
+	binary.LittleEndian.PutUint32(wrap, recordWrap)
+	f.Add(uint64(16), uint64(0), wrap)
+	f.Add(uint64(13), uint64(0), []byte{1})
+	f.Fuzz(func(t *testing.T, tail, head uint64, data []byte) {
+		mem := make([]byte, offData+ringMinData)
+		copy(mem[offData:], data)
+		r := fakeRing(mem)
+		head &^= 7
+		r.head, r.tail = head, head
+		binary.LittleEndian.PutUint64(mem[offProducer:], tail)
+		for i := 0; i < 4; i++ {
+			rec, end, ok, err := r.read()
+			if err != nil || !ok {
+				return
+			}
+			if uint64(len(rec)) > recordMax(r.size) || end <= r.head {
+				t.Fatalf("record of %d bytes, end %d after head %d", len(rec), end, r.head)
+			}
+			r.head = end
+		}
+	})
+}
+
+func FuzzDecoderSpan(f *testing.F) {
+	f.Add([]byte{8, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}, 1, 1)
+	f.Add([]byte{8, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}, 8, 8)
+	f.Fuzz(func(t *testing.T, b []byte, size, align int) {
+		if size < 1 || size > 64 || align < 1 || align > 8 || align&(align-1) != 0 {
+			return
+		}
+		d, err := NewDecoder(b, 8, "fuzz")
+		if err != nil {
+			return
+		}
+		off, n, err := d.Span(0, size, align, "fuzz.f")
+		if err == nil && n > 0 && off+n*size > len(b) {
+			t.Fatalf("span %d+%d*%d beyond %d bytes", off, n, size, len(b))
+		}
+		d.String(0, "fuzz.s")
+		d.Bytes(0, "fuzz.b")
+	})
+}
