@@ -54,7 +54,7 @@ if [ "$SUITE" = vet ]; then
 	fi
 	n=$((n + 1))
 	if out=$(cd "$SRC" && "$GO" test ./... 2>&1); then
-		echo "ok $n go test ./... (the fuzz targets' seeds)"
+		echo "ok $n go test ./... (fuzz seeds, ring producer checks)"
 	else
 		echo "not ok $n go test ./..."; echo "$out" | sed 's/^/# /'; fail=1
 	fi
