@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +135,32 @@ func cancelled(transport string) {
 	check(err == nil && r.Seq == 2, "next call: %v", err)
 }
 
+// deadlines gives calls deadlines short enough to expire in flight: each
+// ends OK or DEADLINE_EXCEEDED, and the late answers to the calls given up
+// are dropped, so every later call gets its own answer.
+func deadlines(transport string) {
+	c := dialDemo(transport)
+	defer c.Close()
+	data := make([]byte, 30000)
+	expired := 0
+	for i := 0; i < 200; i++ {
+		ctx, cancel := ctxFor(time.Duration(i%40+1) * time.Microsecond * 5)
+		r, err := c.Echo(ctx, &demo.Blob{Seq: uint64(i), Data: data})
+		cancel()
+		switch cell.StatusOf(err) {
+		case cell.StatusOK:
+			eq(r.Seq, uint64(i), "seq")
+		case cell.StatusDeadlineExceeded:
+			expired++
+		default:
+			panic(fmt.Sprintf("call %d: %v", i, err))
+		}
+		r, err = c.Echo(context.Background(), &demo.Blob{Seq: 1000 + uint64(i)})
+		check(err == nil && r.Seq == 1000+uint64(i), "call after %d: %v %v", i, r, err)
+	}
+	fmt.Printf("# %s: %d of 200 calls expired in flight\n", transport, expired)
+}
+
 func absent() {
 	ctx, cancel := ctxFor(time.Second)
 	defer cancel()
@@ -148,6 +175,11 @@ func killed(server, transport string) {
 	defer cmd.Wait()
 	ctx, cancel := ctxFor(2 * time.Second)
 	c, err := demo.DialDemo(ctx, "victim", &cell.Options{Transport: transport})
+	// The socket file appears at bind(), before listen(): refused until then.
+	for i := 0; i < 100 && cell.StatusOf(err) == cell.StatusUnavailable; i++ {
+		time.Sleep(10 * time.Millisecond)
+		c, err = demo.DialDemo(ctx, "victim", &cell.Options{Transport: transport})
+	}
 	cancel()
 	if err != nil {
 		cmd.Process.Kill()
@@ -186,6 +218,7 @@ func clientTests(args []string) {
 		tcase(t+": a wrong fingerprint is refused naming both", func() { wrongFingerprint(t) })
 		tcase(t+": 1 MiB is TOO_LARGE locally", func() { tooLarge(t) })
 		tcase(t+": a cancelled context gives CANCELLED", func() { cancelled(t) })
+		tcase(t+": deadlines expiring in flight; late answers dropped", func() { deadlines(t) })
 		tcase(t+": kill -9 of the server gives UNAVAILABLE in < 1 s", func() { killed(server, t) })
 	}
 	tcase("an absent cell is UNAVAILABLE, a bad name INVALID_ARGUMENT", absent)
