@@ -44,6 +44,7 @@
 #include "opts.h"
 #include "resilience_internal.h"
 #include "rpc_internal.h"
+#include "quic/quic_internal.h"
 
 #define DEFAULT_CONNECT_NS (5 * CELL_NSEC_PER_SEC)
 #define DEFAULT_SPIN_NS	   (20 * CELL_NSEC_PER_USEC)
@@ -76,6 +77,7 @@ struct cell_call {
 	uint64_t pend_end; /* the ring frame holding the response, 0 if none */
 	void *buf;	   /* the request's reserved bytes, while begun */
 	struct cell_trace_ctx trace;
+	struct cell_qcall *q; /* a quic:// call: all of it is in lib/quic/ */
 };
 
 struct pend {
@@ -107,6 +109,7 @@ struct cell_client {
 	uint64_t spin_ns;
 	_Atomic uint64_t spin_cur;   /* adaptive budget, up to spin_ns */
 	struct cell_resilience *res; /* opts.resilience: backoff, breaker, retries */
+	struct cell_qc *qc;	     /* a quic:// target (lib/quic/), or NULL */
 };
 
 /* cell_call_begin() refused by the breaker (for cell_client_call_once()). */
@@ -332,6 +335,34 @@ static int connect_with_backoff(struct cell_client *c, uint64_t deadline)
 	}
 }
 
+#define QUIC_SCHEME "quic://"
+#ifndef CELL_HAVE_QUIC /* call->q stays NULL: never reached */
+#define cell_qc_submit(q, len) CELL_STATUS_INTERNAL
+#define cell_qc_wait(q, resp)  CELL_STATUS_INTERNAL
+#define cell_qc_end(q)	       (void)(q)
+#define cell_qc_call_id(q)     0U
+#endif
+
+/* A quic:// target: the client is a shell around lib/quic/'s connection. */
+static int connect_quic(struct cell_client *c, const char *target)
+{
+#ifdef CELL_HAVE_QUIC
+	c->qc = cell_qc_connect(target, &c->o);
+	if (!c->qc)
+		return -errno;
+	c->path_kind = CELL_PATH_QUIC;
+	c->server_fp = c->o.fingerprint; /* a mismatch fails each call */
+	c->nslots = cell_qc_max_inflight(c->qc);
+	snprintf(c->path, sizeof(c->path), QUIC_SCHEME "%s", target);
+	return 0;
+#else
+	(void)c;
+	(void)target;
+	cell_fail(CELL_STATUS_INVALID_ARGUMENT, "libcell was built without QUIC (CELL_WITH_QUIC)");
+	return -ENOTSUP;
+#endif
+}
+
 struct cell_client *cell_client_connect(const char *name, const struct cell_client_opts *opts)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -352,6 +383,12 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		goto fail;
 	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
 	c->spin_cur = c->spin_ns;
+	if (name && !strncmp(name, QUIC_SCHEME, strlen(QUIC_SCHEME))) {
+		err = connect_quic(c, name + strlen(QUIC_SCHEME));
+		if (err)
+			goto fail;
+		return c;
+	}
 	if (c->o.resilience) {
 		c->res = cell_resilience_new(c->o.resilience);
 		if (!c->res) {
@@ -416,6 +453,9 @@ void cell_client_free(struct cell_client *c)
 {
 	if (!c)
 		return;
+#ifdef CELL_HAVE_QUIC
+	cell_qc_free(c->qc);
+#endif
 	if (c->have_chan && atomic_load(&c->connected))
 		(void)cell_chan_send_control(&c->ch, CELL_F_REQUEST | CELL_F_ONEWAY,
 					     CELL_METHOD_GOODBYE, 0);
@@ -455,6 +495,10 @@ uint32_t cell_client_max_inflight(const struct cell_client *c)
 
 int cell_client_connected(const struct cell_client *c)
 {
+#ifdef CELL_HAVE_QUIC
+	if (c->qc)
+		return cell_qc_connected(c->qc);
+#endif
 	return atomic_load(&((struct cell_client *)c)->connected);
 }
 
@@ -898,6 +942,21 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 		refused_by_breaker = true;
 		return cell_fail(CELL_STATUS_UNAVAILABLE, "%s: circuit breaker open", c->path);
 	}
+#ifdef CELL_HAVE_QUIC
+	if (c->qc) {
+		call = calloc(1, sizeof(*call));
+		if (!call)
+			return cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		call->c = c;
+		st = cell_qc_begin(c->qc, method, len, flags, deadline, &call->q, buf);
+		if (st) {
+			free(call);
+			return st;
+		}
+		*callp = call;
+		return CELL_STATUS_OK;
+	}
+#endif
 	pthread_mutex_lock(&c->lock);
 	if (c->o.reconnect && !c->inflight && atomic_load(&c->connected) && !client_alive(c))
 		lost_locked(c);
@@ -979,6 +1038,8 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	uint32_t begun;
 	int err;
 
+	if (call && call->q)
+		return cell_qc_submit(call->q, len);
 	if (!call || call->state != CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not begun");
 	c = call->c;
@@ -1043,6 +1104,8 @@ enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *re
 {
 	struct cell_client *c;
 
+	if (call && call->q)
+		return cell_qc_wait(call->q, resp);
 	if (!call || call->state == CALL_FREE || call->state == CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not submitted");
 	c = call->c;
@@ -1091,6 +1154,11 @@ void cell_call_end(struct cell_call *call)
 {
 	struct cell_client *c;
 
+	if (call && call->q) {
+		cell_qc_end(call->q);
+		free(call);
+		return;
+	}
 	if (!call || call->state == CALL_FREE)
 		return;
 	c = call->c;
@@ -1124,6 +1192,8 @@ void cell_call_end(struct cell_call *call)
 
 uint32_t cell_call_id(const struct cell_call *call)
 {
+	if (call->q)
+		return cell_qc_call_id(call->q);
 	return call->oneway ? 0 : call->id;
 }
 
@@ -1134,6 +1204,10 @@ int cell_client_cancel(struct cell_client *c, uint32_t id)
 
 	if (!c || !id)
 		return -ENOENT;
+#ifdef CELL_HAVE_QUIC
+	if (c->qc)
+		return cell_qc_cancel(c->qc, id);
+#endif
 	pthread_mutex_lock(&c->lock);
 	call = &c->calls[(id - 1) % c->nslots];
 	if (call->id != id || call->state != CALL_SUBMITTED) {

@@ -272,6 +272,13 @@ uint64_t cell_span_clock(void);
 struct cell_span;
 void cell_span_record_raw(const struct cell_span *span);
 
+/* ---- logging (log.c) -------------------------------------------------- */
+
+#include <cell/log.h>
+/* One line to the application's cell_log_set() callback, if any. */
+void cell_log(enum cell_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---- misc ------------------------------------------------------------- */
 
 /* mkdir the runtime directory; refuse a /tmp one that is not ours and 0700. */

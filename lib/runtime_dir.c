@@ -109,6 +109,8 @@ const char *cell_path_name(enum cell_path path)
 		return "shm-memfd";
 	case CELL_PATH_SHM_MODULE:
 		return "shm-module";
+	case CELL_PATH_QUIC:
+		return "quic";
 	default:
 		return "unix";
 	}

@@ -38,6 +38,7 @@
 #include "ring_module.h"
 #include "register.h"
 #include "rpc_internal.h"
+#include "quic/quic_internal.h"
 
 #define DEFAULT_SPIN_NS	    (50 * CELL_NSEC_PER_USEC)
 #define DEFAULT_CONNECTIONS 1024U
@@ -105,10 +106,14 @@ struct cell_server {
 	struct conn *conns;
 	unsigned int nconns;
 	uint64_t spin_ns;
+	struct cell_qs *quic; /* UDP listener (lib/quic/), or NULL */
 };
 
 struct cell_reply {
 	struct conn *c;
+	/* A remote peer's reply: the transport stores the bytes (lib/quic/). */
+	const struct cell_reply_ops *ops;
+	void *ops_ctx;
 	uint16_t method;
 	uint32_t correlation;
 	enum {
@@ -527,7 +532,8 @@ void *cell_reply_reserve(struct cell_reply *reply, uint32_t len)
 		errno = EMSGSIZE;
 		return NULL;
 	}
-	p = cell_chan_tx_begin(&reply->c->ch, len, 0, conn_alive, reply->c);
+	p = reply->ops ? reply->ops->reserve(reply->ops_ctx, len)
+		       : cell_chan_tx_begin(&reply->c->ch, len, 0, conn_alive, reply->c);
 	if (!p) {
 		reply->err = -errno;
 		return NULL;
@@ -545,7 +551,10 @@ int cell_reply_commit(struct cell_reply *reply, uint32_t len)
 		return -EINVAL;
 	hdr.method = reply->method;
 	hdr.correlation = reply->correlation;
-	err = cell_chan_tx_commit(&reply->c->ch, &hdr, len, 0, conn_alive, reply->c);
+	if (reply->ops)
+		err = reply->ops->commit(reply->ops_ctx, &hdr, len);
+	else
+		err = cell_chan_tx_commit(&reply->c->ch, &hdr, len, 0, conn_alive, reply->c);
 	if (err == -EINVAL)
 		return err;
 	reply->state = REPLY_SENT;
@@ -577,13 +586,18 @@ int cell_reply_error(struct cell_reply *reply, enum cell_status status, const ch
 		return -EINVAL;
 	if (reply->state == REPLY_SENT)
 		return -EBUSY;
-	if (reply->state == REPLY_RESERVED)
+	if (reply->state == REPLY_RESERVED && reply->ops)
+		reply->ops->abort(reply->ops_ctx);
+	else if (reply->state == REPLY_RESERVED)
 		cell_chan_tx_abort(&reply->c->ch);
 	hdr.method = reply->method;
 	hdr.correlation = reply->correlation;
 	len = (uint32_t)cell_error_encode(buf, sizeof(buf), (uint16_t)status, detail,
 					  (uint32_t)dlen);
-	err = cell_chan_send(&reply->c->ch, &hdr, buf, len, 0, conn_alive, reply->c);
+	if (reply->ops)
+		err = reply->ops->send(reply->ops_ctx, &hdr, buf, len);
+	else
+		err = cell_chan_send(&reply->c->ch, &hdr, buf, len, 0, conn_alive, reply->c);
 	reply->state = REPLY_SENT;
 	if (err)
 		reply->err = err;
@@ -593,19 +607,19 @@ int cell_reply_error(struct cell_reply *reply, enum cell_status status, const ch
 /* ---- requests --------------------------------------------------------- */
 
 /* METRICS: the server's snapshot, encoded in place in the response. */
-static enum cell_status answer_metrics(struct conn *c, struct cell_reply *reply)
+static enum cell_status answer_metrics(struct cell_server *srv, struct cell_reply *reply)
 {
 	struct cell_metrics_snapshot *snap;
 	enum cell_status st = CELL_STATUS_OK;
 	size_t need;
 	void *p;
 
-	if (!c->srv->o.metrics)
+	if (!srv->o.metrics)
 		return cell_reply_error(reply, CELL_STATUS_NOT_FOUND,
 					"this server keeps no metrics")
 			       ? CELL_STATUS_INTERNAL
 			       : CELL_STATUS_NOT_FOUND;
-	snap = cell_metrics_snapshot(c->srv->o.metrics, 0);
+	snap = cell_metrics_snapshot(srv->o.metrics, 0);
 	if (!snap)
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
 	need = cell_metrics_wire_size(snap);
@@ -618,7 +632,7 @@ static enum cell_status answer_metrics(struct conn *c, struct cell_reply *reply)
 }
 
 /* SPANS: this cell's spans from the process's ring, all or of one trace. */
-static enum cell_status answer_spans(struct conn *c, const struct cell_vesicle *v,
+static enum cell_status answer_spans(struct cell_server *srv, const struct cell_vesicle *v,
 				     struct cell_reply *reply)
 {
 	size_t cap = CELL_TRACE_RING_MAX, n;
@@ -632,12 +646,12 @@ static enum cell_status answer_spans(struct conn *c, const struct cell_vesicle *
 					"SPANS takes nothing or a 16-byte trace id")
 			       ? CELL_STATUS_INTERNAL
 			       : CELL_STATUS_INVALID_ARGUMENT;
-	n = cell_spans_collect(NULL, 0, v->len ? v->data : NULL, c->srv->name, NULL);
+	n = cell_spans_collect(NULL, 0, v->len ? v->data : NULL, srv->name, NULL);
 	cap = n < cap ? n : cap;
 	spans = calloc(cap ? cap : 1, sizeof(*spans));
 	if (!spans)
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
-	n = cell_spans_collect(spans, cap, v->len ? v->data : NULL, c->srv->name, &dropped);
+	n = cell_spans_collect(spans, cap, v->len ? v->data : NULL, srv->name, &dropped);
 	n = n < cap ? n : cap;
 	p = cell_reply_reserve(reply, (uint32_t)cell_spans_wire_size(n));
 	if (!p ||
@@ -649,10 +663,10 @@ static enum cell_status answer_spans(struct conn *c, const struct cell_vesicle *
 	return st;
 }
 
-static enum cell_status control_call(struct conn *c, const struct cell_vesicle *v,
+static enum cell_status control_call(struct cell_server *srv, const struct cell_vesicle *v,
 				     struct cell_reply *reply)
 {
-	const char *schema = c->srv->o.schema;
+	const char *schema = srv->o.schema;
 
 	if (v->method == CELL_METHOD_PING)
 		return CELL_STATUS_OK;
@@ -664,9 +678,9 @@ static enum cell_status control_call(struct conn *c, const struct cell_vesicle *
 			       : CELL_STATUS_OK;
 	}
 	if (v->method == CELL_METHOD_METRICS && reply)
-		return answer_metrics(c, reply);
+		return answer_metrics(srv, reply);
 	if (v->method == CELL_METHOD_SPANS && reply)
-		return answer_spans(c, v, reply);
+		return answer_spans(srv, v, reply);
 	return CELL_STATUS_UNKNOWN_METHOD;
 }
 
@@ -768,7 +782,7 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	if (traced)
 		span_enter(&sc, rx);
 	if (v.method >= CELL_METHOD_CONTROL_BASE)
-		st = control_call(c, &v, oneway ? NULL : &reply);
+		st = control_call(srv, &v, oneway ? NULL : &reply);
 	else if (v.method < srv->nhandlers && srv->handlers[v.method].fn)
 		st = srv->handlers[v.method].fn(&v, oneway ? NULL : &reply,
 						srv->handlers[v.method].ctx);
@@ -782,6 +796,32 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	if (srv->o.metrics)
 		cell_metrics_record(srv->o.metrics, v.method, st, cell_now_ns() - t0);
 	return reply.err;
+}
+
+enum cell_status cell_server_serve_remote(struct cell_server *srv, const struct cell_vesicle *v,
+					  const struct cell_reply_ops *ops, void *ctx)
+{
+	struct cell_reply reply = {
+		.method = v->method,
+		.correlation = v->correlation,
+		.ops = ops,
+		.ops_ctx = ctx,
+	};
+	uint64_t t0 = srv->o.metrics ? cell_now_ns() : 0;
+	enum cell_status st;
+
+	if (v->method >= CELL_METHOD_CONTROL_BASE)
+		st = control_call(srv, v, ops ? &reply : NULL);
+	else if (v->method < srv->nhandlers && srv->handlers[v->method].fn)
+		st = srv->handlers[v->method].fn(v, ops ? &reply : NULL,
+						 srv->handlers[v->method].ctx);
+	else
+		st = CELL_STATUS_UNKNOWN_METHOD;
+	if (ops && reply.state != REPLY_SENT)
+		answer_for(&reply, st);
+	if (srv->o.metrics)
+		cell_metrics_record(srv->o.metrics, v->method, st, cell_now_ns() - t0);
+	return st;
 }
 
 static int set_sock_events(struct conn *c, uint32_t events)
@@ -940,6 +980,85 @@ static int serve(struct conn *c, int *handled)
 	}
 }
 
+/* ---- QUIC (lib/quic/) -------------------------------------------------- */
+
+#ifdef CELL_HAVE_QUIC
+/* Its fds are one-shot in srv->epfd: one thread serves the QUIC links at a time. */
+static int quic_arm(struct cell_server *srv, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = &srv->quic };
+	int fds[2], n = cell_qs_fds(srv->quic, fds);
+
+	for (int i = 0; i < n; i++)
+		if (epoll_ctl(srv->epfd, op, fds[i], &ev))
+			return -errno;
+	return 0;
+}
+
+static int quic_event(struct cell_server *srv)
+{
+	int handled = cell_qs_service(srv->quic);
+
+	(void)quic_arm(srv, EPOLL_CTL_MOD);
+	return handled;
+}
+
+int cell_server_listen_quic(struct cell_server *srv, const char *addr,
+			    const struct cell_quic_opts *opts)
+{
+	int err;
+
+	if (!srv || !addr)
+		return -EINVAL;
+	if (srv->quic || atomic_load(&srv->running))
+		return -EBUSY;
+	srv->quic = cell_qs_new(srv, addr, opts, srv->o.fingerprint);
+	if (!srv->quic)
+		return -errno;
+	err = quic_arm(srv, EPOLL_CTL_ADD);
+	if (err) {
+		cell_qs_free(srv->quic);
+		srv->quic = NULL;
+	}
+	return err;
+}
+
+unsigned int cell_server_quic_port(const struct cell_server *srv)
+{
+	return srv->quic ? cell_qs_port(srv->quic) : 0;
+}
+#else
+static int quic_event(struct cell_server *srv)
+{
+	(void)srv;
+	return 0;
+}
+
+int cell_server_listen_quic(struct cell_server *srv, const char *addr,
+			    const struct cell_quic_opts *opts)
+{
+	(void)srv;
+	(void)addr;
+	(void)opts;
+	cell_fail(CELL_STATUS_INVALID_ARGUMENT, "libcell was built without QUIC (CELL_WITH_QUIC)");
+	return -ENOTSUP;
+}
+
+unsigned int cell_server_quic_port(const struct cell_server *srv)
+{
+	(void)srv;
+	return 0;
+}
+
+int cell_quic_public_key(const struct cell_quic_opts *opts,
+			 char hex[2 * CELL_QUIC_PUBKEY_BYTES + 1])
+{
+	(void)opts;
+	hex[0] = '\0';
+	return -ENOTSUP;
+}
+#endif
+
 static int serve_event(struct cell_server *srv, struct epoll_event *ev)
 {
 	struct conn *c;
@@ -955,6 +1074,8 @@ static int serve_event(struct cell_server *srv, struct epoll_event *ev)
 		expire_handshakes(srv);
 		return 0;
 	}
+	if (ev->data.ptr == &srv->quic)
+		return quic_event(srv);
 	c = ev->data.ptr;
 	(void)atomic_load_explicit(&c->handoff, memory_order_acquire);
 	if (serve(c, &handled) < 0 || conn_arm(c, EPOLL_CTL_MOD))
@@ -1161,6 +1282,10 @@ unsigned int cell_server_connections(const struct cell_server *srv)
 	pthread_mutex_lock(&s->lock);
 	n = s->nconns;
 	pthread_mutex_unlock(&s->lock);
+#ifdef CELL_HAVE_QUIC
+	if (s->quic)
+		n += cell_qs_connections(s->quic);
+#endif
 	return n;
 }
 
@@ -1170,6 +1295,9 @@ void cell_server_free(struct cell_server *srv)
 		return;
 	while (srv->conns)
 		conn_free(srv->conns);
+#ifdef CELL_HAVE_QUIC
+	cell_qs_free(srv->quic);
+#endif
 	if (srv->lfd >= 0) {
 		close(srv->lfd);
 		unlink(srv->path);

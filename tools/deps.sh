@@ -13,6 +13,7 @@ declare -A groups=(
 		 clang-format perl xz-utils linux-source-6.1 gawk patch
 		 libuv1-dev python3 python3-venv python3-pip python3-setuptools
 		 libmicrohttpd-dev libsodium-dev libraft-dev
+		 libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
 		 golang-go"
 	[kernel]="linux-headers-amd64 linux-image-amd64 qemu-system-x86
 		  busybox-static cpio kmod sparse"

@@ -52,6 +52,7 @@ extern "C" {
 
 struct cell_metrics;	     /* cell/metrics.h */
 struct cell_resilience_opts; /* cell/resilience.h */
+struct cell_quic_opts;	     /* cell/quic.h */
 
 struct cell_client;
 struct cell_server;
@@ -65,6 +66,7 @@ enum cell_path {
 	CELL_PATH_UNIX = 0,	  /* frames on the SOCK_SEQPACKET socket */
 	CELL_PATH_SHM_MEMFD = 1,  /* rings in sealed memfds */
 	CELL_PATH_SHM_MODULE = 2, /* rings from /dev/cell (cell.ko) */
+	CELL_PATH_QUIC = 3,	  /* streams of a QUIC connection (cell/quic.h) */
 };
 
 /* Which ring backend a server offers or a client accepts. */
@@ -88,7 +90,7 @@ enum cell_ring_backend {
 /* Payloads above this many bytes always travel as memfd attachments. */
 #define CELL_RPC_SOCKET_FRAME_MAX (64U << 10)
 
-/* Stable name of a path: "unix", "shm-memfd", "shm-module". */
+/* Stable name of a path: "unix", "shm-memfd", "shm-module", "quic". */
 LIBCELL_API const char *cell_path_name(enum cell_path path);
 
 /**
@@ -340,6 +342,8 @@ struct cell_client_opts {
 	 * connect; implies .reconnect).  See cell/resilience.h.
 	 */
 	const struct cell_resilience_opts *resilience;
+	/* A quic://host:port target: identity, trust, windows (NULL: defaults). */
+	const struct cell_quic_opts *quic;
 };
 
 /* spin_ns value that means: never busy-wait, sleep at once. */
@@ -347,6 +351,8 @@ struct cell_client_opts {
 
 /**
  * cell_client_connect() - connect to cell @name and do the handshake.
+ * @name may also be "quic://host:port": a remote server (cell/quic.h),
+ * reached without celld; EACCES then also means a refused identity key.
  * @opts: may be NULL (fingerprint 0, defaults).
  * Return: the client (free with cell_client_free()), or NULL with errno:
  * ENOENT/ECONNREFUSED (no server), EPROTO (fingerprint mismatch or bad
@@ -363,7 +369,7 @@ LIBCELL_API struct cell_client *cell_client_connect(const char *name,
  */
 LIBCELL_API void cell_client_free(struct cell_client *c);
 
-/* cell_client_path() - "shm-memfd", "shm-module" or "unix" (see enum cell_path). */
+/* cell_client_path() - "shm-memfd", "shm-module", "unix" or "quic" (see enum cell_path). */
 LIBCELL_API const char *cell_client_path(const struct cell_client *c);
 
 /* The connection's path as an enum. */
