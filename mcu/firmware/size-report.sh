@@ -12,14 +12,8 @@ shift 2
 echo "== cell-mcu size report (arm-none-eabi, -Os, Cortex-M3)"
 echo "-- libcell_mcu.a, every function:"
 "$size" -t "$lib" | sed 's/^/   /'
-# CAN-FD: the framing (segment + reassemble, can_seg) against its budget,
-# and the CAN server glue and announcement beside it.
-"$size" "$lib" | awk -F'\t' '
-	$6 ~ /^can_seg\./ { seg = $1 }
-	$6 ~ /^can(_announce)?\./ { rest += $1 }
-	END {
-		printf "-- CAN-FD framing (can_seg: segment + reassemble): text %d (budget 600: %s); CAN server + announce: text %d\n", seg, seg <= 600 ? "within" : "OVER", rest
-	}'
+# CAN-FD: the framing (can_seg) against its budget, the rest beside it.
+sh "$(dirname "$0")/can-budget.sh" "$size" "$lib" || true
 while [ $# -ge 2 ]; do
 	map=$1 elf=$2
 	shift 2

@@ -112,7 +112,6 @@ struct cell_mcu_can_slot {
 	uint16_t len;	/* bytes received so far */
 	uint16_t stamp; /* rx->clock at the last segment: least recent is evicted first */
 	uint8_t src;	/* the sending node */
-	uint8_t sn;	/* sequence number the next consecutive segment must carry */
 	uint8_t state;	/* CELL_MCU_CAN_FREE / BUSY / DONE */
 };
 
@@ -151,7 +150,8 @@ void cell_mcu_can_rx_release(struct cell_mcu_can_rx *rx, uint8_t i);
 
 /*
  * The finished slot that completed first, or -1 if none (serve in this
- * order: one node's messages stay in order).
+ * order: one node's messages stay in order).  The MCU server's policy,
+ * defined in mcu/src/can.c, not in can_seg.c: libcell does not have it.
  */
 int cell_mcu_can_rx_ready(const struct cell_mcu_can_rx *rx);
 

@@ -14,6 +14,26 @@
 
 typedef char cell_mcu_can_assert_frame_fits[CELL_MCU_MAX_FRAME <= CELL_MCU_CAN_MSG_MAX ? 1 : -1];
 
+/*
+ * The server's serve order (cell_mcu_can.h): the finished slot that
+ * completed first.  Not part of the framing (can_seg.c): libcell's
+ * transport has one slot and no use for it.
+ */
+int cell_mcu_can_rx_ready(const struct cell_mcu_can_rx *rx)
+{
+	unsigned int i, age, oldest = 0;
+	int best = -1;
+
+	for (i = rx->n; i--;) {
+		age = (uint16_t)(rx->clock - rx->slot[i].stamp);
+		if (rx->slot[i].state == CELL_MCU_CAN_DONE && age >= oldest) {
+			oldest = age;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
 static int emit(void *ctx, const uint8_t *seg, uint8_t len)
 {
 	struct cell_mcu_can_server *cs = ctx;

@@ -13,108 +13,110 @@
 
 #include "cell_mcu_can.h"
 
+/* Above 8: a multiple of 4 up to 24, then of 16 (32, 48, 64). */
 uint8_t cell_mcu_can_dlc_round(uint8_t n)
 {
-	if (n <= 8)
-		return n;
-	if (n <= 24)
-		return (uint8_t)((n + 3) & ~3);
-	return n <= 32 ? 32 : n <= 48 ? 48 : 64;
+	unsigned int m = n > 24 ? 15 : 3;
+
+	return n <= 8 ? n : (uint8_t)((n + m) & ~m);
 }
 
+/*
+ * Every segment is h header bytes (single 2, first 3, consecutive 1) and
+ * k = min(64 - h, bytes left) of the message, then padding up to the
+ * smallest CAN-FD length; the receiver checks the same rule.
+ */
 int cell_mcu_can_segment(const uint8_t *msg, uint32_t n, cell_mcu_can_emit emit, void *ctx)
 {
-	uint8_t seg[CELL_MCU_CAN_MTU], h, k, len, sn = 0;
-	uint32_t off = 0;
+	uint8_t seg[CELL_MCU_CAN_MTU];
+	unsigned int pci, h, k, len, i;
 	int r;
 
 	if (n - 1 >= CELL_MCU_CAN_MSG_MAX)
 		return -1;
-	seg[0] = n > CELL_MCU_CAN_SF_MAX ? CELL_MCU_CAN_PCI_FF : CELL_MCU_CAN_PCI_SF;
+	pci = n > CELL_MCU_CAN_SF_MAX ? CELL_MCU_CAN_PCI_FF : CELL_MCU_CAN_PCI_SF;
 	seg[1] = (uint8_t)n;
 	seg[2] = (uint8_t)(n >> 8);
-	h = (uint8_t)(2 + (seg[0] >> 4));
-	k = n > CELL_MCU_CAN_SF_MAX ? CELL_MCU_CAN_FF_DATA : (uint8_t)n;
 	for (;;) {
+		seg[0] = (uint8_t)pci;
+		h = pci & CELL_MCU_CAN_PCI_CF ? 1 : 2 + (pci >> 4);
+		k = CELL_MCU_CAN_MTU - h;
+		if (k > n)
+			k = n;
 		len = cell_mcu_can_dlc_round((uint8_t)(h + k));
-		memcpy(seg + h, msg + off, k);
-		memset(seg + h + k, CELL_MCU_CAN_PAD_BYTE, (size_t)(len - h - k));
-		off += k;
-		r = emit(ctx, seg, len);
-		if (r || off >= n)
+		for (i = h; i < len; i++)
+			seg[i] = i < h + k ? *msg++ : CELL_MCU_CAN_PAD_BYTE;
+		r = emit(ctx, seg, (uint8_t)len);
+		n -= k;
+		if (r || !n)
 			return r;
-		sn = (uint8_t)((sn + 1) & 0xf);
-		seg[0] = (uint8_t)(CELL_MCU_CAN_PCI_CF | sn);
-		h = 1;
-		k = n - off < CELL_MCU_CAN_CF_DATA ? (uint8_t)(n - off) : CELL_MCU_CAN_CF_DATA;
+		pci = CELL_MCU_CAN_PCI_CF | ((pci + 1) & 0xf);
 	}
 }
 
 void cell_mcu_can_rx_init(struct cell_mcu_can_rx *rx, struct cell_mcu_can_slot *slot, uint8_t n)
 {
-	uint8_t i;
-
 	memset(rx, 0, sizeof(*rx));
 	rx->slot = slot;
 	rx->n = n;
-	for (i = 0; i < n; i++)
-		slot[i].state = CELL_MCU_CAN_FREE;
-}
-
-/* Age of a slot's last segment in rx->clock ticks (wraps after 65535). */
-static unsigned int age(const struct cell_mcu_can_rx *rx, const struct cell_mcu_can_slot *s)
-{
-	return (uint16_t)(rx->clock - s->stamp);
+	while (n)
+		slot[--n].state = CELL_MCU_CAN_FREE;
 }
 
 /*
- * One pass over the slots finds the sender's unfinished message (own),
- * a free slot and the least recently active unfinished message of
- * another sender (lru).  A new message takes own (dropped: its sender
- * began anew), else the free slot, else lru (evicted), else nothing.
- * Every check comes before any state changes, except that a refused
- * consecutive segment drops its message (what follows cannot fit).  A
- * single segment is "00 LL", a first "10 NN NN": h, the bytes before the
- * data, is 2 + pci / 16 for both.
+ * One pass over the slots, last to first, finds the sender's unfinished
+ * message (own) and the slot a new message of this sender would take
+ * (take): a free one (the lowest), else the least recently active
+ * unfinished message of another sender (rx->clock ticks since its last
+ * segment; a free slot counts as older than any).  A new message takes
+ * own (dropped: its sender began anew), else take (evicted if busy),
+ * else nothing.  A consecutive segment must carry the number of
+ * segments its message had so far (mod 16): after the first's 61 bytes
+ * and j consecutive of 63, (len + 2) / 63 = j + 1; no slot stores it.
+ * Every check comes before any state changes, except that
+ * a refused consecutive segment drops its message (what follows cannot
+ * fit).  A single segment is "00 LL", a first "10 NN NN": h, the bytes
+ * before the data, is 2 + pci / 16 for both.
  */
 int cell_mcu_can_rx_segment(struct cell_mcu_can_rx *rx, uint8_t src, const uint8_t *seg,
 			    uint8_t len)
 {
-	struct cell_mcu_can_slot *s, *own = NULL, *fre = NULL, *lru = NULL, *drop = NULL;
-	unsigned int i, h, k, pci, total;
+	struct cell_mcu_can_slot *s, *own = NULL, *take = NULL, *drop = NULL;
+	unsigned int i, h, k, pci, total, age, oldest = 0;
 	enum cell_mcu_can_err err;
 
 	rx->clock++;
-	for (i = 0; i < rx->n; i++) {
+	for (i = rx->n; i--;) {
 		s = &rx->slot[i];
-		if (s->state == CELL_MCU_CAN_FREE && !fre)
-			fre = s;
-		if (s->state != CELL_MCU_CAN_BUSY)
+		if (s->state == CELL_MCU_CAN_DONE)
 			continue;
-		if (s->src == src)
+		age = s->state == CELL_MCU_CAN_FREE ? 0x10000 : (uint16_t)(rx->clock - s->stamp);
+		if (age < 0x10000 && s->src == src)
 			own = s;
-		else if (!lru || age(rx, s) > age(rx, lru))
-			lru = s;
+		else if (age >= oldest) {
+			oldest = age;
+			take = s;
+		}
 	}
 	err = CELL_MCU_CAN_E_DLC;
-	if (len < 2 || len > CELL_MCU_CAN_MTU)
+	if (len < 2) /* longer than 64: the length check below */
 		goto refuse;
 	pci = seg[0];
 	total = seg[1];
-	err = CELL_MCU_CAN_E_LENGTH;
+	h = 1;
 	if (pci == CELL_MCU_CAN_PCI_FF) {
-		k = CELL_MCU_CAN_FF_DATA;
-		if (len != CELL_MCU_CAN_MTU) {
-			err = CELL_MCU_CAN_E_DLC;
-			goto refuse;
-		}
+		if (len != CELL_MCU_CAN_MTU)
+			goto refuse; /* E_DLC; and seg[2] is not there */
 		total |= (unsigned int)seg[2] << 8;
+		err = CELL_MCU_CAN_E_LENGTH;
 		if (total <= CELL_MCU_CAN_SF_MAX)
 			goto refuse;
+		h = 3;
 	} else if (pci == CELL_MCU_CAN_PCI_SF) {
-		k = total;
+		err = CELL_MCU_CAN_E_LENGTH;
 		if (total - 1 >= CELL_MCU_CAN_SF_MAX)
 			goto refuse;
+		h = 2;
 	} else {
 		err = CELL_MCU_CAN_E_PCI;
 		if ((pci & 0xf0) != CELL_MCU_CAN_PCI_CF)
@@ -124,36 +126,35 @@ int cell_mcu_can_rx_segment(struct cell_mcu_can_rx *rx, uint8_t src, const uint8
 			goto refuse;
 		drop = own;
 		err = CELL_MCU_CAN_E_SEQUENCE;
-		if ((pci & 0xf) != own->sn)
+		if ((pci & 0xf) != ((own->len + 2u) / CELL_MCU_CAN_CF_DATA & 0xf))
 			goto refuse;
-		total = (unsigned int)own->total - own->len;
-		k = total < CELL_MCU_CAN_CF_DATA ? total : CELL_MCU_CAN_CF_DATA;
+		total = (unsigned int)own->total - own->len; /* what is left */
 	}
-	h = pci & 0x20 ? 1 : 2 + (pci >> 4);
+	k = CELL_MCU_CAN_MTU - h;
+	if (k > total)
+		k = total;
 	err = CELL_MCU_CAN_E_DLC;
 	if (len != cell_mcu_can_dlc_round((uint8_t)(h + k)))
 		goto refuse;
 	s = drop;
 	if (!s) {
-		s = own ? own : fre ? fre : lru;
+		s = own ? own : take;
 		err = CELL_MCU_CAN_E_NO_SLOT;
 		if (!s)
 			goto refuse;
 		if (own)
 			rx->errors[CELL_MCU_CAN_E_INTERRUPTED]++;
-		else if (!fre)
+		else if (s->state)
 			rx->errors[CELL_MCU_CAN_E_EVICTED]++;
 		drop = s;
 		err = CELL_MCU_CAN_E_TOO_LONG;
 		if (total > s->cap)
 			goto refuse;
 		s->src = src;
-		s->sn = 0;
 		s->total = (uint16_t)total;
 		s->len = 0;
 	}
 	memcpy(s->buf + s->len, seg + h, k);
-	s->sn = (uint8_t)((s->sn + 1) & 0xf);
 	s->len = (uint16_t)(s->len + k);
 	s->stamp = rx->clock;
 	s->state = CELL_MCU_CAN_BUSY;
@@ -173,16 +174,4 @@ void cell_mcu_can_rx_release(struct cell_mcu_can_rx *rx, uint8_t i)
 {
 	if (i < rx->n && rx->slot[i].state == CELL_MCU_CAN_DONE)
 		rx->slot[i].state = CELL_MCU_CAN_FREE;
-}
-
-int cell_mcu_can_rx_ready(const struct cell_mcu_can_rx *rx)
-{
-	int best = -1;
-	uint8_t i;
-
-	for (i = 0; i < rx->n; i++)
-		if (rx->slot[i].state == CELL_MCU_CAN_DONE &&
-		    (best < 0 || age(rx, &rx->slot[i]) > age(rx, &rx->slot[best])))
-			best = i;
-	return best;
 }
