@@ -193,4 +193,12 @@ void emit_python(const struct schema *s, const char *src_name, FILE *out);
 /* cellc --lang=go: a package for bindings/go (Documentation/bindings.rst). */
 void emit_go(const struct schema *s, const char *src_name, FILE *out);
 
+/*
+ * from_running.c: parse and check the schema cell @spec (NAME or NAME@node)
+ * serves over method 0, after checking its fingerprint against WELCOME's and
+ * @pin ("0x..." or NULL).  *@src_name: "<schema>.cell", for the emitters.
+ * Return: 0, or -1 with the reason on stderr.
+ */
+int from_running(const char *spec, const char *pin, struct schema *s, const char **src_name);
+
 #endif /* CELLC_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] FILE.cell
+ * cellc [...] --from-running NAME[@node] [--pin 0xFINGERPRINT]   (from_running.c)
  *
  * Compiles FILE.cell to a C header (on stdout, or OUT written whole or
  * not at all); --mcu writes the freestanding flavour for mcu/ instead,
@@ -21,7 +22,8 @@
 static void usage(void)
 {
 	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] "
-	      "FILE.cell\n",
+	      "FILE.cell\n"
+	      "       cellc [same options] --from-running NAME[@node] [--pin 0xFINGERPRINT]\n",
 	      stderr);
 	exit(2);
 }
@@ -87,7 +89,7 @@ static int write_header(const struct schema *s, const char *src, const char *pat
 
 int main(int argc, char **argv)
 {
-	const char *out = NULL, *file = NULL;
+	const char *out = NULL, *file = NULL, *running = NULL, *pin = NULL;
 	int canonical = 0, fingerprint = 0, rc = 0;
 	struct schema s;
 	struct buf text = { 0 };
@@ -109,19 +111,31 @@ int main(int argc, char **argv)
 			emit = emit_python;
 		else if (!strcmp(argv[i], "--lang=go"))
 			emit = emit_go;
+		else if (!strcmp(argv[i], "--from-running") && i + 1 < argc)
+			running = argv[++i];
+		else if (!strcmp(argv[i], "--pin") && i + 1 < argc)
+			pin = argv[++i];
 		else if (argv[i][0] == '-' || file)
 			usage();
 		else
 			file = argv[i];
 	}
-	if (!file || canonical + fingerprint > 1 || (out && (canonical || fingerprint)) ||
+	if (!file == !running || (pin && !running) || canonical + fingerprint > 1 ||
+	    (out && (canonical || fingerprint)) ||
 	    (emit != emit_header && (canonical || fingerprint)))
 		usage();
-	diag.file = file;
-	src = read_file(file, &len);
-	if (parse_schema(src, len, &s) || check_schema(&s)) {
-		arena_free();
-		return 1;
+	if (running) {
+		if (from_running(running, pin, &s, &file)) { /* parsed and checked */
+			arena_free();
+			return 1;
+		}
+	} else {
+		diag.file = file;
+		src = read_file(file, &len);
+		if (parse_schema(src, len, &s) || check_schema(&s)) {
+			arena_free();
+			return 1;
+		}
 	}
 	if (canonical || fingerprint) {
 		canonical_text(&s, &text);
