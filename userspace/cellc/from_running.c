@@ -110,6 +110,8 @@ static int probe(const char *name, struct cell_probe *p)
 	if (rc == -ECONNREFUSED)
 		return fail("no running cell '%s': nobody serves %s (runtime dir %s)", name, path,
 			    dir);
+	if (rc && !strncmp(p->error, "schema: ", 8))
+		return fail("cell '%s': method 0 (SCHEMA) failed: %s", name, p->error + 8);
 	if (rc)
 		return fail("cell '%s': %s", name, p->error);
 	return 0;
@@ -129,7 +131,7 @@ static int schema_call(const char *name, uint64_t fp, char **text, size_t *len)
 		return fail("cell '%s': %s", name, cell_last_error(NULL));
 	if (cell_client_server_fingerprint(c) != fp) {
 		fail("cell '%s': WELCOME claims fingerprint 0x%016" PRIx64 ", its refusal claimed "
-									   "0x%016" PRIx64,
+		     "0x%016" PRIx64,
 		     name, cell_client_server_fingerprint(c), fp);
 		goto out_free;
 	}

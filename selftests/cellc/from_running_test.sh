@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# from_running_test.sh CELLC DEMO_SERVER HOSTILE_SERVER DEMO_CELL: cellc
+# --from-running in TAP.
+#  - from the running demo cell, every output (C, --mcu, --lang=python,
+#    --canonical, --fingerprint) is byte for byte what the file gives;
+#  - --pin: the right fingerprint passes, another fails with both named;
+#  - an absent cell (no socket, stale socket) and NAME@other-node fail
+#    clearly; NAME@<this host> and NAME@localhost work;
+#  - hostile servers (garbage, non-UTF-8, 2 MiB, fingerprint other than
+#    WELCOME's, no schema) fail with exit 1, a clear message, no crash and
+#    no output file.
+set -u
+cellc=$1
+demo_server=$2
+hostile=$3
+demo_cell=$4
+tmp=$(mktemp -d)
+export CELL_RUNTIME_DIR=$tmp/run CELL_NO_REGISTER=1
+mkdir -p "$CELL_RUNTIME_DIR"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0
+failed=0
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n $1"
+}
+
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n $1"
+}
+
+check() { # description command...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+wait_sock() { # NAME: its socket appears within 5 s
+	for _ in $(seq 100); do
+		[ -S "$CELL_RUNTIME_DIR/$1.sock" ] && return 0
+		sleep 0.05
+	done
+	echo "# $1 did not start"
+	return 1
+}
+
+# fails_with DESCRIPTION PATTERN cellc-args...: exit 1, PATTERN in stderr,
+# nothing written to $tmp/out.
+fails_with() {
+	local what=$1 pattern=$2 rc=0
+	shift 2
+	rm -f "$tmp/out"
+	timeout 20 "$cellc" -o "$tmp/out" "$@" 2>"$tmp/err" >/dev/null || rc=$?
+	if [ "$rc" = 1 ] && grep -q -- "$pattern" "$tmp/err" && [ ! -e "$tmp/out" ]; then
+		ok "$what"
+	else
+		not_ok "$what"
+		echo "# exit $rc, stderr: $(cat "$tmp/err")"
+	fi
+}
+
+"$demo_server" demo >"$tmp/demo.log" 2>&1 &
+pids+=($!)
+wait_sock demo || exit 1
+
+same() { # description args...: --from-running demo ARGS == file ARGS
+	local what=$1
+	shift
+	(cd "$(dirname "$demo_cell")" && "$cellc" "$@" "$(basename "$demo_cell")") \
+		>"$tmp/file.out" 2>"$tmp/err" &&
+		"$cellc" "$@" --from-running demo >"$tmp/live.out" 2>>"$tmp/err" &&
+		cmp -s "$tmp/file.out" "$tmp/live.out"
+	if [ $? = 0 ] && [ -s "$tmp/live.out" ]; then ok "$what"; else
+		not_ok "$what"
+		sed 's/^/# /' "$tmp/err"
+	fi
+}
+same "C header from the running cell is the file's, byte for byte"
+same "--lang=c likewise" --lang=c
+same "--mcu likewise" --mcu
+same "--lang=python likewise" --lang=python
+same "--canonical likewise" --canonical
+same "--fingerprint likewise" --fingerprint
+check "-o writes the same header as from the file" \
+	eval '"$cellc" -o "$tmp/a.h" --from-running demo && "$cellc" -o "$tmp/b.h" "$demo_cell" &&
+	      cmp -s "$tmp/a.h" "$tmp/b.h"'
+
+fp=$("$cellc" --fingerprint "$demo_cell")
+check "--pin with the cell's fingerprint passes" \
+	eval '"$cellc" --from-running demo --pin "$fp" >/dev/null'
+fails_with "--pin with another fingerprint fails, naming both" \
+	"fingerprint $fp, pinned 0x00000000deadbeef" --from-running demo --pin 0xdeadbeef
+fails_with "--pin that is not a fingerprint fails" "not a fingerprint" \
+	--from-running demo --pin banana
+
+fails_with "absent cell: name and runtime dir named" \
+	"no running cell 'nope': $CELL_RUNTIME_DIR/nope.sock does not exist (runtime dir $CELL_RUNTIME_DIR" \
+	--from-running nope
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' \
+	"$CELL_RUNTIME_DIR/stale.sock"
+fails_with "stale socket: nobody serves it" "no running cell 'stale': nobody serves" \
+	--from-running stale
+fails_with "NAME@other-node: remote needs QUIC (issue 13)" \
+	"remote nodes need the QUIC transport (issue 13)" --from-running demo@no-such-node
+check "NAME@localhost is this machine" eval '"$cellc" --from-running demo@localhost >/dev/null'
+check "NAME@\$(hostname) is this machine" \
+	eval '"$cellc" --from-running "demo@$(hostname)" >/dev/null'
+
+"$cellc" --canonical "$demo_cell" >"$tmp/demo.canon"
+for mode in garbage nonutf8 oversized otherfp none; do
+	"$hostile" "h_$mode" "$mode" "$tmp/demo.canon" >"$tmp/h_$mode.log" 2>&1 &
+	pids+=($!)
+done
+for mode in garbage nonutf8 oversized otherfp none; do wait_sock "h_$mode" || exit 1; done
+fails_with "garbage schema text: not a valid schema" "answered method 0 with text that is not a valid schema" \
+	--from-running h_garbage
+fails_with "non-UTF-8 schema text refused, byte named" "schema text is not UTF-8 (byte 8 is 0xff)" \
+	--from-running h_nonutf8
+fails_with "2 MiB schema text refused" "cell 'h_oversized': .*SCHEMA\|more than" \
+	--from-running h_oversized
+fails_with "schema text whose fingerprint differs from WELCOME's" \
+	"but it claims 0x1122334455667788 in WELCOME" --from-running h_otherfp
+fails_with "a cell without schema text" "serves no schema text" --from-running h_none
+fails_with "a hostile cell with --lang=python as well" "not UTF-8" --lang=python \
+	--from-running h_nonutf8
+alive=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+check "every cell still runs after all that (${#pids[@]})" test "$alive" = "${#pids[@]}"
+check "the demo cell still serves" eval '"$cellc" --from-running demo >/dev/null'
+
+rc=0
+"$cellc" --pin 0x1 "$demo_cell" >/dev/null 2>&1 || rc=$?
+check "--pin without --from-running is a usage error" test "$rc" = 2
+rc=0
+"$cellc" --from-running demo "$demo_cell" >/dev/null 2>&1 || rc=$?
+check "a file and --from-running together is a usage error" test "$rc" = 2
+
+echo "1..$n"
+[ "$failed" = 0 ]
