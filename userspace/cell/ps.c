@@ -31,7 +31,11 @@ static const char *health_name(uint8_t h)
 
 static const char *origin_name(uint8_t o)
 {
-	return o == 1 ? "registered" : o == 2 ? "scan" : o == 3 ? "lan" : "unknown";
+	return o == 1	? "registered"
+	       : o == 2 ? "scan"
+	       : o == 3 ? "lan"
+	       : o == 4 ? "can"
+			: "unknown";
 }
 
 /* A span's text as a NUL-terminated copy in @buf (cut at @cap - 1 bytes). */

@@ -95,4 +95,8 @@ void celld_scan_stop(struct celld *d);
 int celld_cluster_start(struct celld *d);
 void celld_cluster_stop(struct celld *d);
 
+/* can_bus.c: CAN-FD nodes from their announcements (-o can.ifaces=...). */
+int celld_can_start(struct celld *d);
+void celld_can_stop(struct celld *d);
+
 #endif /* CELLD_H */

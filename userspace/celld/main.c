@@ -38,6 +38,7 @@ static const struct celld_module modules[] = {
 	{ "collect", celld_collect_start, celld_collect_stop },
 	{ "http", celld_http_start, celld_http_stop },
 	{ "cluster", celld_cluster_start, celld_cluster_stop },
+	{ "can", celld_can_start, celld_can_stop },
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

@@ -30,6 +30,7 @@ enum celld_origin {
 	CELLD_ORIGIN_REGISTERED = 1, /* enroll call through libcell */
 	CELLD_ORIGIN_SCAN = 2,	     /* socket found in the runtime directory */
 	CELLD_ORIGIN_LAN = 3,	     /* discovery: another node announced it */
+	CELLD_ORIGIN_CAN = 4,	     /* can_bus.c: a CAN-FD node announced it */
 };
 
 enum celld_health {
