@@ -38,3 +38,56 @@ function(cell_schema target)
 	target_include_directories(${target} PRIVATE ${outdir}
 		$<TARGET_PROPERTY:cell,INTERFACE_INCLUDE_DIRECTORIES>)
 endfunction()
+
+# cell_schema_from_running(<cell> <output_dir> [TARGET <target>] [PIN <0xfp>]
+#                          [LANG c|python|go])
+#
+# Pulls the schema of the running cell <cell> (NAME or NAME@node) at build
+# time with `cellc --from-running` and writes <output_dir>/<cell>.cell.h
+# (LANG c, the default), <cell>_cell.py (python) or <cell>_cell.go (go).  A
+# target cell_pull_<cell> (part of ALL) asks the cell on every build and
+# replaces the file only when its content changes, so a cell that changed
+# its schema, or a PIN that no longer matches, fails the build with
+# cellc's message; an absent cell fails it too.  With TARGET, <target>
+# depends on the pull and gets <output_dir> on its include path.  The
+# cell's runtime directory is the build's CELL_RUNTIME_DIR environment
+# (or the default).  Documentation/cellc.rst.
+function(cell_schema_from_running cell outdir)
+	cmake_parse_arguments(P "" "TARGET;PIN;LANG" "" ${ARGN})
+	if(P_UNPARSED_ARGUMENTS)
+		message(FATAL_ERROR "cell_schema_from_running: unknown ${P_UNPARSED_ARGUMENTS}")
+	endif()
+	if(NOT P_LANG)
+		set(P_LANG c)
+	endif()
+	string(REGEX REPLACE "@.*" "" base "${cell}")
+	if(P_LANG STREQUAL "c")
+		set(file ${outdir}/${base}.cell.h)
+	elseif(P_LANG STREQUAL "python")
+		set(file ${outdir}/${base}_cell.py)
+	elseif(P_LANG STREQUAL "go")
+		set(file ${outdir}/${base}_cell.go)
+	else()
+		message(FATAL_ERROR "cell_schema_from_running: LANG ${P_LANG}: c, python or go")
+	endif()
+	set(pin "")
+	if(P_PIN)
+		set(pin --pin ${P_PIN})
+	endif()
+	add_custom_target(cell_pull_${base} ALL
+		COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
+		COMMAND cellc --lang=${P_LANG} -o ${file}.pulled --from-running ${cell} ${pin}
+		COMMAND ${CMAKE_COMMAND} -E copy_if_different ${file}.pulled ${file}
+		COMMAND ${CMAKE_COMMAND} -E remove ${file}.pulled
+		BYPRODUCTS ${file}
+		COMMENT "cellc --from-running ${cell}"
+		VERBATIM)
+	if(P_TARGET)
+		add_dependencies(${P_TARGET} cell_pull_${base})
+		target_include_directories(${P_TARGET} PRIVATE ${outdir})
+		if(TARGET cell)
+			target_include_directories(${P_TARGET} PRIVATE
+				$<TARGET_PROPERTY:cell,INTERFACE_INCLUDE_DIRECTORIES>)
+		endif()
+	endif()
+endfunction()
