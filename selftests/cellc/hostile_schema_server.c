@@ -83,5 +83,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	rc = cell_server_run(server, 1);
 	cell_server_free(server);
+	if (!strcmp(argv[2], "oversized"))
+		free((char *)o.schema);
 	return rc ? 1 : 0;
 }
