@@ -28,6 +28,7 @@
 
 #include "cell_mcu_can.h"
 #include "crc32.h"
+#include "framed_link.h"
 #include "rpc_internal.h"
 
 _Static_assert(CELL_MCU_CAN_E_MAX <= 12, "seg_errors[] of struct cell_can_stats");
@@ -52,6 +53,7 @@ struct cell_can {
 	uint8_t *tx;	 /* largest frame */
 	struct cell_can_node nodes[256];
 	uint8_t known[256];
+	struct cell_framed_link link; /* set by serve_as */
 };
 
 /* ---- the fd driver: one struct canfd_frame per datagram -------------------- */
@@ -414,27 +416,8 @@ static enum cell_status recv_frame(struct cell_can *u, struct cell_hdr *hdr,
 static enum cell_status take_answer(struct cell_can *u, const struct cell_hdr *hdr,
 				    const uint8_t *payload, struct cell_can_op *op)
 {
-	uint16_t status;
-	const char *detail;
-	uint32_t dlen;
-
-	if (hdr->flags & CELL_F_ERROR) {
-		if (cell_error_decode(payload, hdr->len, &status, &detail, &dlen))
-			return cell_fail(CELL_STATUS_BAD_MESSAGE, "can: malformed error payload");
-		return cell_fail((enum cell_status)status, "%.*s", (int)dlen, detail);
-	}
-	if (cell_hdr_fingerprint(hdr) != u->fingerprint)
-		return cell_fail(CELL_STATUS_FINGERPRINT_MISMATCH,
-				 "fingerprint mismatch: client 0x%016llx, node 0x%016llx",
-				 (unsigned long long)u->fingerprint,
-				 (unsigned long long)cell_hdr_fingerprint(hdr));
-	op->resp_len = hdr->len;
-	if (hdr->len > op->cap)
-		return cell_fail(CELL_STATUS_TOO_LARGE, "can: response of %u bytes, room for %u",
-				 hdr->len, op->cap);
-	if (hdr->len)
-		memcpy(op->resp, payload, hdr->len);
-	return CELL_STATUS_OK;
+	return cell_framed_take_answer(hdr, payload, u->fingerprint, "can", "node", op->resp,
+				       op->cap, &op->resp_len);
 }
 
 #define PENDING CELL_STATUS_MAX
@@ -618,51 +601,27 @@ unsigned int cell_can_discover(struct cell_can *u, uint64_t deadline)
 
 /* ---- a local cell in front of the node ------------------------------------- */
 
-#define CAN_FORWARD_NS (5 * CELL_NSEC_PER_SEC)
-
-static enum cell_status forward(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+static enum cell_status link_call(void *link, uint16_t method, const void *req, uint32_t req_len,
+				  void *resp, uint32_t cap, uint32_t *resp_len, uint64_t deadline)
 {
-	struct cell_can *u = ctx;
-	uint64_t deadline = cell_deadline_in_ns(CAN_FORWARD_NS);
-	enum cell_status st;
-	uint32_t len = 0;
-	void *buf;
-	int r;
+	return cell_can_call(link, method, req, req_len, resp, cap, resp_len, deadline);
+}
 
-	if (!reply)
-		return cell_can_send(u, req->method, req->data, req->len, deadline);
-	buf = cell_reply_reserve(reply, u->max_payload);
-	if (!buf)
-		return cell_errno_status(errno);
-	st = cell_can_call(u, req->method, req->data, req->len, buf, u->max_payload, &len,
-			   deadline);
-	if (st == CELL_STATUS_OK)
-		r = cell_reply_commit(reply, len);
-	else
-		r = cell_reply_error(reply, st, cell_last_error(NULL));
-	return r ? CELL_STATUS_UNAVAILABLE : st;
+static enum cell_status link_send(void *link, uint16_t method, const void *req, uint32_t req_len,
+				  uint64_t deadline)
+{
+	return cell_can_send(link, method, req, req_len, deadline);
 }
 
 struct cell_server *cell_can_serve_as(struct cell_can *u, const char *name, const uint16_t *methods,
 				      unsigned int n, const struct cell_server_opts *opts)
 {
-	struct cell_server *srv;
-	int err;
-
-	if (!u || (n && !methods)) {
+	if (!u) {
 		errno = EINVAL;
 		return NULL;
 	}
-	srv = cell_server_new(name, opts);
-	if (!srv)
-		return NULL;
-	for (unsigned int i = 0; i < n; i++) {
-		err = cell_server_handle(srv, methods[i], forward, u);
-		if (err) {
-			cell_server_free(srv);
-			errno = -err;
-			return NULL;
-		}
-	}
-	return srv;
+	u->link = (struct cell_framed_link){
+		.call = link_call, .send = link_send, .link = u, .max_payload = u->max_payload
+	};
+	return cell_framed_serve_as(&u->link, name, methods, n, opts);
 }

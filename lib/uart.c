@@ -28,6 +28,7 @@
 #include <cell/uart.h>
 
 #include "crc32.h"
+#include "framed_link.h"
 #include "rpc_internal.h"
 
 #define UART_CRC_SIZE 4
@@ -48,8 +49,9 @@ struct cell_uart {
 	uint8_t in[4096];
 	size_t in_pos, in_len;
 	/* Encoder buffers. */
-	uint8_t *frame; /* header + payload + CRC */
-	uint8_t *tx;	/* its COBS encoding + delimiter */
+	uint8_t *frame;		      /* header + payload + CRC */
+	uint8_t *tx;		      /* its COBS encoding + delimiter */
+	struct cell_framed_link link; /* set by serve_as */
 };
 
 /* COBS: blocks of up to 254 non-zero bytes; see mcu/src/cobs.c. */
@@ -255,30 +257,8 @@ static enum cell_status take_answer(struct cell_uart *u, const struct cell_hdr *
 				    const uint8_t *payload, void *resp, uint32_t cap,
 				    uint32_t *resp_len)
 {
-	uint16_t status;
-	const char *detail;
-	uint32_t dlen;
-
-	if (hdr->flags & CELL_F_ERROR) {
-		if (cell_error_decode(payload, hdr->len, &status, &detail, &dlen))
-			return cell_fail(CELL_STATUS_BAD_MESSAGE, "uart: malformed error payload");
-		if (resp_len)
-			*resp_len = 0;
-		return cell_fail((enum cell_status)status, "%.*s", (int)dlen, detail);
-	}
-	if (cell_hdr_fingerprint(hdr) != u->fingerprint)
-		return cell_fail(CELL_STATUS_FINGERPRINT_MISMATCH,
-				 "fingerprint mismatch: client 0x%016llx, board 0x%016llx",
-				 (unsigned long long)u->fingerprint,
-				 (unsigned long long)cell_hdr_fingerprint(hdr));
-	if (resp_len)
-		*resp_len = hdr->len;
-	if (hdr->len > cap)
-		return cell_fail(CELL_STATUS_TOO_LARGE, "uart: response of %u bytes, room for %u",
-				 hdr->len, cap);
-	if (hdr->len)
-		memcpy(resp, payload, hdr->len);
-	return CELL_STATUS_OK;
+	return cell_framed_take_answer(hdr, payload, u->fingerprint, "uart", "board", resp, cap,
+				       resp_len);
 }
 
 /* Status of an op still waiting for its answer (not a real status). */
@@ -619,53 +599,28 @@ void cell_uart_get_stats(struct cell_uart *u, struct cell_uart_stats *st)
 
 /* ---- a local cell in front of the board ------------------------------------ */
 
-/* How long a forwarded call may take on the line. */
-#define UART_FORWARD_NS (5 * CELL_NSEC_PER_SEC)
-
-static enum cell_status forward(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+static enum cell_status link_call(void *link, uint16_t method, const void *req, uint32_t req_len,
+				  void *resp, uint32_t cap, uint32_t *resp_len, uint64_t deadline)
 {
-	struct cell_uart *u = ctx;
-	uint64_t deadline = cell_deadline_in_ns(UART_FORWARD_NS);
-	enum cell_status st;
-	uint32_t len = 0;
-	void *buf;
-	int r;
+	return cell_uart_call(link, method, req, req_len, resp, cap, resp_len, deadline);
+}
 
-	if (!reply)
-		return cell_uart_send(u, req->method, req->data, req->len, deadline);
-	buf = cell_reply_reserve(reply, u->max_payload);
-	if (!buf)
-		return cell_errno_status(errno);
-	st = cell_uart_call(u, req->method, req->data, req->len, buf, u->max_payload, &len,
-			    deadline);
-	if (st == CELL_STATUS_OK)
-		r = cell_reply_commit(reply, len);
-	else
-		r = cell_reply_error(reply, st, cell_last_error(NULL));
-	return r ? CELL_STATUS_UNAVAILABLE : st;
+static enum cell_status link_send(void *link, uint16_t method, const void *req, uint32_t req_len,
+				  uint64_t deadline)
+{
+	return cell_uart_send(link, method, req, req_len, deadline);
 }
 
 struct cell_server *cell_uart_serve_as(struct cell_uart *u, const char *name,
 				       const uint16_t *methods, unsigned int n,
 				       const struct cell_server_opts *opts)
 {
-	struct cell_server *srv;
-	int err;
-
-	if (!u || (n && !methods)) {
+	if (!u) {
 		errno = EINVAL;
 		return NULL;
 	}
-	srv = cell_server_new(name, opts);
-	if (!srv)
-		return NULL;
-	for (unsigned int i = 0; i < n; i++) {
-		err = cell_server_handle(srv, methods[i], forward, u);
-		if (err) {
-			cell_server_free(srv);
-			errno = -err;
-			return NULL;
-		}
-	}
-	return srv;
+	u->link = (struct cell_framed_link){
+		.call = link_call, .send = link_send, .link = u, .max_payload = u->max_payload
+	};
+	return cell_framed_serve_as(&u->link, name, methods, n, opts);
 }
