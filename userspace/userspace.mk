@@ -11,3 +11,12 @@ DEMO_SECONDS ?= 1
 demo: deps
 	@$(MAKE) --no-print-directory build-default
 	@$(TOP)/tools/demo.sh $(BUILD)/default $(DEMO_SECONDS)
+
+# The long nemesis of celld's Raft group (Documentation/raft.rst):
+# make nemesis [MINUTES=10] [NODES=3|5]
+MINUTES ?= 10
+NODES ?= 3
+.PHONY: nemesis
+nemesis: all
+	python3 $(TOP)/userspace/celld/tests/nemesis.py $(BUILD)/default \
+		--seconds $$(($(MINUTES) * 60)) --nodes $(NODES) --clients 4

@@ -55,7 +55,7 @@ struct celld {
 	struct celld_http *http;
 	struct celld_collect *collect;
 	struct celld_cluster *cluster; /* cluster.c: the Raft group, NULL if none */
-	int exit_code; /* set by celld_stop() */
+	int exit_code;		       /* set by celld_stop() */
 };
 
 /*
