@@ -24,6 +24,8 @@ static int take_head(struct cell_qreader *r, const uint8_t **data, size_t *n, co
 
 	if (k > *n)
 		k = *n;
+	if (!k) /* a FIN with no data: *data may be NULL */
+		return 0;
 	memcpy(r->head + r->have_head, *data, k);
 	r->have_head += (uint32_t)k;
 	*data += k;

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-only OR MIT
 #
 # compile_test.sh CELLC TOP CC CXX: every schema in the tree (*.cell under
-# selftests/ and userspace/, but not the deliberately bad ones) compiles
-# with cellc, and its header compiles on its own -- first and only include
-# -- as C11 and as C++17 with -Wall -Wextra -Werror -pedantic and a few
-# more warnings, with gcc and clang when both are there; all headers
-# together in one file too (their shared part is guarded).  TAP.
+# selftests/ and userspace/, but not the deliberately bad ones nor the
+# fuzz seeds) compiles with cellc, and its header compiles on its own --
+# first and only include -- as C11 and as C++17 with -Wall -Wextra
+# -Werror -pedantic and a few more warnings, with gcc and clang when both
+# are there; all headers together in one file too (their shared part is
+# guarded).  TAP.
 set -u
 cellc=$1
 top=$2
@@ -43,7 +44,7 @@ compile() { # compiler source
 }
 
 mapfile -t schemas < <(find "$top/selftests" "$top/userspace" -name '*.cell' \
-	-not -path '*/bad/*' | sort)
+	-not -path '*/bad/*' -not -path '*/fuzz/corpus/*' | sort)
 all="$tmp/all_headers.c"
 : >"$all"
 for src in "${schemas[@]}"; do

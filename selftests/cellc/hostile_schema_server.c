@@ -77,11 +77,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostile_schema_server: %s\n", cell_last_error(NULL));
 		return 1;
 	}
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	printf("ready\n");
 	fflush(stdout);
 	rc = cell_server_run(server, 1);
+	/* A second SIGTERM must not reach on_signal() once server is freed. */
+	sigprocmask(SIG_BLOCK, &sa.sa_mask, NULL);
 	cell_server_free(server);
 	if (!strcmp(argv[2], "oversized"))
 		free((char *)o.schema);

@@ -77,6 +77,9 @@ int main(int argc, char **argv)
 		cell_server_free(server);
 		return 1;
 	}
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	printf("server: listening on %s (schema fingerprint 0x%016llx)\n", cell_server_path(server),
@@ -84,6 +87,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	err = cell_server_run(server, 2);
 	printf("server: stopped after %llu calls\n", (unsigned long long)atomic_load(&calls));
+	/* A second SIGTERM must not reach on_signal() once server is freed. */
+	sigprocmask(SIG_BLOCK, &sa.sa_mask, NULL);
 	cell_server_free(server);
 	return err ? 1 : 0;
 }

@@ -1,0 +1,3 @@
+module cell.dev/cell
+
+go 1.19
