@@ -42,9 +42,7 @@ for m in net/can/can.ko net/can/can-raw.ko drivers/net/can/dev/can-dev.ko driver
 	[ -f "$f" ] || skip "no $f"
 	mods="$mods $f"
 done
-for a in "$bld/mcu/libcell_mcu_host.a"; do
-	[ -f "$a" ] || fail "$a missing: build first (make all)"
-done
+[ -f "$bld/mcu/libcell_mcu_host.a" ] || fail "$bld/mcu/libcell_mcu_host.a missing: build first (make all)"
 
 mkdir -p "$out"
 root=$out/initramfs
@@ -52,12 +50,11 @@ rm -rf "$root"
 mkdir -p "$root/bin" "$root/mod" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
 # The static test links libcell's core (every .c directly in lib/, as the
 # "only the RPC" profile builds it) from source: the host's libcell.a also
-# holds lib/quic/ and lib/bpf/, whose GnuTLS and libbpf have no complete
-# static form here.
-# shellcheck disable=SC2046
+# holds lib/quic/, and GnuTLS has no complete static form here (no
+# libp11-kit.a).
 gcc -static -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/lib/include" \
 	-I"$top/lib" -I"$top/uapi" -I"$top/mcu/include" -DCELL_MCU_MAX_PAYLOAD=640 \
-	"$top/selftests/can/can_e2e_test.c" $(ls "$top"/lib/*.c) "$bld/mcu/libcell_mcu_host.a" \
+	"$top/selftests/can/can_e2e_test.c" "$top"/lib/*.c "$bld/mcu/libcell_mcu_host.a" \
 	-pthread -o "$root/bin/can_e2e_test" >"$out/build.log" 2>&1 ||
 	{ tail -20 "$out/build.log" >&2; fail "can_e2e_test does not link statically (see $out/build.log)"; }
 cp "$busybox" "$root/bin/busybox"
