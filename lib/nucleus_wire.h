@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* NUCLEUS_FINGERPRINT of the generated nucleus.cell.h. */
-#define CELL_NUCLEUS_FINGERPRINT       0x00cfad3c07096fc3ULL
+#define CELL_NUCLEUS_FINGERPRINT       0x47ae1ff914105e33ULL
 #define CELL_NUCLEUS_METHOD_ENROLL     1
 #define CELL_NUCLEUS_REGISTRATION_SIZE 48U
 #define CELL_NUCLEUS_ENDPOINT_SIZE     8U

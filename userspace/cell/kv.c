@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * cell kv [-j] get KEY | put KEY VALUE | del KEY | cas KEY OLD NEW |
- * cas -a KEY NEW, and cell cluster [-j]: the cluster's replicated
- * key-value store and this node's view of its Raft group, through the
- * local celld's nucleus (methods kv and cluster,
- * Documentation/raft.rst).
+ * cas -a KEY NEW, and cell cluster [-j] [status | add ID HOST:PORT
+ * [ENDPOINT] | promote ID | demote ID | remove ID | transfer [ID]]: the
+ * cluster's replicated key-value store, this node's view of its Raft group
+ * and its membership, through the local celld's nucleus (methods kv,
+ * cluster and cluster_change, Documentation/raft.rst).
  *
  * A node that does not lead answers NOT_LEADER with the leader's nucleus
  * endpoint; `cell kv` follows it (unix: endpoints; others need a transport
@@ -222,8 +223,112 @@ int cell_cmd_kv(int argc, char **argv)
 	return 1;
 }
 
+static int cluster_usage(FILE *out)
+{
+	fputs("usage: cell cluster [-j] [status]\n"
+	      "       cell cluster add [--standby|--spare] ID HOST:PORT [ENDPOINT]\n"
+	      "                                  (a voter once it caught up with the log)\n"
+	      "       cell cluster promote ID      (to voter)\n"
+	      "       cell cluster demote ID       (to spare: no vote, no log)\n"
+	      "       cell cluster remove ID\n"
+	      "       cell cluster transfer [ID]   (leadership; no ID: the most up-to-date voter)\n"
+	      "  Changes go to the leader (NOT_LEADER is followed) and return once committed;\n"
+	      "  a node to add runs celld -o cluster.join=1 -o cluster.id=ID\n"
+	      "  -o cluster.address=HOST:PORT.\n",
+	      out);
+	return out == stdout ? 0 : 2;
+}
+
+static int parse_id(const char *s, uint64_t *id)
+{
+	char *end;
+
+	errno = 0;
+	*id = strtoull(s, &end, 10);
+	return errno || !*s || *end || !*id ? -1 : 0;
+}
+
+/* One membership change, sent to the local node and then to the leader it names. */
+static int cluster_change(uint8_t op, uint8_t role, uint64_t id, const char *addr, const char *ep)
+{
+	char dirbuf[2][256];
+	const char *dir = NULL;
+
+	for (int hop = 0; hop < KV_HOPS; hop++) {
+		const struct nucleus_empty *resp;
+		struct cell_response raw = { 0 };
+		struct nucleus_member_change *req;
+		struct cell_call *call = NULL;
+		struct cellc_builder b;
+		struct cell_client *c = connect_nucleus(dir);
+		size_t alen = addr ? strlen(addr) : 0, elen = ep ? strlen(ep) : 0;
+		enum cell_status st;
+
+		if (!c) {
+			fprintf(stderr, "cell cluster: cannot reach celld%s%s: %s\n",
+				dir ? " in " : "", dir ? dir : "", cell_last_error(NULL));
+			return 1;
+		}
+		st = nucleus_cluster_change_begin(c, NUCLEUS_MEMBER_CHANGE_SIZE + alen + elen + 32,
+						  cell_deadline_in_ms(KV_TIMEOUT_MS), &call, &b,
+						  &req);
+		if (st == CELL_STATUS_OK) {
+			req->op = op;
+			req->role = role;
+			req->id = id;
+			if ((alen &&
+			     nucleus_member_change_set_address(&b, req, addr, (uint32_t)alen)) ||
+			    (elen &&
+			     nucleus_member_change_set_endpoint(&b, req, ep, (uint32_t)elen)))
+				st = CELL_STATUS_TOO_LARGE;
+		}
+		if (st == CELL_STATUS_OK)
+			st = nucleus_cluster_change_finish(call, &b, &resp, &raw);
+		if (st == CELL_STATUS_NOT_LEADER && raw.detail &&
+		    leader_dir(raw.detail, raw.detail_len, dirbuf[hop & 1], sizeof(dirbuf[0]))) {
+			dir = dirbuf[hop & 1];
+			cell_call_end(call);
+			cell_client_free(c);
+			continue;
+		}
+		if (st != CELL_STATUS_OK)
+			fprintf(stderr, "cell cluster: %s%s%.*s\n", cell_status_name(st),
+				raw.detail_len ? ": " : "", (int)raw.detail_len,
+				raw.detail ? raw.detail : "");
+		if (call)
+			cell_call_end(call);
+		cell_client_free(c);
+		return st == CELL_STATUS_OK ? 0 : 1;
+	}
+	fprintf(stderr, "cell cluster: no leader after %d redirects\n", KV_HOPS);
+	return 1;
+}
+
+static const char *role_str(const struct nucleus_member *m)
+{
+	switch (m->role) {
+	case 0:
+		return "standby";
+	case 1:
+		return "voter";
+	case 2:
+		return "spare";
+	default:
+		return "?";
+	}
+}
+
 int cell_cmd_cluster(int argc, char **argv)
 {
+	static const struct option longopts[] = { { "json", no_argument, NULL, 'j' },
+						  { "help", no_argument, NULL, 'h' },
+						  { "standby", no_argument, NULL, 'S' },
+						  { "spare", no_argument, NULL, 'P' },
+						  { 0 } };
+	uint8_t role = 1; /* voter */
+	uint64_t id = 0;
+	const char *verb;
+	int opt, nargs;
 	const struct nucleus_cluster_status *s;
 	const struct nucleus_member *m;
 	struct cell_response raw = { 0 };
@@ -232,15 +337,44 @@ int cell_cmd_cluster(int argc, char **argv)
 	struct cellc_builder b;
 	struct cell_client *c;
 	enum cell_status st;
-	bool json = argc == 2 && !strcmp(argv[1], "-j");
+	bool json = false;
 	uint32_t count, n, an, en;
 	const char *str, *addr, *ep;
 
-	if (argc > 2 || (argc == 2 && !json)) {
-		fputs("usage: cell cluster [-j]\n",
-		      argc == 2 && !strcmp(argv[1], "-h") ? stdout : stderr);
-		return argc == 2 && !strcmp(argv[1], "-h") ? 0 : 2;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'h')
+			return cluster_usage(stdout);
+		else if (opt == 'S')
+			role = 0;
+		else if (opt == 'P')
+			role = 2;
+		else
+			return cluster_usage(stderr);
 	}
+	verb = optind < argc ? argv[optind++] : "status";
+	nargs = argc - optind;
+	if (strcmp(verb, "status") && strcmp(verb, "transfer") &&
+	    (nargs < 1 || parse_id(argv[optind], &id)))
+		return cluster_usage(stderr);
+	if (!strcmp(verb, "add") && (nargs == 2 || nargs == 3))
+		return cluster_change(1, role, id, argv[optind + 1],
+				      nargs == 3 ? argv[optind + 2] : NULL);
+	if (!strcmp(verb, "promote") && nargs == 1)
+		return cluster_change(2, 1, id, NULL, NULL);
+	if (!strcmp(verb, "demote") && nargs == 1)
+		return cluster_change(2, 2, id, NULL, NULL);
+	if (!strcmp(verb, "remove") && nargs == 1)
+		return cluster_change(3, 0, id, NULL, NULL);
+	if (!strcmp(verb, "transfer") && nargs <= 1) {
+		if (nargs == 1 && parse_id(argv[optind], &id))
+			return cluster_usage(stderr);
+		return cluster_change(4, 0, id, NULL, NULL);
+	}
+	if (strcmp(verb, "status") || nargs)
+		return cluster_usage(stderr);
 	c = connect_nucleus(NULL);
 	if (!c) {
 		fprintf(stderr, "cell cluster: cannot reach celld: %s\n", cell_last_error(NULL));
@@ -272,14 +406,15 @@ int cell_cmd_cluster(int argc, char **argv)
 		str = nucleus_cluster_status_leader_address(s, &n);
 		json_put_string(stdout, str, n);
 		printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64 ",\"applied_index\":"
-									 "%" PRIu64 ",\"keys\":%u,"
-										    "\"members\":[",
+		       "%" PRIu64 ",\"keys\":%u,"
+		       "\"members\":[",
 		       s->term, s->commit_index, s->applied_index, s->keys);
 		for (uint32_t i = 0; i < count; i++) {
 			addr = nucleus_member_address_at(s, &m[i], &an);
 			ep = nucleus_member_endpoint_at(s, &m[i], &en);
-			printf("%s{\"id\":%" PRIu64 ",\"voter\":%s,\"address\":", i ? "," : "",
-			       m[i].id, m[i].voter ? "true" : "false");
+			printf("%s{\"id\":%" PRIu64 ",\"voter\":%s,\"role\":\"%s\",\"address\":",
+			       i ? "," : "", m[i].id, m[i].voter ? "true" : "false",
+			       role_str(&m[i]));
 			json_put_string(stdout, addr, an);
 			fputs(",\"endpoint\":", stdout);
 			json_put_string(stdout, ep, en);
@@ -297,8 +432,8 @@ int cell_cmd_cluster(int argc, char **argv)
 		for (uint32_t i = 0; i < count; i++) {
 			addr = nucleus_member_address_at(s, &m[i], &an);
 			ep = nucleus_member_endpoint_at(s, &m[i], &en);
-			printf("  %" PRIu64 "  %-22.*s %s  %.*s\n", m[i].id, (int)an, addr,
-			       m[i].voter ? "voter" : "spare", (int)en, ep);
+			printf("  %" PRIu64 "  %-22.*s %-7s  %.*s\n", m[i].id, (int)an, addr,
+			       role_str(&m[i]), (int)en, ep);
 		}
 	}
 	cell_call_end(call);

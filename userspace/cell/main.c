@@ -31,7 +31,7 @@ static const struct cell_command commands[] = {
 	{ "kv", cell_cmd_kv,
 	  "kv [-j] get|put|del|cas ARGS the cluster's replicated key-value store" },
 	{ "cluster", cell_cmd_cluster,
-	  "cluster [-j]                this node's view of its Raft group" },
+	  "cluster [-j] [status|add|promote|demote|remove|transfer] the Raft group" },
 	{ "peers", cell_cmd_peers,
 	  "peers [-j]                  LAN peers, their RTT, discovery counters" },
 #endif

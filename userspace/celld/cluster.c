@@ -17,6 +17,9 @@
  *                           (this node included); used to bootstrap an
  *                           empty data directory only.  ENDPOINT is where
  *                           that node's nucleus answers (a hint for clients)
+ *   cluster.join=1          do not bootstrap: wait to be added by the
+ *                           leader (`cell cluster add`); cluster.peers is
+ *                           then only a list of endpoint hints
  *   cluster.dir=PATH        data directory (default <state dir>/raft)
  *   cluster.timeout_ms=N    how long a kv call waits for its commit (5000)
  *   cluster.snapshot_every=N  entries between snapshots (1024)
@@ -40,6 +43,8 @@
 #include "nucleus.cell.h"
 
 #define MAX_PEERS    9
+#define MAX_MEMBERS  16
+#define EP_PREFIX    "endpoint/" /* registry key of a node's client endpoint */
 #define ADDR_MAX     64
 #define ENDPOINT_MAX 256
 
@@ -52,7 +57,22 @@ struct peer {
 enum req_kind {
 	REQ_APPLY,
 	REQ_READ,
-	REQ_STATUS
+	REQ_STATUS,
+	REQ_CHANGE
+};
+
+enum change_op {
+	CHANGE_ADD = 1,
+	CHANGE_ASSIGN = 2,
+	CHANGE_REMOVE = 3,
+	CHANGE_TRANSFER = 4,
+};
+
+struct member_copy {
+	raft_id id;
+	int role;
+	char address[ADDR_MAX];
+	char endpoint[ENDPOINT_MAX];
 };
 
 /* One kv call between the handler and the raft thread. */
@@ -77,11 +97,21 @@ struct req {
 		char leader_address[ADDR_MAX];
 		uint64_t term, commit, applied;
 		uint32_t keys;
+		unsigned int nmembers;
+		struct member_copy members[MAX_MEMBERS];
 	} st;
+	struct {
+		uint8_t op, role;
+		raft_id id;
+		char address[ADDR_MAX];
+		char endpoint[ENDPOINT_MAX];
+	} ch;	  /* REQ_CHANGE */
 	int refs; /* handler + raft thread; under cl->lock */
 	union {
 		struct raft_apply apply;
 		struct raft_barrier barrier;
+		struct raft_change change;
+		struct raft_transfer transfer;
 	} r;
 	struct celld_cluster *cl;
 };
@@ -105,8 +135,10 @@ struct celld_cluster {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct req *queue; /* LIFO is fine: each request stands alone */
-	bool stopping, started;
+	bool stopping, started, join;
 	int start_err;
+	uint32_t own_requests; /* registry writes of this node in this term */
+	raft_term own_term;
 };
 
 static const struct peer *peer_by_id(const struct celld_cluster *cl, raft_id id)
@@ -115,6 +147,31 @@ static const struct peer *peer_by_id(const struct celld_cluster *cl, raft_id id)
 		if (cl->peers[i].id == id)
 			return &cl->peers[i];
 	return NULL;
+}
+
+/*
+ * Where node @id's nucleus answers: the replicated registry entry written
+ * when it was added, else cluster.peers; "" if neither.  Raft thread only.
+ */
+static const char *endpoint_of(const struct celld_cluster *cl, raft_id id)
+{
+	char key[32];
+	const uint8_t *v;
+	uint32_t len;
+	uint64_t rev;
+	const struct peer *p;
+	static char buf[ENDPOINT_MAX];
+
+	snprintf(key, sizeof(key), EP_PREFIX "%llu", (unsigned long long)id);
+	v = kv_state_get(cl->state, KV_TABLE_REGISTRY, (const uint8_t *)key, (uint16_t)strlen(key),
+			 &len, &rev);
+	if (v && len && len < sizeof(buf)) {
+		memcpy(buf, v, len);
+		buf[len] = '\0';
+		return buf;
+	}
+	p = peer_by_id(cl, id);
+	return p ? p->endpoint : "";
 }
 
 static const char *state_name(int s)
@@ -166,13 +223,172 @@ static void not_leader(struct celld_cluster *cl, struct req *q)
 {
 	raft_id lid = 0;
 	const char *laddr = NULL;
-	const struct peer *p;
+	const char *ep;
 
 	raft_leader(&cl->raft, &lid, &laddr);
-	p = lid ? peer_by_id(cl, lid) : NULL;
+	ep = lid ? endpoint_of(cl, lid) : "";
 	q->status = CELL_STATUS_NOT_LEADER;
 	snprintf(q->detail, sizeof(q->detail), "leader %llu %s %s", (unsigned long long)lid,
-		 laddr && *laddr ? laddr : "-", p && p->endpoint[0] ? p->endpoint : "-");
+		 laddr && *laddr ? laddr : "-", *ep ? ep : "-");
+}
+
+/* ---- membership changes and leadership transfer ---------------------------- */
+
+static void change_failed(struct req *q, int rv, const char *what)
+{
+	struct celld_cluster *cl = q->cl;
+
+	if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST) {
+		not_leader(cl, q);
+	} else {
+		q->status = rv == RAFT_NOTFOUND || rv == RAFT_BADID || rv == RAFT_DUPLICATEID ||
+					    rv == RAFT_DUPLICATEADDRESS || rv == RAFT_BADROLE
+				    ? CELL_STATUS_INVALID_ARGUMENT
+				    : CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail), "%s of node %llu: %s", what,
+			 (unsigned long long)q->ch.id,
+			 raft_errmsg(&cl->raft)[0] ? raft_errmsg(&cl->raft) : raft_strerror(rv));
+	}
+	complete(q);
+}
+
+static void on_changed(struct raft_change *c, int status)
+{
+	struct req *q = c->data;
+
+	if (status) {
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail),
+			 "configuration change not committed: %s (check `cell cluster`)",
+			 raft_strerror(status));
+	} else {
+		q->status = CELL_STATUS_OK;
+	}
+	complete(q);
+}
+
+/* The add committed (the node is a spare): give it its role. */
+static void on_added(struct raft_change *c, int status)
+{
+	struct req *q = c->data;
+	int rv;
+
+	if (status || q->ch.role == RAFT_SPARE) {
+		on_changed(c, status);
+		return;
+	}
+	q->r.change.data = q;
+	rv = raft_assign(&q->cl->raft, &q->r.change, q->ch.id, q->ch.role, on_changed);
+	if (rv)
+		change_failed(q, rv, "added as spare, but the role");
+}
+
+static void start_add(struct req *q)
+{
+	int rv;
+
+	q->r.change.data = q;
+	rv = raft_add(&q->cl->raft, &q->r.change, q->ch.id, q->ch.address, on_added);
+	if (rv)
+		change_failed(q, rv, "add");
+}
+
+/* The new node's endpoint is in the registry: add the node itself. */
+static void on_endpoint(struct raft_apply *a, int status, void *result)
+{
+	struct req *q = a->data;
+
+	(void)result;
+	if (status) {
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail), "endpoint not committed: %s",
+			 raft_strerror(status));
+		complete(q);
+		return;
+	}
+	start_add(q);
+}
+
+static void on_transferred(struct raft_transfer *t)
+{
+	struct req *q = t->data;
+	raft_id lid = 0;
+	const char *laddr = NULL;
+
+	raft_leader(&q->cl->raft, &lid, &laddr);
+	if (lid && lid != q->cl->id && (!q->ch.id || lid == q->ch.id)) {
+		q->status = CELL_STATUS_OK;
+	} else {
+		q->status = CELL_STATUS_UNAVAILABLE;
+		snprintf(q->detail, sizeof(q->detail),
+			 "transfer to %llu did not complete within the election timeout "
+			 "(leader now %llu)",
+			 (unsigned long long)q->ch.id, (unsigned long long)lid);
+	}
+	complete(q);
+}
+
+static void run_change(struct celld_cluster *cl, struct req *q)
+{
+	int rv = 0;
+
+	switch (q->ch.op) {
+	case CHANGE_ADD:
+		if (q->ch.endpoint[0]) {
+			char key[32];
+			struct kv_cmd c = {
+				.op = KV_OP_PUT,
+				.table = KV_TABLE_REGISTRY,
+				.client = (1ull << 63) | cl->id,
+				.key = (const uint8_t *)key,
+				.value = (const uint8_t *)q->ch.endpoint,
+				.value_len = (uint32_t)strlen(q->ch.endpoint),
+			};
+			size_t len;
+
+			/* Increasing across terms and restarts: the term only grows. */
+			if (cl->own_term != cl->raft.current_term) {
+				cl->own_term = cl->raft.current_term;
+				cl->own_requests = 0;
+			}
+			c.request = (uint64_t)cl->own_term << 24 | ++cl->own_requests;
+			c.key_len = (uint16_t)snprintf(key, sizeof(key), EP_PREFIX "%llu",
+						       (unsigned long long)q->ch.id);
+			len = (KV_CMD_HDR + c.key_len + c.value_len + 7) & ~(size_t)7;
+			q->cmd.base = raft_malloc(len);
+			q->cmd.len = q->cmd.base ? kv_cmd_encode(&c, q->cmd.base, len) : 0;
+			if (!q->cmd.len) {
+				q->status = CELL_STATUS_INTERNAL;
+				snprintf(q->detail, sizeof(q->detail), "endpoint record");
+				complete(q);
+				return;
+			}
+			q->r.apply.data = q;
+			rv = raft_apply(&cl->raft, &q->r.apply, &q->cmd, 1, on_endpoint);
+			if (!rv) {
+				q->cmd.base = NULL;
+				return;
+			}
+			change_failed(q, rv, "endpoint record");
+			return;
+		}
+		start_add(q);
+		return;
+	case CHANGE_ASSIGN:
+		q->r.change.data = q;
+		rv = raft_assign(&cl->raft, &q->r.change, q->ch.id, q->ch.role, on_changed);
+		break;
+	case CHANGE_REMOVE:
+		q->r.change.data = q;
+		rv = raft_remove(&cl->raft, &q->r.change, q->ch.id, on_changed);
+		break;
+	case CHANGE_TRANSFER:
+		q->r.transfer.data = q;
+		rv = raft_transfer(&cl->raft, &q->r.transfer, q->ch.id, on_transferred);
+		break;
+	}
+	if (rv)
+		change_failed(q, rv, q->ch.op == CHANGE_TRANSFER ? "transfer" : "change");
 }
 
 static void on_applied(struct raft_apply *a, int status, void *result)
@@ -238,6 +454,15 @@ static void run_one(struct celld_cluster *cl, struct req *q)
 		q->st.commit = cl->raft.commit_index;
 		q->st.applied = raft_last_applied(&cl->raft);
 		q->st.keys = kv_state_count(cl->state, KV_TABLE_KV);
+		for (unsigned int i = 0; i < cl->raft.configuration.n && i < MAX_MEMBERS; i++) {
+			const struct raft_server *s = &cl->raft.configuration.servers[i];
+			struct member_copy *mc = &q->st.members[q->st.nmembers++];
+
+			mc->id = s->id;
+			mc->role = s->role;
+			snprintf(mc->address, sizeof(mc->address), "%s", s->address);
+			snprintf(mc->endpoint, sizeof(mc->endpoint), "%s", endpoint_of(cl, s->id));
+		}
 		q->status = CELL_STATUS_OK;
 		complete(q);
 		return;
@@ -251,6 +476,10 @@ static void run_one(struct celld_cluster *cl, struct req *q)
 	if (raft_state(&cl->raft) != RAFT_LEADER) {
 		not_leader(cl, q);
 		complete(q);
+		return;
+	}
+	if (q->kind == REQ_CHANGE) {
+		run_change(cl, q);
 		return;
 	}
 	if (q->kind == REQ_APPLY) {
@@ -340,6 +569,8 @@ static int raft_setup(struct celld_cluster *cl)
 		raft_set_election_timeout(&cl->raft, election);
 		raft_set_heartbeat_timeout(&cl->raft, election / 10);
 	}
+	if (cl->join)
+		goto start; /* an empty configuration: the leader adds this node */
 	raft_configuration_init(&conf);
 	for (unsigned int i = 0; i < cl->npeers; i++) {
 		rv = raft_configuration_add(&conf, cl->peers[i].id, cl->peers[i].address,
@@ -355,6 +586,7 @@ static int raft_setup(struct celld_cluster *cl)
 		celld_log("cluster: bootstrap: %s", raft_errmsg(&cl->raft));
 		return rv;
 	}
+start:
 	rv = raft_start(&cl->raft);
 	if (rv) {
 		/* A corrupt or truncated log or snapshot ends here: say which. */
@@ -574,14 +806,17 @@ static enum cell_status on_cluster(const struct cell_vesicle *v, struct cell_rep
 		    nucleus_cluster_status_set_state_str(&b, m, state_name(q->st.state)) ||
 		    nucleus_cluster_status_set_leader_address_str(&b, m, q->st.leader_address))
 			st = CELL_STATUS_INTERNAL;
-		mem = nucleus_cluster_status_alloc_members(&b, m, cl->npeers);
-		if (!mem)
+		mem = nucleus_cluster_status_alloc_members(&b, m, q->st.nmembers);
+		if (!mem && q->st.nmembers)
 			st = CELL_STATUS_INTERNAL;
-		for (unsigned int i = 0; mem && i < cl->npeers; i++) {
-			mem[i].id = cl->peers[i].id;
-			mem[i].voter = 1;
-			if (nucleus_member_set_address_str(&b, &mem[i], cl->peers[i].address) ||
-			    nucleus_member_set_endpoint_str(&b, &mem[i], cl->peers[i].endpoint))
+		for (unsigned int i = 0; mem && i < q->st.nmembers; i++) {
+			const struct member_copy *mc = &q->st.members[i];
+
+			mem[i].id = mc->id;
+			mem[i].voter = mc->role == RAFT_VOTER;
+			mem[i].role = (uint8_t)mc->role;
+			if (nucleus_member_set_address_str(&b, &mem[i], mc->address) ||
+			    nucleus_member_set_endpoint_str(&b, &mem[i], mc->endpoint))
 				st = CELL_STATUS_INTERNAL;
 		}
 		req_put(q);
@@ -591,6 +826,62 @@ static enum cell_status on_cluster(const struct cell_vesicle *v, struct cell_rep
 	if (reply && cell_reply_send(reply, buf, cellc_builder_finish(&b)))
 		return CELL_STATUS_UNAVAILABLE;
 	return CELL_STATUS_OK;
+}
+
+static enum cell_status on_cluster_change(const struct cell_vesicle *v, struct cell_reply *reply,
+					  void *ctx)
+{
+	struct celld *d = ctx;
+	struct celld_cluster *cl = d->cluster;
+	const struct nucleus_member_change *m = v->data;
+	const char *why = "invalid request";
+	const char *addr, *ep;
+	uint32_t alen, elen;
+	struct req *q;
+	enum cell_status st;
+
+	if (!cl)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE,
+			      "this celld runs no cluster (-o cluster.id=...)");
+	if (nucleus_member_change_validate(v->data, v->len, &why))
+		return refuse(reply, CELL_STATUS_BAD_MESSAGE, why);
+	addr = nucleus_member_change_address(m, &alen);
+	ep = nucleus_member_change_endpoint(m, &elen);
+	if (m->op < CHANGE_ADD || m->op > CHANGE_TRANSFER)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
+			      "op must be 1 add, 2 assign, 3 remove, 4 transfer");
+	if (m->role > RAFT_SPARE)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
+			      "role must be 0 standby, 1 voter, 2 spare");
+	if (!m->id && m->op != CHANGE_TRANSFER)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "id must be >= 1");
+	if (m->op == CHANGE_ADD &&
+	    (!alen || alen >= ADDR_MAX || memchr(addr, '\0', alen) || !memchr(addr, ':', alen)))
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
+			      "add needs the node's Raft address HOST:PORT");
+	if (elen >= ENDPOINT_MAX || (elen && memchr(ep, '\0', elen)))
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "endpoint too long");
+	q = req_new(cl, REQ_CHANGE);
+	if (!q)
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
+	q->ch.op = m->op;
+	q->ch.role = m->role;
+	q->ch.id = m->id;
+	memcpy(q->ch.address, addr, alen);
+	memcpy(q->ch.endpoint, ep, elen);
+	if (!submit_wait(cl, q)) {
+		req_put(q);
+		return refuse(reply, CELL_STATUS_DEADLINE_EXCEEDED,
+			      "not committed within cluster.timeout_ms: check `cell cluster`");
+	}
+	if (q->status)
+		st = refuse(reply, q->status, q->detail);
+	else if (reply && cell_reply_send(reply, (const uint8_t[8]){ 0 }, NUCLEUS_EMPTY_SIZE))
+		st = CELL_STATUS_UNAVAILABLE;
+	else
+		st = CELL_STATUS_OK;
+	req_put(q);
+	return st;
 }
 
 /* ---- start / stop --------------------------------------------------------- */
@@ -643,6 +934,9 @@ int celld_cluster_start(struct celld *d)
 	rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_KV, on_kv, d);
 	if (!rc)
 		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_CLUSTER, on_cluster, d);
+	if (!rc)
+		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_CLUSTER_CHANGE,
+					on_cluster_change, d);
 	if (rc || !id)
 		return rc;
 	cl = calloc(1, sizeof(*cl));
@@ -657,10 +951,11 @@ int celld_cluster_start(struct celld *d)
 		(unsigned int)strtoul(celld_option(d, "cluster.timeout_ms", "5000"), NULL, 10);
 	if (!cl->timeout_ms)
 		cl->timeout_ms = 5000;
-	if (!cl->id || *end || parse_peers(cl, peers) || !peer_by_id(cl, cl->id)) {
+	cl->join = strcmp(celld_option(d, "cluster.join", "0"), "0") != 0;
+	if (!cl->id || *end || parse_peers(cl, peers) || (!cl->join && !peer_by_id(cl, cl->id))) {
 		celld_log("cluster: need cluster.id=N (N >= 1) and "
 			  "cluster.peers=ID@HOST:PORT[=ENDPOINT],... "
-			  "naming this node");
+			  "naming this node (or cluster.join=1)");
 		free(cl);
 		return -EINVAL;
 	}
@@ -719,8 +1014,10 @@ int celld_cluster_start(struct celld *d)
 		return rc;
 	}
 	d->cluster = cl;
-	celld_log("cluster: node %llu at %s, %u voters, data in %s", (unsigned long long)cl->id,
-		  cl->address, cl->npeers, cl->dir);
+	celld_log("cluster: node %llu at %s, %s, data in %s", (unsigned long long)cl->id,
+		  cl->address,
+		  cl->join ? "joining (waits for `cell cluster add`)" : "a founding voter",
+		  cl->dir);
 	return 0;
 }
 

@@ -42,8 +42,11 @@ def sh(*args, check=True):
 
 
 class Cluster:
-    def __init__(self, build, n, run):
+    def __init__(self, build, n, run, founders=None):
+        # Nodes past the first `founders` start empty (cluster.join=1) and
+        # wait to be added (membership_test.py).
         self.build, self.n, self.run = build, n, run
+        self.founders = founders or n
         self.ns = "nm%d" % os.getpid()
         self.procs = {}
         self.stopped = set()
@@ -72,8 +75,9 @@ class Cluster:
             sh("ip", "-n", ns, "link", "set", "v%d" % i, "up")
             os.makedirs("%s/n%d/run" % (self.run, i))
             os.makedirs("%s/n%d/state" % (self.run, i))
-            peers.append("%d@10.78.0.%d:7380=unix:%s/n%d/run/nucleus.sock"
-                         % (i, i, self.run, i))
+            if i <= self.founders:
+                peers.append("%d@10.78.0.%d:7380=unix:%s/n%d/run/nucleus.sock"
+                             % (i, i, self.run, i))
         self.peers = ",".join(peers)
         for i in range(1, self.n + 1):
             self.start(i)
@@ -86,7 +90,8 @@ class Cluster:
              "-s", "%s/n%d/state" % (self.run, i), "-S", "-o", "discovery=off",
              "-o", "cluster.id=%d" % i, "-o", "cluster.address=10.78.0.%d:7380" % i,
              "-o", "cluster.peers=" + self.peers, "-o", "cluster.election_ms=400",
-             "-o", "cluster.timeout_ms=2000", "-o", "cluster.snapshot_every=128"],
+             "-o", "cluster.timeout_ms=2000", "-o", "cluster.snapshot_every=128"]
+            + (["-o", "cluster.join=1"] if i > self.founders else []),
             stdout=log, stderr=log)
         self.stopped.discard(i)
 
@@ -131,6 +136,26 @@ class Cluster:
             self.kill(i)
         for ns in reversed(self.made):
             sh("ip", "netns", "del", ns, check=False)
+
+    def endpoint(self, i):
+        return "unix:%s/n%d/run/nucleus.sock" % (self.run, i)
+
+    def cell(self, i, *args, timeout=10):
+        """`cell ARGS` against node i: (exit status, stdout, stderr)."""
+        env = dict(os.environ, CELL_RUNTIME_DIR="%s/n%d/run" % (self.run, i))
+        try:
+            r = subprocess.run([self.build + "/userspace/cell/cell"] + list(args),
+                               env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, "", "timeout"
+        return r.returncode, r.stdout, r.stderr.strip()
+
+    def status(self, i):
+        rc, out, _ = self.cell(i, "cluster", "-j", "status", timeout=5)
+        try:
+            return json.loads(out) if rc == 0 else None
+        except ValueError:
+            return None
 
     def kv(self, i, *args, timeout=6):
         env = dict(os.environ, CELL_RUNTIME_DIR="%s/n%d/run" % (self.run, i))
