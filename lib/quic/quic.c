@@ -242,6 +242,7 @@ struct cell_qc {
 	struct qlink l;
 	struct cell_qauth auth;
 	struct cell_client_opts o;
+	struct cell_quic_opts qo; /* windows, timeouts (for a reconnect) */
 	uint64_t fingerprint;
 	uint32_t max_inflight, inflight, next_id;
 	bool block, driving;
@@ -844,6 +845,7 @@ static void qc_wait_locked(struct cell_qc *qc, bool (*done)(void *), void *arg, 
 {
 	while (!done(arg) && !qc->l.dead) {
 		uint64_t now = cell_now_ns(), until = deadline, exp;
+		struct pollfd pfd = { .events = POLLIN };
 		struct timespec ts;
 
 		if (now >= deadline)
@@ -866,9 +868,10 @@ static void qc_wait_locked(struct cell_qc *qc, bool (*done)(void *), void *arg, 
 		until = until > now ? until - now : 0;
 		ts.tv_sec = (time_t)(until / CELL_NSEC_PER_SEC);
 		ts.tv_nsec = (long)(until % CELL_NSEC_PER_SEC);
+		pfd.fd = qc->l.fd; /* read under the lock */
 		qc->driving = true;
 		pthread_mutex_unlock(&qc->lock);
-		(void)ppoll(&(struct pollfd){ .fd = qc->l.fd, .events = POLLIN }, 1, &ts, NULL);
+		(void)ppoll(&pfd, 1, &ts, NULL);
 		pthread_mutex_lock(&qc->lock);
 		qc->driving = false;
 		qc_drive_locked(qc);
@@ -920,10 +923,8 @@ static int qc_open(struct cell_qc *qc, const struct cell_quic_opts *qo, uint64_t
 	rv = tls_setup(l);
 	if (rv)
 		return rv;
-	pthread_mutex_lock(&qc->lock);
 	link_write(l);
 	qc_wait_locked(qc, link_ready, l, deadline);
-	pthread_mutex_unlock(&qc->lock);
 	if (l->ready && !l->dead)
 		return 0;
 	if (l->dead && l->death == CELL_STATUS_PERMISSION_DENIED) {
@@ -965,11 +966,16 @@ struct cell_qc *cell_qc_connect(const char *target, const struct cell_client_opt
 	snprintf(qc->target, sizeof(qc->target), "%s", target);
 	deadline = o->connect_deadline ? o->connect_deadline
 				       : cell_deadline_in_ns(5 * CELL_NSEC_PER_SEC);
+	qc->qo = qo ? *qo : (struct cell_quic_opts){ .sz = sizeof(*qo) };
+	qc->qo.identity = NULL; /* not kept: the certificate holds the key */
 	err = cell_qauth_init(&qc->auth, qo, false);
 	if (!err)
 		gnutls_certificate_set_verify_function(qc->auth.cred, verify_peer);
-	if (!err)
-		err = qc_open(qc, qo, deadline);
+	if (!err) {
+		pthread_mutex_lock(&qc->lock);
+		err = qc_open(qc, &qc->qo, deadline);
+		pthread_mutex_unlock(&qc->lock);
+	}
 	if (err) {
 		cell_qc_free(qc);
 		errno = -err;
@@ -1012,6 +1018,28 @@ uint32_t cell_qc_max_inflight(struct cell_qc *qc)
 	return qc->max_inflight;
 }
 
+/*
+ * A connection that died with no call in flight (most often: idle past the
+ * timeout while nobody drove it, so no keep-alive went out) is made again
+ * by the next call: nothing can be delivered twice, as nothing was pending.
+ */
+static void qc_reconnect_locked(struct cell_qc *qc, uint64_t deadline)
+{
+	int fd = qc->l.fd;
+
+	cell_log(CELL_LOG_INFO, "quic://%s: connecting again (%s)", qc->target, qc->l.why);
+	link_fini(&qc->l);
+	if (fd >= 0)
+		close(fd);
+	memset(&qc->l, 0, sizeof(qc->l));
+	qc->l.fd = -1;
+	if (qc_open(qc, &qc->qo, deadline)) {
+		qc->l.dead = true;
+		if (!qc->l.why[0])
+			snprintf(qc->l.why, sizeof(qc->l.why), "%s", cell_last_error(NULL));
+	}
+}
+
 static bool slot_free(void *arg)
 {
 	struct cell_qc *qc = arg;
@@ -1041,6 +1069,11 @@ enum cell_status cell_qc_begin(struct cell_qc *qc, uint16_t method, uint32_t len
 		return cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	pthread_mutex_lock(&qc->lock);
+	/* Nobody drove an idle connection: its timers may have killed it by now. */
+	if (!qc->inflight && !qc->driving)
+		link_expire(&qc->l);
+	if (qc->l.dead && !qc->inflight)
+		qc_reconnect_locked(qc, deadline);
 	if (qc->block && !slot_free(qc))
 		qc_wait_locked(qc, slot_free, qc, deadline);
 	if (qc->l.dead)
@@ -1531,7 +1564,7 @@ struct cell_qs *cell_qs_new(struct cell_server *srv, const char *addr,
 			    const struct cell_quic_opts *o, uint64_t fingerprint)
 {
 	struct cell_qs *qs;
-	int one = 1, err;
+	int err;
 
 	if (o && (o->sz < sizeof(size_t) || o->sz > sizeof(struct cell_quic_opts))) {
 		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell_quic_opts size");
@@ -1556,9 +1589,12 @@ struct cell_qs *cell_qs_new(struct cell_server *srv, const char *addr,
 			  addr);
 		goto fail;
 	}
+	/*
+	 * No SO_REUSEADDR: UDP has no TIME_WAIT to skip, and on Linux it would
+	 * let a second server bind the same port and silently take its packets.
+	 */
 	qs->fd = socket(qs->local.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (qs->fd < 0 || setsockopt(qs->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(qs->fd, (struct sockaddr *)&qs->local, qs->llen))
+	if (qs->fd < 0 || bind(qs->fd, (struct sockaddr *)&qs->local, qs->llen))
 		goto fail_errno;
 	qs->llen = sizeof(qs->local);
 	if (getsockname(qs->fd, (struct sockaddr *)&qs->local, &qs->llen))
