@@ -5,8 +5,6 @@
  * pages, the other side's page read-only in the library's own mapping,
  * and a blocking ping-pong through the wait/wake ioctls (with the time it
  * took next to the same over futex(2) on memfd rings, for the log only).
- *
- * vm-sources: lib/ring.c lib/ring_module.c lib/time.c
  */
 #include <pthread.h>
 #include <signal.h>

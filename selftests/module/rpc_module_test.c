@@ -4,7 +4,5 @@
  * cell.ko is loaded: its "module" variant runs every call over /dev/cell
  * rings (path shm-module) next to the memfd and unix variants, on the
  * distribution's kernel.
- *
- * vm-sources: lib/client.c lib/opts.c lib/resilience.c lib/server.c lib/channel.c lib/handshake.c lib/transport_unix.c lib/attachment.c lib/runtime_dir.c lib/last_error.c lib/time.c lib/wire.c lib/ring.c lib/ring_module.c lib/metrics.c lib/register.c lib/trace.c
  */
 #include "../rpc/rpc_test.c"

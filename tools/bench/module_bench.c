@@ -16,8 +16,6 @@
  * The guest is emulated (TCG): absolute times say little, the ratios of
  * rows measured side by side in one run are what this is for.  Output is
  * TAP (one "ok" per ratio measured) with the table as comments.
- *
- * vm-sources: lib/client.c lib/opts.c lib/resilience.c lib/server.c lib/channel.c lib/handshake.c lib/transport_unix.c lib/attachment.c lib/runtime_dir.c lib/last_error.c lib/time.c lib/wire.c lib/ring.c lib/ring_module.c lib/metrics.c lib/register.c lib/trace.c
  */
 #include <errno.h>
 #include <linux/futex.h>
