@@ -104,6 +104,18 @@ static void on_sigterm(int sig)
 		cell_server_stop(peer_srv);
 }
 
+/* A SIGTERM that comes after the free must not reach on_sigterm(). */
+static void free_peer_server(struct cell_server *srv)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	peer_srv = NULL;
+	cell_server_free(srv);
+}
+
 static int cell_serve(void *ctx, enum bench_mode mode, int ready_fd)
 {
 	struct cell_ctx *c = ctx;
@@ -143,7 +155,7 @@ static int cell_serve(void *ctx, enum bench_mode mode, int ready_fd)
 	c->srv = srv;
 	if (bench_ready(ready_fd)) {
 		if (mode == BENCH_PROCESSES)
-			cell_server_free(srv);
+			free_peer_server(srv);
 		return -1;
 	}
 	err = cell_server_run(srv, 1);
@@ -152,7 +164,7 @@ static int cell_serve(void *ctx, enum bench_mode mode, int ready_fd)
 			cell_last_error(NULL));
 	/* A thread's server is freed by cell_destroy(), after the join. */
 	if (mode == BENCH_PROCESSES)
-		cell_server_free(srv);
+		free_peer_server(srv);
 	return err ? -1 : 0;
 }
 
