@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
 /*
- * The one request libcell sends to celld (register.c): "enroll" of
- * userspace/celld/nucleus.cell, laid out by hand so that libcell builds
+ * The requests libcell sends to celld: "enroll" (register.c) and "kv"
+ * (kv.c) of userspace/celld/nucleus.cell, laid out by hand so that libcell builds
  * from its own sources alone (tools/vm/run.sh compiles them without
  * CMake or cellc).  userspace/celld/registration.c checks every constant
  * here against cellc's output at compile time: after an edit of
@@ -18,6 +18,9 @@
 #define CELL_NUCLEUS_METHOD_ENROLL     1
 #define CELL_NUCLEUS_REGISTRATION_SIZE 48U
 #define CELL_NUCLEUS_ENDPOINT_SIZE     8U
+#define CELL_NUCLEUS_METHOD_KV	       7
+#define CELL_NUCLEUS_KV_REQUEST_SIZE   48U
+#define CELL_NUCLEUS_KV_ANSWER_SIZE    24U
 
 struct cell_nucleus_span {
 	uint32_t off; /* from the start of the message */
@@ -39,6 +42,35 @@ struct cell_nucleus_registration {
 struct cell_nucleus_endpoint {
 	struct cell_nucleus_span uri;
 };
+
+/* struct kv_request of nucleus.cell. */
+struct cell_nucleus_kv_request {
+	uint8_t op; /* 0 get, 1 put, 2 del, 3 cas */
+	uint8_t expect_absent;
+	uint8_t pad0[2];
+	struct cell_nucleus_span key;
+	struct cell_nucleus_span expect;
+	struct cell_nucleus_span value;
+	uint8_t pad1[4];
+	uint64_t client;
+	uint64_t request;
+};
+
+/* struct kv_answer of nucleus.cell. */
+struct cell_nucleus_kv_answer {
+	uint8_t outcome;
+	uint8_t found;
+	uint8_t pad0[6];
+	uint64_t revision;
+	struct cell_nucleus_span value;
+};
+
+_Static_assert(sizeof(struct cell_nucleus_kv_request) == CELL_NUCLEUS_KV_REQUEST_SIZE, "kv_"
+										       "request");
+_Static_assert(offsetof(struct cell_nucleus_kv_request, key) == 4, "kv_request.key");
+_Static_assert(offsetof(struct cell_nucleus_kv_request, client) == 32, "kv_request.client");
+_Static_assert(sizeof(struct cell_nucleus_kv_answer) == CELL_NUCLEUS_KV_ANSWER_SIZE, "kv_answer");
+_Static_assert(offsetof(struct cell_nucleus_kv_answer, value) == 16, "kv_answer.value");
 
 _Static_assert(sizeof(struct cell_nucleus_registration) == CELL_NUCLEUS_REGISTRATION_SIZE, "registr"
 											   "ation: "

@@ -592,6 +592,8 @@ int cell_reply_error(struct cell_reply *reply, enum cell_status status, const ch
 		cell_chan_tx_abort(&reply->c->ch);
 	hdr.method = reply->method;
 	hdr.correlation = reply->correlation;
+	if (status == CELL_STATUS_NOT_LEADER && dlen)
+		hdr.flags |= CELL_F_LEADER_HINT; /* the detail names the leader */
 	len = (uint32_t)cell_error_encode(buf, sizeof(buf), (uint16_t)status, detail,
 					  (uint32_t)dlen);
 	if (reply->ops)

@@ -26,6 +26,21 @@ _Static_assert(CELL_NUCLEUS_REGISTRATION_SIZE == NUCLEUS_REGISTRATION_SIZE &&
 			       offsetof(struct nucleus_registration, endpoints) &&
 		       CELL_NUCLEUS_ENDPOINT_SIZE == NUCLEUS_ENDPOINT_SIZE,
 	       "lib/nucleus_wire.h: the registration layout differs from nucleus.cell");
+/* ... and kv (lib/kv.c, cell_kv_*). */
+#define SAME_OFF(f) \
+	(offsetof(struct cell_nucleus_kv_request, f) == offsetof(struct nucleus_kv_request, f))
+#define SAME_AOFF(f) \
+	(offsetof(struct cell_nucleus_kv_answer, f) == offsetof(struct nucleus_kv_answer, f))
+_Static_assert(CELL_NUCLEUS_METHOD_KV == NUCLEUS_METHOD_KV &&
+		       CELL_NUCLEUS_KV_REQUEST_SIZE == NUCLEUS_KV_REQUEST_SIZE &&
+		       CELL_NUCLEUS_KV_ANSWER_SIZE == NUCLEUS_KV_ANSWER_SIZE && SAME_OFF(op) &&
+		       SAME_OFF(expect_absent) && SAME_OFF(key) && SAME_OFF(expect) &&
+		       SAME_OFF(value) && SAME_OFF(client) && SAME_OFF(request) &&
+		       SAME_AOFF(outcome) && SAME_AOFF(found) && SAME_AOFF(revision) &&
+		       SAME_AOFF(value),
+	       "lib/nucleus_wire.h: the kv layout differs from nucleus.cell");
+#undef SAME_OFF
+#undef SAME_AOFF
 
 bool celld_name_valid(const char *name)
 {
