@@ -21,7 +21,7 @@ declare -A groups=(
 	       libnl-3-dev libnl-genl-3-dev"
 	[mcu]="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 	[observe]="prometheus tmux"
-	[release]="python3-docutils man-db dkms debhelper dpkg-dev fakeroot lintian"
+	[release]="python3-docutils man-db dkms dh-dkms debhelper dpkg-dev fakeroot lintian"
 	[bench]="iceoryx libiceoryx-binding-c-dev libzmq3-dev libnng-dev
 		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux python3-grpcio"
 )
