@@ -998,7 +998,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	call->traced = method < CELL_METHOD_CONTROL_BASE && cell_trace_tls.active &&
 		       (cell_trace_tls.ctx.flags & CELL_TRACE_F_SAMPLED) && c->ch.trace;
 	if (call->traced)
-		call->trace = cell_trace_tls.ctx;
+		call->trace = *cell_trace_ctx_now();
 	room = len + (call->traced ? CELL_TRACE_TRAILER_SIZE : 0);
 	atomic_store_explicit(&call->done, 0, memory_order_relaxed);
 	c->inflight++;

@@ -259,15 +259,49 @@ bool cell_chan_alive(struct cell_chan *ch);
 
 /* ---- tracing (trace.c) ------------------------------------------------ */
 
-/* The calling thread's trace context (cell_trace_set()). */
+/*
+ * The calling thread's trace context (cell_trace_set()).  While a server
+ * handles a traced request, its span id is made only when something reads
+ * the context (cell_trace_ctx_now()): @span_lazy says it is not made yet,
+ * @span_out is where the span being timed wants it.
+ */
 struct cell_trace_tls {
 	bool active;
+	bool span_lazy;
+	uint8_t *span_out;
 	struct cell_trace_ctx ctx;
 };
 extern __thread struct cell_trace_tls cell_trace_tls __attribute__((tls_model("initial-exec")));
 
-/* The span clock: raw ticks (TSC or CLOCK_MONOTONIC ns, trace.c says which). */
-uint64_t cell_span_clock(void);
+/* The thread's context with its span id made (active is checked by the caller). */
+void cell_trace_make_span_id(void);
+static inline const struct cell_trace_ctx *cell_trace_ctx_now(void)
+{
+	if (cell_trace_tls.span_lazy)
+		cell_trace_make_span_id();
+	return &cell_trace_tls.ctx;
+}
+
+/*
+ * The span clock: raw ticks (TSC or CLOCK_MONOTONIC ns, trace.c says which),
+ * inline where the TSC is the clock: it is read twice per sampled request.
+ */
+extern _Atomic int cell_span_clock_kind; /* 0 not chosen yet, 1 TSC, 2 monotonic */
+uint64_t cell_span_clock_slow(void);
+#if defined(__x86_64__)
+#include <x86intrin.h>
+static inline uint64_t cell_span_clock(void)
+{
+	if (atomic_load_explicit(&cell_span_clock_kind, memory_order_relaxed) == 1)
+		return __rdtsc();
+	return cell_span_clock_slow();
+}
+#else
+static inline uint64_t cell_span_clock(void)
+{
+	return cell_span_clock_slow();
+}
+#endif
 /* cell_span_record() of a span whose start and duration are span clock ticks. */
 struct cell_span;
 void cell_span_record_raw(const struct cell_span *span);

@@ -721,10 +721,12 @@ static void span_enter(struct span_scope *sc, const struct cell_rx *rx)
 {
 	sc->was = cell_trace_tls;
 	memcpy(sc->span.parent_id, rx->trace.span_id, sizeof(sc->span.parent_id));
-	cell_trace_span_id(sc->span.span_id);
+	/* The span id is made when the handler reads the context, or at the end. */
+	memset(sc->span.span_id, 0, sizeof(sc->span.span_id));
 	cell_trace_tls.ctx = rx->trace;
-	memcpy(cell_trace_tls.ctx.span_id, sc->span.span_id, sizeof(sc->span.span_id));
 	cell_trace_tls.active = true;
+	cell_trace_tls.span_lazy = true;
+	cell_trace_tls.span_out = sc->span.span_id;
 	if (rx->trace.flags & CELL_TRACE_F_SAMPLED)
 		sc->span.start_ns = cell_span_clock(); /* ticks, converted when read */
 }
@@ -732,10 +734,14 @@ static void span_enter(struct span_scope *sc, const struct cell_rx *rx)
 static void span_leave(struct span_scope *sc, const struct cell_rx *rx, const char *cell,
 		       enum cell_status st)
 {
+	static const uint8_t none[sizeof(sc->span.span_id)];
+
 	cell_trace_tls = sc->was;
 	if (!(rx->trace.flags & CELL_TRACE_F_SAMPLED))
 		return;
 	sc->span.duration_ns = cell_span_clock() - sc->span.start_ns;
+	if (!memcmp(sc->span.span_id, none, sizeof(none))) /* nobody asked for it */
+		cell_trace_span_id(sc->span.span_id);
 	memcpy(sc->span.trace_id, rx->trace.trace_id, sizeof(sc->span.trace_id));
 	sc->span.method = rx->hdr.method;
 	sc->span.status = st < CELL_STATUS_MAX ? (uint16_t)st : CELL_STATUS_INTERNAL;

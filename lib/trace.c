@@ -63,6 +63,7 @@ static size_t ring_cap;
 static _Atomic uint64_t ring_written; /* indices ever claimed */
 
 /* The span clock's origin (set once, under ring_once). */
+_Atomic int cell_span_clock_kind;
 static bool clock_tsc;
 static uint64_t origin_ticks, origin_mono, origin_real;
 
@@ -76,14 +77,24 @@ void cell_trace_set(const struct cell_trace_ctx *ctx)
 	}
 	cell_trace_tls.ctx = *ctx;
 	cell_trace_tls.active = true;
+	cell_trace_tls.span_lazy = false; /* a server's span then gets its id at the end */
 }
 
 int cell_trace_current(struct cell_trace_ctx *out)
 {
 	if (!cell_trace_tls.active)
 		return 0;
-	*out = cell_trace_tls.ctx;
+	*out = *cell_trace_ctx_now();
 	return 1;
+}
+
+void cell_trace_make_span_id(void)
+{
+	cell_trace_span_id(cell_trace_tls.ctx.span_id);
+	if (cell_trace_tls.span_out)
+		memcpy(cell_trace_tls.span_out, cell_trace_tls.ctx.span_id,
+		       sizeof(cell_trace_tls.ctx.span_id));
+	cell_trace_tls.span_lazy = false;
 }
 
 static uint64_t splitmix64(void)
@@ -232,12 +243,13 @@ static void ring_init(void)
 	ring = calloc(cap, sizeof(*ring));
 	ring_cap = ring ? cap : 0;
 	clock_tsc = tsc_invariant() && !getenv("CELL_TRACE_NO_TSC");
+	atomic_store_explicit(&cell_span_clock_kind, clock_tsc ? 1 : 2, memory_order_relaxed);
 	origin_mono = cell_now_ns();
 	origin_real = realtime_ns();
 	origin_ticks = clock_tsc ? read_tsc() : origin_mono;
 }
 
-uint64_t cell_span_clock(void)
+uint64_t cell_span_clock_slow(void)
 {
 	pthread_once(&ring_once, ring_init);
 	return clock_tsc ? read_tsc() : cell_now_ns();
