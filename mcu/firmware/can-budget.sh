@@ -19,7 +19,8 @@ budget=${CELL_CAN_BUDGET:-600} # override only to see the check fail
 			exit 2
 		}
 		printf "-- CAN-FD framing (can_seg.o: segment + reassemble): text %d B, budget %d B: %s", \
-			seg, budget, seg <= budget ? "within" : "OVER"
+			seg, budget, seg <= budget ? sprintf("within, %d B to spare", budget - seg) : \
+			sprintf("OVER by %d B", seg - budget)
 		if (others)
 			printf "; CAN server + serve order + announce (can.o, can_announce.o): text %d B", rest
 		printf "\n"

@@ -85,7 +85,7 @@ enum cell_mcu_can_err {
 };
 
 /* Smallest CAN-FD data length (0..8, 12, 16, 20, 24, 32, 48, 64) >= @n (<= 64). */
-uint8_t cell_mcu_can_dlc_round(uint8_t n);
+unsigned int cell_mcu_can_dlc_round(unsigned int n);
 
 /* Send one segment of @len bytes; 0 on success, any other value stops the message. */
 typedef int (*cell_mcu_can_emit)(void *ctx, const uint8_t *seg, uint8_t len);

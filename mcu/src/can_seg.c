@@ -14,11 +14,11 @@
 #include "cell_mcu_can.h"
 
 /* Above 8: a multiple of 4 up to 24, then of 16 (32, 48, 64). */
-uint8_t cell_mcu_can_dlc_round(uint8_t n)
+unsigned int cell_mcu_can_dlc_round(unsigned int n)
 {
 	unsigned int m = n > 24 ? 15 : 3;
 
-	return n <= 8 ? n : (uint8_t)((n + m) & ~m);
+	return n <= 8 ? n : (n + m) & ~m;
 }
 
 /*
@@ -43,7 +43,7 @@ int cell_mcu_can_segment(const uint8_t *msg, uint32_t n, cell_mcu_can_emit emit,
 		k = CELL_MCU_CAN_MTU - h;
 		if (k > n)
 			k = n;
-		len = cell_mcu_can_dlc_round((uint8_t)(h + k));
+		len = cell_mcu_can_dlc_round(h + k);
 		for (i = h; i < len; i++)
 			seg[i] = i < h + k ? *msg++ : CELL_MCU_CAN_PAD_BYTE;
 		r = emit(ctx, seg, (uint8_t)len);
@@ -134,7 +134,7 @@ int cell_mcu_can_rx_segment(struct cell_mcu_can_rx *rx, uint8_t src, const uint8
 	if (k > total)
 		k = total;
 	err = CELL_MCU_CAN_E_DLC;
-	if (len != cell_mcu_can_dlc_round((uint8_t)(h + k)))
+	if (len != cell_mcu_can_dlc_round(h + k))
 		goto refuse;
 	s = drop;
 	if (!s) {
@@ -142,10 +142,8 @@ int cell_mcu_can_rx_segment(struct cell_mcu_can_rx *rx, uint8_t src, const uint8
 		err = CELL_MCU_CAN_E_NO_SLOT;
 		if (!s)
 			goto refuse;
-		if (own)
-			rx->errors[CELL_MCU_CAN_E_INTERRUPTED]++;
-		else if (s->state)
-			rx->errors[CELL_MCU_CAN_E_EVICTED]++;
+		/* s->state is 1 (BUSY) or 0: INTERRUPTED if own, else EVICTED if busy */
+		rx->errors[CELL_MCU_CAN_E_EVICTED - !!own] += s->state;
 		drop = s;
 		err = CELL_MCU_CAN_E_TOO_LONG;
 		if (total > s->cap)
@@ -154,8 +152,8 @@ int cell_mcu_can_rx_segment(struct cell_mcu_can_rx *rx, uint8_t src, const uint8
 		s->total = (uint16_t)total;
 		s->len = 0;
 	}
-	memcpy(s->buf + s->len, seg + h, k);
-	s->len = (uint16_t)(s->len + k);
+	for (seg += h; k--;)
+		s->buf[s->len++] = *seg++;
 	s->stamp = rx->clock;
 	s->state = CELL_MCU_CAN_BUSY;
 	if (s->len < s->total)
@@ -172,6 +170,7 @@ refuse:
 
 void cell_mcu_can_rx_release(struct cell_mcu_can_rx *rx, uint8_t i)
 {
-	if (i < rx->n && rx->slot[i].state == CELL_MCU_CAN_DONE)
-		rx->slot[i].state = CELL_MCU_CAN_FREE;
+	/* DONE (2) becomes FREE (0); FREE and BUSY (1) stay as they are */
+	if (i < rx->n)
+		rx->slot[i].state &= (uint8_t)~CELL_MCU_CAN_DONE;
 }
