@@ -10,8 +10,11 @@
  *                       ms=E statuses=NAME:COUNT,..."
  *     par N SIZE K      the same with K calls in flight at once (pipelined)
  *     sink N SIZE K     N calls of SIZE bytes to a sink, K in flight; prints both
- *                       sides' RSS before, half-way and after: "rss client=A,B,C
- *                       server=D,E,F hwm client=G server=H" (kB), then "done ..."
+ *                       sides' VmRSS before, half-way and after and VmHWM
+ *                       before and after: "rss c0= c1= c2= s0= s1= s2= ch0= ch1=
+ *                       sh0= sh1=" (kB; c client, s server), then "done ..."
+ *     send N SIZE K     N one-way messages of SIZE bytes to the sink (blocking while
+ *                       K are unclosed); RSS as for sink, then "sent A failed=B"
  *     loop              echo calls every 20 ms; prints "ready" after the first,
  *                       then "failed STATUS T" at the first failure (T: CLOCK_REALTIME ns)
  *     idle MS           a call, MS ms of silence (past the idle timeout: the
@@ -337,22 +340,42 @@ static void server_rss(struct cell_client *c, uint64_t v[2])
 		v[0] = v[1] = 0;
 }
 
+/* @n one-way messages of @size; each waits for a slot (block_when_full). */
+static void run_send(struct cell_client *c, unsigned int n, uint32_t size, struct tally *t)
+{
+	uint8_t *msg = calloc(1, size);
+
+	for (unsigned int i = 0; msg && i < n; i++) {
+		enum cell_status st =
+			cell_client_send(c, 7, msg, size, cell_deadline_in_ms(DEADLINE));
+
+		count(t, st, true);
+	}
+	free(msg);
+}
+
 /* @n calls of @size bytes to the sink, @k in flight; RSS of both sides. */
-static int sinks(struct cell_client *c, unsigned int n, uint32_t size, unsigned int k)
+static int sinks(struct cell_client *c, unsigned int n, uint32_t size, unsigned int k, bool oneway)
 {
 	uint64_t cr[3][2], sr[3][2], t0 = cell_now_ns();
 	struct tally t = { 0 };
 
 	rss_kb(cr[0]);
 	server_rss(c, sr[0]);
-	run_par(c, 7, n / 2, size, k, 0, &t);
+	if (oneway)
+		run_send(c, n / 2, size, &t);
+	else
+		run_par(c, 7, n / 2, size, k, 0, &t);
 	rss_kb(cr[1]);
 	server_rss(c, sr[1]);
-	run_par(c, 7, n - n / 2, size, k, 0, &t);
+	if (oneway)
+		run_send(c, n - n / 2, size, &t);
+	else
+		run_par(c, 7, n - n / 2, size, k, 0, &t);
 	rss_kb(cr[2]);
 	server_rss(c, sr[2]);
-	printf("rss client=%llu,%llu,%llu server=%llu,%llu,%llu hwm client=%llu,%llu "
-	       "server=%llu,%llu\n",
+	printf("rss c0=%llu c1=%llu c2=%llu s0=%llu s1=%llu s2=%llu ch0=%llu ch1=%llu sh0=%llu "
+	       "sh1=%llu\n",
 	       (unsigned long long)cr[0][0], (unsigned long long)cr[1][0],
 	       (unsigned long long)cr[2][0], (unsigned long long)sr[0][0],
 	       (unsigned long long)sr[1][0], (unsigned long long)sr[2][0],
@@ -401,7 +424,14 @@ static int client(const char *target, char **argv, int argc)
 	unsigned int n = argc > 4 ? (unsigned int)atoi(argv[4]) : 0, k = 0;
 	uint32_t size = argc > 5 ? (uint32_t)atoi(argv[5]) : 0;
 
+	if (argc > 6)
+		k = (unsigned int)atoi(argv[6]);
+	if (k > MAX_K)
+		k = MAX_K;
 	quic_opts(&q, argv);
+	q.block_when_full = !strcmp(mode, "send");
+	if (k) /* calls in flight; also the budget of ended calls' unclosed streams */
+		o.max_inflight = k;
 	o.quic = &q;
 	o.connect_deadline = cell_deadline_in_ms(10000);
 	c = cell_client_connect(target, &o);
@@ -414,16 +444,14 @@ static int client(const char *target, char **argv, int argc)
 		printf("connect-failed %s\n", cell_last_error(NULL));
 		return 1;
 	}
-	if (argc > 6)
-		k = (unsigned int)atoi(argv[6]);
-	if (k > MAX_K)
-		k = MAX_K;
 	if (!strcmp(mode, "calls") && argc > 5)
 		return calls(c, n, size, 0);
 	if (!strcmp(mode, "par") && k)
 		return calls(c, n, size, k);
 	if (!strcmp(mode, "sink") && k)
-		return sinks(c, n, size, k);
+		return sinks(c, n, size, k, false);
+	if (!strcmp(mode, "send"))
+		return sinks(c, n, size, 0, true);
 	if (!strcmp(mode, "idle"))
 		return idle(c, n);
 	if (!strcmp(mode, "loop"))
