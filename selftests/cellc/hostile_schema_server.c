@@ -5,13 +5,15 @@
  * (bytes 0xff 0xfe in the schema's name), oversized (2 MiB of text),
  * otherfp (FILE's valid schema text, while the cell claims another
  * fingerprint in WELCOME), none (no schema text: NOT_FOUND).  Serves on one
- * thread until SIGTERM.
+ * thread until SIGTERM.  CELL_DEMO_QUIC=host:port: also over QUIC, printing
+ * "port P" before "ready".
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cell/quic.h>
 #include <cell/rpc.h>
 
 static struct cell_server *server;
@@ -82,6 +84,13 @@ int main(int argc, char **argv)
 	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (getenv("CELL_DEMO_QUIC")) {
+		if (cell_server_listen_quic(server, getenv("CELL_DEMO_QUIC"), NULL)) {
+			fprintf(stderr, "hostile_schema_server: %s\n", cell_last_error(NULL));
+			return 1;
+		}
+		printf("port %u\n", cell_server_quic_port(server));
+	}
 	printf("ready\n");
 	fflush(stdout);
 	rc = cell_server_run(server, 1);

@@ -9,8 +9,16 @@
  * another process's bytes: it is bounded, must be UTF-8 without NUL, and
  * the fingerprint cellc recomputes from it must be the one WELCOME claimed
  * (and the pinned one, if any) before anything is generated from it.
+ *
+ * quic://host:port is a cell on another machine (cell/quic.h): there is no
+ * HELLO there, each request carries the fingerprint, so a first method-0
+ * call with fingerprint 0 is refused with the server's in its detail, and
+ * a second connection with that one asks for the text.  Identity and
+ * trust are libcell's defaults (node.key, $CELL_KNOWN_PEERS; without a
+ * known-peers file every key is accepted).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +75,27 @@ static size_t bad_utf8_at(const unsigned char *p, size_t len)
 	return len;
 }
 
-/* NAME@node: only this machine's name is served today (no QUIC yet). */
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * NAME@node: only this machine's name is served by name (celld routes no
+ * name to another node yet; quic://host:port reaches one).  NAME@N with a
+ * number is instance N of NAME (lib/tissue.c), a local cell name.
+ */
 static int local_name(const char *spec, char *name, size_t cap)
 {
 	const char *at = strchr(spec, '@');
 	char host[256] = "";
 
-	if (!at) {
+	if (!at || all_digits(at + 1)) {
 		if (strlen(spec) >= cap)
 			return fail("cell name '%s' too long", spec);
 		strcpy(name, spec);
@@ -88,8 +110,9 @@ static int local_name(const char *spec, char *name, size_t cap)
 	if (!strcmp(at + 1, "local") || !strcmp(at + 1, "localhost") ||
 	    (host[0] && !strcmp(at + 1, host)))
 		return 0;
-	return fail("%s: node '%s' is not this machine ('%s'); remote nodes need the QUIC "
-		    "transport (issue 13), which cellc cannot use yet",
+	return fail("%s: node '%s' is not this machine ('%s'); celld does not route cell "
+		    "names to other nodes yet: name the remote cell by its QUIC address, "
+		    "--from-running quic://HOST:PORT",
 		    spec, at + 1, host);
 }
 
@@ -117,10 +140,78 @@ static int probe(const char *name, struct cell_probe *p)
 	return 0;
 }
 
+static bool is_quic(const char *spec)
+{
+	return !strncmp(spec, "quic://", 7);
+}
+
+/* A client of @name (a local cell, or a quic:// target) sending @fp. */
+static struct cell_client *connect_to(const char *name, uint64_t fp)
+{
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = fp,
+		.connect_deadline = cell_deadline_in_ms(STEP_TIMEOUT_MS),
+		.spin_ns = CELL_SPIN_NONE,
+	};
+
+	if (!is_quic(name))
+		return cell_probe_connect(NULL, name, fp, STEP_TIMEOUT_MS);
+	return cell_client_connect(name, &o);
+}
+
+/*
+ * A remote cell's fingerprint: its refusal of a method-0 call sent with
+ * fingerprint 0 names it ("..., server 0x...").  A server whose
+ * fingerprint is 0 answers instead; that is its fingerprint too.
+ */
+static int remote_fingerprint(const char *target, uint64_t *fp)
+{
+	struct cell_client *c = connect_to(target, 0);
+	struct cell_response r = { 0 };
+	struct cell_call *call;
+	enum cell_status st;
+	char detail[256] = "";
+	const char *at;
+	void *buf;
+
+	if (!c)
+		return fail("cannot reach the cell at %s: %s", target, cell_last_error(NULL));
+	st = cell_call_begin(c, CELL_METHOD_SCHEMA, 0, 0, cell_deadline_in_ms(STEP_TIMEOUT_MS),
+			     &call, &buf);
+	if (st == CELL_STATUS_OK) {
+		st = cell_call_finish(call, 0, &r);
+		if (r.detail && r.detail_len)
+			snprintf(detail, sizeof(detail), "%.*s",
+				 (int)(r.detail_len < sizeof(detail) ? r.detail_len
+								     : sizeof(detail) - 1),
+				 r.detail);
+		cell_call_end(call);
+	}
+	cell_client_free(c);
+	*fp = 0;
+	if (st == CELL_STATUS_OK)
+		return 0;
+	at = strstr(detail, "server 0x");
+	if (st == CELL_STATUS_FINGERPRINT_MISMATCH && at) {
+		char *end;
+
+		errno = 0;
+		*fp = strtoull(at + 9, &end, 16);
+		if (!errno && end != at + 9)
+			return 0;
+	}
+	if (st == CELL_STATUS_FINGERPRINT_MISMATCH)
+		return fail("cell at %s refused fingerprint 0 without naming its own ('%s')",
+			    target, detail);
+	return fail("cell at %s: method 0 (SCHEMA) failed: %s%s%s", target, cell_status_name(st),
+		    detail[0] ? ": " : "", detail);
+}
+
 /* Method 0 over a connection WELCOMEd with @fp: the text, length kept. */
 static int schema_call(const char *name, uint64_t fp, char **text, size_t *len)
 {
-	struct cell_client *c = cell_probe_connect(NULL, name, fp, STEP_TIMEOUT_MS);
+	struct cell_client *c = connect_to(name, fp);
 	enum cell_status st;
 	struct cell_response r;
 	struct cell_call *call;
@@ -179,8 +270,9 @@ static int verify(const char *name, const char *text, size_t len, uint64_t fp, s
 	buf_release(&canon);
 	if (mine != fp)
 		return fail("cell '%s': its schema text has fingerprint 0x%016" PRIx64
-			    ", but it claims 0x%016" PRIx64 " in WELCOME: refusing to generate",
-			    name, mine, fp);
+			    ", but it claims 0x%016" PRIx64 " %s: refusing to generate",
+			    name, mine, fp,
+			    is_quic(name) ? "in its refusal of fingerprint 0" : "in WELCOME");
 	return 0;
 }
 
@@ -198,13 +290,27 @@ int from_running(const char *spec, const char *pin, struct schema *s, const char
 		if (errno || end == pin || *end || strncmp(pin, "0x", 2))
 			return fail("--pin %s: not a fingerprint (0x followed by hex digits)", pin);
 	}
-	if (local_name(spec, name, sizeof(name)) || probe(name, &p))
-		return -1;
-	cell_probe_release(&p);
-	if (pin && p.fingerprint != pinned)
-		return fail("cell '%s' (pid %d) has fingerprint 0x%016" PRIx64
-			    ", pinned 0x%016" PRIx64 ": its schema changed, refusing to generate",
-			    name, (int)p.pid, p.fingerprint, pinned);
+	if (is_quic(spec)) {
+		if (strlen(spec) >= sizeof(name))
+			return fail("target '%s' too long", spec);
+		strcpy(name, spec);
+		memset(&p, 0, sizeof(p));
+		if (remote_fingerprint(name, &p.fingerprint))
+			return -1;
+		if (pin && p.fingerprint != pinned)
+			return fail("cell at %s has fingerprint 0x%016" PRIx64 ", pinned "
+				    "0x%016" PRIx64 ": its schema changed, refusing to generate",
+				    name, p.fingerprint, pinned);
+	} else {
+		if (local_name(spec, name, sizeof(name)) || probe(name, &p))
+			return -1;
+		cell_probe_release(&p);
+		if (pin && p.fingerprint != pinned)
+			return fail("cell '%s' (pid %d) has fingerprint 0x%016" PRIx64
+				    ", pinned 0x%016" PRIx64 ": its schema changed, refusing to "
+				    "generate",
+				    name, (int)p.pid, p.fingerprint, pinned);
+	}
 	rc = schema_call(name, p.fingerprint, &text, &len);
 	if (!rc)
 		rc = verify(name, text, len, p.fingerprint, s);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] FILE.cell
- * cellc [...] --from-running NAME[@node] [--pin 0xFINGERPRINT]   (from_running.c)
+ * cellc [...] --from-running NAME[@node]|quic://HOST:PORT [--pin 0xFP]   (from_running.c)
  *
  * Compiles FILE.cell to a C header (on stdout, or OUT written whole or
  * not at all); --mcu writes the freestanding flavour for mcu/ instead,
@@ -23,7 +23,8 @@ static void usage(void)
 {
 	fputs("usage: cellc [-o OUT] [--mcu | --lang=c|python|go | --canonical | --fingerprint] "
 	      "FILE.cell\n"
-	      "       cellc [same options] --from-running NAME[@node] [--pin 0xFINGERPRINT]\n",
+	      "       cellc [same options] --from-running NAME[@node]|quic://HOST:PORT "
+	      "[--pin 0xFINGERPRINT]\n",
 	      stderr);
 	exit(2);
 }

@@ -5,12 +5,17 @@
  * SIGINT or SIGTERM, then says how many calls it answered.
  *
  *   demo_server [name]
+ *
+ * With CELL_DEMO_QUIC=host:port (port 0: any) it also serves over QUIC
+ * (cell/quic.h, default identity and trust) and says on which port.
  */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <cell/quic.h>
 #include <cell/rpc.h>
 
 #include "demo.cell.h"
@@ -76,6 +81,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "demo_server: cannot register the handlers\n");
 		cell_server_free(server);
 		return 1;
+	}
+	if (getenv("CELL_DEMO_QUIC")) {
+		if (cell_server_listen_quic(server, getenv("CELL_DEMO_QUIC"), NULL)) {
+			fprintf(stderr, "demo_server: %s\n", cell_last_error(NULL));
+			cell_server_free(server);
+			return 1;
+		}
+		printf("server: quic port %u\n", cell_server_quic_port(server));
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGINT);
