@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only OR MIT
 #
 # make vm-can-check: libcell's CAN-FD transport and the MCU port's CAN
-# server on vcan0 in a qemu VM (tools/vm/can.sh, about 7 s); part of make
+# server on vcan0 in a qemu VM, celld listening on the bus meanwhile
+# (tools/vm/can.sh, about 30 s in TCG); part of make
 # check, TAP in $(TAP_DIR)/vm_can.tap (no qemu or kernel: a loud SKIP).
 CHECK_PARTS += vm-can-check-tap
 PART_TARGETS += vm-can-check
