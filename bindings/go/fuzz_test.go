@@ -50,6 +50,30 @@ func FuzzDecodeFrame(f *testing.F) {
 	})
 }
 
+func FuzzDecodeFrameTraced(f *testing.F) {
+	frameSeeds(f)
+	ctx := TraceContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Flags: TraceFlagSampled}
+	f.Add(EncodeFrame(Header{Version: 1, Flags: FlagRequest | FlagTrace, Method: 1, Correlation: 1}, ctx.Encode()))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, p, tc, err := DecodeFrameTraced(b, 65536)
+		if err != nil {
+			if StatusOf(err) == StatusOK || err.(*StatusError).Wire == "" {
+				t.Fatalf("refusal without a status or name: %v", err)
+			}
+			return
+		}
+		again := make([]byte, HeaderSize, len(b))
+		h.Put(again)
+		again = append(again, p...)
+		if tc != nil {
+			again = append(again, tc.Encode()...)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
 func FuzzParseWelcome(f *testing.F) {
 	f.Add(encodeHello(1, FeatCancel, 0))
 	f.Add(bytes.Repeat([]byte{0xff}, 68))

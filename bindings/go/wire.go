@@ -37,7 +37,13 @@ const (
 	FlagMore       = 0x20
 	FlagCancel     = 0x40
 	FlagReserved   = 0x80
+	FlagTrace      = 0x80 // bit 7 for a receiver that granted FeatTrace (else reserved)
 	FlagKindMask   = FlagRequest | FlagResponse | FlagCancel
+
+	TraceTrailerSize = 32
+	TraceVersion     = 1
+	TraceFlagSampled = 0x01
+	traceMagic       = "CTRC"
 
 	MethodControlBase = 0xff00
 	MethodHello       = 0xff01
@@ -170,10 +176,16 @@ func allowedModifiers(kind uint8) uint8 {
 
 // CheckHeader applies the header rules in the documented order.
 func CheckHeader(h *Header, maxPayload uint32) error {
+	return checkHeader(h, maxPayload, false)
+}
+
+// checkHeader with acceptTrace: the receiver granted FeatTrace, so bit 7 is
+// FlagTrace (on a request only).
+func checkHeader(h *Header, maxPayload uint32, acceptTrace bool) error {
 	if h.Version != WireVersion {
 		return wireError("bad_version", "unsupported wire version")
 	}
-	if h.Flags&FlagReserved != 0 {
+	if h.Flags&FlagReserved != 0 && !acceptTrace {
 		return wireError("reserved_flag", "reserved flag bit set")
 	}
 	kind := h.Flags & FlagKindMask
@@ -183,6 +195,9 @@ func CheckHeader(h *Header, maxPayload uint32) error {
 	mods := h.Flags &^ (FlagKindMask | FlagReserved)
 	if mods&^allowedModifiers(kind) != 0 || (h.Flags&FlagError != 0 && h.Flags&FlagMore != 0) ||
 		(h.Flags&FlagLeaderHint != 0 && h.Flags&FlagError == 0) {
+		return wireError("bad_flags", "flag combination not allowed")
+	}
+	if h.Flags&FlagTrace != 0 && kind != FlagRequest {
 		return wireError("bad_flags", "flag combination not allowed")
 	}
 	if (h.Correlation == 0) != (h.Flags&FlagOneway != 0) {
@@ -195,11 +210,18 @@ func CheckHeader(h *Header, maxPayload uint32) error {
 	if h.Len > maxPayload || h.Len > MaxPayload {
 		return wireError("too_long", "payload longer than the receiver accepts")
 	}
+	if h.Flags&FlagTrace != 0 && h.Len < TraceTrailerSize {
+		return wireError("trace_truncated", "trace flag set, payload shorter than the 32-byte trailer")
+	}
 	return nil
 }
 
 // DecodeHeader reads and checks the header at the start of b.
 func DecodeHeader(b []byte, maxPayload uint32) (Header, error) {
+	return decodeHeader(b, maxPayload, false)
+}
+
+func decodeHeader(b []byte, maxPayload uint32, acceptTrace bool) (Header, error) {
 	var h Header
 	if len(b) < HeaderSize {
 		return h, wireError("truncated", "frame shorter than the 20-byte header")
@@ -210,13 +232,89 @@ func DecodeHeader(b []byte, maxPayload uint32) (Header, error) {
 	h.Correlation = binary.LittleEndian.Uint32(b[4:])
 	h.Len = binary.LittleEndian.Uint32(b[8:])
 	h.Fingerprint = binary.LittleEndian.Uint64(b[12:])
-	return h, CheckHeader(&h, maxPayload)
+	return h, checkHeader(&h, maxPayload, acceptTrace)
+}
+
+// TraceContext is the trace trailer's context (Documentation/wire-format.rst).
+type TraceContext struct {
+	TraceID [16]byte // not all zero
+	SpanID  [8]byte  // not all zero
+	Flags   uint8    // TraceFlag*
+}
+
+// Encode is the 32-byte trailer of t.
+func (t TraceContext) Encode() []byte {
+	b := make([]byte, 0, TraceTrailerSize)
+	b = append(b, t.TraceID[:]...)
+	b = append(b, t.SpanID[:]...)
+	b = append(b, TraceVersion, t.Flags, 0, 0)
+	return append(b, traceMagic...)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeTraceTrailer checks a peer's 32-byte trailer in lib/wire.c's order.
+func DecodeTraceTrailer(b []byte) (TraceContext, error) {
+	var t TraceContext
+	why := ""
+	switch {
+	case len(b) < TraceTrailerSize:
+		return t, wireError("trace_truncated", "trace trailer shorter than 32 bytes")
+	case len(b) > TraceTrailerSize:
+		why = "trace trailer longer than 32 bytes"
+	case string(b[28:32]) != traceMagic:
+		why = `trace trailer magic is not "CTRC"`
+	case b[24] != TraceVersion:
+		why = "trace trailer version is not 1"
+	case b[25]&^TraceFlagSampled != 0:
+		why = "unknown trace flag"
+	case b[26] != 0 || b[27] != 0:
+		why = "trace trailer reserved bytes not zero"
+	case allZero(b[:16]):
+		why = "trace id is all zero"
+	case allZero(b[16:24]):
+		why = "span id is all zero"
+	}
+	if why != "" {
+		return t, wireError("bad_trace", why)
+	}
+	copy(t.TraceID[:], b[:16])
+	copy(t.SpanID[:], b[16:24])
+	t.Flags = b[25]
+	return t, nil
+}
+
+// DecodeFrameTraced is DecodeFrame for a receiver that granted FeatTrace:
+// with FlagTrace the trailer is checked and returned, and the payload
+// excludes it; without it the context is nil.
+func DecodeFrameTraced(b []byte, maxPayload uint32) (Header, []byte, *TraceContext, error) {
+	h, payload, err := decodeFrame(b, maxPayload, true)
+	if err != nil || h.Flags&FlagTrace == 0 {
+		return h, payload, nil, err
+	}
+	cut := len(payload) - TraceTrailerSize
+	t, err := DecodeTraceTrailer(payload[cut:])
+	if err != nil {
+		return h, nil, nil, err
+	}
+	return h, payload[:cut], &t, nil
 }
 
 // DecodeFrame checks a whole frame and returns its header and payload (a
 // sub-slice of b).
 func DecodeFrame(b []byte, maxPayload uint32) (Header, []byte, error) {
-	h, err := DecodeHeader(b, maxPayload)
+	return decodeFrame(b, maxPayload, false)
+}
+
+func decodeFrame(b []byte, maxPayload uint32, acceptTrace bool) (Header, []byte, error) {
+	h, err := decodeHeader(b, maxPayload, acceptTrace)
 	if err != nil {
 		return h, nil, err
 	}

@@ -9,14 +9,15 @@ this package; most programs need only the generated client class::
     with demo_cell.DemoClient("demo") as c:
         r = c.echo(demo_cell.Blob(seq=1, data=b"hi"), timeout=0.5)
 """
-from .wire import (CellError, Header, Status, WireError, decode_error, decode_frame,
-                   decode_header, encode_error, encode_frame, fingerprint)
+from .wire import (CellError, Header, Status, TraceContext, WireError, decode_error,
+                   decode_frame, decode_frame_traced, decode_header, encode_error, encode_frame,
+                   fingerprint)
 from .codec import BadMessage, decode, encode, validate
 from .client import Connection, runtime_dir, socket_path
 
 __all__ = [
-    "BadMessage", "CellError", "Connection", "Header", "Status", "WireError", "decode",
-    "decode_error", "decode_frame", "decode_header", "encode", "encode_error", "encode_frame",
+    "BadMessage", "CellError", "Connection", "Header", "Status", "TraceContext", "WireError",
+    "decode", "decode_error", "decode_frame", "decode_frame_traced", "decode_header", "encode", "encode_error", "encode_frame",
     "fingerprint", "runtime_dir", "socket_path", "validate",
 ]
 __version__ = "0.1.0"

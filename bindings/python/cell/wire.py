@@ -25,7 +25,13 @@ F_LEADER_HINT = 0x10
 F_MORE = 0x20
 F_CANCEL = 0x40
 F_RESERVED = 0x80
+F_TRACE = 0x80  # bit 7 for a receiver that granted CELL_FEAT_TRACE (else reserved)
 F_KIND_MASK = F_REQUEST | F_RESPONSE | F_CANCEL
+
+TRACE_TRAILER_SIZE = 32
+TRACE_MAGIC = b"CTRC"
+TRACE_VERSION = 1
+TRACE_F_SAMPLED = 0x01
 
 METHOD_CONTROL_BASE = 0xFF00
 METHOD_HELLO = 0xFF01
@@ -116,10 +122,12 @@ def _allowed_modifiers(kind: int) -> int:
     return 0
 
 
-def check_header(h: Header, max_payload: int) -> None:
+def check_header(h: Header, max_payload: int, accept_trace: bool = False) -> None:
+    """The header rules in the documented order; accept_trace: the receiver
+    granted CELL_FEAT_TRACE, so bit 7 is F_TRACE (on a request only)."""
     if h.version != WIRE_VERSION:
         raise WireError("bad_version", "unsupported wire version")
-    if h.flags & F_RESERVED:
+    if h.flags & F_RESERVED and not accept_trace:
         raise WireError("reserved_flag", "reserved flag bit set")
     kind = h.flags & F_KIND_MASK
     if kind not in (F_REQUEST, F_RESPONSE, F_CANCEL):
@@ -128,6 +136,8 @@ def check_header(h: Header, max_payload: int) -> None:
     if (mods & ~_allowed_modifiers(kind) or (h.flags & F_ERROR and h.flags & F_MORE)
             or (h.flags & F_LEADER_HINT and not h.flags & F_ERROR)):
         raise WireError("bad_flags", "flag combination not allowed")
+    if h.flags & F_TRACE and kind != F_REQUEST:
+        raise WireError("bad_flags", "flag combination not allowed")
     if (h.correlation == 0) != bool(h.flags & F_ONEWAY):
         raise WireError("bad_correlation",
                         "correlation id 0 without one-way, or set with one-way")
@@ -135,14 +145,55 @@ def check_header(h: Header, max_payload: int) -> None:
         raise WireError("cancel_payload", "cancel frame with a payload")
     if h.len > max_payload or h.len > MAX_PAYLOAD:
         raise WireError("too_long", "payload longer than the receiver accepts")
+    if h.flags & F_TRACE and h.len < TRACE_TRAILER_SIZE:
+        raise WireError("trace_truncated",
+                        "trace flag set, payload shorter than the 32-byte trailer")
 
 
-def decode_header(buf, max_payload: int = MAX_PAYLOAD) -> Header:
+def decode_header(buf, max_payload: int = MAX_PAYLOAD, accept_trace: bool = False) -> Header:
     if len(buf) < HDR_SIZE:
         raise WireError("truncated", "frame shorter than the 20-byte header")
     h = Header(*_HDR.unpack_from(buf, 0))
-    check_header(h, max_payload)
+    check_header(h, max_payload, accept_trace)
     return h
+
+
+@dataclass
+class TraceContext:
+    """The trace trailer's context (Documentation/wire-format.rst)."""
+
+    trace_id: bytes  # 16 bytes, not all zero
+    span_id: bytes  # 8 bytes, not all zero
+    flags: int = 0  # TRACE_F_*
+
+    def encode(self) -> bytes:
+        return (bytes(self.trace_id) + bytes(self.span_id)
+                + bytes((TRACE_VERSION, self.flags, 0, 0)) + TRACE_MAGIC)
+
+
+def decode_trace_trailer(b) -> TraceContext:
+    """The 32-byte trailer from a peer, checked in lib/wire.c's order."""
+    b = bytes(b)
+    why = None
+    if len(b) < TRACE_TRAILER_SIZE:
+        why = "trace trailer shorter than 32 bytes"
+    elif len(b) > TRACE_TRAILER_SIZE:
+        why = "trace trailer longer than 32 bytes"
+    elif b[28:32] != TRACE_MAGIC:
+        why = 'trace trailer magic is not "CTRC"'
+    elif b[24] != TRACE_VERSION:
+        why = "trace trailer version is not 1"
+    elif b[25] & ~TRACE_F_SAMPLED:
+        why = "unknown trace flag"
+    elif b[26] or b[27]:
+        why = "trace trailer reserved bytes not zero"
+    elif not any(b[:16]):
+        why = "trace id is all zero"
+    elif not any(b[16:24]):
+        why = "span id is all zero"
+    if why:
+        raise WireError("trace_truncated" if len(b) < TRACE_TRAILER_SIZE else "bad_trace", why)
+    return TraceContext(b[:16], b[16:24], b[25])
 
 
 def decode_error(payload) -> tuple[int, str]:
@@ -164,9 +215,22 @@ def encode_error(status: int, detail: str | bytes = b"") -> bytes:
     return _ERR.pack(status, 0, len(detail)) + detail
 
 
-def decode_frame(buf, max_payload: int = MAX_PAYLOAD) -> tuple[Header, memoryview]:
-    """Check a whole frame; return its header and a view of the payload."""
-    h = decode_header(buf, max_payload)
+def decode_frame_traced(buf, max_payload: int = MAX_PAYLOAD
+                        ) -> tuple[Header, memoryview, TraceContext | None]:
+    """decode_frame() for a receiver that granted CELL_FEAT_TRACE: with F_TRACE
+    the trailer is checked and returned, and the payload view excludes it."""
+    h, payload = decode_frame(buf, max_payload, accept_trace=True)
+    if not h.flags & F_TRACE:
+        return h, payload, None
+    cut = len(payload) - TRACE_TRAILER_SIZE
+    return h, payload[:cut], decode_trace_trailer(payload[cut:])
+
+
+def decode_frame(buf, max_payload: int = MAX_PAYLOAD,
+                 accept_trace: bool = False) -> tuple[Header, memoryview]:
+    """Check a whole frame; return its header and a view of the payload
+    (with accept_trace, a TRACE frame's trailer is not looked at)."""
+    h = decode_header(buf, max_payload, accept_trace)
     if len(buf) - HDR_SIZE != h.len:
         raise WireError("length_mismatch", "frame size differs from header plus payload length")
     payload = memoryview(buf)[HDR_SIZE:]

@@ -3,7 +3,8 @@
 
 The Python runtime reads selftests/vectors/*.tsv byte for byte: frames
 (decode, refuse with the same error name, re-encode to the same bytes),
-fingerprints, and the messages of all.cell (validator verdicts and texts,
+traced frames (trace.tsv, as a receiver that granted CELL_FEAT_TRACE; as
+one that did not, which the client is, bit 7 is reserved), fingerprints, and the messages of all.cell (validator verdicts and texts,
 rebuilt bytes).  With the C tool, random corruptions are judged by both
 the C validator and Python's, which must agree.
 """
@@ -56,6 +57,73 @@ def frame_vectors():
         want = dict(kv.split("=", 1) for kv in fields.split(" "))
         eq(got, want, name)
         eq(cell.encode_frame(h, bytes(payload)), raw, name + " re-encoded")
+        n += 1
+    assert n >= 35, n
+
+
+def header_fields(h):
+    return {"version": str(h.version), "flags": f"0x{h.flags:02x}", "method": str(h.method),
+            "correlation": str(h.correlation), "len": str(h.len),
+            "fingerprint": f"0x{h.fingerprint:016x}"}
+
+
+def trace_vectors():
+    n = 0
+    seen = set()
+    for name, expect, hexbytes, fields, _desc in rows("trace.tsv"):
+        raw = unhex(hexbytes)
+        n += 1
+        try:
+            h, payload, ctx = cell.decode_frame_traced(raw, 65536)
+        except cell.WireError as e:
+            eq(e.name, expect, name)
+            seen.add(expect)
+            continue
+        eq("ok", expect, name)
+        got = header_fields(h)
+        got["payload_len"] = str(len(payload))
+        if ctx:
+            got["trace_id"], got["span_id"] = ctx.trace_id.hex(), ctx.span_id.hex()
+            got["trace_flags"] = f"0x{ctx.flags:02x}"
+        eq(got, dict(kv.split("=", 1) for kv in fields.split(" ")), name)
+        again = h.encode() + bytes(payload) + (ctx.encode() if ctx else b"")
+        eq(again, raw, name + " re-encoded")
+    kinds = len(seen & {"bad_flags", "trace_truncated", "bad_trace", "length_mismatch"})
+    assert n >= 19 and kinds == 4, (n, seen)
+
+
+def trace_refused_untraced():
+    n = 0
+    for name, _expect, hexbytes, _fields, _desc in rows("trace.tsv"):
+        raw = unhex(hexbytes)
+        if raw[1] & wire.F_TRACE:
+            try:
+                cell.decode_frame(raw, 65536)
+                eq("accepted", "reserved_flag", name)
+            except cell.WireError as e:
+                eq(e.name, "reserved_flag", name + " (no CELL_FEAT_TRACE granted)")
+            n += 1
+    assert n >= 15, n
+
+
+def untraced_same_when_tracing():
+    n = 0
+    for name, _expect, hexbytes, _fields, _desc in rows("frames.tsv"):
+        raw = unhex(hexbytes)
+        if len(raw) > 1 and raw[1] & wire.F_TRACE:
+            continue
+        try:
+            h, payload = cell.decode_frame(raw, 65536)
+            plain = ("ok", header_fields(h), bytes(payload))
+        except cell.WireError as e:
+            plain = (e.name,)
+        try:
+            h, payload, ctx = cell.decode_frame_traced(raw, 65536)
+            traced = ("ok", header_fields(h), bytes(payload))
+            eq(ctx, None, name + " context")
+        except cell.WireError as e:
+            traced = (e.name,)
+        eq(traced, plain, name + " (tracing receiver)")
         n += 1
     assert n >= 35, n
 
@@ -130,6 +198,11 @@ def differential():
 
 
 case("frames.tsv: every vector decoded, refused and re-encoded as in C", frame_vectors)
+case("trace.tsv: every traced vector decoded, refused and re-encoded as in C", trace_vectors)
+case("trace.tsv: without CELL_FEAT_TRACE every bit-7 frame is reserved_flag",
+     trace_refused_untraced)
+case("frames.tsv without bit 7: a tracing receiver decodes them alike",
+     untraced_same_when_tracing)
 case("fingerprints.tsv: FNV-1a 64 of every text", fingerprint_vectors)
 case("messages.tsv: verdicts, validator texts and rebuilt bytes as in C", message_vectors)
 case("generated FINGERPRINT is the fingerprint of SCHEMA_TEXT", generated_fingerprint)

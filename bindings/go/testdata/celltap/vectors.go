@@ -109,6 +109,85 @@ func frameVectors(dir string) {
 	check(n >= 35, "%d frame vectors", n)
 }
 
+func headerFields(h cell.Header) string {
+	return fmt.Sprintf("version=%d flags=0x%02x method=%d correlation=%d len=%d fingerprint=0x%016x",
+		h.Version, h.Flags, h.Method, h.Correlation, h.Len, h.Fingerprint)
+}
+
+func wireName(err error) string {
+	var se *cell.StatusError
+	if errors.As(err, &se) {
+		return se.Wire
+	}
+	return err.Error()
+}
+
+// trace.tsv as a receiver that granted FeatTrace.
+func traceVectors(dir string) {
+	n, seen := 0, map[string]bool{}
+	for _, r := range rows(dir, "trace.tsv") {
+		name, expect, raw := r[0], r[1], unhex(r[2])
+		h, payload, t, err := cell.DecodeFrameTraced(raw, 65536)
+		n++
+		if err != nil {
+			eq(wireName(err), expect, name)
+			seen[expect] = true
+			continue
+		}
+		eq("ok", expect, name)
+		got := headerFields(h) + fmt.Sprintf(" payload_len=%d", len(payload))
+		again := make([]byte, cell.HeaderSize, len(raw))
+		h.Put(again)
+		again = append(again, payload...)
+		if t != nil {
+			got += fmt.Sprintf(" trace_id=%x span_id=%x trace_flags=0x%02x", t.TraceID, t.SpanID, t.Flags)
+			again = append(again, t.Encode()...)
+		}
+		eq(got, r[3], name)
+		eq(hex.EncodeToString(again), hex.EncodeToString(raw), name+" re-encoded")
+	}
+	check(n >= 19 && seen["bad_flags"] && seen["trace_truncated"] && seen["bad_trace"] &&
+		seen["length_mismatch"], "%d traced vectors, kinds %v", n, seen)
+}
+
+// The runtime never grants FeatTrace: bit 7 is reserved there.
+func traceRefusedUntraced(dir string) {
+	n := 0
+	for _, r := range rows(dir, "trace.tsv") {
+		raw := unhex(r[2])
+		if raw[1]&cell.FlagTrace == 0 {
+			continue
+		}
+		_, _, err := cell.DecodeFrame(raw, 65536)
+		check(err != nil, "%s: accepted without FeatTrace", r[0])
+		if err != nil {
+			eq(wireName(err), "reserved_flag", r[0]+" (no FeatTrace granted)")
+		}
+		n++
+	}
+	check(n >= 15, "%d bit-7 vectors", n)
+}
+
+func untracedSameWhenTracing(dir string) {
+	n := 0
+	for _, r := range rows(dir, "frames.tsv") {
+		raw := unhex(r[2])
+		if len(raw) > 1 && raw[1]&cell.FlagTrace != 0 {
+			continue
+		}
+		h1, p1, err1 := cell.DecodeFrame(raw, 65536)
+		h2, p2, t, err2 := cell.DecodeFrameTraced(raw, 65536)
+		if err1 != nil || err2 != nil {
+			check(err1 != nil && err2 != nil && wireName(err1) == wireName(err2),
+				"%s: %v / %v (tracing receiver)", r[0], err1, err2)
+		} else {
+			check(h1 == h2 && string(p1) == string(p2) && t == nil, "%s: decoded differently when tracing", r[0])
+		}
+		n++
+	}
+	check(n >= 35, "%d untraced vectors", n)
+}
+
 func fingerprintVectors(dir string) {
 	for _, r := range rows(dir, "fingerprints.tsv") {
 		text := r[1]
@@ -238,6 +317,9 @@ func spaced(h string) string {
 func vectorTests(args []string) {
 	dir := args[0]
 	tcase("frames.tsv: every vector decoded, refused and re-encoded as in C", func() { frameVectors(dir) })
+	tcase("trace.tsv: every traced vector decoded, refused and re-encoded as in C", func() { traceVectors(dir) })
+	tcase("trace.tsv: without FeatTrace every bit-7 frame is reserved_flag", func() { traceRefusedUntraced(dir) })
+	tcase("frames.tsv without bit 7: a tracing receiver decodes them alike", func() { untracedSameWhenTracing(dir) })
 	tcase("fingerprints.tsv: FNV-1a 64 of every text", func() { fingerprintVectors(dir) })
 	tcase("messages.tsv: verdicts, validator texts and rebuilt bytes as in C", func() { messageVectors(dir) })
 	tcase("generated Fingerprint is the fingerprint of SchemaText", func() {
