@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# make bench, the axon part: Cell over QUIC against raw UDP ping-pong and
+# TCP + TLS 1.3 ping-pong (GnuTLS), in the same run, between two network
+# namespaces (tools/bench/axon_bench.c, axon_bench.sh; root + ip netns,
+# else over 127.0.0.1 and it says so).  Output also in
+# build/bench/results/axon.txt.
+#
+#   make bench-axon BENCH_AXON_ARGS='-n 2000 -r 5'   (echoes per row, rounds)
+
+BENCH_PARTS += bench-axon
+BENCH_AXON_ARGS ?= -n 2000 -r 5
+
+.PHONY: bench-axon
+bench-axon: build-default
+	@mkdir -p $(BUILD)/bench/results
+	@if ! nm -D --defined-only $(BENCH_FP_LIB)/libcell.so 2>/dev/null | grep -q ' cell_server_listen_quic'; then \
+		echo "bench-axon: not built: $(BENCH_FP_LIB)/libcell.so lacks QUIC (CELL_WITH_QUIC)"; exit 0; fi; \
+	$(CC) $(BENCH_FP_CFLAGS) -o $(BUILD)/bench/axon_bench $(TOP)/tools/bench/axon_bench.c \
+		-L$(BENCH_FP_LIB) -Wl,-rpath,$(BENCH_FP_LIB) -lcell \
+		$$(pkg-config --cflags --libs gnutls) -lpthread && \
+	$(TOP)/tools/bench/axon_bench.sh $(BUILD)/bench/axon_bench $(BENCH_AXON_ARGS) \
+		| tee $(BUILD)/bench/results/axon.txt
