@@ -363,6 +363,49 @@ static int connect_quic(struct cell_client *c, const char *target)
 #endif
 }
 
+/*
+ * No local instance of @name answered (@why): connect to the remote one
+ * celld published in DIR/axon/NAME.  -ENOENT when there is none (the
+ * caller then reports the local failure), else 0 or the QUIC connect's error.
+ */
+static int connect_remote(struct cell_client *c, const char *dir, const char *name, int why)
+{
+	struct cell_remote r;
+	int err;
+
+#ifndef CELL_HAVE_QUIC
+	return -ENOENT; /* no QUIC here: a remote instance cannot be reached */
+#endif
+	err = cell_remote_lookup(dir, name, &r);
+
+	if (err == -EINVAL)
+		return -ENOENT; /* logged by the lookup */
+	if (err)
+		return err;
+	if (c->o.fingerprint && r.fingerprint != c->o.fingerprint) {
+		cell_log(CELL_LOG_WARNING,
+			 "cell %s: no local instance (%s); node %.16s has one with fingerprint "
+			 "0x%016llx, not 0x%016llx: not used",
+			 name, strerror(-why), r.node, (unsigned long long)r.fingerprint,
+			 (unsigned long long)c->o.fingerprint);
+		return -ENOENT;
+	}
+	drop_chan(c);
+	err = connect_quic(c, r.target);
+	if (err) {
+		cell_log(CELL_LOG_WARNING,
+			 "cell %s: no local instance (%s); remote quic://%s (node %.16s) failed: "
+			 "%s",
+			 name, strerror(-why), r.target, r.node, strerror(-err));
+		return err;
+	}
+	cell_log(CELL_LOG_INFO,
+		 "cell %s: path quic (no local instance: %s; remote quic://%s of node %.16s, "
+		 "estimated RTT %u us, from celld)",
+		 name, strerror(-why), r.target, r.node, r.rtt_us);
+	return 0;
+}
+
 struct cell_client *cell_client_connect(const char *name, const struct cell_client_opts *opts)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -383,12 +426,6 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		goto fail;
 	c->spin_ns = c->o.spin_ns ? c->o.spin_ns : DEFAULT_SPIN_NS;
 	c->spin_cur = c->spin_ns;
-	if (name && !strncmp(name, QUIC_SCHEME, strlen(QUIC_SCHEME))) {
-		err = connect_quic(c, name + strlen(QUIC_SCHEME));
-		if (err)
-			goto fail;
-		return c;
-	}
 	if (c->o.resilience) {
 		c->res = cell_resilience_new(c->o.resilience);
 		if (!c->res) {
@@ -397,6 +434,12 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		}
 		c->o.resilience = NULL;
 		c->o.reconnect = 1; /* the policy reconnects, with backoff */
+	}
+	if (name && !strncmp(name, QUIC_SCHEME, strlen(QUIC_SCHEME))) {
+		err = connect_quic(c, name + strlen(QUIC_SCHEME));
+		if (err)
+			goto fail;
+		return c;
 	}
 	err = cell_backend_resolve(c->o.backend, &c->backend);
 	c->module_by_name = cell_backend_module_by_name(c->o.backend);
@@ -428,9 +471,28 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	}
 	deadline = c->o.connect_deadline ? c->o.connect_deadline
 					 : cell_deadline_in_ns(DEFAULT_CONNECT_NS);
-	err = c->res ? connect_with_backoff(c, deadline) : do_connect(c, deadline);
+	err = do_connect(c, deadline);
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		/* No local instance: a remote one that celld knows of, if any. */
+		int rerr = connect_remote(c, dir, name, err);
+
+		if (rerr != -ENOENT) {
+			err = rerr;
+			if (err)
+				goto fail;
+			return c;
+		}
+	}
+	if (err && c->res && (err == -ENOENT || err == -ECONNREFUSED || err == -EAGAIN)) {
+		drop_chan(c);
+		err = connect_with_backoff(c, deadline);
+	}
 	if (err)
 		goto fail;
+	cell_log(CELL_LOG_INFO, "cell %s: path %s (local instance; %s)", name,
+		 cell_path_name(c->path_kind),
+		 c->path_kind == CELL_PATH_UNIX ? "no shared-memory rings agreed with the server"
+						: "shared-memory rings");
 	/* Slots for the limit agreed on; a reconnect keeps them. */
 	c->calls = calloc(c->nslots, sizeof(*c->calls));
 	c->pend = calloc((size_t)pend_cap(c), sizeof(*c->pend));
@@ -951,8 +1013,12 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 		st = cell_qc_begin(c->qc, method, len, flags, deadline, &call->q, buf);
 		if (st) {
 			free(call);
+			if (c->res &&
+			    (st == CELL_STATUS_UNAVAILABLE || st == CELL_STATUS_DEADLINE_EXCEEDED))
+				cell_resilience_outcome(c->res, false, st);
 			return st;
 		}
+		call->oneway = flags & CELL_CALL_ONEWAY;
 		*callp = call;
 		return CELL_STATUS_OK;
 	}
@@ -1104,8 +1170,16 @@ enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *re
 {
 	struct cell_client *c;
 
-	if (call && call->q)
-		return cell_qc_wait(call->q, resp);
+	if (call && call->q) {
+		enum cell_status st = cell_qc_wait(call->q, resp);
+
+		/* Only a local status means no answer came (remote errors are answers). */
+		call->have_rx = st != CELL_STATUS_UNAVAILABLE &&
+				st != CELL_STATUS_DEADLINE_EXCEEDED && st != CELL_STATUS_CANCELLED;
+		if (call->c->res && !call->oneway)
+			cell_resilience_outcome(call->c->res, call->have_rx, st);
+		return st;
+	}
 	if (!call || call->state == CALL_FREE || call->state == CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not submitted");
 	c = call->c;

@@ -315,6 +315,19 @@ void cell_log(enum cell_log_level level, const char *fmt, ...)
 
 /* ---- misc ------------------------------------------------------------- */
 
+/* A remote instance of a cell, published by celld's axon module (remote.c). */
+struct cell_remote {
+	char target[128]; /* HOST:PORT, after "quic://" */
+	uint64_t fingerprint;
+	char node[65]; /* the node key in hex */
+	uint32_t rtt_us;
+};
+
+/* Parse one line "quic://HOST:PORT FP NODE RTT_US\n" of @n bytes: 0 or -EINVAL. */
+int cell_remote_parse(const char *buf, size_t n, struct cell_remote *out);
+/* Read DIR/axon/NAME: 0, -ENOENT (no remote instance known) or -EINVAL. */
+int cell_remote_lookup(const char *dir, const char *name, struct cell_remote *out);
+
 /* mkdir the runtime directory; refuse a /tmp one that is not ours and 0700. */
 int cell_runtime_dir_create(const char *dir);
 

@@ -40,6 +40,7 @@ struct celld_http;
 struct celld_collect;
 struct celld_scan;
 struct celld_cluster;
+struct celld_axon;
 
 struct celld {
 	uv_loop_t *loop;
@@ -55,6 +56,7 @@ struct celld {
 	struct celld_http *http;
 	struct celld_collect *collect;
 	struct celld_cluster *cluster; /* cluster.c: the Raft group, NULL if none */
+	struct celld_axon *axon;       /* axon.c: QUIC export/import, NULL if off */
 	int exit_code;		       /* set by celld_stop() */
 };
 

@@ -68,6 +68,8 @@ struct celld_discovery {
 	struct celld_discovery_config cfg;
 	struct celld_discovery_ops ops;
 	void *ctx;
+	celld_discovery_endpoints_fn endpoints_fn; /* axon.c: the cell's QUIC endpoint */
+	void *endpoints_ctx;
 	struct peer *peers;
 	unsigned npeers;
 	uint8_t (*known)[CELLD_PUBKEY_BYTES];
@@ -540,9 +542,20 @@ int celld_discovery_build(struct celld_discovery *disc, const char *name, uint64
 	vivaldi_encode(&disc->me, viv);
 	for (int i = 0; i < 4; i++)
 		put32((uint8_t *)&out->vivaldi[i], (uint32_t)viv[i]);
+	if (disc->endpoints_fn && !(flags & CELL_PHEROMONE_F_WITHDRAW))
+		out->endpoint_count = (uint8_t)disc->endpoints_fn(disc->endpoints_ctx, name,
+								  fingerprint, out->endpoints,
+								  CELL_PHEROMONE_ENDPOINTS);
 	memcpy(out->identity_key, disc->id->pk, CELLD_PUBKEY_BYTES);
 	celld_identity_sign(disc->id, out, SIGNED_BYTES, out->signature);
 	return 0;
+}
+
+void celld_discovery_set_endpoints(struct celld_discovery *disc, celld_discovery_endpoints_fn fn,
+				   void *ctx)
+{
+	disc->endpoints_fn = fn;
+	disc->endpoints_ctx = ctx;
 }
 
 static void send_datagram(struct celld_discovery *disc, const struct cell_pheromone *ph)

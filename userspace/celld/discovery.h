@@ -186,6 +186,16 @@ int celld_discovery_build(struct celld_discovery *disc, const char *name, uint64
 /* From ops->local: announce one local cell now (on every open family). */
 void celld_discovery_announce(struct celld_discovery *disc, const char *name, uint64_t fingerprint);
 /* Announce a withdrawal of a local cell; announce soon (registry changed). */
+/*
+ * celld_discovery_set_endpoints() - @fn fills up to @max endpoints of the
+ * local cell @name in each announcement (axon.c: its QUIC endpoint) and
+ * returns how many; an IPv4 address 0.0.0.0 means "the address this
+ * datagram comes from".  NULL: announcements carry none.
+ */
+typedef unsigned (*celld_discovery_endpoints_fn)(void *ctx, const char *name, uint64_t fingerprint,
+						 struct cell_endpoint *eps, unsigned max);
+void celld_discovery_set_endpoints(struct celld_discovery *disc, celld_discovery_endpoints_fn fn,
+				   void *ctx);
 void celld_discovery_withdraw(struct celld_discovery *disc, const char *name, uint64_t fingerprint);
 void celld_discovery_kick(struct celld_discovery *disc);
 

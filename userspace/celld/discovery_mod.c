@@ -24,13 +24,19 @@ struct celld_discovery_mod {
 static struct celld_discovery_mod the_mod; /* one celld, one discovery */
 static struct celld_discovery_mod *mod;
 
-static void endpoint_uri(const struct cell_endpoint *ep, char *out, size_t cap)
+/* @from: the sender's "ip:port", for an IPv4 endpoint 0.0.0.0 ("my address"). */
+static void endpoint_uri(const struct cell_endpoint *ep, const char *from, char *out, size_t cap)
 {
 	char ip[64] = "?";
 	unsigned port = (unsigned)(ep->port & 0xff) | (unsigned)(ep->port >> 8 & 0xff) << 8;
 	const char *tr = ep->transport == CELL_EP_QUIC ? "quic" : "udp";
+	const char *colon = strrchr(from, ':');
 
-	if (ep->family == CELL_EP_IPV4)
+	if (ep->family == CELL_EP_IPV4 &&
+	    !(ep->addr[0] | ep->addr[1] | ep->addr[2] | ep->addr[3]) && colon && from[0] != '[' &&
+	    (size_t)(colon - from) < sizeof(ip))
+		snprintf(ip, sizeof(ip), "%.*s", (int)(colon - from), from);
+	else if (ep->family == CELL_EP_IPV4)
 		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", ep->addr[0], ep->addr[1], ep->addr[2],
 			 ep->addr[3]);
 	else if (ep->family == CELL_EP_IPV6) {
@@ -60,7 +66,7 @@ static void on_added(void *ctx, const struct celld_remote_cell *c)
 	e.origin = CELLD_ORIGIN_LAN;
 	e.rtt_us = c->rtt_us;
 	for (unsigned i = 0; i < c->nendpoints && i < CELL_PHEROMONE_ENDPOINTS; i++) {
-		endpoint_uri(&c->endpoints[i], uris[i], sizeof(uris[i]));
+		endpoint_uri(&c->endpoints[i], c->from, uris[i], sizeof(uris[i]));
 		e.endpoints[e.nendpoints++] = uris[i];
 	}
 	rc = celld_registry_add(m->d->registry, &e, err, sizeof(err), NULL);

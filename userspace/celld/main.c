@@ -22,6 +22,7 @@
 #include <cell/rpc.h>
 
 #include "celld.h"
+#include "axon.h"
 #include "http.h"
 #include "spanstore.h"
 
@@ -39,6 +40,7 @@ static const struct celld_module modules[] = {
 	{ "http", celld_http_start, celld_http_stop },
 	{ "cluster", celld_cluster_start, celld_cluster_stop },
 	{ "can", celld_can_start, celld_can_stop },
+	{ "axon", celld_axon_start, celld_axon_stop },
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
