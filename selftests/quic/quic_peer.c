@@ -19,7 +19,8 @@
  *                       then "failed STATUS T" at the first failure (T: CLOCK_REALTIME ns)
  *     idle MS           a call, MS ms of silence (past the idle timeout: the
  *                       connection dies), another call; prints "idle ST ST"
- *     refused           expects the connect to fail with EACCES; prints "refused"
+ *     refused           expects the connect to fail with EACCES and the status
+ *                       PERMISSION_DENIED; prints "refused status=..."
  * Methods: 1 echo, 4 record-and-echo (counts executions per id),
  * 5 duplicates seen, 6 the server's VmRSS and VmHWM, 7 sink (answers the
  * request's length).  PEERS "-" means none (TOFU).  QUIC_PEER_MAX_DATA
@@ -436,8 +437,14 @@ static int client(const char *target, char **argv, int argc)
 	o.connect_deadline = cell_deadline_in_ms(10000);
 	c = cell_client_connect(target, &o);
 	if (!strcmp(mode, "refused")) {
-		printf("%s errno=%d %s\n", !c && errno == EACCES ? "refused" : "not-refused", errno,
-		       cell_last_error(NULL));
+		int e = errno;
+		enum cell_status st = CELL_STATUS_OK;
+		const char *why = cell_last_error(&st);
+
+		printf("%s errno=%d status=%s %s\n",
+		       !c && e == EACCES && st == CELL_STATUS_PERMISSION_DENIED ? "refused"
+										: "not-refused",
+		       e, cell_status_name(st), why);
 		return 0;
 	}
 	if (!c) {
