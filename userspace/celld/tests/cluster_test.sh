@@ -11,7 +11,7 @@ set -u
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..14"
+echo "1..18"
 
 base=$((20000 + RANDOM % 20000))
 peers=""
@@ -89,5 +89,33 @@ alive=0; kill -0 "${npid[$V]}" 2>/dev/null && alive=1
 check "node $V with a damaged log refuses to start" "[ -n \"$seg\" ] && [ $alive = 0 ]"
 check "and says which directory (log: $(tr '\n' ' ' <"$RUN/n$V.log" | cut -c1-160))" \
 	"grep -q \"$RUN/n$V/state/raft\" \"$RUN/n$V.log\""
+
+# A damaged snapshot: the third node (neither the leader nor V).
+W=$(( 6 - L - V ))
+kill "${npid[$W]}"; wait "${npid[$W]}" 2>/dev/null
+snap=$(ls -t "$RUN/n$W/state/raft"/snapshot-* 2>/dev/null | grep -v '\.meta$' | head -1)
+[ -n "$snap" ] && cp "$snap" "$RUN/snap.orig"
+if [ -n "$snap" ]; then
+	size=$(stat -c %s "$snap")
+	printf '\xde\xad\xbe\xef' | dd of="$snap" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+fi
+: >"$RUN/n$W.log"
+start_node "$W"
+sleep 1.5
+alive=0; kill -0 "${npid[$W]}" 2>/dev/null && alive=1
+check "node $W with bytes flipped in its snapshot refuses to start" "[ -n \"$snap\" ] && [ $alive = 0 ]"
+check "and names the snapshot file (log: $(grep cluster "$RUN/n$W.log" | tr '\n' ' ' | cut -c1-220))" \
+	"grep -q \"$(basename "${snap:-none}")\" \"$RUN/n$W.log\""
+[ $alive = 1 ] && { kill "${npid[$W]}"; wait "${npid[$W]}" 2>/dev/null; }
+if [ -n "$snap" ]; then
+	head -c $(( $(stat -c %s "$RUN/snap.orig") / 2 )) "$RUN/snap.orig" >"$snap"
+fi
+: >"$RUN/n$W.log"
+start_node "$W"
+sleep 1.5
+alive=0; kill -0 "${npid[$W]}" 2>/dev/null && alive=1
+check "node $W with its snapshot truncated to half refuses to start" "[ -n \"$snap\" ] && [ $alive = 0 ]"
+check "and names the snapshot file (log: $(grep cluster "$RUN/n$W.log" | tr '\n' ' ' | cut -c1-220))" \
+	"grep -q \"$(basename "${snap:-none}")\" \"$RUN/n$W.log\""
 stop_all
 exit $fail

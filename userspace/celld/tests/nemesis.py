@@ -47,6 +47,7 @@ class Cluster:
         # wait to be added (membership_test.py).
         self.build, self.n, self.run = build, n, run
         self.founders = founders or n
+        self.opts = []  # more "-o KEY=VALUE" for every celld (the last one wins)
         self.ns = "nm%d" % os.getpid()
         self.procs = {}
         self.stopped = set()
@@ -91,7 +92,8 @@ class Cluster:
              "-o", "cluster.id=%d" % i, "-o", "cluster.address=10.78.0.%d:7380" % i,
              "-o", "cluster.peers=" + self.peers, "-o", "cluster.election_ms=400",
              "-o", "cluster.timeout_ms=2000", "-o", "cluster.snapshot_every=128"]
-            + (["-o", "cluster.join=1"] if i > self.founders else []),
+            + (["-o", "cluster.join=1"] if i > self.founders else [])
+            + [x for o in self.opts for x in ("-o", o)],
             stdout=log, stderr=log)
         self.stopped.discard(i)
 
@@ -404,6 +406,11 @@ def main():
         tap(agree, "after healing every node answers the same for %s" % keys[0])
         tap(all(p.poll() is None for p in cl.procs.values()),
             "no celld died other than by the nemesis")
+        print("# verdict: %s; %d nodes, %.0f s, %d operations (%d acknowledged writes, "
+              "%d without answer), %d faults, seed %d"
+              % ("linearizable" if all(v[2] is True for v in verdicts) else "NOT LINEARIZABLE",
+                 cl.n, o.seconds, len(hist.ops), len(writes), len(unknown), len(faults), seed),
+              flush=True)
     finally:
         cl.cleanup()
         if os.environ.get("KEEP"):
