@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * c_client_test NAME: a C client (libcell, demo.cell stubs) calls the
- * Python cell NAME (bindings/python/tests/py_demo_server.py), in TAP:
+ * cell NAME (a Python or Go cell: py_demo_server.py, celltap server), in TAP:
  * echo of several sizes, the counter, the schema over SCHEMA (the round
- * trip: what Python serves is the C header's canonical text), and a
- * wrong fingerprint refused by the Python server.
+ * trip: what the cell serves is the C header's canonical text), and a
+ * wrong fingerprint refused by the server.
  */
 #include <stdio.h>
 #include <string.h>
@@ -54,10 +54,10 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return 2;
 	c = cell_client_connect(argv[1], &opts);
-	check(c != NULL, "connect to the Python cell");
+	check(c != NULL, "connect to the cell");
 	if (!c)
 		goto out;
-	check(!strcmp(cell_client_path(c), "unix"), "the Python cell grants no rings: unix path");
+	check(!strcmp(cell_client_path(c), "unix"), "the cell grants no rings: unix path");
 	check(echo(c, 0) && echo(c, 1) && echo(c, 100) && echo(c, 60000), "echo of 0..60000 bytes");
 	check(demo_stats(c, &(struct demo_empty){ 0 }, &count, cell_deadline_in_ms(2000)) ==
 			      CELL_STATUS_OK &&
@@ -66,14 +66,14 @@ int main(int argc, char **argv)
 	check(cell_client_call(c, CELL_METHOD_SCHEMA, NULL, 0, schema, sizeof(schema) - 1, &len,
 			       cell_deadline_in_ms(2000)) == CELL_STATUS_OK &&
 		      len == strlen(DEMO_SCHEMA_TEXT) && !memcmp(schema, DEMO_SCHEMA_TEXT, len),
-	      "SCHEMA from Python is the C header's canonical text");
+	      "SCHEMA from the cell is the C header's canonical text");
 	cell_client_free(c);
 	opts.fingerprint ^= 1;
 	c = cell_client_connect(argv[1], &opts);
 	check(c == NULL && strstr(cell_last_error(NULL), "fingerprint mismatch"), "a wrong "
 										  "fingerprint is "
 										  "refused by the "
-										  "Python server");
+										  "server");
 	if (c)
 		cell_client_free(c);
 out:

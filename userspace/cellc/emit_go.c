@@ -5,7 +5,8 @@
  * schema struct (fixed arrays as Go arrays, vectors as slices), its encoder
  * and validating decoder with every offset as cellc's layout pass computed
  * it (the Go side never lays anything out itself), the canonical text and
- * fingerprint, method ids and a client type with a typed stub per method.
+ * fingerprint, method ids, a client type with a typed stub per method, and a
+ * handler interface with Serve<Service> for the runtime's cell.Server.
  * The output is gofmt-clean (bindings' go test checks it).
  */
 #include <ctype.h>
@@ -426,6 +427,55 @@ static void emit_service(const struct schema *s)
 	}
 }
 
+/* The handler interface and Serve<Service>, for the runtime's cell.Server. */
+static void emit_server(const struct schema *s)
+{
+	char handler[2 * CELLC_MAX_IDENT + 16];
+
+	snprintf(handler, sizeof(handler), "%s", type_name_free(s, s->service, "Handler"));
+	out("\n// %s is a Go cell of service %s: one method per schema method, each\n"
+	    "// given a validated request.  An error that is a *cell.StatusError\n"
+	    "// travels with its status; any other is INTERNAL.\n",
+	    handler, s->service);
+	out("type %s interface {\n", handler);
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+
+		if (m->resp)
+			out("\t%s(ctx context.Context, req *%s) (*%s, error)\n", stub_name(m->name),
+			    camel(m->req->name), camel(m->resp->name));
+		else
+			out("\t%s(ctx context.Context, req *%s) error\n", stub_name(m->name),
+			    camel(m->req->name));
+	}
+	out("}\n");
+	out("\n// Serve%s binds the cell name (\"\" for \"%s\") in dir (\"\" for the\n"
+	    "// runtime dir) on the unix path, served by h once Serve runs.\n",
+	    camel(s->service), s->name);
+	out("func Serve%s(name, dir string, h %s) (*cell.Server, error) {\n", camel(s->service),
+	    handler);
+	out("\tif name == \"\" {\n\t\tname = DefaultName\n\t}\n");
+	out("\treturn cell.NewServer(name, dir, Fingerprint, SchemaText, "
+	    "map[uint16]cell.MethodFunc{\n");
+	for (int i = 0; i < s->nmethods; i++) {
+		const struct method *m = &s->methods[i];
+
+		out("\t\tMethod%s: func(ctx context.Context, b []byte) ([]byte, error) {\n",
+		    camel(m->name));
+		out("\t\t\treq, err := Decode%s(b)\n", camel(m->req->name));
+		out("\t\t\tif err != nil {\n\t\t\t\treturn nil, err\n\t\t\t}\n");
+		if (m->resp) {
+			out("\t\t\tresp, err := h.%s(ctx, req)\n", stub_name(m->name));
+			out("\t\t\tif err != nil {\n\t\t\t\treturn nil, err\n\t\t\t}\n");
+			out("\t\t\treturn resp.Encode()\n");
+		} else {
+			out("\t\t\treturn nil, h.%s(ctx, req)\n", stub_name(m->name));
+		}
+		out("\t\t},\n");
+	}
+	out("\t})\n}\n");
+}
+
 void emit_go(const struct schema *s, const char *src_name, FILE *f)
 {
 	struct buf text = { 0 };
@@ -451,7 +501,9 @@ void emit_go(const struct schema *s, const char *src_name, FILE *f)
 	    (unsigned long long)fnv1a64(text.p, text.len));
 	for (int i = 0; i < s->nstructs; i++)
 		emit_struct(s, s->sorted[i]);
-	if (s->service)
+	if (s->service) {
 		emit_service(s);
+		emit_server(s);
+	}
 	buf_release(&text);
 }

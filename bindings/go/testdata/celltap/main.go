@@ -8,6 +8,7 @@
 //	celltap vectors VECTORS_DIR [MSG_VECTORS_TOOL]
 //	celltap client DEMO_SERVER
 //	celltap hostile
+//	celltap server C_CLIENT CELLC DEMO_CELL
 //	celltap rtt NAME N
 package main
 
@@ -77,7 +78,7 @@ func done() {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: celltap vectors|client|hostile|rtt ...")
+		fmt.Fprintln(os.Stderr, "usage: celltap vectors|client|hostile|server|rtt ...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -87,6 +88,8 @@ func main() {
 		clientTests(os.Args[2:])
 	case "hostile":
 		hostileTests()
+	case "server":
+		serverTests(os.Args[2:])
 	case "rtt":
 		rtt(os.Args[2:])
 		return
