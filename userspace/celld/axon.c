@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -66,6 +68,8 @@ struct celld_axon {
 	struct proxy proxies[AXON_MAX_PROXIES];
 	uint64_t forwarded, forward_errors;
 	bool stopped;
+	char rl_dev[64]; /* axon.ratelimit: the device the limiter is on */
+	char rl_tool[4096];
 };
 
 static struct celld_axon the_axon;
@@ -355,6 +359,73 @@ static void export_existing(const struct celld_entry *e, void *ctx)
 		import_update(ctx, e->name, NULL);
 }
 
+static unsigned opt_num(struct celld *d, const char *key, unsigned def, unsigned max);
+
+extern char **environ;
+
+/* Run the limiter tool with @argv (argv[0] = the tool): 0 or -1 (logged). */
+static int run_tool(char **argv)
+{
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ), status;
+
+	if (rc) {
+		celld_log("axon: %s: %s", argv[0], strerror(rc));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		celld_log("axon: %s %s %s failed (status 0x%x)", argv[0], argv[1], argv[2], status);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * -o axon.ratelimit=DEV: cell-ratelimit's per-IP limiter on DEV, for the
+ * exported ports only (its port set), before any QUIC packet is parsed.
+ */
+static int ratelimit_attach(struct celld_axon *ax)
+{
+	char rate[16], burst[16], ports[AXON_MAX_PROXIES][8];
+	char *argv[12 + 2 * AXON_MAX_PROXIES];
+	int n = 0;
+
+	snprintf(rate, sizeof(rate), "%u", opt_num(ax->d, "axon.ratelimit.rate", 1000, 100000000));
+	snprintf(burst, sizeof(burst), "%u", opt_num(ax->d, "axon.ratelimit.burst", 200, 1000000));
+	argv[n++] = ax->rl_tool;
+	argv[n++] = "attach";
+	argv[n++] = ax->rl_dev;
+	argv[n++] = "--rate";
+	argv[n++] = rate;
+	argv[n++] = "--burst";
+	argv[n++] = burst;
+	argv[n++] = "--mode";
+	argv[n++] = (char *)celld_option(ax->d, "axon.ratelimit.mode", "xdp");
+	for (unsigned i = 0; i < ax->nports && i < AXON_MAX_PROXIES; i++) {
+		snprintf(ports[i], sizeof(ports[i]), "%u", ax->base_port + i);
+		argv[n++] = "--port";
+		argv[n++] = ports[i];
+	}
+	argv[n] = NULL;
+	if (run_tool(argv))
+		return -EIO;
+	celld_log("axon: rate limiter on %s: %s packets/s, burst %s per source address, UDP ports "
+		  "%u..%u",
+		  ax->rl_dev, rate, burst, ax->base_port, ax->base_port + ax->nports - 1);
+	return 0;
+}
+
+static void ratelimit_detach(struct celld_axon *ax)
+{
+	char *argv[] = { ax->rl_tool, "detach", ax->rl_dev, NULL };
+
+	if (ax->rl_dev[0] && !run_tool(argv))
+		celld_log("axon: rate limiter on %s detached", ax->rl_dev);
+}
+
 static unsigned opt_num(struct celld *d, const char *key, unsigned def, unsigned max)
 {
 	const char *v = celld_option(d, key, NULL);
@@ -409,6 +480,19 @@ int celld_axon_start(struct celld *d)
 		celld_log("axon: mkdir: %s", strerror(errno));
 		return rc;
 	}
+	snprintf(ax->rl_dev, sizeof(ax->rl_dev), "%s", celld_option(d, "axon.ratelimit", ""));
+	snprintf(ax->rl_tool, sizeof(ax->rl_tool), "%s",
+		 celld_option(d, "axon.ratelimit.tool", "cell-ratelimit"));
+	if (ax->rl_dev[0]) {
+		if (!ax->export || !ax->base_port || ax->nports > 64) {
+			celld_log("axon: -o axon.ratelimit needs axon=on and a port range "
+				  "(axon.port > 0, axon.ports <= 64)");
+			return -EINVAL;
+		}
+		rc = ratelimit_attach(ax);
+		if (rc)
+			return rc;
+	}
 	rc = celld_registry_listen(d->registry, on_registry, ax);
 	if (rc) {
 		celld_log("axon: no registry listener left");
@@ -437,6 +521,7 @@ void celld_axon_stop(struct celld *d)
 	for (unsigned i = 0; i < AXON_MAX_PROXIES; i++)
 		if (ax->proxies[i].used)
 			proxy_stop(&ax->proxies[i]);
+	ratelimit_detach(ax);
 	d->axon = NULL;
 }
 
