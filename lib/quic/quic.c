@@ -1102,8 +1102,21 @@ static bool slot_free(void *arg)
 {
 	struct cell_qc *qc = arg;
 
-	/* Ended calls' unclosed streams have a budget of their own, as large. */
-	return qc->inflight < qc->max_inflight && qc->lingering < qc->max_inflight;
+	return qc->inflight < qc->max_inflight;
+}
+
+/*
+ * Ended calls' unclosed streams have a budget of their own, as large as
+ * max_inflight.  It is the transport's backpressure, not the caller's
+ * count: a call always waits for it (until its deadline), even without
+ * block_when_full, so a caller with max_inflight 1 is not refused because
+ * its previous call's last bytes are not acknowledged yet.
+ */
+static bool linger_free(void *arg)
+{
+	struct cell_qc *qc = arg;
+
+	return qc->lingering < qc->max_inflight;
 }
 
 enum cell_status cell_qc_begin(struct cell_qc *qc, uint16_t method, uint32_t len,
@@ -1135,6 +1148,8 @@ enum cell_status cell_qc_begin(struct cell_qc *qc, uint16_t method, uint32_t len
 		qc_reconnect_locked(qc, deadline);
 	if (qc->block && !slot_free(qc))
 		qc_wait_locked(qc, slot_free, qc, deadline);
+	if (slot_free(qc) && !linger_free(qc))
+		qc_wait_locked(qc, linger_free, qc, deadline);
 	if (qc->l.dead)
 		st = cell_fail(qc->l.death, "quic://%s: %s", qc->target, qc->l.why);
 	else if (!slot_free(qc))
@@ -1142,6 +1157,10 @@ enum cell_status cell_qc_begin(struct cell_qc *qc, uint16_t method, uint32_t len
 									  "before the deadline")
 			       : cell_fail(CELL_STATUS_RESOURCE_EXHAUSTED,
 					   "%u calls in flight already", qc->max_inflight);
+	else if (!linger_free(qc))
+		st = cell_fail(CELL_STATUS_DEADLINE_EXCEEDED,
+			       "%u ended calls' streams not closed before the deadline",
+			       qc->lingering);
 	if (st) {
 		pthread_mutex_unlock(&qc->lock);
 		free(call->buf);
