@@ -11,7 +11,7 @@ set -u
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..18"
+echo "1..20"
 
 base=$((20000 + RANDOM % 20000))
 peers=""
@@ -117,5 +117,18 @@ alive=0; kill -0 "${npid[$W]}" 2>/dev/null && alive=1
 check "node $W with its snapshot truncated to half refuses to start" "[ -n \"$snap\" ] && [ $alive = 0 ]"
 check "and names the snapshot file (log: $(grep cluster "$RUN/n$W.log" | tr '\n' ' ' | cut -c1-220))" \
 	"grep -q \"$(basename "${snap:-none}")\" \"$RUN/n$W.log\""
+[ $alive = 1 ] && { kill "${npid[$W]}"; wait "${npid[$W]}" 2>/dev/null; }
+
+# A truncated log segment (the snapshot put back whole): W again.
+[ -n "$snap" ] && cp "$RUN/snap.orig" "$snap"
+seg=$(ls "$RUN/n$W/state/raft"/0*-0* 2>/dev/null | tail -1)
+[ -n "$seg" ] && truncate -s $(( $(stat -c %s "$seg") / 2 )) "$seg"
+: >"$RUN/n$W.log"
+start_node "$W"
+sleep 1.5
+alive=0; kill -0 "${npid[$W]}" 2>/dev/null && alive=1
+check "node $W with a log segment truncated to half refuses to start" "[ -n \"$seg\" ] && [ $alive = 0 ]"
+check "and names the segment (log: $(grep cluster "$RUN/n$W.log" | tr '\n' ' ' | cut -c1-220))" \
+	"grep -q \"$(basename "${seg:-none}")\" \"$RUN/n$W.log\""
 stop_all
 exit $fail
