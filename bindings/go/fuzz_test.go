@@ -10,6 +10,7 @@ package cell
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"os"
@@ -136,5 +137,41 @@ func FuzzDecoderSpan(f *testing.F) {
 		}
 		d.String(0, "fuzz.s")
 		d.Bytes(0, "fuzz.b")
+	})
+}
+
+// The server's side: the first frame as a HELLO, any later one dispatched
+// (an echo method and a failing one); every answer must be a frame a
+// client accepts.
+func FuzzServerFrame(f *testing.F) {
+	frameSeeds(f)
+	f.Add(encodeHello(7, FeatCancel, 0))
+	f.Add(EncodeFrame(Header{Version: 1, Flags: FlagRequest, Method: MethodSchema, Correlation: 3, Fingerprint: 7}, nil))
+	f.Add(EncodeFrame(Header{Version: 1, Flags: FlagRequest, Method: 1, Correlation: 3, Fingerprint: 7}, []byte("x")))
+	// Found by this target: a one-way PING was answered (correlation 0).
+	f.Add([]byte("\x01)\x02\xff\x00\x00\x00\x00\x00\x00\x00\x0000000000"))
+	s := &Server{fp: 7, schema: "schema s;\n", methods: map[uint16]MethodFunc{
+		1: func(ctx context.Context, b []byte) ([]byte, error) { return b, nil },
+		2: func(ctx context.Context, b []byte) ([]byte, error) { return nil, Errorf(StatusNotFound, "%x", b) },
+		3: func(ctx context.Context, b []byte) ([]byte, error) { panic("bug") },
+	}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if w, err := parseHelloFrame(b); err == nil && w.MaxInflight == 0 {
+			t.Fatalf("HELLO with max_inflight 0 accepted")
+		}
+		h, p, err := DecodeFrame(b, maxRequest)
+		if err != nil || h.Flags&FlagRequest == 0 {
+			return
+		}
+		out := s.dispatch(h, p)
+		if out == nil {
+			if h.Flags&FlagOneway == 0 {
+				t.Fatalf("no answer to a call")
+			}
+			return
+		}
+		if _, _, err := DecodeFrame(out, maxRequest); err != nil {
+			t.Fatalf("the server's answer is refused: %v", err)
+		}
 	})
 }

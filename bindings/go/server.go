@@ -27,7 +27,8 @@ type MethodFunc func(ctx context.Context, req []byte) ([]byte, error)
 // fingerprint mismatch is refused naming both), one goroutine per
 // connection, SCHEMA and PING answered by the runtime.  No rings are
 // granted (C clients fall back to the unix path), no attachments, no MORE
-// streams: a request is one frame of at most 64 KiB.
+// streams (a MORE request drops the connection): a request is one frame of
+// at most 64 KiB.
 type Server struct {
 	fp      uint64
 	schema  string
@@ -156,15 +157,7 @@ func (s *Server) handshake(fd int) bool {
 	if err != nil || n == 0 {
 		return false
 	}
-	h, p, err := DecodeFrame(buf[:n], hsSize)
-	if err == nil && (h.Flags != FlagRequest || h.Method != MethodHello || h.Correlation != 1 ||
-		h.Len != hsSize) {
-		err = Errorf(StatusBadMessage, "not a HELLO frame")
-	}
-	var hello Welcome
-	if err == nil {
-		hello, err = parseHello(p, h.Fingerprint)
-	}
+	hello, err := parseHelloFrame(buf[:n])
 	if err != nil {
 		st, detail := StatusBadMessage, err.Error()
 		var se *StatusError
@@ -185,6 +178,18 @@ func (s *Server) handshake(fd int) bool {
 	}
 	_, err = syscall.Write(fd, encodeWelcome(s.fp, hello.Features&FeatCancel, inflight))
 	return err == nil
+}
+
+// parseHelloFrame checks a client's first frame: a HELLO request, its payload.
+func parseHelloFrame(b []byte) (Welcome, error) {
+	h, p, err := DecodeFrame(b, hsSize)
+	if err != nil {
+		return Welcome{}, err
+	}
+	if h.Flags != FlagRequest || h.Method != MethodHello || h.Correlation != 1 || h.Len != hsSize {
+		return Welcome{}, Errorf(StatusBadMessage, "not a HELLO frame")
+	}
+	return parseHello(p, h.Fingerprint)
 }
 
 // parseHello applies the handshake rules of lib/handshake.c to a HELLO.
@@ -226,8 +231,8 @@ func (s *Server) serveConn(fd int) {
 		if h.Fingerprint != s.fp || h.Flags&FlagRequest == 0 {
 			return
 		}
-		if h.Method == MethodGoodbye {
-			return
+		if h.Method == MethodGoodbye || h.Flags&FlagMore != 0 {
+			return // no MORE streams here: the connection is dropped
 		}
 		out := s.dispatch(h, p)
 		s.served.Add(1)
@@ -252,6 +257,8 @@ func (s *Server) dispatch(h Header, p []byte) []byte {
 	oneway := h.Flags&FlagOneway != 0
 	var body []byte
 	switch f, ok := s.methods[h.Method]; {
+	case oneway && (h.Method == MethodSchema || h.Method == MethodPing || !ok):
+		return nil // a one-way request is never answered
 	case h.Method == MethodSchema:
 		body = []byte(s.schema)
 	case h.Method == MethodPing:

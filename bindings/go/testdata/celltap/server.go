@@ -176,6 +176,7 @@ func serverTests(args []string) {
 			cell.EncodeFrame(cell.Header{Version: 1, Flags: cell.FlagRequest | 0x80, Method: 1, Correlation: 1, Fingerprint: demo.Fingerprint}, nil),
 			append(cell.EncodeFrame(cell.Header{Version: 1, Flags: cell.FlagRequest, Method: 1, Correlation: 1, Fingerprint: demo.Fingerprint}, nil), 0),
 			{0xff, 0xff},
+			cell.EncodeFrame(cell.Header{Version: 1, Flags: cell.FlagRequest | cell.FlagMore, Method: 1, Correlation: 1, Fingerprint: demo.Fingerprint}, []byte("chunk")),
 		}
 		for i, f := range after {
 			fd := rawConn(srv.Path())
