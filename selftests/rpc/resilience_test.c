@@ -7,7 +7,9 @@
  * restarts, fail fast while the breaker is open and recover after the
  * cool-down, retries of calls that were not sent, and no call delivered
  * twice while the server is killed mid-call over and over (unless its
- * method is marked idempotent).
+ * method is marked idempotent).  On a quic:// target too: the breaker
+ * opens on remote failures, fails fast, and closes once the restarted
+ * server answers the probe (on the reconnected QUIC connection).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cell/quic.h>
 #include <cell/resilience.h>
 #include <cell/rpc.h>
 #include <cell/time.h>
+#include <cell/wire.h>
 
 #include "server_child.h"
 
@@ -619,6 +623,109 @@ TEST_F(live, no_call_delivered_twice_while_the_server_dies_over_and_over)
 	EXPECT_EQ(0, k.other);
 	EXPECT_GT(k.ok, 100);
 	EXPECT_GT(k.lost, 0);
+}
+
+/* ---- a remote (quic://) target ----------------------------------------- */
+
+static unsigned int quic_port;
+
+static struct cell_server *make_quic_server(void *arg)
+{
+	struct cell_quic_opts q = { .sz = sizeof(q), .idle_timeout_ms = 300 };
+	struct cell_server *srv = make_server(arg);
+	char addr[32];
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", quic_port);
+	if (srv && cell_server_listen_quic(srv, addr, &q)) {
+		cell_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+TEST(quic_target_breaker_opens_fails_fast_and_recovers)
+{
+	struct cell_resilience_opts ro = {
+		.sz = sizeof(ro),
+		.backoff_initial_ns = 5 * MS,
+		.backoff_max_ns = 20 * MS,
+		.breaker_threshold = 3,
+		.breaker_cooldown_ns = 300 * MS,
+	};
+	struct cell_quic_opts q = { .sz = sizeof(q), .idle_timeout_ms = 300 };
+	struct cell_client_opts o = {
+		.sz = sizeof(o), .fingerprint = FP, .resilience = &ro, .quic = &q
+	};
+	char dir[64], target[64], path[128];
+	struct server_args args = { .dir = dir, .backend = CELL_RING_BACKEND_NONE };
+	struct cell_resilience *r;
+	struct cell_client *c;
+	enum cell_status st = CELL_STATUS_OK;
+	uint64_t t0, dt = 0;
+	pid_t pid;
+	int i, failed = 0;
+
+	/* No node key and no known peers: each side makes a key, both TOFU. */
+	setenv("CELL_STATE_DIR", "/nonexistent/cell-restest", 1);
+	unsetenv("CELL_KNOWN_PEERS");
+	snprintf(dir, sizeof(dir), "/tmp/cell-restest-q%d", getpid());
+	ASSERT_EQ(0, mkdir(dir, 0700));
+	snprintf(path, sizeof(path), "%s/%s.sock", dir, NAME);
+	deliveries = mmap(NULL, MAX_IDS * sizeof(*deliveries), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, deliveries);
+	quic_port = 20000 + (unsigned int)getpid() % 20000;
+	pid = fork_server(make_quic_server, &args, 2);
+	if (pid < 0) {
+		rmdir(dir);
+		SKIP(return, "no QUIC server (libcell without QUIC, or port %u taken)", quic_port);
+	}
+	snprintf(target, sizeof(target), "quic://127.0.0.1:%u", quic_port);
+	c = cell_client_connect(target, &o);
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_STREQ("quic", cell_client_path(c));
+	r = cell_client_resilience(c);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(CELL_STATUS_OK, record_call(c, M_RECORD, 1, 0, cell_deadline_in_ms(2000)));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+	/* Failures (deadline or connection lost) until the breaker opens. */
+	for (i = 0; i < 10 && cell_resilience_state(r) != CELL_BREAKER_OPEN; i++) {
+		st = record_call(c, M_RECORD, 10 + i, 0, cell_deadline_in_ms(150));
+		failed += st != CELL_STATUS_OK;
+	}
+	EXPECT_EQ(CELL_BREAKER_OPEN, cell_resilience_state(r)) TH_LOG("after %d calls", i);
+	EXPECT_EQ(i, failed);
+	TH_LOG("breaker open after %d failed remote calls (last: %s)", i, cell_status_name(st));
+	pid = fork_server(make_quic_server, &args, 2);
+	ASSERT_LT(0, pid);
+	t0 = cell_now_ns();
+	st = record_call(c, M_RECORD, 30, 0, cell_deadline_in_ms(1000));
+	dt = cell_now_ns() - t0;
+	EXPECT_EQ(CELL_STATUS_UNAVAILABLE, st);
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "circuit breaker open"))
+	TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_LT(dt, 5 * MS) TH_LOG("fail fast took %llu us", (unsigned long long)dt / 1000);
+	EXPECT_EQ(0, deliveries[30]);
+	usleep(320 * 1000); /* the cool-down; the dead connection's idle timeout too */
+	EXPECT_EQ(CELL_BREAKER_HALF_OPEN, cell_resilience_state(r));
+	t0 = cell_now_ns();
+	st = record_call(c, M_RECORD, 31, 0, cell_deadline_in_ms(3000));
+	dt = cell_now_ns() - t0;
+	EXPECT_EQ(CELL_STATUS_OK, st) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_EQ(CELL_BREAKER_CLOSED, cell_resilience_state(r));
+	EXPECT_EQ(1, deliveries[31]);
+	TH_LOG("probe over a new QUIC connection answered in %llu ms",
+	       (unsigned long long)dt / 1000000);
+	for (i = 10; i < 20; i++)
+		EXPECT_GE(1, deliveries[i]);
+	cell_client_free(c);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+	rmdir(dir);
+	munmap(deliveries, MAX_IDS * sizeof(*deliveries));
 }
 
 TEST_HARNESS_MAIN
