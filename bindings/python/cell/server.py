@@ -7,7 +7,8 @@ FINGERPRINT_MISMATCH naming both, as lib/server.c does), and serves each
 connection on its own thread.  Requests are decoded and validated before a
 handler sees them (BAD_MESSAGE with the validator's text otherwise); a
 handler's CellError becomes an error response with its status; SCHEMA
-answers the canonical text, PING an empty response.  The rings are not
+answers the canonical text, PING an empty response; a one-way request is
+never answered, a MORE request (no streams here) drops the connection.  The rings are not
 offered (the WELCOME grants no SHM feature): C clients fall back to the
 unix path.
 """
@@ -93,8 +94,8 @@ class Server:
                     if h.flags & wire.F_CANCEL:
                         continue
                     return  # a violation drops the connection
-                if h.method == wire.METHOD_GOODBYE:
-                    return
+                if h.method == wire.METHOD_GOODBYE or h.flags & wire.F_MORE:
+                    return  # no MORE streams here: the connection is dropped
                 out = self._dispatch(h, payload)
                 if out is not None:
                     conn.send(out)
@@ -105,6 +106,9 @@ class Server:
 
     def _dispatch(self, h: Header, payload) -> bytes | None:
         oneway = bool(h.flags & wire.F_ONEWAY)
+        if oneway and (h.method in (wire.METHOD_SCHEMA, wire.METHOD_PING)
+                       or h.method not in self.handler.METHODS):
+            return None  # a one-way request is never answered
         if h.method == wire.METHOD_SCHEMA:
             body = self.handler.SCHEMA_TEXT.encode()
         elif h.method == wire.METHOD_PING:
