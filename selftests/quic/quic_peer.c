@@ -188,7 +188,9 @@ static int server(const char *addr, char **argv)
 		fprintf(stderr, "server: %s\n", cell_last_error(NULL));
 		return 1;
 	}
-	rmdir(dir); /* the unix socket is not used: nothing must stay behind a kill -9 */
+	/* The unix socket is not used: nothing must stay behind a kill -9. */
+	unlink(cell_server_path(srv));
+	rmdir(dir);
 	printf("port %u\n", cell_server_quic_port(srv));
 	for (;;) {
 		struct pollfd p = { .fd = cell_server_fd(srv), .events = POLLIN };

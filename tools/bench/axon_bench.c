@@ -259,6 +259,7 @@ static int server(void)
 		fprintf(stderr, "axon_bench: QUIC server: %s\n", cell_last_error(NULL));
 		return 1;
 	}
+	unlink(cell_server_path(srv)); /* not used; nothing stays behind a kill */
 	rmdir(dir);
 	tls_cred = server_cred();
 	pthread_create(&th, NULL, udp_server, NULL);
