@@ -53,8 +53,16 @@ struct cell_can {
 	uint8_t *tx;	 /* largest frame */
 	struct cell_can_node nodes[256];
 	uint8_t known[256];
+	struct cell_framed_io io;     /* pipeline, call, send, recv (framed_link.c) */
 	struct cell_framed_link link; /* set by serve_as */
 };
+
+CELL_FRAMED_OP_CHECK(struct cell_can_op);
+
+static enum cell_status send_request(void *t, uint8_t flags, uint16_t method, uint32_t corr,
+				     const void *req, uint32_t len, uint64_t deadline);
+static enum cell_status recv_frame(void *t, struct cell_hdr *hdr, const uint8_t **payload,
+				   uint64_t deadline);
 
 /* ---- the fd driver: one struct canfd_frame per datagram -------------------- */
 
@@ -186,6 +194,16 @@ struct cell_can *cell_can_open_driver(const struct cell_can_driver *drv,
 	u->slot.cap = (uint16_t)frame_max;
 	cell_mcu_can_rx_init(&u->rx, &u->slot, 1);
 	pthread_mutex_init(&u->lock, NULL);
+	u->io = (struct cell_framed_io){ .t = u,
+					 .send = send_request,
+					 .recv = recv_frame,
+					 .lock = &u->lock,
+					 .next_id = &u->next_id,
+					 .stray = &u->stats.stray,
+					 .fingerprint = u->fingerprint,
+					 .window = u->window,
+					 .tag = "can",
+					 .peer = "node" };
 	return u;
 }
 
@@ -327,10 +345,11 @@ static enum cell_status send_hdr(struct cell_can *u, struct cell_hdr *hdr, const
 	return CELL_STATUS_OK;
 }
 
-static enum cell_status send_request(struct cell_can *u, uint8_t flags, uint16_t method,
-				     uint32_t corr, const void *req, uint32_t len,
-				     uint64_t deadline)
+/* struct cell_framed_io's send; @t is the cell_can. */
+static enum cell_status send_request(void *t, uint8_t flags, uint16_t method, uint32_t corr,
+				     const void *req, uint32_t len, uint64_t deadline)
 {
+	struct cell_can *u = t;
 	struct cell_hdr hdr = { .flags = flags, .method = method, .correlation = corr };
 
 	cell_hdr_set_fingerprint(&hdr, u->fingerprint);
@@ -360,15 +379,16 @@ static void take_announce(struct cell_can *u, uint8_t src, const uint8_t *data, 
 }
 
 /* The next well-formed frame from the peer; its payload in u->rx_buf. */
-static enum cell_status recv_frame(struct cell_can *u, struct cell_hdr *hdr,
-				   const uint8_t **payload, uint64_t deadline)
+/* struct cell_framed_io's recv; @t is the cell_can. */
+static enum cell_status recv_frame(void *t, struct cell_hdr *hdr, const uint8_t **payload,
+				   uint64_t deadline)
 {
+	struct cell_can *u = t;
 	uint8_t data[CANFD_MAX_DLEN], len;
 	uint32_t id;
 
 	for (;;) {
 		const uint8_t *f = u->slot.buf;
-		const void *p;
 		size_t n;
 		int r = u->drv.recv(u->drv.ctx, &id, data, &len, deadline);
 
@@ -399,113 +419,33 @@ static enum cell_status recv_frame(struct cell_can *u, struct cell_hdr *hdr,
 			continue;
 		n = u->slot.total;
 		cell_mcu_can_rx_release(&u->rx, 0);
-		if (n < CELL_HDR_SIZE + CAN_CRC ||
-		    cell_crc32(f, n - CAN_CRC) !=
-			    ((uint32_t)f[n - 4] | (uint32_t)f[n - 3] << 8 |
-			     (uint32_t)f[n - 2] << 16 | (uint32_t)f[n - 1] << 24) ||
-		    cell_frame_decode(f, n - CAN_CRC, u->max_payload, hdr, &p)) {
+		if (cell_framed_decode(f, n, u->max_payload, hdr, payload)) {
 			u->stats.bad_frames++;
 			continue;
 		}
 		u->stats.frames_received++;
-		*payload = p;
 		return CELL_STATUS_OK;
 	}
 }
 
-static enum cell_status take_answer(struct cell_can *u, const struct cell_hdr *hdr,
-				    const uint8_t *payload, struct cell_can_op *op)
-{
-	return cell_framed_take_answer(hdr, payload, u->fingerprint, "can", "node", op->resp,
-				       op->cap, &op->resp_len);
-}
-
-#define PENDING CELL_STATUS_MAX
-
 enum cell_status cell_can_pipeline(struct cell_can *u, struct cell_can_op *ops, unsigned int n,
 				   uint64_t deadline)
 {
-	unsigned int sent = 0, done = 0, i;
-	enum cell_status st;
-	uint32_t first;
-
-	if (!u || (n && !ops))
-		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "can: no connection or ops");
-	cell_clear_error();
-	pthread_mutex_lock(&u->lock);
-	if (u->next_id >= UINT32_MAX - n)
-		u->next_id = 0;
-	first = u->next_id + 1;
-	u->next_id += n;
-	for (i = 0; i < n; i++) {
-		ops[i].status = PENDING;
-		ops[i].resp_len = 0;
-	}
-	while (done < n) {
-		struct cell_hdr hdr;
-		const uint8_t *payload = NULL;
-
-		while (sent < n && sent - done < u->window) {
-			st = send_request(u, CELL_F_REQUEST, ops[sent].method, first + sent,
-					  ops[sent].req, ops[sent].req_len, deadline);
-			if (st != CELL_STATUS_OK) {
-				ops[sent].status = st;
-				done++;
-			}
-			sent++;
-		}
-		if (done >= n)
-			break;
-		st = recv_frame(u, &hdr, &payload, deadline);
-		if (st != CELL_STATUS_OK) {
-			for (i = 0; i < n; i++)
-				if (ops[i].status == PENDING)
-					ops[i].status = st;
-			break;
-		}
-		if (!(hdr.flags & CELL_F_RESPONSE) || hdr.correlation < first ||
-		    hdr.correlation - first >= sent ||
-		    ops[hdr.correlation - first].status != PENDING) {
-			u->stats.stray++;
-			continue;
-		}
-		i = hdr.correlation - first;
-		ops[i].status = take_answer(u, &hdr, payload, &ops[i]);
-		done++;
-	}
-	pthread_mutex_unlock(&u->lock);
-	for (i = 0; i < n; i++)
-		if (ops[i].status != CELL_STATUS_OK)
-			return ops[i].status;
-	return CELL_STATUS_OK;
+	return cell_framed_pipeline(u ? &u->io : NULL, "can", ops, n, deadline);
 }
 
 enum cell_status cell_can_call(struct cell_can *u, uint16_t method, const void *req,
 			       uint32_t req_len, void *resp, uint32_t cap, uint32_t *resp_len,
 			       uint64_t deadline)
 {
-	struct cell_can_op op = {
-		.method = method, .req = req, .req_len = req_len, .resp = resp, .cap = cap
-	};
-	enum cell_status st = cell_can_pipeline(u, &op, 1, deadline);
-
-	if (resp_len)
-		*resp_len = op.resp_len;
-	return st;
+	return cell_framed_call(u ? &u->io : NULL, "can", method, req, req_len, resp, cap, resp_len,
+				deadline);
 }
 
 enum cell_status cell_can_send(struct cell_can *u, uint16_t method, const void *req,
 			       uint32_t req_len, uint64_t deadline)
 {
-	enum cell_status st;
-
-	if (!u)
-		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "can: no connection");
-	cell_clear_error();
-	pthread_mutex_lock(&u->lock);
-	st = send_request(u, CELL_F_REQUEST | CELL_F_ONEWAY, method, 0, req, req_len, deadline);
-	pthread_mutex_unlock(&u->lock);
-	return st;
+	return cell_framed_send(u ? &u->io : NULL, "can", method, req, req_len, deadline);
 }
 
 enum cell_status cell_can_send_frame(struct cell_can *u, struct cell_hdr *hdr, const void *payload,
@@ -525,26 +465,8 @@ enum cell_status cell_can_send_frame(struct cell_can *u, struct cell_hdr *hdr, c
 enum cell_status cell_can_recv(struct cell_can *u, struct cell_hdr *hdr, void *payload,
 			       uint32_t cap, uint64_t deadline)
 {
-	const uint8_t *p = NULL;
-	enum cell_status st;
-
-	if (!u || !hdr || (cap && !payload))
-		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "can: bad arguments");
-	cell_clear_error();
-	pthread_mutex_lock(&u->lock);
-	st = recv_frame(u, hdr, &p, deadline);
-	if (st == CELL_STATUS_OK) {
-		if (cap && hdr->len)
-			memcpy(payload, p, hdr->len < cap ? hdr->len : cap);
-		if (hdr->len > cap)
-			st = cell_fail(CELL_STATUS_TOO_LARGE, "can: frame of %u bytes, room for %u",
-				       hdr->len, cap);
-	}
-	pthread_mutex_unlock(&u->lock);
-	return st;
+	return cell_framed_recv(u ? &u->io : NULL, "can", hdr, payload, cap, deadline);
 }
-
-/* ---- discovery ------------------------------------------------------------- */
 
 enum cell_status cell_can_announce(struct cell_can *u, const char *name, uint64_t deadline)
 {

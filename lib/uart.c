@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -51,8 +52,11 @@ struct cell_uart {
 	/* Encoder buffers. */
 	uint8_t *frame;		      /* header + payload + CRC */
 	uint8_t *tx;		      /* its COBS encoding + delimiter */
+	struct cell_framed_io io;     /* pipeline, call, send, recv (framed_link.c) */
 	struct cell_framed_link link; /* set by serve_as */
 };
+
+CELL_FRAMED_OP_CHECK(struct cell_uart_op);
 
 /* COBS: blocks of up to 254 non-zero bytes; see mcu/src/cobs.c. */
 static size_t cobs_encode(uint8_t *dst, const uint8_t *src, size_t n)
@@ -114,10 +118,11 @@ static enum cell_status write_all(struct cell_uart *u, const uint8_t *p, size_t 
 	return CELL_STATUS_OK;
 }
 
-static enum cell_status send_frame(struct cell_uart *u, uint8_t flags, uint16_t method,
-				   uint32_t corr, const void *payload, uint32_t len,
-				   uint64_t deadline)
+/* struct cell_framed_io's send; @t is the cell_uart. */
+static enum cell_status send_frame(void *t, uint8_t flags, uint16_t method, uint32_t corr,
+				   const void *payload, uint32_t len, uint64_t deadline)
 {
+	struct cell_uart *u = t;
 	struct cell_hdr hdr = {
 		.version = CELL_WIRE_VERSION,
 		.flags = flags,
@@ -201,27 +206,23 @@ overflow:
  * The next well-formed frame: header in *@hdr, payload at *@payload (in
  * u->rx, valid until the next read).  Broken frames are counted, dropped.
  */
-static enum cell_status recv_frame(struct cell_uart *u, struct cell_hdr *hdr,
-				   const uint8_t **payload, uint64_t deadline)
+/* struct cell_framed_io's recv; @t is the cell_uart. */
+static enum cell_status recv_frame(void *t, struct cell_hdr *hdr, const uint8_t **payload,
+				   uint64_t deadline)
 {
+	struct cell_uart *u = t;
+
 	for (;;) {
 		while (u->in_pos < u->in_len) {
 			size_t n = rx_byte(u, u->in[u->in_pos++]);
-			const uint8_t *f = u->rx + UART_PAD;
-			const void *p;
 
 			if (!n)
 				continue;
-			if (n < CELL_HDR_SIZE + UART_CRC_SIZE ||
-			    cell_crc32(f, n - UART_CRC_SIZE) !=
-				    ((uint32_t)f[n - 4] | (uint32_t)f[n - 3] << 8 |
-				     (uint32_t)f[n - 2] << 16 | (uint32_t)f[n - 1] << 24) ||
-			    cell_frame_decode(f, n - UART_CRC_SIZE, u->max_payload, hdr, &p)) {
+			if (cell_framed_decode(u->rx + UART_PAD, n, u->max_payload, hdr, payload)) {
 				u->stats.bad_frames++;
 				continue;
 			}
 			u->stats.frames_received++;
-			*payload = p;
 			return CELL_STATUS_OK;
 		}
 		for (;;) {
@@ -252,129 +253,30 @@ static enum cell_status recv_frame(struct cell_uart *u, struct cell_hdr *hdr,
 	}
 }
 
-/* The answer @hdr/@payload to one op: status, detail, copy. */
-static enum cell_status take_answer(struct cell_uart *u, const struct cell_hdr *hdr,
-				    const uint8_t *payload, void *resp, uint32_t cap,
-				    uint32_t *resp_len)
-{
-	return cell_framed_take_answer(hdr, payload, u->fingerprint, "uart", "board", resp, cap,
-				       resp_len);
-}
-
-/* Status of an op still waiting for its answer (not a real status). */
-#define PENDING CELL_STATUS_MAX
-
 enum cell_status cell_uart_pipeline(struct cell_uart *u, struct cell_uart_op *ops, unsigned int n,
 				    uint64_t deadline)
 {
-	uint32_t first;
-	unsigned int left = n, i;
-	enum cell_status st = CELL_STATUS_OK;
-
-	if (!u || (n && !ops))
-		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "uart: no connection or ops");
-	cell_clear_error();
-	pthread_mutex_lock(&u->lock);
-	/* Ids first .. first + n - 1: never 0, never wrapping. */
-	if (u->next_id >= UINT32_MAX - n)
-		u->next_id = 0;
-	first = u->next_id + 1;
-	u->next_id += n;
-	for (i = 0; i < n; i++) {
-		ops[i].status = PENDING;
-		ops[i].resp_len = 0;
-	}
-	for (i = 0; i < n; i++) {
-		st = send_frame(u, CELL_F_REQUEST, ops[i].method, first + i, ops[i].req,
-				ops[i].req_len, deadline);
-		if (st != CELL_STATUS_OK) {
-			for (unsigned int k = i; k < n; k++)
-				ops[k].status = st;
-			left = i;
-			break;
-		}
-	}
-	while (left) {
-		struct cell_hdr hdr;
-		const uint8_t *payload = NULL;
-		enum cell_status r = recv_frame(u, &hdr, &payload, deadline);
-		struct cell_uart_op *op;
-
-		if (r != CELL_STATUS_OK) {
-			for (i = 0; i < n; i++)
-				if (ops[i].status == PENDING)
-					ops[i].status = r;
-			break;
-		}
-		if (!(hdr.flags & CELL_F_RESPONSE) || hdr.correlation < first ||
-		    hdr.correlation - first >= n ||
-		    ops[hdr.correlation - first].status != PENDING) {
-			u->stats.stray++;
-			continue;
-		}
-		op = &ops[hdr.correlation - first];
-		op->status = take_answer(u, &hdr, payload, op->resp, op->cap, &op->resp_len);
-		left--;
-	}
-	pthread_mutex_unlock(&u->lock);
-	for (i = 0; i < n; i++)
-		if (ops[i].status != CELL_STATUS_OK)
-			return ops[i].status;
-	return CELL_STATUS_OK;
+	return cell_framed_pipeline(u ? &u->io : NULL, "uart", ops, n, deadline);
 }
 
 enum cell_status cell_uart_call(struct cell_uart *u, uint16_t method, const void *req,
 				uint32_t req_len, void *resp, uint32_t cap, uint32_t *resp_len,
 				uint64_t deadline)
 {
-	struct cell_uart_op op = {
-		.method = method,
-		.req = req,
-		.req_len = req_len,
-		.resp = resp,
-		.cap = cap,
-	};
-	enum cell_status st = cell_uart_pipeline(u, &op, 1, deadline);
-
-	if (resp_len)
-		*resp_len = op.resp_len;
-	return st;
+	return cell_framed_call(u ? &u->io : NULL, "uart", method, req, req_len, resp, cap,
+				resp_len, deadline);
 }
 
 enum cell_status cell_uart_recv(struct cell_uart *u, struct cell_hdr *hdr, void *payload,
 				uint32_t cap, uint64_t deadline)
 {
-	const uint8_t *p = NULL;
-	enum cell_status st;
-
-	if (!u || !hdr || (cap && !payload))
-		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "uart: bad arguments");
-	cell_clear_error();
-	pthread_mutex_lock(&u->lock);
-	st = recv_frame(u, hdr, &p, deadline);
-	if (st == CELL_STATUS_OK) {
-		if (cap && hdr->len)
-			memcpy(payload, p, hdr->len < cap ? hdr->len : cap);
-		if (hdr->len > cap)
-			st = cell_fail(CELL_STATUS_TOO_LARGE,
-				       "uart: frame of %u bytes, room for %u", hdr->len, cap);
-	}
-	pthread_mutex_unlock(&u->lock);
-	return st;
+	return cell_framed_recv(u ? &u->io : NULL, "uart", hdr, payload, cap, deadline);
 }
 
 enum cell_status cell_uart_send(struct cell_uart *u, uint16_t method, const void *req,
 				uint32_t req_len, uint64_t deadline)
 {
-	enum cell_status st;
-
-	if (!u)
-		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "uart: no connection");
-	cell_clear_error();
-	pthread_mutex_lock(&u->lock);
-	st = send_frame(u, CELL_F_REQUEST | CELL_F_ONEWAY, method, 0, req, req_len, deadline);
-	pthread_mutex_unlock(&u->lock);
-	return st;
+	return cell_framed_send(u ? &u->io : NULL, "uart", method, req, req_len, deadline);
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -563,6 +465,18 @@ struct cell_uart *cell_uart_open(const char *target, const struct cell_uart_opts
 	u->max_payload = o.max_payload;
 	u->rx_cap = frame_max;
 	pthread_mutex_init(&u->lock, NULL);
+	u->io = (struct cell_framed_io){
+		.t = u,
+		.send = send_frame,
+		.recv = recv_frame,
+		.lock = &u->lock,
+		.next_id = &u->next_id,
+		.stray = &u->stats.stray,
+		.fingerprint = u->fingerprint,
+		.window = UINT_MAX, /* all requests first, then the answers */
+		.tag = "uart",
+		.peer = "board"
+	};
 	/* A delimiter: the board drops any partial frame it holds. */
 	if (write_all(u, (const uint8_t[]){ 0 }, 1, deadline) != CELL_STATUS_OK) {
 		err = errno ? errno : EIO;
