@@ -53,8 +53,7 @@ struct cell_can {
 	uint8_t *tx;	 /* largest frame */
 	struct cell_can_node nodes[256];
 	uint8_t known[256];
-	struct cell_framed_io io;     /* pipeline, call, send, recv (framed_link.c) */
-	struct cell_framed_link link; /* set by serve_as */
+	struct cell_framed_io io; /* pipeline, call, send, recv (framed_link.c) */
 };
 
 CELL_FRAMED_OP_CHECK(struct cell_can_op);
@@ -66,22 +65,10 @@ static enum cell_status recv_frame(void *t, struct cell_hdr *hdr, const uint8_t 
 
 /* ---- the fd driver: one struct canfd_frame per datagram -------------------- */
 
-static int poll_ms(uint64_t deadline)
-{
-	uint64_t now;
-
-	if (deadline == CELL_DEADLINE_NONE)
-		return -1;
-	now = cell_now_ns();
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + CELL_NSEC_PER_MSEC - 1) / CELL_NSEC_PER_MSEC);
-}
-
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
-	int r = poll(&pfd, 1, poll_ms(deadline));
+	int r = poll(&pfd, 1, cell_framed_poll_ms(deadline));
 
 	if (r == 0)
 		return -ETIMEDOUT;
@@ -201,6 +188,7 @@ struct cell_can *cell_can_open_driver(const struct cell_can_driver *drv,
 					 .next_id = &u->next_id,
 					 .stray = &u->stats.stray,
 					 .fingerprint = u->fingerprint,
+					 .max_payload = u->max_payload,
 					 .window = u->window,
 					 .tag = "can",
 					 .peer = "node" };
@@ -523,18 +511,6 @@ unsigned int cell_can_discover(struct cell_can *u, uint64_t deadline)
 
 /* ---- a local cell in front of the node ------------------------------------- */
 
-static enum cell_status link_call(void *link, uint16_t method, const void *req, uint32_t req_len,
-				  void *resp, uint32_t cap, uint32_t *resp_len, uint64_t deadline)
-{
-	return cell_can_call(link, method, req, req_len, resp, cap, resp_len, deadline);
-}
-
-static enum cell_status link_send(void *link, uint16_t method, const void *req, uint32_t req_len,
-				  uint64_t deadline)
-{
-	return cell_can_send(link, method, req, req_len, deadline);
-}
-
 struct cell_server *cell_can_serve_as(struct cell_can *u, const char *name, const uint16_t *methods,
 				      unsigned int n, const struct cell_server_opts *opts)
 {
@@ -542,8 +518,5 @@ struct cell_server *cell_can_serve_as(struct cell_can *u, const char *name, cons
 		errno = EINVAL;
 		return NULL;
 	}
-	u->link = (struct cell_framed_link){
-		.call = link_call, .send = link_send, .link = u, .max_payload = u->max_payload
-	};
-	return cell_framed_serve_as(&u->link, name, methods, n, opts);
+	return cell_framed_serve_as(&u->io, name, methods, n, opts);
 }

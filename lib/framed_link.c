@@ -13,6 +13,18 @@
 #include "framed_link.h"
 #include "rpc_internal.h"
 
+int cell_framed_poll_ms(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (deadline == CELL_DEADLINE_NONE)
+		return -1;
+	now = cell_now_ns();
+	if (now >= deadline)
+		return 0;
+	return (int)((deadline - now + CELL_NSEC_PER_MSEC - 1) / CELL_NSEC_PER_MSEC);
+}
+
 int cell_framed_decode(const uint8_t *f, size_t n, uint32_t max_payload, struct cell_hdr *hdr,
 		       const uint8_t **payload)
 {
@@ -211,7 +223,7 @@ enum cell_status cell_framed_recv(const struct cell_framed_io *io, const char *t
 
 static enum cell_status forward(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
 {
-	struct cell_framed_link *fl = ctx;
+	const struct cell_framed_io *io = ctx;
 	uint64_t deadline = cell_deadline_in_ns(FORWARD_NS);
 	enum cell_status st;
 	uint32_t len = 0;
@@ -219,12 +231,12 @@ static enum cell_status forward(const struct cell_vesicle *req, struct cell_repl
 	int r;
 
 	if (!reply)
-		return fl->send(fl->link, req->method, req->data, req->len, deadline);
-	buf = cell_reply_reserve(reply, fl->max_payload);
+		return cell_framed_send(io, io->tag, req->method, req->data, req->len, deadline);
+	buf = cell_reply_reserve(reply, io->max_payload);
 	if (!buf)
 		return cell_errno_status(errno);
-	st = fl->call(fl->link, req->method, req->data, req->len, buf, fl->max_payload, &len,
-		      deadline);
+	st = cell_framed_call(io, io->tag, req->method, req->data, req->len, buf, io->max_payload,
+			      &len, deadline);
 	if (st == CELL_STATUS_OK)
 		r = cell_reply_commit(reply, len);
 	else
@@ -232,7 +244,7 @@ static enum cell_status forward(const struct cell_vesicle *req, struct cell_repl
 	return r ? CELL_STATUS_UNAVAILABLE : st;
 }
 
-struct cell_server *cell_framed_serve_as(struct cell_framed_link *fl, const char *name,
+struct cell_server *cell_framed_serve_as(const struct cell_framed_io *io, const char *name,
 					 const uint16_t *methods, unsigned int n,
 					 const struct cell_server_opts *opts)
 {
@@ -247,7 +259,7 @@ struct cell_server *cell_framed_serve_as(struct cell_framed_link *fl, const char
 	if (!srv)
 		return NULL;
 	for (unsigned int i = 0; i < n; i++) {
-		err = cell_server_handle(srv, methods[i], forward, fl);
+		err = cell_server_handle(srv, methods[i], forward, (void *)io);
 		if (err) {
 			cell_server_free(srv);
 			errno = -err;

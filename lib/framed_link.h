@@ -17,20 +17,6 @@
 #include <cell/rpc.h>
 
 /*
- * A transport as the bridge calls it: @call and @send are the
- * transport's cell_<x>_call() / cell_<x>_send() on @link; answers get up
- * to @max_payload bytes.  Lives as long as the servers made from it.
- */
-struct cell_framed_link {
-	enum cell_status (*call)(void *link, uint16_t method, const void *req, uint32_t req_len,
-				 void *resp, uint32_t cap, uint32_t *resp_len, uint64_t deadline);
-	enum cell_status (*send)(void *link, uint16_t method, const void *req, uint32_t req_len,
-				 uint64_t deadline);
-	void *link;
-	uint32_t max_payload;
-};
-
-/*
  * One call of a pipeline, laid out as the public struct cell_uart_op and
  * struct cell_can_op (CELL_FRAMED_OP_CHECK() asserts it); the shared code
  * copies each op with memcpy(), so the public types stay distinct.
@@ -76,6 +62,7 @@ struct cell_framed_io {
 	uint32_t *next_id; /* the last correlation id used */
 	uint64_t *stray;   /* answers no op waited for */
 	uint64_t fingerprint;
+	uint32_t max_payload; /* room for an answer the bridge forwards */
 	unsigned int window;
 	const char *tag;  /* "uart", "can": prefixes messages */
 	const char *peer; /* "board", "node": the other end in messages */
@@ -105,6 +92,9 @@ enum cell_status cell_framed_recv(const struct cell_framed_io *io, const char *t
 				  struct cell_hdr *hdr, void *payload, uint32_t cap,
 				  uint64_t deadline);
 
+/* cell_framed_poll_ms() - poll()'s timeout until @deadline: -1 for none, rounded up. */
+int cell_framed_poll_ms(uint64_t deadline);
+
 /*
  * cell_framed_decode() - the @n bytes at @f as the framed links carry a
  * frame: header, payload, CRC-32 (IEEE, little-endian) of both.  0 with
@@ -126,9 +116,9 @@ enum cell_status cell_framed_take_answer(const struct cell_hdr *hdr, const uint8
 
 /*
  * cell_framed_serve_as() - a cell named @name forwarding methods @methods
- * (@n) through @fl (each call may take 5 s on the link).  errno on NULL.
+ * (@n) through @io (each call may take 5 s on the link).  errno on NULL.
  */
-struct cell_server *cell_framed_serve_as(struct cell_framed_link *fl, const char *name,
+struct cell_server *cell_framed_serve_as(const struct cell_framed_io *io, const char *name,
 					 const uint16_t *methods, unsigned int n,
 					 const struct cell_server_opts *opts);
 

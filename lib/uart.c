@@ -50,10 +50,9 @@ struct cell_uart {
 	uint8_t in[4096];
 	size_t in_pos, in_len;
 	/* Encoder buffers. */
-	uint8_t *frame;		      /* header + payload + CRC */
-	uint8_t *tx;		      /* its COBS encoding + delimiter */
-	struct cell_framed_io io;     /* pipeline, call, send, recv (framed_link.c) */
-	struct cell_framed_link link; /* set by serve_as */
+	uint8_t *frame;		  /* header + payload + CRC */
+	uint8_t *tx;		  /* its COBS encoding + delimiter */
+	struct cell_framed_io io; /* pipeline, call, send, recv (framed_link.c) */
 };
 
 CELL_FRAMED_OP_CHECK(struct cell_uart_op);
@@ -77,18 +76,6 @@ static size_t cobs_encode(uint8_t *dst, const uint8_t *src, size_t n)
 	}
 }
 
-static int poll_ms(uint64_t deadline)
-{
-	uint64_t now;
-
-	if (deadline == CELL_DEADLINE_NONE)
-		return -1;
-	now = cell_now_ns();
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + CELL_NSEC_PER_MSEC - 1) / CELL_NSEC_PER_MSEC);
-}
-
 static enum cell_status write_all(struct cell_uart *u, const uint8_t *p, size_t n,
 				  uint64_t deadline)
 {
@@ -107,7 +94,7 @@ static enum cell_status write_all(struct cell_uart *u, const uint8_t *p, size_t 
 		if (w < 0 && errno != EAGAIN)
 			return cell_fail(CELL_STATUS_UNAVAILABLE, "uart: write: %s",
 					 strerror(errno));
-		r = poll(&pfd, 1, poll_ms(deadline));
+		r = poll(&pfd, 1, cell_framed_poll_ms(deadline));
 		if (r == 0)
 			return cell_fail(CELL_STATUS_DEADLINE_EXCEEDED, "uart: the line did not "
 									"take the frame in time");
@@ -241,7 +228,7 @@ static enum cell_status recv_frame(void *t, struct cell_hdr *hdr, const uint8_t 
 			if (errno != EAGAIN)
 				return cell_fail(CELL_STATUS_UNAVAILABLE, "uart: read: %s",
 						 strerror(errno));
-			r = poll(&pfd, 1, poll_ms(deadline));
+			r = poll(&pfd, 1, cell_framed_poll_ms(deadline));
 			if (r == 0)
 				return cell_fail(CELL_STATUS_DEADLINE_EXCEEDED, "uart: no answer "
 										"from the board in "
@@ -473,6 +460,7 @@ struct cell_uart *cell_uart_open(const char *target, const struct cell_uart_opts
 		.next_id = &u->next_id,
 		.stray = &u->stats.stray,
 		.fingerprint = u->fingerprint,
+		.max_payload = u->max_payload,
 		.window = UINT_MAX, /* all requests first, then the answers */
 		.tag = "uart",
 		.peer = "board"
@@ -513,18 +501,6 @@ void cell_uart_get_stats(struct cell_uart *u, struct cell_uart_stats *st)
 
 /* ---- a local cell in front of the board ------------------------------------ */
 
-static enum cell_status link_call(void *link, uint16_t method, const void *req, uint32_t req_len,
-				  void *resp, uint32_t cap, uint32_t *resp_len, uint64_t deadline)
-{
-	return cell_uart_call(link, method, req, req_len, resp, cap, resp_len, deadline);
-}
-
-static enum cell_status link_send(void *link, uint16_t method, const void *req, uint32_t req_len,
-				  uint64_t deadline)
-{
-	return cell_uart_send(link, method, req, req_len, deadline);
-}
-
 struct cell_server *cell_uart_serve_as(struct cell_uart *u, const char *name,
 				       const uint16_t *methods, unsigned int n,
 				       const struct cell_server_opts *opts)
@@ -533,8 +509,5 @@ struct cell_server *cell_uart_serve_as(struct cell_uart *u, const char *name,
 		errno = EINVAL;
 		return NULL;
 	}
-	u->link = (struct cell_framed_link){
-		.call = link_call, .send = link_send, .link = u, .max_payload = u->max_payload
-	};
-	return cell_framed_serve_as(&u->link, name, methods, n, opts);
+	return cell_framed_serve_as(&u->io, name, methods, n, opts);
 }

@@ -13,6 +13,7 @@
  *   can_e2e_test vcan0    SocketCAN: every node a CAN_RAW socket on that
  *                         CAN-FD interface (tools/vm/can.sh, in the VM)
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -246,6 +247,61 @@ static int raw_socket(const char *ifname)
 	return bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -1 : fd;
 }
 
+/* A bus whose sends work @ok_sends times, then fail; nothing ever answers. */
+struct failing_bus {
+	int sends, ok_sends;
+};
+
+static int failing_send(void *ctx, uint32_t id, const uint8_t *data, uint8_t len, uint64_t deadline)
+{
+	struct failing_bus *fb = ctx;
+
+	(void)id, (void)data, (void)len, (void)deadline;
+	return fb->sends++ < fb->ok_sends ? 0 : -EIO;
+}
+
+static int silent_recv(void *ctx, uint32_t *id, uint8_t *data, uint8_t *len, uint64_t deadline)
+{
+	(void)ctx, (void)id, (void)data, (void)len;
+	while (cell_now_ns() < deadline)
+		usleep(1000);
+	return -ETIMEDOUT;
+}
+
+/*
+ * A failed send fails that op and every op not yet sent (none is tried);
+ * the ones sent before still wait for their answers (as cell_uart_pipeline).
+ */
+static int pipeline_send_failure_ok(void)
+{
+	struct failing_bus fb = { .ok_sends = 1 };
+	struct cell_can_driver drv = {
+		.sz = sizeof(drv), .send = failing_send, .recv = silent_recv, .ctx = &fb
+	};
+	struct cell_can_opts o = {
+		.sz = sizeof(o), .fingerprint = FP, .addr = 0x07, .peer = MCU, .window = 2
+	};
+	struct cell_can *u = cell_can_open_driver(&drv, &o);
+	struct cell_can_op ops[5] = { { .method = METHOD_ECHO } };
+	enum cell_status st;
+	int ok;
+
+	if (!u)
+		return 0;
+	for (int i = 1; i < 5; i++)
+		ops[i] = ops[0];
+	st = cell_can_pipeline(u, ops, 5, cell_deadline_in_ms(50));
+	ok = st == CELL_STATUS_DEADLINE_EXCEEDED &&
+	     ops[0].status == CELL_STATUS_DEADLINE_EXCEEDED && fb.sends == 2;
+	for (int i = 1; i < 5; i++)
+		ok &= ops[i].status == CELL_STATUS_UNAVAILABLE && ops[i].resp_len == 0;
+	if (!ok)
+		printf("# pipeline: status %d, ops %d %d %d %d %d, %d sends\n", st, ops[0].status,
+		       ops[1].status, ops[2].status, ops[3].status, ops[4].status, fb.sends);
+	cell_can_close(u);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th_hub, th_mcu, th;
@@ -462,6 +518,8 @@ int main(int argc, char **argv)
 		CHECK(ok, "cell_can_open(%s): CAN_RAW, FD frames, kernel filter", argv[1]);
 		cell_can_close(k);
 	}
+	CHECK(pipeline_send_failure_ok(), "pipeline: a failed send fails the ops not yet sent, the "
+					  "sent one waits for its answer");
 	atomic_store(&stop, 1);
 	pthread_join(th_mcu, NULL);
 	if (argc == 1)
