@@ -101,8 +101,8 @@ func SocketPath(name, dir string) (string, error) {
 	if !ok {
 		return "", Errorf(StatusInvalidArgument, "bad cell name %q", name)
 	}
-	if strings.IndexByte(name, '@') >= 0 {
-		return "", Errorf(StatusUnavailable, "%s: remote cells (NAME@node) need celld, not here yet", name)
+	if at := strings.IndexByte(name, '@'); at >= 0 && !allDigits(name[at+1:]) { // NAME@N: instance N, local
+		return "", Errorf(StatusUnavailable, "%s: remote cells (NAME@node) need celld's routing, not here yet", name)
 	}
 	if dir == "" {
 		d, err := RuntimeDir()
@@ -112,6 +112,15 @@ func SocketPath(name, dir string) (string, error) {
 		dir = d
 	}
 	return dir + "/" + name + ".sock", nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Welcome is the server's answer to HELLO, as checked.

@@ -68,9 +68,10 @@ def socket_path(name: str, directory: str | None = None) -> str:
     ok = set("abcdefghijklmnopqrstuvwxyz0123456789_.@-")
     if not name or name[0] == "." or len(name) >= NAME_MAX or set(name) - ok:
         raise CellError(Status.INVALID_ARGUMENT, f"bad cell name {name!r}")
-    if "@" in name:
+    at = name.find("@")
+    if at >= 0 and not name[at + 1:].isdigit():  # NAME@N: instance N, a local cell
         raise CellError(Status.UNAVAILABLE,
-                        f"{name}: remote cells (NAME@node) need celld, not here yet")
+                        f"{name}: remote cells (NAME@node) need celld's routing, not here yet")
     return f"{directory or runtime_dir()}/{name}.sock"
 
 

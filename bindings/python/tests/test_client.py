@@ -7,6 +7,7 @@ wrong fingerprint refused, an absent cell, a server killed under a call.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +30,16 @@ def start(name="demo"):
         os.unlink(sock)  # left by a server killed before
     p = subprocess.Popen([SERVER, name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(500):
+        # demo_server binds before it listens: wait until a connect is accepted.
         if os.path.exists(sock):
-            return p
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                probe.connect(sock)
+                return p
+            except OSError:
+                pass
+            finally:
+                probe.close()
         time.sleep(0.01)
     p.kill()
     raise RuntimeError("demo_server did not start")
@@ -109,6 +118,22 @@ def server_death(transport):
         assert time.monotonic() - t0 < 1, "took longer than a second"
 
 
+def instance():
+    p = start("demo@2")
+    try:
+        with demo_cell.DemoClient("demo@2", transport="unix", timeout=2) as c:
+            eq(c.echo(demo_cell.Blob(seq=2, data=b"two")).data, b"two", "echo")
+    finally:
+        p.kill()
+        p.wait()
+    try:
+        demo_cell.DemoClient("demo@other-node", timeout=1)
+    except cell.CellError as e:
+        eq(e.status, cell.Status.UNAVAILABLE, "NAME@node")
+    else:
+        raise AssertionError("NAME@node connected")
+
+
 try:
     for t in ("unix", "shm"):
         case(f"{t}: echo of 0..60000 bytes and 500 calls, each counted once", calls, t)
@@ -118,6 +143,7 @@ try:
         case(f"{t}: a message larger than the path raises TOO_LARGE", too_large, t)
         case(f"{t}: kill -9 of the server gives UNAVAILABLE within a second", server_death, t)
     case("an absent cell raises UNAVAILABLE at once", absent)
+    case("NAME@N is instance N, a local cell; NAME@node raises UNAVAILABLE", instance)
 finally:
     server.terminate()
     server.wait(5)

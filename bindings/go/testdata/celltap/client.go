@@ -222,4 +222,22 @@ func clientTests(args []string) {
 		tcase(t+": kill -9 of the server gives UNAVAILABLE in < 1 s", func() { killed(server, t) })
 	}
 	tcase("an absent cell is UNAVAILABLE, a bad name INVALID_ARGUMENT", absent)
+	tcase("NAME@N is instance N, a local cell; NAME@node is UNAVAILABLE", func() { instance(server) })
+}
+
+func instance(server string) {
+	cmd := startServer(server, "demo@2")
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	ctx, cancel := ctxFor(2 * time.Second)
+	defer cancel()
+	c, err := demo.DialDemo(ctx, "demo@2", nil)
+	check(err == nil, "dial demo@2: %v", err)
+	r, err := c.Echo(ctx, &demo.Blob{Seq: 2, Data: []byte("two")})
+	check(err == nil && string(r.Data) == "two", "echo: %v", err)
+	c.Close()
+	_, err = demo.DialDemo(ctx, "demo@other-node", nil)
+	eq(cell.StatusOf(err), cell.StatusUnavailable, "NAME@node")
 }
