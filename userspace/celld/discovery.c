@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -35,7 +36,12 @@
 #define VPING_PONG   2
 
 _Static_assert(VPING_SIG + CELLD_SIG_BYTES == VPING_SIZE, "ping layout");
-#define SEQ_EPOCH 1735689600 /* 2025-01-01: sequences start at 16/s since */
+#define SEQ_EPOCH   1735689600 /* 2025-01-01: sequences start at 16/s since */
+#define STAMP_SHIFT 12	       /* a ping's nonce: ms since SEQ_EPOCH << 12 | counter */
+#define SRC_SLOTS   256	       /* rate-limited sources: 64 sets of 4 */
+#define SRC_WAYS    4
+#define SRC_IDLE_NS 10000000000ULL /* a verified source is kept while heard within 10 s */
+#define RETIRED	    32		   /* ping floors of evicted peers, remembered */
 
 _Static_assert(SIGNED_BYTES == CELL_PHEROMONE_SIZE - 64, "signature is last");
 
@@ -56,10 +62,19 @@ struct peer {
 	char from[64];
 	struct vivaldi_coord coord;
 	uint64_t ping_nonce, ping_sent_ns;
+	uint64_t ping_floor; /* highest ping stamp accepted from this node */
 	uint32_t recent[RECENT], measured[MEASURED];
 	uint32_t nrecent, nsamples;
 	struct cell_rec *cells; /* max_cells, allocated on first cell */
 	unsigned ncells;
+};
+
+/* A source address of pings (IPv4 mapped into IPv6) and its token bucket. */
+struct src_slot {
+	bool used, verified; /* verified: a datagram from it passed the signature check */
+	uint8_t addr[16];
+	double tokens;
+	uint64_t last_ns;
 };
 
 struct celld_discovery {
@@ -92,6 +107,19 @@ struct celld_discovery {
 	char rxbuf[512];
 	bool rxbusy;
 	bool warned6;
+	/* ping replay window and rate limit */
+	uint64_t ping_ctr;
+	celld_discovery_clock_fn clock;
+	void *clock_ctx;
+	uint8_t src_key[crypto_shorthash_KEYBYTES];
+	struct src_slot src[SRC_SLOTS];
+	double new_tokens; /* shared by sources not yet verified */
+	uint64_t new_ns;
+	struct {
+		uint8_t pk[CELLD_PUBKEY_BYTES];
+		uint64_t floor;
+	} retired[RETIRED];
+	unsigned retired_next;
 };
 
 static const char *const drop_names[CELLD_NR_DROPS] = {
@@ -112,6 +140,9 @@ static const char *const ping_drop_names[CELLD_NR_PING_DROPS] = {
 	[CELLD_PING_BAD_SIGNATURE] = "bad_signature",
 	[CELLD_PING_BAD_VIVALDI] = "bad_vivaldi",
 	[CELLD_PING_STALE] = "stale",
+	[CELLD_PING_REPLAY] = "replay",
+	[CELLD_PING_CLOCK_SKEW] = "clock_skew",
+	[CELLD_PING_RATE_LIMITED] = "rate_limited",
 };
 
 static const char *const check_names[CELL_PHEROMONE_NR_VERDICTS] = {
@@ -136,6 +167,8 @@ void celld_discovery_config_init(struct celld_discovery_config *cfg)
 	cfg->interval_ms = 2000;
 	cfg->ttl_s = 10;
 	cfg->ping_ms = 1000;
+	cfg->ping_rate = 100;
+	cfg->ping_window_s = 60;
 	cfg->max_peers = 64;
 	cfg->max_cells = 64;
 	cfg->max_announce = 256;
@@ -280,6 +313,13 @@ static struct peer *find_peer(struct celld_discovery *disc, const uint8_t *pk)
 
 static void free_peer(struct celld_discovery *disc, struct peer *p)
 {
+	if (p->ping_floor) {
+		/* its pings stay refused as replays if it comes back */
+		unsigned r = disc->retired_next++ % RETIRED;
+
+		memcpy(disc->retired[r].pk, p->pk, CELLD_PUBKEY_BYTES);
+		disc->retired[r].floor = p->ping_floor;
+	}
 	free(p->cells);
 	memset(p, 0, sizeof(*p));
 	disc->npeers--;
@@ -311,6 +351,13 @@ static struct peer *new_peer(struct celld_discovery *disc, const uint8_t *pk)
 	memcpy(victim->pk, pk, CELLD_PUBKEY_BYTES);
 	celld_key_hex(pk, victim->hex);
 	vivaldi_init(&victim->coord);
+	for (unsigned r = 0; r < RETIRED; r++) {
+		if (disc->retired[r].floor &&
+		    !memcmp(disc->retired[r].pk, pk, CELLD_PUBKEY_BYTES)) {
+			victim->ping_floor = disc->retired[r].floor;
+			disc->retired[r].floor = 0;
+		}
+	}
 	disc->npeers++;
 	return victim;
 }
@@ -612,6 +659,125 @@ void celld_discovery_withdraw(struct celld_discovery *disc, const char *name, ui
 
 /* ---- Vivaldi pings ------------------------------------------------------- */
 
+static uint64_t now_mono_ns(const struct celld_discovery *disc)
+{
+	return disc->clock ? disc->clock(disc->clock_ctx) : uv_hrtime();
+}
+
+/* ms since SEQ_EPOCH by the wall clock (0 before it) */
+static uint64_t stamp_ms(const struct celld_discovery *disc)
+{
+	uint64_t ns;
+	struct timespec ts;
+
+	if (disc->clock) {
+		ns = disc->clock(disc->clock_ctx);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	}
+	ns /= 1000000;
+	return ns > SEQ_EPOCH * 1000ULL ? ns - SEQ_EPOCH * 1000ULL : 0;
+}
+
+void celld_discovery_set_clock(struct celld_discovery *disc, celld_discovery_clock_fn fn, void *ctx)
+{
+	disc->clock = fn;
+	disc->clock_ctx = ctx;
+}
+
+static void refill(double *tokens, uint64_t *last_ns, uint64_t now, double rate)
+{
+	if (now > *last_ns)
+		*tokens += (double)(now - *last_ns) * rate / 1e9;
+	if (*tokens > rate)
+		*tokens = rate; /* burst: one second's worth */
+	*last_ns = now;
+}
+
+/* Which slot a new source takes: 3 free, 2 unverified, 1 verified but idle, 0 none. */
+static int evict_rank(const struct src_slot *q, uint64_t now)
+{
+	if (!q)
+		return -1;
+	if (!q->used)
+		return 3;
+	if (!q->verified)
+		return 2;
+	return now - q->last_ns > SRC_IDLE_NS ? 1 : 0;
+}
+
+/*
+ * The rate limit of the ping port, before any signature work: a token
+ * bucket per source address (ping_rate per second, burst the same) in a
+ * fixed table of SRC_SLOTS (keyed SipHash, so sets cannot be aimed at), and
+ * for sources not yet verified a shared bucket of twice that, so a flood
+ * from many (spoofed) addresses costs at most 2 x ping_rate verifies per
+ * second and never evicts a verified source heard within 10 s.  Memory is
+ * fixed.  Return: the slot (NULL: none free, judged by the shared bucket
+ * alone), or the error pointer &disc->src[SRC_SLOTS] (drop).
+ */
+static struct src_slot *rate_take(struct celld_discovery *disc, const uint8_t addr[16])
+{
+	struct src_slot *drop = &disc->src[SRC_SLOTS], *s = NULL, *victim = NULL;
+	double rate = disc->cfg.ping_rate;
+	uint64_t now = now_mono_ns(disc), h;
+	unsigned set;
+
+	crypto_shorthash((unsigned char *)&h, addr, 16, disc->src_key);
+	set = (unsigned)(h % (SRC_SLOTS / SRC_WAYS)) * SRC_WAYS;
+	for (unsigned i = set; i < set + SRC_WAYS && !s; i++) {
+		struct src_slot *q = &disc->src[i];
+
+		if (q->used && !memcmp(q->addr, addr, 16))
+			s = q;
+		else if (evict_rank(q, now) > evict_rank(victim, now) ||
+			 (victim && evict_rank(q, now) == evict_rank(victim, now) &&
+			  q->last_ns < victim->last_ns))
+			victim = q;
+	}
+	if (victim && !evict_rank(victim, now))
+		victim = NULL; /* only verified sources heard lately: none is taken over */
+	if (!s && victim) {
+		s = victim;
+		memset(s, 0, sizeof(*s));
+		s->used = true;
+		memcpy(s->addr, addr, 16);
+		s->tokens = rate;
+		s->last_ns = now;
+	}
+	if (s) {
+		refill(&s->tokens, &s->last_ns, now, rate);
+		if (s->tokens < 1)
+			return drop;
+	}
+	if (!s || !s->verified) {
+		refill(&disc->new_tokens, &disc->new_ns, now, 2 * rate);
+		if (disc->new_tokens < 1)
+			return drop;
+		disc->new_tokens -= 1;
+	}
+	if (s)
+		s->tokens -= 1;
+	return s;
+}
+
+/* The source of a ping datagram: its address (the relay's sender field in tests). */
+static void ping_source(const struct celld_discovery *disc, const uint8_t *b,
+			const struct sockaddr *from, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (from->sa_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+		return;
+	}
+	addr[10] = addr[11] = 0xff;
+	if (disc->have_relay && get32(b + 74))
+		memcpy(addr + 12, b + 74, 4);
+	else
+		memcpy(addr + 12, &((const struct sockaddr_in *)from)->sin_addr, 4);
+}
+
 /* A signed ping or pong (CELLD_PING_SIZE): the relay fields stay zero. */
 static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint64_t nonce)
 {
@@ -702,6 +868,8 @@ int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, si
 	const uint8_t *b = buf;
 	struct peer *p;
 	struct vivaldi_coord other;
+	struct src_slot *src = NULL;
+	uint8_t addr[16];
 	int32_t viv[4];
 	uint64_t nonce;
 
@@ -713,8 +881,16 @@ int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, si
 	p = find_peer(disc, b + 36);
 	if (!p)
 		return ping_drop(disc, CELLD_PING_UNKNOWN_PEER);
+	if (disc->cfg.ping_rate) {
+		ping_source(disc, b, from, addr);
+		src = rate_take(disc, addr);
+		if (src == &disc->src[SRC_SLOTS])
+			return ping_drop(disc, CELLD_PING_RATE_LIMITED);
+	}
 	if (celld_identity_verify(p->pk, b, VPING_SIGNED, b + VPING_SIG))
 		return ping_drop(disc, CELLD_PING_BAD_SIGNATURE);
+	if (src)
+		src->verified = true;
 	nonce = get64(b + 8);
 	for (int i = 0; i < 4; i++)
 		viv[i] = (int32_t)get32(b + 16 + 4 * i);
@@ -723,6 +899,15 @@ int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, si
 	if (b[4] == VPING_PING) {
 		uint8_t out[VPING_SIZE];
 		struct sockaddr_storage to;
+		uint64_t ms = nonce >> STAMP_SHIFT, now = stamp_ms(disc),
+			 win = disc->cfg.ping_window_s * 1000ULL;
+
+		/* Replays get no pong: a stamp near our clock, above the node's last one. */
+		if (win && (ms + win < now || ms > now + win))
+			return ping_drop(disc, CELLD_PING_CLOCK_SKEW);
+		if (nonce <= p->ping_floor)
+			return ping_drop(disc, CELLD_PING_REPLAY);
+		p->ping_floor = nonce;
 
 		memset(&to, 0, sizeof(to));
 		memcpy(&to, from,
@@ -774,13 +959,16 @@ static void ping_one(struct celld_discovery *disc, struct peer *p)
 {
 	uint8_t b[VPING_SIZE];
 	struct sockaddr_storage to = p->addr;
+	uint64_t base;
 
 	if (to.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&to)->sin6_port = htons(disc->cfg.ping_port);
 	else
 		((struct sockaddr_in *)&to)->sin_port = htons(disc->cfg.ping_port);
-	randombytes_buf(&p->ping_nonce, sizeof(p->ping_nonce));
-	p->ping_nonce |= 1;
+	/* Stamp and counter: rises per sender, across restarts while the clock does. */
+	base = stamp_ms(disc) << STAMP_SHIFT;
+	disc->ping_ctr = disc->ping_ctr + 1 > base ? disc->ping_ctr + 1 : base;
+	p->ping_nonce = disc->ping_ctr;
 	p->ping_sent_ns = uv_hrtime();
 	vping_build(disc, b, VPING_PING, p->ping_nonce);
 	vping_send(disc, b, (const struct sockaddr *)&to);
@@ -1076,10 +1264,12 @@ struct celld_discovery *celld_discovery_new(uv_loop_t *loop, const struct celld_
 	}
 	if (!cfg->max_peers || cfg->max_peers > 4096 || !cfg->max_cells || cfg->max_cells > 4096 ||
 	    !cfg->ttl_s || cfg->ttl_s > CELL_PHEROMONE_TTL_MAX || cfg->interval_ms < 10 ||
-	    (cfg->ping_port && cfg->ping_ms < 10) || cfg->ttl_s * 1000ULL < cfg->interval_ms) {
+	    (cfg->ping_port && cfg->ping_ms < 10) || cfg->ttl_s * 1000ULL < cfg->interval_ms ||
+	    cfg->ping_rate > 1000000 || cfg->ping_window_s > 86400) {
 		snprintf(err, cap,
 			 "bad discovery limits (peers/cells 1..4096, ttl 1..%d s and not below the "
-			 "interval, interval and ping >= 10 ms)",
+			 "interval, interval and ping >= 10 ms, ping_rate <= 1000000, "
+			 "ping_window_s <= 86400)",
 			 CELL_PHEROMONE_TTL_MAX);
 		errno = EINVAL;
 		return NULL;
@@ -1098,6 +1288,7 @@ struct celld_discovery *celld_discovery_new(uv_loop_t *loop, const struct celld_
 	if (!disc->peers || !disc->known)
 		goto nomem;
 	vivaldi_init(&disc->me);
+	crypto_shorthash_keygen(disc->src_key);
 	/* Sequences survive restarts: they start from the clock (16 per second). */
 	t = (uint64_t)time(NULL);
 	disc->seq = t > SEQ_EPOCH ? (uint32_t)((t - SEQ_EPOCH) * 16) : 0;

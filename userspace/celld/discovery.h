@@ -38,23 +38,27 @@ enum celld_trust {
 };
 
 struct celld_discovery_config {
-	uint16_t port;	       /* pheromones; default CELL_PHEROMONE_PORT */
-	uint16_t ping_port;    /* Vivaldi pings; default port + 1; 0 no pings */
-	char group4[64];       /* "" = off; default 239.255.70.77 */
-	char group6[64];       /* "" = off; default ff02::7946 */
-	char iface4[64];       /* local IPv4 address for IP_MULTICAST_IF, "" any */
-	char iface6[32];       /* interface name for IPv6, "" default */
-	unsigned interval_ms;  /* between announcements (default 2000) */
-	unsigned ttl_s;	       /* announced TTL (default 10) */
-	unsigned ping_ms;      /* between pings (default 1000) */
-	unsigned max_peers;    /* nodes kept (default 64) */
-	unsigned max_cells;    /* cells kept per node (default 64) */
-	unsigned max_announce; /* local cells announced per interval (default 256) */
-	int trust;	       /* enum celld_trust */
-	char peers_file[1024]; /* "" none */
-	char relay[64];	       /* test hook: IPv4:PORT all IPv4 pings go through */
-	char stats_file[1024]; /* "" none: counters and RTTs written every interval */
-	bool no_bpf;	       /* do not attach the BPF filter */
+	uint16_t port;		/* pheromones; default CELL_PHEROMONE_PORT */
+	uint16_t ping_port;	/* Vivaldi pings; default port + 1; 0 no pings */
+	char group4[64];	/* "" = off; default 239.255.70.77 */
+	char group6[64];	/* "" = off; default ff02::7946 */
+	char iface4[64];	/* local IPv4 address for IP_MULTICAST_IF, "" any */
+	char iface6[32];	/* interface name for IPv6, "" default */
+	unsigned interval_ms;	/* between announcements (default 2000) */
+	unsigned ttl_s;		/* announced TTL (default 10) */
+	unsigned ping_ms;	/* between pings (default 1000) */
+	unsigned ping_rate;	/* ping datagrams per second per source address (default
+				* 100, burst the same; 0 no limit) */
+	unsigned ping_window_s; /* a ping's timestamp within this of our clock (default
+				 * 60; 0 no timestamp check, the per-node floor stays) */
+	unsigned max_peers;	/* nodes kept (default 64) */
+	unsigned max_cells;	/* cells kept per node (default 64) */
+	unsigned max_announce;	/* local cells announced per interval (default 256) */
+	int trust;		/* enum celld_trust */
+	char peers_file[1024];	/* "" none */
+	char relay[64];		/* test hook: IPv4:PORT all IPv4 pings go through */
+	char stats_file[1024];	/* "" none: counters and RTTs written every interval */
+	bool no_bpf;		/* do not attach the BPF filter */
 };
 
 /* Defaults for every field. */
@@ -81,12 +85,17 @@ enum celld_ping_drop {
 	CELLD_PING_BAD_SIGNATURE, /* Ed25519 signature by that key does not verify */
 	CELLD_PING_BAD_VIVALDI,	  /* coordinate out of range */
 	CELLD_PING_STALE,	  /* a pong whose nonce is not the outstanding ping's */
+	CELLD_PING_REPLAY,	  /* a ping whose stamp is not above the last one of that node */
+	CELLD_PING_CLOCK_SKEW,	  /* a ping whose stamp is outside ping_window_s of our clock */
+	CELLD_PING_RATE_LIMITED,  /* over ping_rate for its source (before any signature work) */
 	CELLD_NR_PING_DROPS,
 };
 
 /*
  * A ping or pong (Documentation/discovery.rst): 144 bytes, little-endian.
- * 0 magic "CELV", 4 type (1 ping, 2 pong), 5..7 zero, 8 nonce, 16 Vivaldi
+ * 0 magic "CELV", 4 type (1 ping, 2 pong), 5..7 zero, 8 nonce (a ping's:
+ * ms since 2025-01-01 UTC << 12 | counter, rising per sender; a pong
+ * echoes it), 16 Vivaldi
  * coordinate (4 x i32 as in the pheromone), 32 error x 1e6, 36 sender key,
  * 68 relay fields (test hook, not signed), 80 Ed25519 signature of bytes
  * 0..67 by the sender key.
@@ -172,6 +181,15 @@ typedef void (*celld_discovery_tx_fn)(void *ctx, const void *buf, size_t len,
 				      const struct sockaddr *to);
 void celld_discovery_set_tx_hook(struct celld_discovery *disc, celld_discovery_tx_fn fn, void *ctx);
 int celld_discovery_ping_peer(struct celld_discovery *disc, const uint8_t pk[CELLD_PUBKEY_BYTES]);
+
+/*
+ * Test hook: the clock of the ping stamps, the replay window and the rate
+ * limit (ns; both CLOCK_REALTIME and CLOCK_MONOTONIC are replaced by it).
+ * NULL restores the real clocks.
+ */
+typedef uint64_t (*celld_discovery_clock_fn)(void *ctx);
+void celld_discovery_set_clock(struct celld_discovery *disc, celld_discovery_clock_fn fn,
+			       void *ctx);
 
 /* celld_discovery_expire() - remove cells whose TTL has run out by @now_ms. */
 void celld_discovery_expire(struct celld_discovery *disc, uint64_t now_ms);

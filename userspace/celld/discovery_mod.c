@@ -289,6 +289,8 @@ int celld_discovery_start(struct celld *d)
 	cfg.interval_ms = opt_uint(d, "discovery.interval_ms", cfg.interval_ms);
 	cfg.ttl_s = opt_uint(d, "discovery.ttl", cfg.ttl_s);
 	cfg.ping_ms = opt_uint(d, "discovery.ping_ms", cfg.ping_ms);
+	cfg.ping_rate = opt_uint(d, "discovery.ping_rate", cfg.ping_rate);
+	cfg.ping_window_s = opt_uint(d, "discovery.ping_window_s", cfg.ping_window_s);
 	cfg.max_peers = opt_uint(d, "discovery.max_peers", cfg.max_peers);
 	cfg.max_cells = opt_uint(d, "discovery.max_cells", cfg.max_cells);
 	opt_str(d, "peers", cfg.peers_file, sizeof(cfg.peers_file));

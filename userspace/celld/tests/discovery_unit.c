@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,18 @@
 
 static int n, failed;
 
-static void ok(int cond, const char *what)
+__attribute__((format(printf, 2, 3))) static void ok(int cond, const char *what, ...)
 {
+	va_list ap;
+
 	n++;
 	if (!cond)
 		failed = 1;
-	printf("%sok %d %s\n", cond ? "" : "not ", n, what);
+	printf("%sok %d ", cond ? "" : "not ", n);
+	va_start(ap, what);
+	vprintf(what, ap);
+	va_end(ap);
+	putchar('\n');
 }
 
 static int added, removed;
@@ -462,6 +469,7 @@ static void test_pings(void)
 	seed_identity(&ib, 12);
 	seed_identity(&ic, 13);
 	celld_discovery_config_init(&cfg);
+	cfg.ping_rate = 0; /* the timed loop below: the limit has a test of its own */
 	a = make(&ia, &cfg);
 	b = make(&ib, &cfg);
 	c = make(&ic, &cfg);
@@ -567,6 +575,172 @@ static void test_pings(void)
 	celld_discovery_free(c);
 }
 
+/* ---- replayed pings and floods (a fake clock shared by the nodes) --------- */
+
+static uint64_t fake_ns;
+
+static uint64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_ns;
+}
+
+static void test_ping_limits(void)
+{
+	struct celld_identity ia, ib, ic;
+	struct celld_discovery_config cfg;
+	struct celld_discovery *a, *b, *c;
+	struct cell_pheromone ph;
+	struct sockaddr_in from_a = { .sin_family = AF_INET, .sin_port = htons(7947) };
+	struct sockaddr_in from_c = from_a, from_x = from_a;
+	struct tx ta = { 0 }, tb = { 0 }, tc = { 0 };
+	uint8_t ping[CELLD_PING_SIZE], bad[CELLD_PING_SIZE];
+	struct timespec now, t0, t1;
+	int answered = 0, before, flood = 2000;
+	uint64_t limited, verified_bad;
+	double flood_us;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	fake_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	from_a.sin_addr.s_addr = htonl(0x0a000001);
+	from_c.sin_addr.s_addr = htonl(0x0a000003);
+	seed_identity(&ia, 21);
+	seed_identity(&ib, 22);
+	seed_identity(&ic, 23);
+	celld_discovery_config_init(&cfg);
+	a = make(&ia, &cfg);
+	b = make(&ib, &cfg);
+	c = make(&ic, &cfg);
+	ok(a && b && c, "limits: three discovery states (default ping_rate %u, window %u s)",
+	   cfg.ping_rate, cfg.ping_window_s);
+	if (!a || !b || !c)
+		return;
+	celld_discovery_set_tx_hook(a, catch_tx, &ta);
+	celld_discovery_set_tx_hook(b, catch_tx, &tb);
+	celld_discovery_set_tx_hook(c, catch_tx, &tc);
+	celld_discovery_set_clock(a, fake_clock, NULL);
+	celld_discovery_set_clock(b, fake_clock, NULL);
+	celld_discovery_set_clock(c, fake_clock, NULL);
+	celld_discovery_build(b, "nucleus", 1, 0, &ph);
+	celld_discovery_input(a, &ph, sizeof(ph), (struct sockaddr *)&from_a, 1000);
+	celld_discovery_input(c, &ph, sizeof(ph), (struct sockaddr *)&from_c, 1000);
+	celld_discovery_build(a, "nucleus", 1, 0, &ph);
+	celld_discovery_input(b, &ph, sizeof(ph), (struct sockaddr *)&from_a, 1000);
+	celld_discovery_build(c, "nucleus", 1, 0, &ph);
+	celld_discovery_input(b, &ph, sizeof(ph), (struct sockaddr *)&from_c, 1000);
+
+	/* Replays: the same signed ping twice, an older one after a newer, a held one. */
+	celld_discovery_ping_peer(a, ib.pk);
+	memcpy(ping, ta.buf, sizeof(ping));
+	ok(celld_discovery_ping_input(b, ping, sizeof(ping), (struct sockaddr *)&from_a) == 0 &&
+		   tb.count == 1,
+	   "a fresh ping gets a pong");
+	ok(celld_discovery_ping_input(b, ping, sizeof(ping), (struct sockaddr *)&from_a) ==
+			   1 + CELLD_PING_REPLAY &&
+		   tb.count == 1 && ping_drops(b, CELLD_PING_REPLAY) == 1,
+	   "the same ping replayed: no pong, counted as replay");
+	ok(celld_discovery_ping_input(b, ping, sizeof(ping), (struct sockaddr *)&from_c) ==
+			   1 + CELLD_PING_REPLAY &&
+		   tb.count == 1 && ping_drops(b, CELLD_PING_REPLAY) == 2,
+	   "replayed from another source address: no pong either");
+	celld_discovery_ping_peer(a, ib.pk);
+	memcpy(bad, ta.buf, sizeof(bad)); /* held back */
+	celld_discovery_ping_peer(a, ib.pk);
+	ok(celld_discovery_ping_input(b, ta.buf, ta.len, (struct sockaddr *)&from_a) == 0 &&
+		   tb.count == 2 &&
+		   celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a) ==
+			   1 + CELLD_PING_REPLAY &&
+		   tb.count == 2,
+	   "a ping older than one already answered: replay");
+	celld_discovery_ping_peer(a, ib.pk);
+	memcpy(bad, ta.buf, sizeof(bad));
+	fake_ns += (cfg.ping_window_s + 1) * 1000000000ULL;
+	ok(celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a) ==
+			   1 + CELLD_PING_CLOCK_SKEW &&
+		   tb.count == 2 && ping_drops(b, CELLD_PING_CLOCK_SKEW) == 1,
+	   "a ping held past the window (%u s): clock_skew, no pong", cfg.ping_window_s);
+	celld_discovery_ping_peer(a, ib.pk);
+	ok(celld_discovery_ping_input(b, ta.buf, ta.len, (struct sockaddr *)&from_a) == 0 &&
+		   tb.count == 3,
+	   "the next fresh ping is answered");
+	/* The pinger's side is unchanged: a pong's nonce must be the outstanding ping's. */
+	ok(celld_discovery_ping_input(a, tb.buf, tb.len, (struct sockaddr *)&from_a) == 0 &&
+		   celld_discovery_ping_input(a, tb.buf, tb.len, (struct sockaddr *)&from_a) ==
+			   1 + CELLD_PING_STALE,
+	   "a replayed pong: stale");
+
+	/* A flood from one source: valid fresh pings of a, from a's address, no time passing. */
+	fake_ns += 2000000000ULL; /* buckets full */
+	before = tb.count;
+	for (int i = 0; i < flood; i++) {
+		celld_discovery_ping_peer(a, ib.pk);
+		celld_discovery_ping_input(b, ta.buf, ta.len, (struct sockaddr *)&from_a);
+	}
+	answered = tb.count - before;
+	limited = ping_drops(b, CELLD_PING_RATE_LIMITED);
+	ok(answered >= 1 && answered <= (int)cfg.ping_rate &&
+		   limited == (uint64_t)(flood - answered),
+	   "a flood of %d pings from one source: %d answered (<= burst %u), %llu counted "
+	   "rate_limited",
+	   flood, answered, cfg.ping_rate, (unsigned long long)limited);
+	before = tb.count;
+	celld_discovery_ping_peer(c, ib.pk);
+	ok(celld_discovery_ping_input(b, tc.buf, tc.len, (struct sockaddr *)&from_c) == 0 &&
+		   tb.count == before + 1,
+	   "during the flood a polite peer's ping from its own address is answered");
+	ok(celld_discovery_ping_input(c, tb.buf, tb.len, (struct sockaddr *)&from_a) == 0,
+	   "and its pong is an RTT sample");
+	fake_ns += 100000000ULL; /* 100 ms: 10 tokens at 100/s */
+	before = tb.count;
+	for (int i = 0; i < 50; i++) {
+		celld_discovery_ping_peer(a, ib.pk);
+		celld_discovery_ping_input(b, ta.buf, ta.len, (struct sockaddr *)&from_a);
+	}
+	ok(tb.count - before >= 9 && tb.count - before <= 11,
+	   "after 100 ms the flooding source gets its rate again (%d of 50 answered)",
+	   tb.count - before);
+
+	/* Cost: a flood of badly signed pings under a's key is refused before verify. */
+	fake_ns += 2000000000ULL;
+	celld_discovery_ping_peer(a, ib.pk);
+	memcpy(bad, ta.buf, sizeof(bad));
+	bad[80] ^= 1;
+	limited = ping_drops(b, CELLD_PING_RATE_LIMITED);
+	verified_bad = ping_drops(b, CELLD_PING_BAD_SIGNATURE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < flood; i++)
+		celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_a);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	flood_us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3;
+	verified_bad = ping_drops(b, CELLD_PING_BAD_SIGNATURE) - verified_bad;
+	limited = ping_drops(b, CELLD_PING_RATE_LIMITED) - limited;
+	ok(verified_bad <= cfg.ping_rate && verified_bad + limited == (uint64_t)flood,
+	   "%d badly signed pings from one source: %llu verified, %llu rate_limited", flood,
+	   (unsigned long long)verified_bad, (unsigned long long)limited);
+	printf("# flood of %d bad pings from one source: %.0f us in all, %.2f us each\n", flood,
+	       flood_us, flood_us / flood);
+
+	/* Spoofed sources: each address new; the shared bucket bounds the work. */
+	fake_ns += 2000000000ULL;
+	verified_bad = ping_drops(b, CELLD_PING_BAD_SIGNATURE);
+	for (int i = 0; i < flood; i++) {
+		from_x.sin_addr.s_addr = htonl(0x0b000000 + (uint32_t)i);
+		celld_discovery_ping_input(b, bad, sizeof(bad), (struct sockaddr *)&from_x);
+	}
+	verified_bad = ping_drops(b, CELLD_PING_BAD_SIGNATURE) - verified_bad;
+	ok(verified_bad <= 2 * cfg.ping_rate,
+	   "%d bad pings from %d spoofed addresses: %llu verified (<= 2 x ping_rate)", flood, flood,
+	   (unsigned long long)verified_bad);
+	before = tb.count;
+	celld_discovery_ping_peer(c, ib.pk);
+	ok(celld_discovery_ping_input(b, tc.buf, tc.len, (struct sockaddr *)&from_c) == 0 &&
+		   tb.count == before + 1,
+	   "after the spoofed flood the polite peer (verified before) is still answered");
+	celld_discovery_free(a);
+	celld_discovery_free(b);
+	celld_discovery_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (sodium_init() < 0) {
@@ -578,6 +752,7 @@ int main(int argc, char **argv)
 	test_identity();
 	test_receiver();
 	test_pings();
+	test_ping_limits();
 	test_vivaldi();
 	printf("1..%d\n", n);
 	return failed;

@@ -8,8 +8,11 @@
  * byte, low 3 bits; 6 and 7: a key nobody announced) and signed by it;
  * bit 3 of that byte turns it into the pong of the ping just sent to that
  * peer (its nonce), so RTT samples and the Vivaldi update run on fuzzed
- * coordinates; bit 4 picks an IPv6 source.  Other inputs are received as
- * they are.  Seed corpus: selftests/fuzz/corpus/celld_ping_rx.
+ * coordinates; bit 4 picks an IPv6 source; bit 5 gives a ping a fresh
+ * stamp (else its nonce is fuzzed: mostly clock_skew or replay); bits 6-7
+ * pick one of 4 IPv4 source addresses (the rate limit per source).  The
+ * clock is a fake one that advances 10 ms per input, so the buckets refill
+ * deterministically.  Other inputs are received as they are.  Seed corpus: selftests/fuzz/corpus/celld_ping_rx.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +27,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t last_tx[CELLD_PING_SIZE];
+static uint64_t fake_ns = 1767225600ULL * 1000000000ULL; /* 2026-01-01 */
+
+static uint64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_ns;
+}
 
 static void on_tx(void *ctx, const void *buf, size_t len, const struct sockaddr *to)
 {
@@ -49,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in from4 = { .sin_family = AF_INET, .sin_port = htons(7947) };
 	struct sockaddr_in6 from6 = { .sin6_family = AF_INET6, .sin6_port = htons(7947) };
 	char err[256];
+	static uint64_t ctr;
 
+	fake_ns += 10000000;
 	from4.sin_addr.s_addr = htonl(0x0a000001);
 	from6.sin6_addr.s6_addr[0] = 0xfe;
 	from6.sin6_addr.s6_addr[1] = 0x80;
@@ -66,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!disc)
 			return 0;
 		celld_discovery_set_tx_hook(disc, on_tx, NULL);
+		celld_discovery_set_clock(disc, fake_clock, NULL);
 		for (int i = 0; i < 8; i++) {
 			struct celld_discovery *other;
 			struct cell_pheromone ph;
@@ -90,6 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memcpy(b, data + 1, sizeof(b));
 		memcpy(b + 36, sender->pk, CELLD_PUBKEY_BYTES);
+		if (data[0] & 32) {
+			uint64_t stamp =
+				((fake_ns / 1000000 - 1735689600000ULL) << 12) + (++ctr & 0xfff);
+
+			for (int i = 0; i < 8; i++)
+				b[8 + i] = (uint8_t)(stamp >> (8 * i));
+		}
+		from4.sin_addr.s_addr = htonl(0x0a000001 + (data[0] >> 6));
 		if ((data[0] & 8) && (data[0] & 7) < 6 &&
 		    celld_discovery_ping_peer(disc, sender->pk) == 0) {
 			b[4] = 2;		       /* a pong */

@@ -63,6 +63,7 @@ print("pairs %d samples %d median_vs_measured %.3f median_vs_matrix %.3f p90_vs_
 PY
 read -r _ pairs _ samples _ med _ medt _ p90 <"$RUN/result"
 echo "# vivaldi: $N nodes, ${SECS} s: median relative error $med vs measured RTT ($medt vs the matrix, p90 $p90), $pairs pairs, $samples samples"
+echo "# ping drops, all nodes: $(cat "$RUN"/n*/stats | awk '$1 ~ /^ping_bad_/ && $2 > 0 { s[$1] += $2 } END { for (k in s) printf "%s %d ", k, s[k] }')"
 check "every pair has an estimate and a measurement ($pairs of $((N * (N - 1))))" '[ "$pairs" -ge $((N * (N - 1) * 9 / 10)) ]'
 check "median relative error vs measured RTT <= 0.15 ($med)" 'python3 -c "import sys; sys.exit(0 if $med <= 0.15 else 1)"'
 check "median relative error vs the matrix <= 0.15 ($medt)" 'python3 -c "import sys; sys.exit(0 if $medt <= 0.15 else 1)"'
