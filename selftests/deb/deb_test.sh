@@ -42,8 +42,11 @@ check "contents: libcell.so.0, headers, .pc, cellc, celld + unit, dkms source, m
 	 [ -x "$root/usr/sbin/celld" ] && [ -f "$root/lib/systemd/system/celld.service" ] &&
 	 [ -f "$root/usr/src/cell-$ver/dkms.conf" ] && [ -f "$root/usr/src/cell-$ver/module/main.c" ] &&
 	 [ -f "$root/usr/share/man/man1/cell.1.gz" ] && [ -f "$root/usr/share/man/man3/libcell.3.gz" ]'
-# Only the scratch root's pkg-config files, paths prefixed with the root.
-export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root/usr/lib/$ma/pkgconfig
+# libcell.pc from the scratch root first, its prefix moved there; what it
+# requires (Requires.private: ngtcp2, gnutls) from the system's .pc files,
+# as libcell-dev's Depends would bring them.
+export PKG_CONFIG_PATH=$root/usr/lib/$ma/pkgconfig
+pkg-config() { command pkg-config --define-variable=prefix="$root/usr" "$@"; }
 flags=$(pkg-config --cflags --libs libcell 2>&1)
 echo "# pkg-config --cflags --libs libcell: $flags"
 LD_LIBRARY_PATH=$root/usr/lib/$ma "$root/usr/bin/cellc" -o "$s/demo.cell.h" "$SCHEMA" &&

@@ -6,7 +6,7 @@
 # landed there.
 BIN=$1 SRC=$2 SCHEMA=$3
 echo "TAP version 13"
-echo "1..10"
+echo "1..11"
 fail=0
 n=0
 # check DESC EXPR: EXPR may test $rc, the status of the command before.
@@ -32,8 +32,10 @@ check "headers in include/cell and include/linux" \
 	'[ -f "$root$P/include/cell/rpc.h" ] && [ -f "$root$P/include/linux/cell.h" ]'
 check "cellc installed" '[ -x "$root$P/bin/cellc" ]'
 
-# pkg-config against the scratch root only.
-export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root$P/$libdir/pkgconfig
+# libcell.pc from the scratch root first, its prefix moved there; what it
+# requires (Requires.private: ngtcp2, gnutls) from the system's .pc files.
+export PKG_CONFIG_PATH=$root$P/$libdir/pkgconfig
+pkg-config() { command pkg-config --define-variable=prefix="$root$P" "$@"; }
 flags=$(pkg-config --cflags --libs libcell 2>&1)
 echo "# pkg-config --cflags --libs libcell: $flags"
 "$root$P/bin/cellc" -o "$stage/demo.cell.h" "$SCHEMA" &&
@@ -45,6 +47,18 @@ out=$(LD_LIBRARY_PATH=$root$P/$libdir "$stage/hello" 2>&1)
 echo "# $out"
 check "it runs against the installed libcell.so.0" \
 	'LD_LIBRARY_PATH=$root$P/$libdir ldd "$stage/hello" | grep -q "libcell.so.0 => $root" && grep -q unix <<<"$out"'
+
+# libcell.a with its Libs.private and its Requires.private's libraries (as
+# shared libraries: gnutls's own static chain is not all packaged here).
+req=$(pkg-config --print-requires-private libcell | tr "\n" " ")
+priv=$(sed -n 's/^Libs.private: //p' "$root$P/$libdir/pkgconfig/libcell.pc")
+sflags="$priv ${req:+$(pkg-config --libs $req)}"
+echo "# libcell.a + Libs.private + Requires.private ($req): $sflags"
+cc -std=c11 -Wall -Wextra -Werror -I"$stage" $(pkg-config --cflags libcell) "$SRC/hello.c" \
+	-o "$stage/hello_static" "$root$P/$libdir/libcell.a" $sflags >"$stage/ccs.log" 2>&1 &&
+	! ldd "$stage/hello_static" | grep -q libcell && "$stage/hello_static" | grep -q unix
+check "libcell.a links with the .pc's private flags and runs" \
+	'[ $rc -eq 0 ] || { sed "s/^/# /" "$stage/ccs.log"; false; }'
 
 # The CMake package: find_package(Cell) and cell_schema() from the root.
 mkdir -p "$stage/cm"
