@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1093,6 +1094,48 @@ static int serve_event(struct cell_server *srv, struct epoll_event *ev)
 
 /* ---- public ----------------------------------------------------------- */
 
+/*
+ * opts.listen_fd (socket activation): a listening AF_UNIX SOCK_SEQPACKET
+ * socket bound at @path.  0 (then it is made non-blocking and close-on-exec,
+ * and served), or -EINVAL with cell_last_error() saying which check failed.
+ */
+static int adopt_listener(int fd, const char *path)
+{
+	struct sockaddr_un addr;
+	socklen_t alen = sizeof(addr), olen;
+	int type = 0, acc = 0, fl;
+
+	memset(&addr, 0, sizeof(addr));
+	olen = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) || type != SOCK_SEQPACKET) {
+		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "listen_fd %d: not a SOCK_SEQPACKET socket",
+			  fd);
+		return -EINVAL;
+	}
+	olen = sizeof(acc);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) || !acc) {
+		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "listen_fd %d: not listening", fd);
+		return -EINVAL;
+	}
+	if (getsockname(fd, (struct sockaddr *)&addr, &alen) || addr.sun_family != AF_UNIX ||
+	    alen <= offsetof(struct sockaddr_un, sun_path) ||
+	    strncmp(addr.sun_path, path, sizeof(addr.sun_path))) {
+		cell_fail(CELL_STATUS_INVALID_ARGUMENT,
+			  "listen_fd %d: bound at \"%.*s\", not at %s (the runtime directory's "
+			  "socket of this cell)",
+			  fd, (int)sizeof(addr.sun_path), addr.sun_path, path);
+		return -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) || fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+		int e = errno;
+
+		cell_fail(cell_errno_status(-e), "listen_fd %d: %s", fd, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 struct cell_server *cell_server_new(const char *name, const struct cell_server_opts *opts)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -1151,7 +1194,14 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		goto fail;
 	}
 	strncpy(srv->name, name, sizeof(srv->name) - 1);
-	srv->lfd = cell_ux_listen(srv->path);
+	if (srv->o.listen_fd > 0) {
+		err = adopt_listener(srv->o.listen_fd, srv->path);
+		if (err)
+			goto fail;
+		srv->lfd = srv->o.listen_fd;
+	} else {
+		srv->lfd = cell_ux_listen(srv->path);
+	}
 	if (srv->lfd < 0) {
 		err = srv->lfd;
 		cell_fail(cell_errno_status(err), "%s: %s", srv->path, strerror(-err));
@@ -1177,6 +1227,8 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 fail_errno:
 	err = -errno;
 fail:
+	if (srv->o.listen_fd > 0)
+		srv->lfd = -1; /* a socket handed in stays the caller's on failure */
 	cell_server_free(srv);
 	errno = -err;
 	return NULL;
@@ -1308,7 +1360,8 @@ void cell_server_free(struct cell_server *srv)
 #endif
 	if (srv->lfd >= 0) {
 		close(srv->lfd);
-		unlink(srv->path);
+		if (srv->o.listen_fd <= 0)
+			unlink(srv->path); /* a socket handed in stays (its owner made the file) */
 	}
 	if (srv->epfd >= 0)
 		close(srv->epfd);

@@ -29,10 +29,19 @@ struct celld_config {
 	char state_dir[4096];
 	bool scan;    /* scan the runtime directory for sockets (default on; -S off) */
 	bool verbose; /* -v: log every registration */
+	/* Socket activation: the nucleus socket passed in (LISTEN_FDS), else -1. */
+	int listen_fd;
 	/* -o KEY=VALUE options, for modules: read with celld_option(). */
 	const char *options[CELLD_MAX_OPTIONS];
 	int noptions;
 };
+
+/*
+ * celld_listen_fd() - socket activation (activation.c): the fd of
+ * LISTEN_FDS named @want (or the only one), -1 if none was passed to this
+ * process, -errno for bad variables (@err says which).  Unsets them.
+ */
+int celld_listen_fd(const char *want, char *err, size_t cap);
 
 struct celld_identity;
 struct celld_discovery;

@@ -226,6 +226,15 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	if (resolve_dirs(&d))
 		return 1;
+	{
+		char err[256];
+
+		d.cfg.listen_fd = celld_listen_fd("nucleus", err, sizeof(err));
+		if (d.cfg.listen_fd < -1) {
+			celld_log("socket activation: %s", err);
+			return 1;
+		}
+	}
 	raise_fd_limit();
 	/* A peer that closes a socket (a cell, a scrape, a Raft node) is an error, not a death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -247,7 +256,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (started == NMODULES) {
-		celld_log("nucleus at %s (state %s)", cell_server_path(d.nucleus), d.cfg.state_dir);
+		celld_log("nucleus at %s (state %s%s)", cell_server_path(d.nucleus),
+			  d.cfg.state_dir, d.cfg.listen_fd >= 0 ? ", socket activation" : "");
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}
 	while (started--)

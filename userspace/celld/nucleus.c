@@ -339,6 +339,8 @@ int celld_nucleus_start(struct celld *d)
 	opts.authorize = authorize_all;
 	opts.backend = CELL_RING_BACKEND_NONE; /* short calls: the socket is enough */
 	opts.max_connections = 4096;
+	if (d->cfg.listen_fd > 0)
+		opts.listen_fd = d->cfg.listen_fd; /* socket activation (celld.socket) */
 	d->nucleus = cell_server_new("nucleus", &opts);
 	if (!d->nucleus) {
 		celld_log("cannot serve the nucleus: %s", cell_last_error(NULL));

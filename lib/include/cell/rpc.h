@@ -190,6 +190,14 @@ struct cell_server_opts {
 	 * CELL_NO_REGISTER=1 in the environment opts out too.
 	 */
 	int no_register;
+	/*
+	 * > 0: serve on this socket instead of binding one (socket activation,
+	 * e.g. an fd of sd_listen_fds()): a listening AF_UNIX SOCK_SEQPACKET
+	 * socket already bound at <runtime dir>/<name>.sock, else EINVAL.  On
+	 * success the server owns it (closed by cell_server_free(), which leaves
+	 * the socket file to whoever made it); on failure it stays the caller's.
+	 */
+	int listen_fd;
 };
 
 /**
