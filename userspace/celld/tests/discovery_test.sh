@@ -12,7 +12,8 @@
 # on the bridge and replayed from the hub gets no pong (ping_bad_replay);
 # a 3 s flood of forged pings from the hub is rate-limited (counted) while
 # nodes 1 and 3 still get their pings answered by node 2; two nodes find each other over
-# IPv6 only and get RTT samples from signed IPv6 pings (SKIP without IPv6).
+# IPv6 only and get RTT samples from signed IPv6 pings (SKIP without IPv6);
+# `cell id` prints node 1's key, the one node 2 knows it by.
 # Root + netns, else SKIP.
 BIN=$1
 HERE=$(dirname "$0")
@@ -33,6 +34,11 @@ c = [x for x in json.load(sys.stdin) if x['name'] == '$2' and x['node'] == '$3' 
 sys.exit(0 if c else 1)"
 }
 k1=$(node_key 1)
+check "cell id (-s node 1's state) prints node 1's public key, -j as JSON" \
+	'[ "$("$BIN/userspace/cell/cell" id -s "$RUN/n1/state")" = "$k1" ] &&
+	 "$BIN/userspace/cell/cell" id -j -s "$RUN/n1/state" | python3 -c "import json, sys; d = json.load(sys.stdin); sys.exit(0 if d[\"node\"] == \"$k1\" and d[\"key\"] == \"ed25519\" else 1)"'
+check "the key cell id prints is the one node 2 knows node 1 by (cell peers -j)" \
+	'CELL_RUNTIME_DIR=$RUN/n2/run "$BIN/userspace/cell/cell" peers -j | python3 -c "import json, sys; sys.exit(0 if any(r[\"node\"] == \"$k1\" for r in json.load(sys.stdin)[\"rtts\"]) else 1)"'
 check "node 2 lists alpha of node 1 (cell ps -j -r)" 'wait_until 10 ps_remote 2 alpha "$k1"'
 check "node 3 lists alpha of node 1" 'wait_until 10 ps_remote 3 alpha "$k1"'
 sleep 1
