@@ -45,7 +45,6 @@ static void fresh(void)
 		.producer_offset = CELL_RING_OFF_PRODUCER,
 		.consumer_offset = CELL_RING_OFF_CONSUMER,
 		.data_offset = CELL_RING_OFF_DATA,
-		.flags = CELL_RING_GEOM_COMMIT,
 	};
 
 	memset(img, 0, IMAGE);
