@@ -8,16 +8,10 @@
  * headers) is accessed with __atomic builtins; the payload bytes are plain
  * memory handed over by the positions:
  *
- * - The record's own header is its commit word (one cache line with the
- *   payload at small sizes).  The producer writes the payload, an empty
- *   header (all zero) at the next record's position, the record's @len,
- *   then its @seq (low 32 bits of its position, bit 0 set: never 0) with a
- *   RELEASE store.  The consumer loads @seq at its read position with an
- *   ACQUIRE load: 0 is "nothing yet", the expected value means the header,
- *   the payload and the next empty header are visible.  The tail
- *   (producer->position) is published lazily (when the consumer waits,
- *   every eighth of the ring, at flush and detach) for monitors and
- *   poll(); no reader depends on it.
+ * - The producer writes a record's payload and header, then publishes its
+ *   tail with a RELEASE store.  The consumer reads the tail with an ACQUIRE
+ *   load before it reads any header or payload below it, so it sees them
+ *   whole.
  * - The consumer finishes with a record, then publishes its head with a
  *   RELEASE store.  The producer reads the head with an ACQUIRE load before
  *   it writes into the bytes freed, so it never writes under a reader.
@@ -25,7 +19,7 @@
  * Sleeping is Dekker's pattern with a seq_cst fence on each side:
  *
  *   sleeper                               waker
- *   seen = peer.wake                      store position or @seq (release)
+ *   seen = peer.wake                      store position (release)
  *   own.waiting = 1                       fence(seq_cst)
  *   fence(seq_cst)                        if (peer.waiting)
  *   re-check position                             own.wake++, FUTEX_WAKE
@@ -43,14 +37,13 @@
  * -----
  * The shared pages are writable by the peer, so each side reads every
  * shared word once into a local, checks it, and uses only the local:
- * the geometry is copied and checked at attach (size, offsets, the
- * record-commit flag); a record header must carry seq == 0 (empty: not
- * written yet) or seq == (low 32 bits of its position | 1) -- anything
- * else is torn, stale (an earlier lap) or forged -- a length within
- * CELL_RING_RECORD_MAX, fit before the end of the data area, and end (with
- * the next empty header) inside the room this side gave back (its
- * published head + the ring size); a WRAP record cannot sit at offset 0
- * and must be followed by a committed record.  The producer checks the consumer's head the same
+ * the geometry is copied and checked at attach (size, offsets), the
+ * producer's tail must be 8-aligned, not behind the tail seen before and
+ * at most one ring size ahead of the read position; a record header must
+ * carry seq == low 32 bits of its position, a length within
+ * CELL_RING_RECORD_MAX, and fit before the end of the data area and
+ * before the tail; a WRAP record cannot sit at offset 0 and must be
+ * followed by a record.  The producer checks the consumer's head the same
  * way (8-aligned, not going back, head <= tail, tail - head <= size).  The
  * first violation marks the ring broken for good (-EBADMSG).  A hostile
  * peer can still change payload bytes under a reader: readers of the
@@ -110,12 +103,6 @@ static inline uint64_t record_total(uint32_t len)
 	return HDR + align_up(len);
 }
 
-/* A committed record's @seq: never 0 (positions are 8-aligned). */
-static inline uint32_t commit_seq(uint64_t pos)
-{
-	return (uint32_t)pos | CELL_RECORD_COMMITTED;
-}
-
 static inline struct cell_ring_record *record_at(const struct cell_ring *r, uint64_t pos)
 {
 	return (struct cell_ring_record *)(r->data + (pos & r->mask));
@@ -144,7 +131,6 @@ int cell_ring_create_memfd(uint64_t data_size)
 		.producer_offset = CELL_RING_OFF_PRODUCER,
 		.consumer_offset = CELL_RING_OFF_CONSUMER,
 		.data_offset = CELL_RING_OFF_DATA,
-		.flags = CELL_RING_GEOM_COMMIT,
 	};
 	int fd, err;
 
@@ -175,9 +161,7 @@ static bool geometry_ok(const struct cell_ring_geometry *g, uint64_t expect_size
 	if (g->magic != CELL_RING_MAGIC || g->abi_version != CELL_ABI_VERSION ||
 	    g->geometry_size != sizeof(*g) || g->page_size != CELL_RING_PAGE)
 		return false;
-	/* Without GEOM_COMMIT the peer speaks the tail-first protocol: refused. */
-	if (g->flags & ~(uint32_t)(CELL_RING_GEOM_MODULE | CELL_RING_GEOM_COMMIT) ||
-	    !(g->flags & CELL_RING_GEOM_COMMIT))
+	if (g->flags & ~(uint32_t)CELL_RING_GEOM_MODULE)
 		return false;
 	for (size_t i = 0; i < sizeof(g->reserved) / sizeof(g->reserved[0]); i++)
 		if (g->reserved[i])
@@ -208,9 +192,7 @@ int cell_ring_attach_mem(struct cell_ring *r, void *map, size_t len, int role, u
 	cons = (struct cell_ring_consumer *)((uint8_t *)map + CELL_RING_OFF_CONSUMER);
 	tail = LOAD_ACQ(&prod->position);
 	head = LOAD_ACQ(&cons->position);
-	/* The tail is lazy: a consumer may have released past the published one. */
-	if ((tail | head) & (CELL_RING_ALIGN - 1) ||
-	    (head > tail ? head - tail : tail - head) > g.data_size)
+	if ((tail | head) & (CELL_RING_ALIGN - 1) || head > tail || tail - head > g.data_size)
 		return -EBADMSG;
 
 	memset(r, 0, sizeof(*r));
@@ -227,9 +209,7 @@ int cell_ring_attach_mem(struct cell_ring *r, void *map, size_t len, int role, u
 	r->wake_fd = -1;
 	r->spin_ns = CELL_RING_SPIN_DEFAULT_NS;
 	if (role == CELL_ROLE_PRODUCER) {
-		/* The predecessor flushed its tail at detach (see cell/ring.h). */
-		r->tail = head > tail ? head : tail;
-		r->published = tail;
+		r->tail = tail;
 		r->head_cache = head;
 		/* A producer that died asleep left its flag behind. */
 		STORE_RLX(&prod->waiting, 0);
@@ -237,6 +217,7 @@ int cell_ring_attach_mem(struct cell_ring *r, void *map, size_t len, int role, u
 		r->read_pos = head;
 		r->released = head;
 		r->published = head;
+		r->tail = tail; /* the consumer's last seen producer position */
 		STORE_RLX(&cons->waiting, 0);
 	}
 	return 0;
@@ -311,17 +292,8 @@ void cell_ring_set_wake_fd(struct cell_ring *r, int efd)
 
 /* ---- waking and waiting ------------------------------------------------ */
 
-/* Producer: store the tail in the producer page (lazily, see the top). */
-static void publish_tail(struct cell_ring *r)
-{
-	if (r->published == r->tail)
-		return;
-	r->published = r->tail;
-	STORE_REL(&r->producer->position, r->tail);
-}
-
 /*
- * After publishing a position or a record: wake the peer if it sleeps.  @peer_waiting
+ * After publishing a position: wake the peer if it sleeps.  @peer_waiting
  * is the peer's flag, @own_wake the word it sleeps on.
  */
 static void wake_peer(struct cell_ring *r, uint32_t *peer_waiting, uint32_t *own_wake)
@@ -329,8 +301,6 @@ static void wake_peer(struct cell_ring *r, uint32_t *peer_waiting, uint32_t *own
 	full_fence();
 	if (!LOAD_RLX(peer_waiting))
 		return;
-	if (r->role == CELL_ROLE_PRODUCER)
-		publish_tail(r); /* a consumer asleep in poll() on a /dev/cell ring reads it */
 	__atomic_fetch_add(own_wake, 1, __ATOMIC_RELEASE);
 	if (r->wake_fd >= 0) {
 		uint64_t one = 1;
@@ -429,8 +399,6 @@ static int wait_for(struct cell_ring *r, try_fn try, void *arg, uint32_t *wake, 
 		return 0;
 	if (r->role == CELL_ROLE_CONSUMER)
 		publish_head(r); /* a producer may be waiting for that room */
-	else
-		publish_tail(r); /* for monitors while this side sleeps */
 	for (;;) {
 		uint32_t seen = LOAD_ACQ(wake);
 		uint64_t now, until;
@@ -489,11 +457,11 @@ void *cell_ring_reserve(struct cell_ring *r, uint32_t len)
 	off = tail & r->mask;
 	to_end = r->size - off;
 	at = tail;
-	need = total + HDR; /* and the next record's empty header */
+	need = total;
 	if (total > to_end) {
-		/* Never split: a WRAP record (written at commit) fills the rest of this lap. */
+		/* Never split: a WRAP record fills the rest of this lap. */
 		at = tail + to_end;
-		need = to_end + total + HDR;
+		need = to_end + total;
 	}
 	if (tail + need - r->head_cache > r->size) {
 		uint64_t head = LOAD_ACQ(&r->consumer->position);
@@ -509,6 +477,12 @@ void *cell_ring_reserve(struct cell_ring *r, uint32_t len)
 			errno = EAGAIN;
 			return NULL;
 		}
+	}
+	if (at != tail) {
+		struct cell_ring_record *wrap = record_at(r, tail);
+
+		STORE_RLX(&wrap->len, CELL_RECORD_WRAP);
+		STORE_RLX(&wrap->seq, (uint32_t)tail);
 	}
 	r->reserved_at = at;
 	r->reserved_len = (uint32_t)(HDR + len); /* never 0: 0 means none */
@@ -555,31 +529,19 @@ void *cell_ring_reserve_wait(struct cell_ring *r, uint32_t len, uint64_t deadlin
 
 int cell_ring_commit(struct cell_ring *r, uint32_t len)
 {
-	struct cell_ring_record *rec, *next;
+	struct cell_ring_record *rec;
 	uint64_t pos, tail;
 
 	if (r->role != CELL_ROLE_PRODUCER || !r->reserved_len || len > r->reserved_len - HDR)
 		return -EINVAL;
 	pos = r->reserved_at;
 	rec = record_at(r, pos);
-	tail = pos + record_total(len);
-	next = record_at(r, tail);
-	/* The next position reads "empty" before this record reads committed. */
-	STORE_RLX(&next->len, 0);
-	STORE_RLX(&next->seq, 0);
 	STORE_RLX(&rec->len, len);
-	STORE_REL(&rec->seq, commit_seq(pos));
-	if (pos != r->tail) {
-		/* The WRAP goes last: a consumer that sees it finds the record committed. */
-		struct cell_ring_record *wrap = record_at(r, r->tail);
-
-		STORE_RLX(&wrap->len, CELL_RECORD_WRAP);
-		STORE_REL(&wrap->seq, commit_seq(r->tail));
-	}
+	STORE_RLX(&rec->seq, (uint32_t)pos);
+	tail = pos + record_total(len);
+	STORE_REL(&r->producer->position, tail);
 	r->tail = tail;
 	r->reserved_len = 0;
-	if (tail - r->published >= r->size / 8)
-		publish_tail(r);
 	wake_peer(r, &r->consumer->waiting, &r->producer->wake);
 	return 0;
 }
@@ -593,46 +555,51 @@ void cell_ring_abort(struct cell_ring *r)
 
 int cell_ring_read(struct cell_ring *r, struct cell_ring_view *v)
 {
-	uint64_t pos, max;
+	uint64_t tail, pos, max;
 
 	if (r->role != CELL_ROLE_CONSUMER)
 		return -EINVAL;
 	if (r->broken)
 		return -EBADMSG;
+	tail = LOAD_ACQ(&r->producer->position);
 	pos = r->read_pos;
+	if (tail & (CELL_RING_ALIGN - 1) || tail < r->tail || tail - pos > r->size)
+		goto broken;
+	r->tail = tail;
+	if (tail == pos)
+		return -EAGAIN;
 	max = CELL_RING_RECORD_MAX(r->size);
 	for (;;) {
 		uint64_t off = pos & r->mask, total;
 		struct cell_ring_record *rec = record_at(r, pos);
-		/*
-		 * No prefetch of the next line before the commit word says it
-		 * is written: that would pull a line the producer is writing.
-		 */
-		uint32_t seq = LOAD_ACQ(&rec->seq), len;
+		uint32_t len, seq;
 
-		if (seq == 0) {
-			if (pos != r->read_pos)
-				goto broken; /* a WRAP is only committed after its record */
-			return -EAGAIN;
-		}
-		if (seq != commit_seq(pos))
-			goto broken; /* torn, stale (an earlier lap) or forged */
+		/*
+		 * Published bytes past this cache line: ask for the next line
+		 * now, beside the header's, not once the header has told the
+		 * length (two misses in series; a 32-byte traced request or a
+		 * 64-byte one).  Never a line that is not published yet.
+		 */
+		if (tail - pos > LINE - (off & (LINE - 1)) && off + LINE < r->size)
+			__builtin_prefetch((const char *)rec + LINE);
 		len = LOAD_RLX(&rec->len);
+		seq = LOAD_RLX(&rec->seq);
+
+		if (seq != (uint32_t)pos)
+			goto broken; /* torn, stale (an earlier lap) or forged */
 		if (len == CELL_RECORD_WRAP) {
 			/* At offset 0 nothing needs wrapping: this also stops a second WRAP. */
 			if (off == 0)
 				goto broken;
 			pos += r->size - off;
+			if (pos >= tail)
+				goto broken; /* a WRAP is only published with its record */
 			continue;
 		}
 		total = record_total(len);
-		/* Inside the area, and inside the room given back (with the next empty header). */
-		if (len > max || total > r->size - off ||
-		    pos + total + HDR - r->published > r->size)
+		if (len > max || total > r->size - off || total > tail - pos)
 			goto broken;
-		/* Committed: its next line beside the first, and the end too (a trace trailer is read first). */
-		if (HDR + len > LINE - (off & (LINE - 1)))
-			__builtin_prefetch((const char *)rec + LINE);
+		/* The end too (a trace trailer is read first), while the rest streams. */
 		if (len > LINE)
 			__builtin_prefetch((const char *)(rec + 1) + len - 1);
 		v->data = rec + 1;
@@ -683,12 +650,8 @@ void cell_ring_release(struct cell_ring *r, uint64_t end)
 
 void cell_ring_flush(struct cell_ring *r)
 {
-	if (!r->map || r->broken)
-		return;
-	if (r->role == CELL_ROLE_CONSUMER)
+	if (r->role == CELL_ROLE_CONSUMER && r->map && !r->broken)
 		publish_head(r);
-	else if (r->role == CELL_ROLE_PRODUCER)
-		publish_tail(r);
 }
 
 /* ---- sleeping elsewhere ------------------------------------------------ */
@@ -698,7 +661,7 @@ bool cell_ring_pending(const struct cell_ring *r)
 	if (r->role != CELL_ROLE_CONSUMER)
 		return false;
 	/* A broken ring is "pending" so the caller reads and gets -EBADMSG. */
-	return r->broken || LOAD_ACQ(&record_at(r, r->read_pos)->seq) != 0;
+	return r->broken || LOAD_ACQ(&r->producer->position) != r->read_pos;
 }
 
 bool cell_ring_prepare_sleep(struct cell_ring *r)
@@ -733,7 +696,7 @@ bool cell_ring_has_room(struct cell_ring *r, uint32_t len)
 		return false;
 	total = record_total(len);
 	off = r->tail & r->mask;
-	need = (total > r->size - off ? r->size - off + total : total) + HDR;
+	need = total > r->size - off ? r->size - off + total : total;
 	if (r->tail + need - r->head_cache <= r->size)
 		return true;
 	head = LOAD_ACQ(&r->consumer->position);
@@ -749,7 +712,6 @@ bool cell_ring_prepare_sleep_room(struct cell_ring *r, uint32_t len)
 {
 	if (r->role != CELL_ROLE_PRODUCER)
 		return false;
-	publish_tail(r);
 	STORE_RLX(&r->producer->waiting, 1);
 	full_fence();
 	if (cell_ring_has_room(r, len)) {

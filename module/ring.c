@@ -94,7 +94,7 @@ static void cell_ring_init_geometry(struct cell_ring *ring)
 	g->magic = CELL_RING_MAGIC;
 	g->abi_version = CELL_ABI_VERSION;
 	g->geometry_size = sizeof(*g);
-	g->flags = CELL_RING_GEOM_MODULE | CELL_RING_GEOM_COMMIT;
+	g->flags = CELL_RING_GEOM_MODULE;
 	g->page_size = CELL_RING_PAGE;
 	g->data_size = ring->data_size;
 	g->producer_offset = CELL_RING_OFF_PRODUCER;
@@ -485,14 +485,9 @@ static __poll_t cell_ring_poll(struct file *file, struct poll_table_struct *pt)
 	tail = smp_load_acquire(&ring->prod->position);
 	/* As above, for the consumer's release of its head. */
 	head = smp_load_acquire(&ring->cons->position);
-	/*
-	 * Both positions are published lazily and the head may pass the
-	 * published tail (Documentation/abi.rst): compare signed.  A consumer
-	 * that sets its waiting flag gets the tail published before its wake.
-	 */
-	if (cf->side == CELL_SIDE_CONSUMER && (s64)(tail - head) > 0)
+	if (cf->side == CELL_SIDE_CONSUMER && tail != head)
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (cf->side == CELL_SIDE_PRODUCER && (s64)(tail - head) < (s64)ring->data_size)
+	if (cf->side == CELL_SIDE_PRODUCER && tail - head < ring->data_size)
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	if (READ_ONCE(ring->dead[cell_peer(cf->side)]))
 		mask |= EPOLLHUP;

@@ -127,13 +127,9 @@ TEST_F(ring, basics)
 	/* Not visible before commit. */
 	ASSERT_EQ(-EAGAIN, cell_ring_read(&self->c, &v));
 	ASSERT_EQ(0, cell_ring_commit(&self->p, 100));
-	/* The record commits itself; the tail is published lazily. */
-	ASSERT_EQ(0, prod_page(self->m)->position);
-	ASSERT_EQ(100, rec_at(self->m, 0)->len);
-	ASSERT_EQ(CELL_RECORD_COMMITTED, rec_at(self->m, 0)->seq);
-	ASSERT_EQ(0, rec_at(self->m, 112)->seq); /* the next header: empty */
-	cell_ring_flush(&self->p);
 	ASSERT_EQ(112, prod_page(self->m)->position);
+	ASSERT_EQ(100, rec_at(self->m, 0)->len);
+	ASSERT_EQ(0, rec_at(self->m, 0)->seq);
 	ASSERT_TRUE(cell_ring_pending(&self->c));
 	ASSERT_EQ(0, get(&self->c, 100, 1, &v));
 	ASSERT_EQ(112, v.end);
@@ -157,7 +153,7 @@ TEST_F(ring, basics)
 	cell_ring_release(&self->c, v.end);
 	ASSERT_EQ(136, cons_page(self->m)->position);
 	/* The seq of each record is its own position. */
-	ASSERT_EQ(112 | CELL_RECORD_COMMITTED, rec_at(self->m, 112)->seq);
+	ASSERT_EQ(112, rec_at(self->m, 112)->seq);
 }
 
 TEST_F(ring, records_stay_until_released_in_order)
@@ -239,9 +235,7 @@ TEST_F(ring, abort)
 		cell_ring_release(&self->c, v.end);
 	}
 	ASSERT_NE(NULL, cell_ring_reserve(&self->p, 500)); /* wraps */
-	/* The WRAP is only written at commit. */
-	ASSERT_EQ(0, rec_at(self->m, self->p.tail)->seq);
-	ASSERT_EQ(-EAGAIN, cell_ring_read(&self->c, &v));
+	ASSERT_EQ(CELL_RECORD_WRAP, rec_at(self->m, self->p.tail)->len);
 	cell_ring_abort(&self->p);
 	ASSERT_EQ(0, put(&self->p, 16, 2)); /* fits before the end */
 	ASSERT_EQ(0, get(&self->c, 16, 2, &v));
@@ -262,14 +256,14 @@ TEST_F(ring, exact_fit_and_wrap)
 	ASSERT_EQ(SIZE - 64, self->p.tail);
 	/* 56 bytes + header end exactly at the end: no WRAP. */
 	ASSERT_EQ(0, put(&self->p, 56, 1));
-	ASSERT_EQ(SIZE, self->p.tail);
+	ASSERT_EQ(SIZE, prod_page(self->m)->position);
 	ASSERT_EQ(0, get(&self->c, 56, 1, &v));
 	ASSERT_EQ(SIZE, v.end);
 	ASSERT_TRUE(view_in_bounds(&self->c, &v));
 	cell_ring_release(&self->c, v.end);
 	/* Next record starts at offset 0 of the next lap, seq = its position. */
 	ASSERT_EQ(0, put(&self->p, 24, 2));
-	ASSERT_EQ(SIZE | CELL_RECORD_COMMITTED, rec_at(self->m, 0)->seq);
+	ASSERT_EQ(SIZE, rec_at(self->m, 0)->seq);
 	ASSERT_EQ(0, get(&self->c, 24, 2, &v));
 	cell_ring_release(&self->c, v.end);
 	/* Bring the tail to 32 before the end, then a 40-byte record wraps. */
@@ -283,9 +277,9 @@ TEST_F(ring, exact_fit_and_wrap)
 	ASSERT_EQ(0, put(&self->p, 40, 4));
 	total = 8 + 40;
 	ASSERT_EQ(CELL_RECORD_WRAP, rec_at(self->m, pos)->len);
-	ASSERT_EQ((uint32_t)pos | CELL_RECORD_COMMITTED, rec_at(self->m, pos)->seq);
-	ASSERT_EQ(pos + 32 + total, self->p.tail);
-	ASSERT_EQ((uint32_t)(pos + 32) | CELL_RECORD_COMMITTED, rec_at(self->m, pos + 32)->seq);
+	ASSERT_EQ((uint32_t)pos, rec_at(self->m, pos)->seq);
+	ASSERT_EQ(pos + 32 + total, prod_page(self->m)->position);
+	ASSERT_EQ((uint32_t)(pos + 32), rec_at(self->m, pos + 32)->seq);
 	ASSERT_EQ(0, get(&self->c, 40, 4, &v));
 	ASSERT_EQ(self->c.data + 8, (const uint8_t *)v.data);
 	ASSERT_EQ(pos + 32 + total, v.end);
@@ -363,9 +357,9 @@ TEST_F(ring, full_ring_never_overwrites)
 	while ((rc = put(&self->p, 100, n)) == 0)
 		n++;
 	ASSERT_EQ(EAGAIN, rc);
-	/* 112 bytes each and the next empty header: 36 fit in 4096 (4040), the 37th does not. */
-	ASSERT_EQ((SIZE - 8) / 112, n);
-	ASSERT_LE(self->p.tail, SIZE - 8);
+	/* 112 bytes each: 36 fit in 4096 (4032), the 37th does not. */
+	ASSERT_EQ(SIZE / 112, n);
+	ASSERT_LE(prod_page(self->m)->position, SIZE);
 	for (uint64_t i = 0; i < n; i++)
 		ASSERT_EQ(0, get(&self->c, 100, i, &v[i]));
 	/* Read but not released: the producer still may not touch them. */
@@ -374,7 +368,7 @@ TEST_F(ring, full_ring_never_overwrites)
 
 		if (d) {
 			/* Only the space that was never used may be granted. */
-			ASSERT_LE(8 + len + 8, SIZE - 112 * n);
+			ASSERT_LE(8 + len, SIZE - 112 * n);
 			memset(d, 0xee, len);
 			cell_ring_abort(&self->p);
 		} else {
@@ -383,16 +377,11 @@ TEST_F(ring, full_ring_never_overwrites)
 	}
 	for (uint64_t i = 0; i < n; i++)
 		ASSERT_TRUE(msg_check(v[i].data, v[i].len, i));
-	/*
-	 * Releasing frees exactly those bytes: the next record wraps (64 bytes
-	 * of WRAP, 112 and the next empty header: 184), so two must go.
-	 */
+	/* Releasing one record frees exactly its bytes. */
 	cell_ring_release(&self->c, v[0].end);
-	ASSERT_EQ(EAGAIN, put(&self->p, 100, n));
-	cell_ring_release(&self->c, v[1].end);
 	ASSERT_EQ(0, put(&self->p, 100, n));
 	ASSERT_EQ(EAGAIN, put(&self->p, 100, n + 1));
-	for (uint64_t i = 2; i < n; i++)
+	for (uint64_t i = 1; i < n; i++)
 		ASSERT_TRUE(msg_check(v[i].data, v[i].len, i));
 	/* Release all: a maximal record fits again. */
 	cell_ring_release(&self->c, v[n - 1].end);
@@ -530,7 +519,7 @@ static void set_positions(uint8_t *m, uint64_t tail, uint64_t head)
 static void set_rec(uint8_t *m, uint64_t pos, uint32_t len, uint32_t seq)
 {
 	rec_at(m, pos)->len = len;
-	rec_at(m, pos)->seq = seq | CELL_RECORD_COMMITTED;
+	rec_at(m, pos)->seq = seq;
 }
 
 /* Two good records of 16 bytes at 0 and 24, tail 48. */
@@ -541,19 +530,33 @@ static void two_good(uint8_t *m)
 	set_positions(m, 48, 0);
 }
 
-/* Two records of half a ring each from 0: the second (and its next header) passes head + SIZE. */
-static void past_room(uint8_t *m)
+static void tail_beyond_ring(uint8_t *m)
 {
-	set_rec(m, 0, MAX_REC, 0);
-	set_rec(m, SIZE / 2, MAX_REC, SIZE / 2);
-	set_positions(m, SIZE, 0);
+	prod_page(m)->position = 48 + SIZE;
 }
 
-static void uncommitted_seq(uint8_t *m)
+static void tail_behind_read(uint8_t *m)
 {
-	set_rec(m, 0, 16, 0);
-	rec_at(m, 0)->seq = 8; /* even, not 0 */
-	set_positions(m, 24, 0);
+	prod_page(m)->position = 16;
+}
+
+/* Three good records of 16 bytes at 0, 24 and 48, tail 72. */
+static void three_good(uint8_t *m)
+{
+	two_good(m);
+	set_rec(m, 48, 16, 48);
+	set_positions(m, 72, 0);
+}
+
+static void tail_went_back(uint8_t *m)
+{
+	/* A record boundary ahead of the read position (24), but behind 72 seen before. */
+	prod_page(m)->position = 48;
+}
+
+static void tail_misaligned(uint8_t *m)
+{
+	prod_page(m)->position = 52;
 }
 
 static void stale_seq(uint8_t *m)
@@ -567,6 +570,12 @@ static void future_seq(uint8_t *m)
 {
 	set_rec(m, 0, 16, SIZE);
 	set_positions(m, 24, 0);
+}
+
+static void torn_len_beyond_tail(uint8_t *m)
+{
+	set_rec(m, 0, 100, 0);
+	set_positions(m, 16, 0);
 }
 
 static void len_above_max(uint8_t *m)
@@ -604,6 +613,16 @@ static void wrap_then_wrap(uint8_t *m)
 	set_rec(m, at, CELL_RECORD_WRAP, (uint32_t)at);
 	set_rec(m, 2 * SIZE, CELL_RECORD_WRAP, (uint32_t)(2 * SIZE));
 	set_positions(m, 2 * SIZE + 16, at);
+}
+
+static void wrap_past_tail(uint8_t *m)
+{
+	uint64_t at = 2 * SIZE - 16;
+
+	/* The WRAP skips past the tail; a well-formed record waits beyond it. */
+	set_rec(m, at, CELL_RECORD_WRAP, (uint32_t)at);
+	set_rec(m, 2 * SIZE, 8, (uint32_t)(2 * SIZE));
+	set_positions(m, at + 8, at);
 }
 
 static void wrap_bad_seq(uint8_t *m)
@@ -645,19 +664,23 @@ static void good_at_end(uint8_t *m)
 static void overwrite_second(uint8_t *m)
 {
 	/* After the first read, the producer rewrites a published record. */
-	set_rec(m, 24, 16, 32);
+	set_rec(m, 24, 16, 25);
 }
 
 static const struct forged_case forged[] = {
-	{ "records past the room given back", past_room, 1, NULL },
+	{ "tail beyond one ring", two_good, 1, tail_beyond_ring },
+	{ "tail behind the read position", two_good, 1, tail_behind_read },
+	{ "tail went back", three_good, 1, tail_went_back },
+	{ "tail misaligned", two_good, 1, tail_misaligned },
 	{ "stale seq (previous lap)", stale_seq, 0, NULL },
 	{ "future seq", future_seq, 0, NULL },
-	{ "seq without the commit bit", uncommitted_seq, 0, NULL },
+	{ "torn: length past the tail", torn_len_beyond_tail, 0, NULL },
 	{ "length above the maximum", len_above_max, 0, NULL },
 	{ "record crosses the end", crosses_end, 0, NULL },
 	{ "WRAP at offset 0", wrap_at_zero, 0, NULL },
 	{ "WRAP without a record", wrap_alone, 0, NULL },
 	{ "WRAP then WRAP", wrap_then_wrap, 0, NULL },
+	{ "WRAP past the tail", wrap_past_tail, 0, NULL },
 	{ "WRAP with a wrong seq", wrap_bad_seq, 0, NULL },
 	{ "stale record after a WRAP", stale_after_wrap, 0, NULL },
 	{ "published record rewritten", two_good, 1, overwrite_second },
@@ -789,9 +812,7 @@ TEST(attach_rejects_bad_geometry)
 		{ "magic", G(magic), 0x474e5244 },
 		{ "abi_version", G(abi_version), CELL_ABI_VERSION + 1 },
 		{ "geometry_size", G(geometry_size), sizeof(struct cell_ring_geometry) + 8 },
-		{ "unknown flag", G(flags), CELL_RING_GEOM_COMMIT | 4 },
-		{ "no record-commit flag (the tail-first protocol)", G(flags), 0 },
-		{ "module flag without the record-commit flag", G(flags), CELL_RING_GEOM_MODULE },
+		{ "unknown flag", G(flags), 2 },
 		{ "page_size", G(page_size), 8192 },
 		{ "data_size not a power of two", G(data_size), SIZE + 8 },
 		{ "data_size below minimum", G(data_size), 2048 },
@@ -818,7 +839,7 @@ TEST(attach_rejects_bad_geometry)
 	/* The module flag and a ring id are fine. */
 	{
 		int fd = cell_ring_create_memfd(SIZE);
-		uint32_t flags = CELL_RING_GEOM_MODULE | CELL_RING_GEOM_COMMIT;
+		uint32_t flags = CELL_RING_GEOM_MODULE;
 		uint64_t id = 77;
 		struct cell_ring r;
 
@@ -843,12 +864,8 @@ TEST(attach_checks_size_role_and_positions)
 	ASSERT_TRUE(fd_open(fd));
 	m = map_fd(fd);
 	ASSERT_NE(NULL, m);
-	set_positions(m, 8, SIZE + 16); /* head more than a ring ahead of the (lazy) tail */
+	set_positions(m, 8, 16); /* head ahead of tail */
 	ASSERT_EQ(0, attach_fails(fd, 0, -EBADMSG));
-	set_positions(m, 8, 16); /* head ahead of the lazy tail: fine, the producer starts at 16 */
-	ASSERT_EQ(0, cell_ring_attach(&r, dup(fd), CELL_ROLE_PRODUCER, SIZE));
-	ASSERT_EQ(16, r.tail);
-	cell_ring_detach(&r);
 	set_positions(m, 2 * SIZE + 8, SIZE); /* more than a ring apart */
 	ASSERT_EQ(0, attach_fails(fd, 0, -EBADMSG));
 	set_positions(m, 20, 0); /* misaligned */
@@ -881,7 +898,6 @@ static int raw_memfd(off_t file_size, uint64_t data_size, int seals)
 		.producer_offset = CELL_RING_OFF_PRODUCER,
 		.consumer_offset = CELL_RING_OFF_CONSUMER,
 		.data_offset = CELL_RING_OFF_DATA,
-		.flags = CELL_RING_GEOM_COMMIT,
 	};
 	int fd = memfd_create("test-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 

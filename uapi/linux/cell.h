@@ -290,12 +290,6 @@ struct cell_welcome {
 
 /* Geometry flags */
 #define CELL_RING_GEOM_MODULE 0x0001 /* memory owned by cell.ko */
-/*
- * Records commit themselves (@seq below) and the tail is published lazily.
- * Required: a mapper refuses a geometry without it (the earlier protocol,
- * where the consumer trusted the tail, reads this one's records wrongly).
- */
-#define CELL_RING_GEOM_COMMIT 0x0002
 
 struct cell_ring_geometry {
 	__u32 magic;	       /* CELL_RING_MAGIC */
@@ -314,12 +308,7 @@ struct cell_ring_geometry {
 /*
  * A side's page.  @position counts bytes ever committed (producer: tail) or
  * released (consumer: head) and never wraps in practice (2^64 bytes); it is
- * published with a release store and read with an acquire load.  Both are
- * published lazily: the head at least when the producer waits for room and
- * every eighth of the ring, the tail at least when the consumer waits,
- * every eighth of the ring and at the producer's detach.  A consumer learns
- * of records from their headers, never from the tail, so the head may be
- * ahead of the published tail.  @wake is
+ * published with a release store and read with an acquire load.  @wake is
  * the futex word: the side bumps it after moving @position when the other
  * side's @waiting flag is set, then wakes the futex.  @waiting is set by a
  * side before it sleeps on the other side's @wake word.
@@ -342,14 +331,9 @@ struct cell_ring_consumer {
  * Records in the data area start at CELL_RING_ALIGN-aligned positions and
  * never straddle the end of the area: when one does not fit, the producer
  * writes a record with len == CELL_RECORD_WRAP at its position and starts
- * the record at the next lap.  @seq is the commit word: 0 while the record
- * is not written (the producer stores an all-zero header at the next
- * record's position before it commits one), else the low 32 bits of the
- * record's own producer position with bit 0 (CELL_RECORD_COMMITTED) set,
- * stored last with a release store after @len and the payload; so a
- * consumer tells a current record from a pending one and from a torn,
- * stale (previous lap) or forged one.  A WRAP is committed after the
- * record it leads to.  @len counts the bytes that follow
+ * the record at the next lap.  @seq is the low 32 bits of the record's own
+ * producer position, so a consumer tells a current record from a torn,
+ * stale (previous lap) or forged one.  @len counts the bytes that follow
  * the record header (a wire frame: struct cell_hdr + payload); padding to
  * CELL_RING_ALIGN follows them.
  */
@@ -358,9 +342,8 @@ struct cell_ring_record {
 	__u32 seq;
 };
 
-#define CELL_RING_ALIGN	      8
-#define CELL_RECORD_WRAP      0xffffffffU
-#define CELL_RECORD_COMMITTED 0x1U /* in @seq: positions are 8-aligned */
+#define CELL_RING_ALIGN	 8
+#define CELL_RECORD_WRAP 0xffffffffU
 
 /* ---------------------------------------------------------------------- */
 /* /dev/cell ioctls                                                        */

@@ -12,12 +12,6 @@
  * pages gets -EBADMSG on this side, never a crash, a hang or a read out of
  * bounds.
  *
- * A consumer learns of a record from the record's own header (its @seq is
- * the commit word, see <linux/cell.h>), so a small record moves one cache
- * line from producer to consumer; both positions are published lazily.  A
- * producer attaches to a ring its predecessor detached (which publishes
- * the tail), not to one whose producer died mid-stream.
- *
  * Waiting: a side that finds the ring empty (consumer) or full (producer)
  * spins for a bounded, adaptive time, then sets its @waiting flag and
  * sleeps on the other side's @wake word with futex(2), in slices so that a
@@ -84,7 +78,7 @@ struct cell_ring {
 	/* Consumer: next record to read, bytes released so far. */
 	uint64_t read_pos;
 	uint64_t released;
-	uint64_t published; /* own position last stored in own page (head; producer: tail) */
+	uint64_t published; /* head last stored in the consumer page */
 	/*
 	 * Consumer: publish released bytes lazily (set after attach).  Every
 	 * store of the head moves the consumer's cache line, which the
