@@ -25,6 +25,7 @@
 #include "axon.h"
 #include "http.h"
 #include "spanstore.h"
+#include "supervisor.h"
 
 /*
  * Modules, in start order.  Another part adds one line here and its file
@@ -41,6 +42,7 @@ static const struct celld_module modules[] = {
 	{ "cluster", celld_cluster_start, celld_cluster_stop },
 	{ "can", celld_can_start, celld_can_stop },
 	{ "axon", celld_axon_start, celld_axon_stop },
+	{ "capsid", celld_capsid_start, celld_capsid_stop },
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# supervisor_test.sh BUILD_DIR: celld's capsid module (-o capsid.dir=DIR).
+# A crash loop backs off (delays doubling) and ends "failed"; restart=never
+# leaves an exited cell alone; a demo server cell killed with SIGKILL is
+# started again and serves the demo client both times.
+set -u
+BIN=$(cd "$1" && pwd)
+# shellcheck source=userspace/celld/tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+echo "TAP version 13"
+chmod 755 "$RUN"
+mkdir -p "$RUN/probe-sock" "$RUN/probe-data"
+if ! why=$("$BIN/userspace/celld/capsid_run" probe "$RUN/probe-sock" "$RUN/probe-data" -- \
+	/usr/bin/true 2>&1); then
+	echo "1..0 # SKIP capsid: cannot start one here: $why"
+	exit 0
+fi
+conf=$RUN/cells.d
+mkdir -p "$conf"
+printf '#!/bin/sh\nexit 3\n' >"$RUN/crash.sh"
+chmod 755 "$RUN/crash.sh"
+cat >"$conf/crash.conf" <<CONF
+name=crash
+exec=$RUN/crash.sh
+ro=$RUN/crash.sh
+restart=on-failure
+max_restarts=3
+window_s=60
+backoff_ms=100
+CONF
+cat >"$conf/once.conf" <<CONF
+name=once
+exec=/usr/bin/true
+restart=never
+CONF
+cat >"$conf/demo.conf" <<CONF
+name=demo
+exec=$BIN/userspace/examples/demo_server
+ro=$BIN
+restart=always
+backoff_ms=50
+CONF
+printf 'name=bad cell\nexec=relative/path\n' >"$conf/bad.conf"
+start_celld -o "capsid.dir=$conf"
+log=$RUN/celld.log
+# shellcheck disable=SC2034 # read by the check strings (eval)
+sock=$CELL_RUNTIME_DIR/capsid/demo/demo.sock
+check "the demo cell listens in its socket dir" 'wait_for test -S "$sock"'
+client() { CELL_RUNTIME_DIR=$CELL_RUNTIME_DIR/capsid/demo timeout 30 \
+	"$BIN/userspace/examples/demo_client" -t 0.1 >"$RUN/client.log" 2>&1 &&
+	grep -q "every call exactly once" "$RUN/client.log"; }
+check "the demo client's calls to it all answered once" client
+check "a crash loop ends failed after max_restarts" \
+	'wait_for grep -q "capsid crash: exited (exit status 3); failed: 3 restarts within 60 s" "$log"'
+delays=$(sed -n 's/.*capsid crash: exited (exit status 3).*restart [0-9] of 3 in \([0-9]*\) ms/\1/p' "$log" | tr '\n' ' ')
+echo "# crash loop delays (ms): $delays"
+check "its delays double: 100 200 400" '[ "$delays" = "100 200 400 " ]'
+check "restart=never: an exit is left alone" \
+	'grep -q "capsid once: exited (exit status 0) after [0-9]* ms; restart=never: not restarted" "$log"'
+check "a bad conf is refused with reasons" \
+	'grep -q "bad.conf: name= missing or not a cell name" "$log" && grep -q "bad.conf: exec= needs an absolute program path" "$log"'
+pid=$(pgrep -x demo_server | head -1)
+check "the demo server runs (pid ${pid:-none})" '[ -n "$pid" ]'
+[ -n "$pid" ] && kill -9 "$pid"
+check "SIGKILL of the demo cell: it is restarted" \
+	'wait_for grep -q "capsid demo: exited (exit status 137\|signal 9).*restart 1 of 5 in 50 ms" "$log"'
+check "and it listens again" 'wait_for test -S "$sock" && wait_for client'
+check "a new process (not pid $pid)" '[ "$(pgrep -x demo_server | head -1)" != "$pid" ]'
+stop_all
+check "celld's exit took the cells with it" '! pgrep -x demo_server >/dev/null'
+grep 'capsid' "$log" | sed 's/^/# /'
+echo "1..$n"
+exit "$fail"
