@@ -73,6 +73,13 @@ for b in userspace/celld/celld userspace/cell/cell; do
 	for lib in $(ldd "$bld/$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib" || fail "cannot copy $lib for $b"
+		# The build's own (libcell) also where the loader looks by default:
+		# a build under /tmp is hidden by the guest's tmpfs on /tmp.
+		case $lib in
+		/lib/* | /usr/lib/* | /lib64/*) ;;
+		*) mkdir -p "$root/usr/lib/x86_64-linux-gnu" &&
+			cp -L "$lib" "$root/usr/lib/x86_64-linux-gnu/" ;;
+		esac
 	done
 done
 # shellcheck disable=SC2086
