@@ -25,8 +25,9 @@ git -C "$TOP" ls-files -co --exclude-standard | grep -v '^build/' |
 	(cd "$TOP" && tar -cf - -T -) | tar -xf - -C "$src"
 start=$(date +%s)
 (cd "$src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym" nice dpkg-buildpackage -us -uc -b -j2) >"$s/build.log" 2>&1
+build_rc=$?
 secs=$(($(date +%s) - start))
-check "dpkg-buildpackage -us -uc -b ($secs s)" '[ $rc -eq 0 ] || { tail -40 "$s/build.log" | sed "s/^/# /"; false; }'
+check "dpkg-buildpackage -us -uc -b ($secs s)" '[ $build_rc -eq 0 ] || { tail -40 "$s/build.log" | sed "s/^/# /"; false; }'
 arch=$(dpkg --print-architecture)
 want="libcell0_${ver}_$arch libcell-dev_${ver}_$arch cell-tools_${ver}_$arch celld_${ver}_$arch cell-dkms_${ver}_all"
 missing=""

@@ -331,6 +331,7 @@ static void on_transferred(struct raft_transfer *t)
 
 static void run_change(struct celld_cluster *cl, struct req *q)
 {
+	struct raft_buffer cmd;
 	int rv = 0;
 
 	switch (q->ch.op) {
@@ -365,7 +366,10 @@ static void run_change(struct celld_cluster *cl, struct req *q)
 				return;
 			}
 			q->r.apply.data = q;
-			rv = raft_apply(&cl->raft, &q->r.apply, &q->cmd, 1, on_endpoint);
+			/* A copy: libraft copies the buffer (base is then its), and GCC's
+			 * -Wstringop-overread misreads &q->cmd under ASan's inlining. */
+			cmd = q->cmd;
+			rv = raft_apply(&cl->raft, &q->r.apply, &cmd, 1, on_endpoint);
 			if (!rv) {
 				q->cmd.base = NULL;
 				return;
