@@ -4,7 +4,8 @@
  * from STATE_DIR/node.pub, which celld writes next to its secret key at
  * every start (userspace/celld/identity.h).  The state directory is the
  * one celld uses: -s, else /var/lib/cell as root, else $XDG_STATE_HOME/cell
- * or ~/.local/state/cell.
+ * or ~/.local/state/cell.  With -j it also says which capabilities celld
+ * kept at its last start (STATE_DIR/capabilities).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,36 @@ static int state_dir(char *buf, size_t cap)
 	if (home && home[0] == '/')
 		return snprintf(buf, cap, "%s/.local/state/cell", home) >= (int)cap ? -1 : 0;
 	return -1;
+}
+
+/*
+ * ,"celld_pid":N,"capabilities":["cap_x",...] from STATE_DIR/capabilities,
+ * which celld writes at start (userspace/celld/caps.c): what it kept.
+ * Nothing if the file is missing or not "pid N\nkept LIST\n".
+ */
+static void print_caps(const char *dir)
+{
+	char path[4200], list[1024];
+	FILE *f;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/capabilities", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fscanf(f, "pid %d kept %1023s", &pid, list) == 2 && pid > 0) {
+		printf(",\"celld_pid\":%d,\"capabilities\":[", pid);
+		if (strcmp(list, "none")) {
+			char *save = NULL;
+			int i = 0;
+
+			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+				if (strspn(t, "abcdefghijklmnopqrstuvwxyz_0123456789") == strlen(t))
+					printf("%s\"%s\"", i++ ? "," : "", t);
+		}
+		printf("]");
+	}
+	fclose(f);
 }
 
 int cell_cmd_id(int argc, char **argv)
@@ -75,9 +106,12 @@ int cell_cmd_id(int argc, char **argv)
 	close(fd);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", pk[i]);
-	if (json)
-		printf("{\"node\":\"%s\",\"key\":\"ed25519\"}\n", hex);
-	else
+	if (json) {
+		printf("{\"node\":\"%s\",\"key\":\"ed25519\"", hex);
+		print_caps(dir);
+		printf("}\n");
+	} else {
 		printf("%s\n", hex);
+	}
 	return 0;
 }

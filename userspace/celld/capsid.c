@@ -19,6 +19,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/capability.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,6 +398,22 @@ static int confine(const struct capsid_spec *s, char *cg, size_t cglen)
 	return 0;
 }
 
+/* Root may hand the cell another uid only with these (celld may have dropped them). */
+static bool may_switch_uid(void)
+{
+	static const cap_value_t need[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN };
+	cap_t now = cap_get_proc();
+	bool ok = now != NULL;
+
+	for (size_t i = 0; ok && i < sizeof(need) / sizeof(need[0]); i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		ok = !cap_get_flag(now, need[i], CAP_EFFECTIVE, &v) && v == CAP_SET;
+	}
+	cap_free(now);
+	return ok;
+}
+
 pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 {
 	struct argv v = { .n = 0 };
@@ -411,6 +428,11 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 	    !s->data_dir)
 		return failf(why, whylen, EINVAL,
 			     "capsid: a name, an absolute program path and both dirs are needed");
+	if (geteuid() == 0 && !may_switch_uid())
+		return failf(why, whylen, EPERM,
+			     "capsid %s: celld is root without cap_setuid, cap_setgid and cap_chown: "
+			     "the cell would run as root; not started",
+			     s->name);
 	if (geteuid() == 0 && (chown(s->socket_dir, uid, gid) || chown(s->data_dir, uid, gid)))
 		return failf(why, whylen, errno, "capsid %s: chown of its dirs: %s", s->name,
 			     strerror(errno));
@@ -518,16 +540,23 @@ bool capsid_available(char *why, size_t whylen)
 
 		dup2(null, 1);
 		dup2(null, 2);
+		/* As the cells will run: root's bwrap would need CAP_SYS_ADMIN, which celld drops. */
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		     setresuid(65534, 65534, 65534)))
+			_exit(126);
 		execlp(BWRAP, BWRAP, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent",
 		       "--cap-drop", "ALL", "--", "/bin/true", (char *)NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		snprintf(why, whylen, "%s",
-			 WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "no bwrap (tools/deps.sh "
-								   "installs bubblewrap)"
-								 : "bwrap cannot make namespaces "
-								   "here");
+			 WIFEXITED(st) && WEXITSTATUS(st) == 127   ? "no bwrap (tools/deps.sh "
+								     "installs bubblewrap)"
+			 : WIFEXITED(st) && WEXITSTATUS(st) == 126 ? "cannot become uid 65534 "
+								     "(no cap_setuid/cap_setgid)"
+								   : "bwrap cannot make namespaces "
+								     "here");
 		return false;
 	}
 	return true;

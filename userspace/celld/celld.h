@@ -110,4 +110,19 @@ void celld_cluster_stop(struct celld *d);
 int celld_can_start(struct celld *d);
 void celld_can_stop(struct celld *d);
 
+/*
+ * caps.c: keep only the capabilities the configured modules need (libcap),
+ * drop every other one from every set, log and record what was kept.
+ * Called once, before the modules start.  Return: 0 or -errno.
+ */
+int celld_caps_drop(struct celld *d);
+/* celld_caps_have() - whether capability @cap is in celld's effective set. */
+bool celld_caps_have(int cap);
+/*
+ * celld_caps_need() - 0 if celld has every capability of @caps (or is not
+ * root), else -EPERM with @why: "@feature needs cap_x ..., which celld does
+ * not keep ...".
+ */
+int celld_caps_need(const char *feature, const int *caps, size_t ncaps, char *why, size_t cap);
+
 #endif /* CELLD_H */

@@ -238,6 +238,8 @@ int main(int argc, char **argv)
 		}
 	}
 	raise_fd_limit();
+	if (celld_caps_drop(&d)) /* before any module: each keeps only what it declared */
+		return 1;
 	/* A peer that closes a socket (a cell, a scrape, a Raft node) is an error, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	d.loop = uv_default_loop();

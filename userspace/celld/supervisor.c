@@ -37,7 +37,12 @@
 #include "celld.h"
 
 #ifdef CELLD_HAVE_CAPSID
+#include <sys/capability.h>
+
 #include "capsid.h"
+
+/* What starting cells as uid 65534 takes (caps.c keeps them for capsid.dir). */
+static const int capsid_caps[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL, CAP_DAC_OVERRIDE };
 
 #define MAX_CELLS 64
 #define MAX_ARGS  32
@@ -323,6 +328,11 @@ int celld_capsid_start(struct celld *d)
 
 	if (!dir)
 		return 0;
+	if (celld_caps_need("capsid (cells run as uid 65534)", capsid_caps,
+			    sizeof(capsid_caps) / sizeof(capsid_caps[0]), why, sizeof(why))) {
+		celld_log("capsid: %s: no cell of %s is started", why, dir);
+		return 0;
+	}
 	if (!capsid_available(why, sizeof(why))) {
 		celld_log("capsid: %s: no cell of %s is started", why, dir);
 		return 0;
