@@ -24,6 +24,7 @@
 #include "celld.h"
 #include "axon.h"
 #include "http.h"
+#include "logs.h"
 #include "spanstore.h"
 #include "supervisor.h"
 
@@ -42,6 +43,7 @@ static const struct celld_module modules[] = {
 	{ "cluster", celld_cluster_start, celld_cluster_stop },
 	{ "can", celld_can_start, celld_can_stop },
 	{ "axon", celld_axon_start, celld_axon_stop },
+	{ "logs", celld_logs_start, celld_logs_stop }, /* before capsid: its cells' log rings */
 	{ "capsid", celld_capsid_start, celld_capsid_stop },
 };
 

@@ -15,12 +15,14 @@
  *   ro=PATH  peer=SOCKET       visible read-only (repeatable, 16 each)
  *   net=1                      the host's network
  *   memory_max=BYTES pids_max=N
+ *   log_size=BYTES|Nk|NM       its log ring (logs.c; default 256k)
  *
  * A cell's socket directory is RUNTIME_DIR/capsid/NAME, its data directory
  * STATE_DIR/capsid/NAME.  Exits are seen through a pidfd on the loop.
- * Each start, exit, restart and failure is a log line.  Not built yet:
- * `cell spawn`, states in `cell ps`, log rings, graceful stop (celld's exit
- * kills bwrap, and --die-with-parent the cell).  Documentation/capsid.rst.
+ * Each start, exit, restart and failure is a log line.  The cell's stdout
+ * and stderr go to its log ring (`cell logs`).  Not built yet: `cell
+ * spawn`, states in `cell ps`, graceful stop (celld's exit kills bwrap,
+ * and --die-with-parent the cell).  Documentation/capsid.rst.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -40,6 +42,8 @@
 #include <sys/capability.h>
 
 #include "capsid.h"
+#include "logring.h"
+#include "logs.h"
 
 /* What starting cells as uid 65534 takes (caps.c keeps them for capsid.dir). */
 static const int capsid_caps[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL, CAP_DAC_OVERRIDE };
@@ -69,6 +73,8 @@ struct sup_cell {
 	pid_t pid;
 	int pidfd;
 	bool failed, polling;
+	uint32_t log_size;
+	struct celld_cell_log *log; /* NULL: its output goes to celld's stderr */
 	uv_poll_t poll;
 	uv_timer_t timer;
 };
@@ -120,7 +126,7 @@ static bool parse(struct sup_cell *c, const char *path)
 	c->window_s = 60;
 	c->backoff_ms = 100;
 	c->backoff_max_ms = 10000;
-	c->spec.stdout_fd = 2; /* celld's stderr (the journal), until log rings exist */
+	c->spec.stdout_fd = 2; /* celld's stderr (the journal), if it has no log ring */
 	c->spec.stderr_fd = 2;
 	while (fgets(buf, sizeof(buf), f)) {
 		char *eq, *v;
@@ -164,6 +170,12 @@ static bool parse(struct sup_cell *c, const char *path)
 			c->spec.memory_max = number(v, path, buf, &bad);
 		} else if (!strcmp(buf, "pids_max")) {
 			c->spec.pids_max = number(v, path, buf, &bad);
+		} else if (!strcmp(buf, "log_size")) {
+			if (logring_parse_size(v, &c->log_size)) {
+				celld_log("capsid: %s: log_size=%s: a size from %uk to %uM", path,
+					  v, LOGRING_MIN_SIZE >> 10, LOGRING_MAX_SIZE >> 20);
+				bad = true;
+			}
 		} else if (!strcmp(buf, "net")) {
 			c->spec.share_net = !strcmp(v, "1");
 		} else if ((!strcmp(buf, "ro") && nro < CAPSID_MAX_PATHS) ||
@@ -268,12 +280,30 @@ static void on_exit_ready(uv_poll_t *p, int status, int events)
 	uv_timer_start(&c->timer, on_timer, c->delay_ms, 0);
 }
 
+/* capsid_spawn() with the cell's stdout and stderr into its log ring (logs.c). */
+static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
+{
+	int rc = 0;
+	pid_t pid;
+
+	if (c->log)
+		rc = celld_cell_log_pipes(c->log, &c->spec.stdout_fd, &c->spec.stderr_fd);
+	if (rc)
+		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)",
+			  c->name, strerror(-rc));
+	pid = capsid_spawn(&c->spec, why, whylen);
+	if (c->log)
+		celld_cell_log_started(c->log, pid);
+	c->spec.stdout_fd = c->spec.stderr_fd = 2;
+	return pid;
+}
+
 static void start(struct sup_cell *c)
 {
 	char why[256];
 	int fd;
 
-	c->pid = capsid_spawn(&c->spec, why, sizeof(why));
+	c->pid = spawn_logged(c, why, sizeof(why));
 	if (c->pid < 0) {
 		c->failed = true;
 		c->pid = 0;
@@ -376,6 +406,10 @@ int celld_capsid_start(struct celld *d)
 		}
 		c->d = d;
 		c->pidfd = -1;
+		c->log = celld_cell_log_open(d, c->name, c->log_size);
+		if (!c->log)
+			celld_log("capsid %s: no log ring: %s (output to celld's stderr)", c->name,
+				  strerror(errno));
 		snprintf(c->sock_dir, sizeof(c->sock_dir), "%s/capsid/%s", d->cfg.runtime_dir,
 			 c->name);
 		snprintf(c->data_dir, sizeof(c->data_dir), "%s/capsid/%s", d->cfg.state_dir,
