@@ -46,4 +46,7 @@ int cell_cmd_cluster(int argc, char **argv);
 /* peers.c: LAN discovery counters and per-peer RTTs (celld's nucleus). */
 int cell_cmd_peers(int argc, char **argv);
 
+/* logs.c: cell logs NAME [-f] [-n N] [-j], a supervised cell's log ring. */
+int cell_cmd_logs(int argc, char **argv);
+
 #endif /* CELL_CMD_H */

@@ -32,6 +32,8 @@ static const struct cell_command commands[] = {
 	  "kv [-j] get|put|del|cas ARGS the cluster's replicated key-value store" },
 	{ "cluster", cell_cmd_cluster,
 	  "cluster [-j] [status|add|promote|demote|remove|transfer] the Raft group" },
+	{ "logs", cell_cmd_logs,
+	  "logs [-j] [-f] [-n N] NAME  what a supervised cell wrote to stdout and stderr" },
 	{ "peers", cell_cmd_peers,
 	  "peers [-j]                  LAN peers, their RTT, discovery counters" },
 #endif

@@ -490,6 +490,8 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 		int null = open("/dev/null", O_RDWR);
 
 		close(err_pipe[0]);
+		/* celld ignores SIGPIPE: a cell gets the default back (exec keeps SIG_IGN). */
+		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
 		dup2(null, 0);
 		dup2(s->stdout_fd >= 0 ? s->stdout_fd : null, 1);
