@@ -99,10 +99,12 @@ static void print_json(const struct nucleus_log_record *r, const char *line, uin
 	char when[48];
 
 	put_time(when, sizeof(when), r->time_ns);
-	printf("{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64
-	       ",\"stream\":\"%s\",\"pid\":%d,\"instance\":%u,\"split\":%s,\"eol\":%s,\"line\":",
-	       r->seq, when, r->time_ns, stream_name(r->stream), r->pid, r->instance,
-	       r->flags & 1 ? "true" : "false", r->flags & 3 ? "false" : "true");
+	printf("{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64, r->seq, when,
+	       r->time_ns);
+	printf(",\"stream\":\"%s\",\"pid\":%d,\"instance\":%u", stream_name(r->stream), r->pid,
+	       r->instance);
+	printf(",\"split\":%s,\"eol\":%s,\"line\":", r->flags & 1 ? "true" : "false",
+	       r->flags & 3 ? "false" : "true");
 	json_put_string(stdout, line, len);
 	puts("}");
 }
@@ -122,10 +124,9 @@ static bool print_batch(struct follow *f, const struct nucleus_log_batch *b)
 		return false;
 	}
 	if (!f->told_dropped && !f->last && b->dropped && b->first_seq > f->cursor + 1) {
-		fprintf(stderr,
-			"cell logs: %s: %" PRIu64 " older records (%" PRIu64
-			" bytes) were dropped: the ring (%u bytes) wrapped\n",
-			f->name, b->dropped, b->dropped_bytes, b->size);
+		fprintf(stderr, "cell logs: %s: %" PRIu64 " older records", f->name, b->dropped);
+		fprintf(stderr, " (%" PRIu64 " bytes) were dropped: the ring (%u bytes) wrapped\n",
+			b->dropped_bytes, b->size);
 		f->told_dropped = true;
 	}
 	recs = nucleus_log_batch_records(b, &count);
@@ -136,7 +137,8 @@ static bool print_batch(struct follow *f, const struct nucleus_log_batch *b)
 		if (!f->follow && recs[i].seq >= f->end)
 			return false;
 		if (f->cursor && recs[i].seq > f->cursor + 1)
-			fprintf(stderr, "cell logs: %s: %" PRIu64 " records lost: the ring wrapped\n",
+			fprintf(stderr,
+				"cell logs: %s: %" PRIu64 " records lost: the ring wrapped\n",
 				f->name, recs[i].seq - f->cursor - 1);
 		line = (const char *)nucleus_log_record_line_at(b, &recs[i], &len);
 		if (f->json)

@@ -37,7 +37,7 @@ _Static_assert(sizeof(struct hdr) == 32, "logring record header: 32 bytes");
 struct logring {
 	uint8_t *data;
 	uint32_t size, line_max;
-	uint64_t head, tail;	    /* positions; tail - head <= size */
+	uint64_t head, tail; /* positions; tail - head <= size */
 	uint64_t first_seq, next_seq;
 	uint32_t records;
 	uint64_t dropped, dropped_bytes, split;

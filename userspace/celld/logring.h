@@ -40,9 +40,9 @@ enum logring_stream {
 
 /* One record as a reader sees it. */
 struct logring_record {
-	uint64_t seq;	  /* 1, 2, 3, ... in the order they were added */
-	uint64_t time_ns; /* CLOCK_REALTIME when celld read the line */
-	int32_t pid;	  /* the process whose pipe it came from (the cell's bwrap) */
+	uint64_t seq;	   /* 1, 2, 3, ... in the order they were added */
+	uint64_t time_ns;  /* CLOCK_REALTIME when celld read the line */
+	int32_t pid;	   /* the process whose pipe it came from (the cell's bwrap) */
 	uint32_t instance; /* 1 for the cell's first start, +1 for each restart */
 	uint8_t stream;	   /* enum logring_stream */
 	uint8_t flags;	   /* LOGRING_F_* */
@@ -51,15 +51,15 @@ struct logring_record {
 };
 
 struct logring_stats {
-	uint64_t first_seq; /* oldest record kept (next_seq when empty) */
-	uint64_t next_seq;  /* the number the next record gets */
-	uint64_t dropped;   /* records evicted because the ring wrapped */
+	uint64_t first_seq;	/* oldest record kept (next_seq when empty) */
+	uint64_t next_seq;	/* the number the next record gets */
+	uint64_t dropped;	/* records evicted because the ring wrapped */
 	uint64_t dropped_bytes; /* their line bytes */
-	uint64_t split;	    /* records cut from over-long lines */
-	uint32_t size;	    /* the ring's bytes */
-	uint32_t used;	    /* bytes the kept records take */
-	uint32_t records;   /* records kept */
-	uint32_t line_max;  /* longest record line */
+	uint64_t split;		/* records cut from over-long lines */
+	uint32_t size;		/* the ring's bytes */
+	uint32_t used;		/* bytes the kept records take */
+	uint32_t records;	/* records kept */
+	uint32_t line_max;	/* longest record line */
 };
 
 struct logring;

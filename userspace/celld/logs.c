@@ -25,9 +25,9 @@
 #include "logs.h"
 #include "nucleus.cell.h"
 
-#define READ_CHUNK	(64U << 10)
+#define READ_CHUNK (64U << 10)
 /* Bytes of records in one answer: under the 64 KiB a socket frame holds. */
-#define ANSWER_BUDGET	(60U << 10)
+#define ANSWER_BUDGET (60U << 10)
 
 struct log_pipe {
 	uv_poll_t poll;
@@ -41,7 +41,7 @@ struct celld_cell_log {
 	char name[64];
 	struct celld *d;
 	struct logring *ring;
-	uint32_t instance; /* starts so far */
+	uint32_t instance;	     /* starts so far */
 	int read_fd[2], write_fd[2]; /* between _pipes() and _started(); -1 otherwise */
 	struct log_pipe *pipes;	     /* being read */
 	struct celld_cell_log *next;
@@ -257,7 +257,8 @@ static enum cell_status answer(struct cell_reply *reply, struct celld_cell_log *
 	logring_read(l->ring, q->after_seq, q->last, count_fit, &fit);
 	logring_stats(l->ring, &st);
 	batch = nucleus_log_batch_reply_begin(
-		reply, NUCLEUS_LOG_BATCH_SIZE + cellc_span_max(fit.n, NUCLEUS_LOG_RECORD_SIZE) + fit.bytes,
+		reply,
+		NUCLEUS_LOG_BATCH_SIZE + cellc_span_max(fit.n, NUCLEUS_LOG_RECORD_SIZE) + fit.bytes,
 		&b);
 	if (!batch)
 		return CELL_STATUS_RESOURCE_EXHAUSTED;

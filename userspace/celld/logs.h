@@ -33,7 +33,7 @@ struct celld_cell_log *celld_cell_log_open(struct celld *d, const char *name, ui
  * until celld_cell_log_started().  Return: 0 or -errno.
  */
 __attribute__((warn_unused_result)) int celld_cell_log_pipes(struct celld_cell_log *log,
-							      int *out_fd, int *err_fd);
+							     int *out_fd, int *err_fd);
 
 /*
  * celld_cell_log_started() - closes the write ends and, if @pid > 0,

@@ -289,8 +289,8 @@ static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
 	if (c->log)
 		rc = celld_cell_log_pipes(c->log, &c->spec.stdout_fd, &c->spec.stderr_fd);
 	if (rc)
-		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)",
-			  c->name, strerror(-rc));
+		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)", c->name,
+			  strerror(-rc));
 	pid = capsid_spawn(&c->spec, why, whylen);
 	if (c->log)
 		celld_cell_log_started(c->log, pid);
