@@ -6,13 +6,17 @@
 # dpkg -x into a scratch root, an out-of-tree program built against
 # libcell-dev with pkg-config and the packaged cellc, and run against the
 # packaged libcell.so.0.  lintian's findings are printed as comments
-# (# lintian: ...); an E: finding fails the test.
+# (# lintian: ...); an E: finding fails the test.  Then the .debs are
+# installed for real, maintainer scripts and all, by dpkg in a throwaway
+# root (deb_install.sh: the host's / under an overlay whose upper layer is a
+# tmpfs, in a private mount namespace), used there (man cell, pkg-config,
+# dkms status) and purged.
 TOP=$1 HELLO=$2 SCHEMA=$3
 echo "TAP version 13"
 for t in dpkg-buildpackage dh dh_dkms lintian git; do
 	command -v $t >/dev/null || { echo "1..0 # SKIP no $t (tools/deps.sh release)"; exit 4; }
 done
-echo "1..7"
+echo "1..13"
 fail=0
 n=0
 check() { rc=$?; n=$((n + 1)); if eval "$2"; then echo "ok $n $1"; else echo "not ok $n $1"; fail=1; fi; }
@@ -63,4 +67,29 @@ check "man -l renders the packaged cell(1)" '[ $rc -eq 0 ] && [ "$(wc -l <"$s/ma
 lintian --tag-display-limit 0 --display-info "$s"/*.changes >"$s/lintian.log" 2>&1
 sed 's/^/# lintian: /' "$s/lintian.log"
 check "lintian: no E: findings" '! grep -q "^E: " "$s/lintian.log"'
+steps="install:dpkg -i of the five .debs runs their maintainer scripts
+man:man cell works after the install
+build:cellc, pkg-config and cc from the installed packages build a program that runs
+dkms:the cell-dkms postinst built and installed cell.ko with dkms
+purge:dpkg --purge runs the removal scripts and succeeds
+gone:after the purge no file of the packages and no dkms entry is left"
+why=$("$(dirname "$0")/deb_install.sh" --can-run 2>&1)
+if [ -n "$why" ]; then
+	while IFS=: read -r _ text; do
+		n=$((n + 1)); echo "ok $n $text # SKIP $why"
+	done <<<"$steps"
+	exit $fail
+fi
+x=$s/xfer
+mkdir -p "$x"
+cp "$s"/*.deb "$x/" && cp "$HELLO" "$x/hello.c" && cp "$SCHEMA" "$x/demo.cell"
+start=$(date +%s)
+"$(dirname "$0")/deb_install.sh" "$s" >"$s/install.log" 2>&1
+install_rc=$?
+echo "# throwaway-root install, use and purge: $(($(date +%s) - start)) s, rc $install_rc"
+while IFS=: read -r step text; do
+	check "$text" '[ "$(cat "$x/$step.rc" 2>/dev/null)" = 0 ] ||
+		{ sed "s/^/# /" "$s/install.log" "$x/$step.log" 2>/dev/null | tail -30; false; }'
+done <<<"$steps"
+sed -n 's/^/# dkms: /p' "$x/dkms.log" 2>/dev/null
 exit $fail

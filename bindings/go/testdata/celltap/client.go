@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,11 @@ func startServer(server, name string) *exec.Cmd {
 	os.Remove(sock) // left by a server killed before
 	cmd := exec.Command(server, name)
 	check(cmd.Start() == nil, "start %s", server)
+	// The socket file appears at bind(), before listen(): wait until a
+	// connect is accepted, not only for the file (ECONNREFUSED window).
 	for i := 0; i < 500; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unixpacket", sock); err == nil {
+			c.Close()
 			return cmd
 		}
 		time.Sleep(10 * time.Millisecond)
