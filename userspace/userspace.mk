@@ -23,8 +23,8 @@ nemesis: all
 
 # make bench, the Raft part (Documentation/raft.rst): committed writes/s,
 # p50/p99 through cell_kv_put on 3 celld in network namespaces, and p99
-# with snapshots / without (same run, same state).
+# with async / sync / no snapshots (same run, same state, 3 rounds).
 BENCH_PARTS += bench-raft
 .PHONY: bench-raft
 bench-raft: build-default
-	python3 $(TOP)/userspace/celld/tests/kv_bench.py $(BUILD)/default --seconds 8 --threads 8
+	python3 $(TOP)/userspace/celld/tests/kv_bench.py $(BUILD)/default --seconds 8 --threads 8 --reps 3

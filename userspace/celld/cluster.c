@@ -23,6 +23,9 @@
  *   cluster.dir=PATH        data directory (default <state dir>/raft)
  *   cluster.timeout_ms=N    how long a kv call waits for its commit (5000)
  *   cluster.snapshot_every=N  entries between snapshots (1024)
+ *   cluster.snapshot_async=0  serialize snapshots on the raft loop (the
+ *                           default, 1, does it on libraft's threadpool
+ *                           from a frozen view: the loop only freezes)
  *   cluster.election_ms=N   election timeout (1000); heartbeats at a tenth
  */
 #include <errno.h>
@@ -125,7 +128,7 @@ struct celld_cluster {
 	struct raft raft;
 	struct raft_io io;
 	struct raft_uv_transport transport;
-	struct raft_fsm fsm;
+	struct kv_fsm fsm;
 	struct kv_state *state;
 	raft_id id;
 	char address[ADDR_MAX];
@@ -626,6 +629,13 @@ static int raft_setup(struct celld_cluster *cl)
 	rv = raft_uv_init(&cl->io, &cl->loop, cl->dir, &cl->transport);
 	if (rv)
 		return rv;
+	/*
+	 * libraft 0.15's raft_uv implements async_work but says version 1, and
+	 * raft_init() refuses an fsm with snapshot_async for I/O below version
+	 * 2 (upstream set 2 in 0.17, commit 269e541 "uv: set io version to 2").
+	 */
+	if (cl->fsm.fsm.snapshot_async && cl->io.version < 2 && cl->io.async_work)
+		cl->io.version = 2;
 	/* A damaged log or snapshot stops the node (named in the log), never truncated away. */
 	raft_uv_set_auto_recovery(&cl->io, false);
 	/* Uncompressed: check_snapshots() can verify the state machine's checksum. */
@@ -633,7 +643,7 @@ static int raft_setup(struct celld_cluster *cl)
 	rv = check_snapshots(cl);
 	if (rv)
 		return rv;
-	rv = raft_init(&cl->raft, &cl->io, &cl->fsm, cl->id, cl->address);
+	rv = raft_init(&cl->raft, &cl->io, &cl->fsm.fsm, cl->id, cl->address);
 	if (rv) {
 		celld_log("cluster: raft_init: %s", raft_errmsg(&cl->raft));
 		return rv;
@@ -1061,7 +1071,8 @@ int celld_cluster_start(struct celld *d)
 		free(cl);
 		return -ENOMEM;
 	}
-	kv_fsm_init(&cl->fsm, cl->state);
+	kv_fsm_init(&cl->fsm, cl->state,
+		    strcmp(celld_option(d, "cluster.snapshot_async", "1"), "0") != 0);
 	pthread_mutex_init(&cl->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -1118,6 +1129,7 @@ void celld_cluster_stop(struct celld *d)
 	uv_async_send(&cl->wake);
 	pthread_join(cl->thread, NULL);
 	uv_loop_close(&cl->loop);
+	kv_fsm_close(&cl->fsm);
 	kv_state_free(cl->state);
 	pthread_mutex_destroy(&cl->lock);
 	pthread_cond_destroy(&cl->cond);

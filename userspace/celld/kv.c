@@ -29,8 +29,13 @@
 #define SNAP_MAGIC "CELLKV01"
 #define SNAP_SUM   16
 
+/*
+ * An entry never changes once made: a put makes a new one, so a frozen view
+ * (struct kv_view) can read it from another thread while the state moves on.
+ */
 struct entry {
 	uint64_t revision;
+	struct entry *dead; /* next in kv_state.graveyard (loop thread only) */
 	uint32_t value_len;
 	uint16_t key_len;
 	uint8_t bytes[]; /* key, then value */
@@ -55,6 +60,21 @@ struct kv_state {
 	uint64_t applied;
 	uint64_t bytes;
 	struct kv_limits lim;
+	uint32_t views;		 /* frozen views not yet thawed */
+	struct entry *graveyard; /* entries dropped while views > 0 */
+};
+
+/*
+ * What a snapshot is made of: the tables' entry arrays, the sessions and the
+ * applied index.  kv_state_snapshot() points it into the state itself;
+ * kv_state_freeze() gives it arrays of its own.
+ */
+struct kv_view {
+	uint64_t applied;
+	struct entry **e[KV_TABLE_COUNT];
+	uint32_t n[KV_TABLE_COUNT];
+	struct session *sess;
+	uint32_t nsess;
 };
 
 /* ---- little-endian helpers ------------------------------------------ */
@@ -247,6 +267,30 @@ static struct entry *entry_new(const uint8_t *key, uint16_t klen, const uint8_t 
 	return e;
 }
 
+/*
+ * Free @e, or keep it in the graveyard while a frozen view may still read
+ * it: kv_state_thaw() of the last view frees the graveyard.
+ */
+static void entry_drop(struct kv_state *s, struct entry *e)
+{
+	if (!s->views) {
+		free(e);
+		return;
+	}
+	e->dead = s->graveyard;
+	s->graveyard = e;
+}
+
+static void graveyard_free(struct kv_state *s)
+{
+	struct entry *e;
+
+	while ((e = s->graveyard)) {
+		s->graveyard = e->dead;
+		free(e);
+	}
+}
+
 static int table_reserve(struct table *t)
 {
 	struct entry **ne;
@@ -263,10 +307,10 @@ static int table_reserve(struct table *t)
 	return 0;
 }
 
-static void table_clear(struct table *t)
+static void table_clear(struct kv_state *s, struct table *t)
 {
 	for (uint32_t i = 0; i < t->n; i++)
-		free(t->e[i]);
+		entry_drop(s, t->e[i]);
 	free(t->e);
 	memset(t, 0, sizeof(*t));
 }
@@ -292,7 +336,7 @@ struct kv_state *kv_state_new(const struct kv_limits *limits)
 static void state_clear(struct kv_state *s)
 {
 	for (int i = 0; i < KV_TABLE_COUNT; i++)
-		table_clear(&s->t[i]);
+		table_clear(s, &s->t[i]);
 	free(s->sess);
 	s->sess = NULL;
 	s->nsess = 0;
@@ -304,7 +348,9 @@ void kv_state_free(struct kv_state *s)
 {
 	if (!s)
 		return;
+	s->views = 0; /* views not thawed by now are the caller's leak, not ours */
 	state_clear(s);
+	graveyard_free(s);
 	free(s);
 }
 
@@ -384,7 +430,7 @@ static int apply_change(struct kv_state *s, const struct kv_cmd *c, uint64_t ind
 			return 0;
 		}
 		s->bytes -= e->key_len + e->value_len;
-		free(e);
+		entry_drop(s, e);
 		memmove(&t->e[at], &t->e[at + 1], (t->n - at - 1) * sizeof(*t->e));
 		t->n--;
 		res->outcome = KV_DONE;
@@ -418,7 +464,7 @@ static int apply_change(struct kv_state *s, const struct kv_cmd *c, uint64_t ind
 		return -ENOMEM;
 	if (e) {
 		s->bytes -= e->key_len + e->value_len;
-		free(e);
+		entry_drop(s, e);
 		t->e[at] = ne;
 	} else {
 		if (table_reserve(t)) {
@@ -523,15 +569,15 @@ uint64_t kv_state_applied(const struct kv_state *s)
 #define ENTRY_HDR   14 /* u16 key_len, u32 value_len, u64 revision */
 #define SESSION_LEN 33 /* u64 client, request, index, u8 outcome, u64 revision */
 
-int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
+int kv_view_snapshot(const struct kv_view *s, uint8_t **out, size_t *out_len)
 {
 	size_t len = 8 + 8 + 4 + (size_t)s->nsess * SESSION_LEN + SNAP_SUM, pad;
 	uint8_t *buf, *p;
 
 	for (int i = 0; i < KV_TABLE_COUNT; i++) {
 		len += 4;
-		for (uint32_t j = 0; j < s->t[i].n; j++)
-			len += ENTRY_HDR + s->t[i].e[j]->key_len + s->t[i].e[j]->value_len;
+		for (uint32_t j = 0; j < s->n[i]; j++)
+			len += ENTRY_HDR + s->e[i][j]->key_len + s->e[i][j]->value_len;
 	}
 	pad = PAD8(len) - len;
 	len += pad;
@@ -543,10 +589,10 @@ int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
 	put64(p + 8, s->applied);
 	p += 16;
 	for (int i = 0; i < KV_TABLE_COUNT; i++) {
-		put32(p, s->t[i].n);
+		put32(p, s->n[i]);
 		p += 4;
-		for (uint32_t j = 0; j < s->t[i].n; j++) {
-			const struct entry *e = s->t[i].e[j];
+		for (uint32_t j = 0; j < s->n[i]; j++) {
+			const struct entry *e = s->e[i][j];
 
 			put16(p, e->key_len);
 			put32(p + 2, e->value_len);
@@ -573,6 +619,78 @@ int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
 	*out = buf;
 	*out_len = len;
 	return 0;
+}
+
+/* A view of @s in place: valid until @s changes. */
+static void view_of(const struct kv_state *s, struct kv_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->applied = s->applied;
+	for (int i = 0; i < KV_TABLE_COUNT; i++) {
+		v->e[i] = s->t[i].e;
+		v->n[i] = s->t[i].n;
+	}
+	v->sess = s->sess;
+	v->nsess = s->nsess;
+}
+
+int kv_state_snapshot(const struct kv_state *s, uint8_t **out, size_t *out_len)
+{
+	struct kv_view v;
+
+	view_of(s, &v);
+	return kv_view_snapshot(&v, out, out_len);
+}
+
+struct kv_view *kv_state_freeze(struct kv_state *s)
+{
+	struct kv_view *v = malloc(sizeof(*v));
+	struct kv_view in;
+
+	if (!v)
+		return NULL;
+	view_of(s, &in);
+	memset(v, 0, sizeof(*v));
+	v->applied = in.applied;
+	for (int i = 0; i < KV_TABLE_COUNT; i++) {
+		v->n[i] = in.n[i];
+		v->e[i] = malloc((size_t)(in.n[i] ? in.n[i] : 1) * sizeof(*v->e[i]));
+		if (!v->e[i])
+			goto out_free;
+		if (in.n[i])
+			memcpy(v->e[i], in.e[i], (size_t)in.n[i] * sizeof(*v->e[i]));
+	}
+	v->nsess = in.nsess;
+	v->sess = malloc((size_t)(in.nsess ? in.nsess : 1) * sizeof(*v->sess));
+	if (!v->sess)
+		goto out_free;
+	if (in.nsess)
+		memcpy(v->sess, in.sess, (size_t)in.nsess * sizeof(*v->sess));
+	s->views++;
+	return v;
+out_free:
+	for (int i = 0; i < KV_TABLE_COUNT; i++)
+		free(v->e[i]);
+	free(v);
+	errno = ENOMEM;
+	return NULL;
+}
+
+uint64_t kv_view_applied(const struct kv_view *v)
+{
+	return v->applied;
+}
+
+void kv_state_thaw(struct kv_state *s, struct kv_view *v)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < KV_TABLE_COUNT; i++)
+		free(v->e[i]);
+	free(v->sess);
+	free(v);
+	if (s->views && !--s->views)
+		graveyard_free(s);
 }
 
 int kv_state_restore(struct kv_state *s, const uint8_t *buf, size_t len, const char **why)
@@ -692,7 +810,9 @@ int kv_state_restore(struct kv_state *s, const uint8_t *buf, size_t len, const c
 		}
 		n.nsess = j + 1;
 	}
-	state_clear(s);
+	state_clear(s); /* entries a view still reads go to the graveyard */
+	n.views = s->views;
+	n.graveyard = s->graveyard;
 	*s = n;
 	return 0;
 fail:

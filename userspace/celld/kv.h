@@ -12,7 +12,16 @@
  *
  * Everything here is deterministic (no clocks, no randomness, no pointers
  * in results): every node that applies the same commands holds the same
- * state, and kv_state_digest() says so.  Single-threaded.
+ * state, and kv_state_digest() says so.
+ *
+ * Threads: one thread (the raft loop) owns a struct kv_state.  The only
+ * thing another thread may touch is a frozen view (kv_state_freeze()):
+ * kv_view_snapshot() reads it, and nothing else, while the owner keeps
+ * applying commands.  That is safe because entries are immutable (a put
+ * makes a new one) and an entry dropped while a view exists is kept in a
+ * graveyard until the last view is thawed; the view has its own copies of
+ * the entry arrays and the sessions.  The hand-over of a view to the other
+ * thread and back must be ordered by the caller (libraft's uv_queue_work).
  */
 #ifndef CELLD_KV_H
 #define CELLD_KV_H
@@ -20,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <raft.h>
 
 #define KV_CMD_VERSION	 1
 #define KV_KEY_MAX	 256	     /* bytes of a key (1..KV_KEY_MAX) */
@@ -154,18 +165,75 @@ int kv_state_snapshot(const struct kv_state *s, uint8_t **buf, size_t *len);
  */
 int kv_state_restore(struct kv_state *s, const uint8_t *buf, size_t len, const char **why);
 
-/* ---- the Raft glue (kv_fsm.c) ------------------------------------------ */
-
-struct raft_fsm;
+struct kv_view;
 
 /*
- * kv_fsm_init() - fill @fsm (libraft's struct raft_fsm, version 2) to apply
+ * kv_state_freeze() - a read-only view of @s as it is now (same bytes as
+ * kv_state_snapshot() would give now, whatever @s does afterwards).  Costs
+ * a copy of the entry pointers and the sessions (O(keys), no keys or values
+ * copied).  Owner's thread.  Return: the view (kv_state_thaw() it), or NULL
+ * with errno ENOMEM.
+ */
+struct kv_view *kv_state_freeze(struct kv_state *s);
+
+/*
+ * kv_view_snapshot() - kv_state_snapshot() of a frozen view; may run on any
+ * thread while the owner of the state applies commands.  Return: 0 or
+ * -ENOMEM.
+ */
+int kv_view_snapshot(const struct kv_view *v, uint8_t **buf, size_t *len);
+
+/* kv_view_applied() - the applied index the view was frozen at. */
+uint64_t kv_view_applied(const struct kv_view *v);
+
+/*
+ * kv_state_thaw() - release @v (NULL: nothing), frozen from @s; the last
+ * view's thaw frees the entries dropped meanwhile.  Owner's thread, and
+ * never while kv_view_snapshot() of @v runs.
+ */
+void kv_state_thaw(struct kv_state *s, struct kv_view *v);
+
+/* ---- the Raft glue (kv_fsm.c) ------------------------------------------ */
+
+/* libraft's state machine over a struct kv_state. */
+struct kv_fsm {
+	struct raft_fsm fsm; /* give &fsm to raft_init() */
+	struct kv_state *state;
+	struct kv_view *view;	  /* the snapshot being taken, or NULL */
+	uint64_t async_snapshots; /* made by snapshot_async (read on the loop) */
+	uint64_t overlapped;	  /* snapshots during which commands were applied */
+};
+
+/*
+ * kv_fsm_init() - fill @f (libraft's struct raft_fsm, version 3) to apply
  * commands to @s: apply decodes and applies (a command that does not decode
  * is applied as KV_INVALID, never an error that would stall the log),
- * snapshot/restore use kv_state_snapshot()/kv_state_restore().  The
- * revision of a command is its sequence number among applied commands.
+ * restore uses kv_state_restore().  The revision of a command is its
+ * sequence number among applied commands.
+ *
+ * Snapshots: with @async, snapshot() only freezes the state (on the raft
+ * loop, at the applied index libraft records for the snapshot),
+ * snapshot_async() serializes the view on libraft's threadpool while the
+ * loop goes on applying, snapshot_finalize() frees the bytes and thaws the
+ * view.  libraft runs snapshot_async only when its raft_io says version
+ * >= 2 (libraft 0.15's raft_uv says 1 though it has async_work: see
+ * cluster.c).  Without @async, snapshot() serializes on the loop.
  */
-void kv_fsm_init(struct raft_fsm *fsm, struct kv_state *s);
+void kv_fsm_init(struct kv_fsm *f, struct kv_state *s, bool async);
+
+/*
+ * kv_fsm_set_async() - switch snapshot_async on or off after raft_init()
+ * (which refuses an async fsm for I/O below version 2, as libraft 0.15's
+ * raft_fixture is).  Between snapshots only.
+ */
+void kv_fsm_set_async(struct kv_fsm *f, bool async);
+
+/*
+ * kv_fsm_close() - thaw a view a snapshot left (raft closed before its
+ * finalize ran, as raft_fixture_close() does).  After raft is closed,
+ * before kv_state_free().
+ */
+void kv_fsm_close(struct kv_fsm *f);
 
 /* The result an apply callback receives, unpacked (no memory behind it). */
 void kv_fsm_result(void *result, struct kv_result *res);

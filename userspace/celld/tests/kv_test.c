@@ -7,6 +7,7 @@
  * disk and time, so a run replays exactly from its seed).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,19 +207,143 @@ TEST(snapshot_round_trip_and_every_corruption_refused)
 	kv_state_free(t);
 }
 
+static void fill(struct kv_state *s, uint64_t client, int n, const char *tag)
+{
+	static uint8_t buf[KV_CMD_MAX];
+	struct kv_result r;
+	char key[16], val[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%03d", i);
+		snprintf(val, sizeof(val), "%s-%d", tag, i);
+		if (apply(s, buf,
+			  put_cmd(buf, KV_OP_PUT, client, kv_state_applied(s) + 1, key, NULL, val),
+			  &r))
+			abort();
+	}
+}
+
+static bool same_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && !memcmp(a, b, alen);
+}
+
+/* What the state is frozen at is what the view's snapshot says, whatever follows. */
+TEST(frozen_view_keeps_its_bytes_while_the_state_moves_on)
+{
+	struct kv_state *s = kv_state_new(NULL), *t = kv_state_new(NULL);
+	static uint8_t buf[KV_CMD_MAX];
+	uint8_t *want, *got, *other;
+	size_t want_len, got_len, other_len;
+	struct kv_result r;
+	struct kv_view *v, *w;
+	const char *why;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_NE(NULL, t);
+	fill(s, 1, 200, "old");
+	ASSERT_EQ(0, kv_state_snapshot(s, &want, &want_len));
+	v = kv_state_freeze(s);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(kv_state_applied(s), kv_view_applied(v));
+	/* Replace, delete and add keys, then replace everything by a restore. */
+	fill(s, 2, 300, "new");
+	ASSERT_EQ(0, apply(s, buf, put_cmd(buf, KV_OP_DEL, 3, 1, "k007", NULL, NULL), &r));
+	EXPECT_EQ(KV_DONE, r.outcome);
+	w = kv_state_freeze(s); /* a second view, thawed first */
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, kv_view_snapshot(w, &other, &other_len));
+	fill(t, 4, 50, "restored");
+	ASSERT_EQ(0, kv_state_snapshot(t, &got, &got_len));
+	ASSERT_EQ(0, kv_state_restore(s, got, got_len, &why));
+	free(got);
+	kv_state_thaw(s, w);
+	ASSERT_EQ(0, kv_view_snapshot(v, &got, &got_len));
+	EXPECT_TRUE(same_bytes(want, want_len, got, got_len));
+	EXPECT_FALSE(same_bytes(want, want_len, other, other_len));
+	/* The view's bytes restore to the state it was frozen from. */
+	ASSERT_EQ(0, kv_state_restore(t, got, got_len, &why));
+	EXPECT_TRUE(value_is(t, "k007", "old-7"));
+	EXPECT_EQ(200, kv_state_count(t, KV_TABLE_KV));
+	free(got);
+	kv_state_thaw(s, v);
+	EXPECT_TRUE(value_is(s, "k049", "restored-49"));
+	EXPECT_EQ(50, kv_state_count(s, KV_TABLE_KV));
+	free(want);
+	free(other);
+	kv_state_free(s);
+	kv_state_free(t);
+}
+
+struct serializer {
+	struct kv_view *v;
+	int rounds, bad;
+	const uint8_t *want;
+	size_t want_len;
+};
+
+static void *serialize_repeatedly(void *arg)
+{
+	struct serializer *z = arg;
+	uint8_t *got;
+	size_t len;
+
+	for (int i = 0; i < z->rounds; i++) {
+		if (kv_view_snapshot(z->v, &got, &len)) {
+			z->bad++;
+			continue;
+		}
+		z->bad += !same_bytes(z->want, z->want_len, got, len);
+		free(got);
+	}
+	return NULL;
+}
+
+/* Another thread serializes the view while this one keeps applying (TSan, ASan). */
+TEST(view_serialized_on_another_thread_during_applies)
+{
+	struct kv_state *s = kv_state_new(NULL);
+	struct serializer z = { .rounds = 20 };
+	uint8_t *want;
+	size_t want_len;
+	pthread_t th;
+
+	ASSERT_NE(NULL, s);
+	fill(s, 1, 500, "frozen");
+	ASSERT_EQ(0, kv_state_snapshot(s, &want, &want_len));
+	z.want = want;
+	z.want_len = want_len;
+	z.v = kv_state_freeze(s);
+	ASSERT_NE(NULL, z.v);
+	ASSERT_EQ(0, pthread_create(&th, NULL, serialize_repeatedly, &z));
+	for (int round = 0; round < 20; round++)
+		fill(s, 2 + (uint64_t)round, 500, round & 1 ? "odd" : "even");
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, z.bad);
+	kv_state_thaw(s, z.v);
+	EXPECT_TRUE(value_is(s, "k499", "odd-499"));
+	free(want);
+	kv_state_free(s);
+}
+
 /* ---- clusters under raft_fixture ---------------------------------------- */
 
 #define N 5
 
 struct cluster {
 	struct raft_fixture f;
-	struct raft_fsm fsm[N];
+	struct kv_fsm fsm[N];
 	struct kv_state *state[N];
 	unsigned int n;
 };
 
-static void cluster_start(struct __test_metadata *_metadata, struct cluster *c, unsigned int n,
-			  unsigned int snapshot_threshold)
+/*
+ * @async: snapshots through snapshot_async, which raft_fixture runs as
+ * "work" completing a few simulated milliseconds later while the loop
+ * applies on; enabled after raft_init() (see kv_fsm_set_async()).
+ */
+static void cluster_start_with(struct __test_metadata *_metadata, struct cluster *c, unsigned int n,
+			       unsigned int snapshot_threshold, bool async)
 {
 	struct raft_configuration conf;
 
@@ -227,8 +352,9 @@ static void cluster_start(struct __test_metadata *_metadata, struct cluster *c, 
 	for (unsigned int i = 0; i < n; i++) {
 		c->state[i] = kv_state_new(NULL);
 		ASSERT_NE(NULL, c->state[i]);
-		kv_fsm_init(&c->fsm[i], c->state[i]);
-		ASSERT_EQ(0, raft_fixture_grow(&c->f, &c->fsm[i]));
+		kv_fsm_init(&c->fsm[i], c->state[i], false);
+		ASSERT_EQ(0, raft_fixture_grow(&c->f, &c->fsm[i].fsm));
+		kv_fsm_set_async(&c->fsm[i], async);
 		if (snapshot_threshold) {
 			raft_set_snapshot_threshold(raft_fixture_get(&c->f, i), snapshot_threshold);
 			raft_set_snapshot_trailing(raft_fixture_get(&c->f, i), 2);
@@ -242,11 +368,19 @@ static void cluster_start(struct __test_metadata *_metadata, struct cluster *c, 
 	ASSERT_TRUE(raft_fixture_step_until_has_leader(&c->f, 10000));
 }
 
+static void cluster_start(struct __test_metadata *_metadata, struct cluster *c, unsigned int n,
+			  unsigned int snapshot_threshold)
+{
+	cluster_start_with(_metadata, c, n, snapshot_threshold, false);
+}
+
 static void cluster_stop(struct cluster *c)
 {
 	raft_fixture_close(&c->f);
-	for (unsigned int i = 0; i < c->n; i++)
+	for (unsigned int i = 0; i < c->n; i++) {
+		kv_fsm_close(&c->fsm[i]);
 		kv_state_free(c->state[i]);
+	}
 }
 
 struct pending {
@@ -413,6 +547,46 @@ TEST(snapshots_compact_and_a_lagging_node_catches_up_by_install)
 	ASSERT_TRUE(raft_fixture_step_until(&c.f, converged, &c, 30000));
 	EXPECT_EQ(10, kv_state_count(c.state[lag], KV_TABLE_KV));
 	EXPECT_TRUE(digests_equal(&c, c.n));
+	cluster_stop(&c);
+}
+
+/*
+ * Asynchronous snapshots: writes go on while one is serialized, the
+ * snapshot a lagging node installs holds exactly the entries up to its
+ * index (the node then converges to the same digest).  raft_fixture runs
+ * the snapshot_async work 200 simulated ms after it is queued.
+ */
+TEST(async_snapshots_compact_while_writes_continue_and_install)
+{
+	struct cluster c;
+	struct pending p;
+	unsigned int lag, l;
+	uint64_t made = 0, overlapped = 0;
+	char key[16], val[16];
+
+	cluster_start_with(_metadata, &c, 3, 16, true);
+	lag = (raft_fixture_leader_index(&c.f) + 1) % 3;
+	raft_fixture_kill(&c.f, lag);
+	for (int i = 1; i <= 200; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 13);
+		snprintf(val, sizeof(val), "v%d", i);
+		ASSERT_EQ(0, propose(&c, &p, 3, (uint64_t)i, key, val));
+		ASSERT_TRUE(raft_fixture_step_until(&c.f, all_done, &p, 5000));
+		ASSERT_EQ(KV_DONE, p.res.outcome);
+	}
+	l = raft_fixture_leader_index(&c.f);
+	for (unsigned int i = 0; i < c.n; i++) {
+		made += c.fsm[i].async_snapshots;
+		overlapped += c.fsm[i].overlapped;
+	}
+	EXPECT_LE(4, c.fsm[l].async_snapshots);
+	EXPECT_LT(0, overlapped); /* commands applied while a view was out */
+	raft_fixture_revive(&c.f, lag);
+	ASSERT_TRUE(raft_fixture_step_until(&c.f, converged, &c, 30000));
+	EXPECT_EQ(13, kv_state_count(c.state[lag], KV_TABLE_KV));
+	EXPECT_TRUE(value_is(c.state[lag], "k5", "v200"));
+	EXPECT_TRUE(digests_equal(&c, c.n));
+	EXPECT_LT(0, made);
 	cluster_stop(&c);
 }
 
