@@ -21,13 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <time.h> /* nanosleep */
 
 #include <cell/rpc.h>
 #include <cell/wire.h>
 
 #include "cell.h"
-#include "jsonout.h"
+#include "logs_fmt.h"
 #include "nucleus.cell.h"
 
 #define LOGS_TIMEOUT_MS 2000
@@ -61,54 +61,6 @@ static int logs_usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-static const char *stream_name(uint8_t stream)
-{
-	return stream == 2 ? "stderr" : "stdout";
-}
-
-static void put_time(char *buf, size_t cap, uint64_t ns)
-{
-	time_t s = (time_t)(ns / 1000000000u);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&s, &tm);
-	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, cap - n, ".%06uZ", (unsigned int)(ns % 1000000000u / 1000u));
-}
-
-static void print_text(const struct nucleus_log_record *r, const char *line, uint32_t len)
-{
-	char when[48];
-
-	put_time(when, sizeof(when), r->time_ns);
-	printf("%s %s%s ", when, stream_name(r->stream), r->flags & 1 ? "+" : "");
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			printf("\\x%02x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('\n');
-}
-
-static void print_json(const struct nucleus_log_record *r, const char *line, uint32_t len)
-{
-	char when[48];
-
-	put_time(when, sizeof(when), r->time_ns);
-	printf("{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64, r->seq, when,
-	       r->time_ns);
-	printf(",\"stream\":\"%s\",\"pid\":%d,\"instance\":%u", stream_name(r->stream), r->pid,
-	       r->instance);
-	printf(",\"split\":%s,\"eol\":%s,\"line\":", r->flags & 1 ? "true" : "false",
-	       r->flags & 3 ? "false" : "true");
-	json_put_string(stdout, line, len);
-	puts("}");
-}
-
 /* Print one answer.  Return: true when there is more to ask for now. */
 static bool print_batch(struct follow *f, const struct nucleus_log_batch *b)
 {
@@ -131,20 +83,13 @@ static bool print_batch(struct follow *f, const struct nucleus_log_batch *b)
 	}
 	recs = nucleus_log_batch_records(b, &count);
 	for (uint32_t i = 0; i < count; i++) {
-		const char *line;
-		uint32_t len;
-
 		if (!f->follow && recs[i].seq >= f->end)
 			return false;
 		if (f->cursor && recs[i].seq > f->cursor + 1)
 			fprintf(stderr,
 				"cell logs: %s: %" PRIu64 " records lost: the ring wrapped\n",
 				f->name, recs[i].seq - f->cursor - 1);
-		line = (const char *)nucleus_log_record_line_at(b, &recs[i], &len);
-		if (f->json)
-			print_json(&recs[i], line, len);
-		else
-			print_text(&recs[i], line, len);
+		cell_logs_print(stdout, f->json, b, &recs[i]);
 		f->cursor = recs[i].seq;
 	}
 	f->told_dropped = true;
