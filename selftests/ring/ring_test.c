@@ -1057,8 +1057,13 @@ TEST_F(ring, read_wait_times_out)
 	       (unsigned long long)dt / 1000, a.calls, (unsigned long long)a.max_gap / 1000);
 	ASSERT_LE(120 * CELL_NSEC_PER_MSEC, dt);
 	ASSERT_GT(120 * CELL_NSEC_PER_MSEC + TOLERANCE_NS, dt);
-	/* Slices of 20 ms: at least 120/20 - 1 checks, none more than a slice apart. */
-	ASSERT_LE(5, a.calls);
+	/*
+	 * Slices of 20 ms: the wait was sliced (at least two checks), and no two
+	 * checks were more than a slice (plus scheduling delay) apart.  The count
+	 * itself is not asserted: one late wakeup under load merges slices (4
+	 * checks in 121 ms, a 44 ms gap, in a loaded CI run).
+	 */
+	ASSERT_LE(2, a.calls);
 	ASSERT_GT(CELL_RING_WAIT_SLICE_NS + TOLERANCE_NS, a.max_gap);
 	ASSERT_EQ(0, cons_page(self->m)->waiting);
 	/* A deadline already past: no wait at all. */
