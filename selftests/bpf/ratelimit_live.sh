@@ -50,6 +50,16 @@ cleanup() {
 command -v ip >/dev/null || skip "no iproute2 (tools/deps.sh bpf)"
 command -v nsenter >/dev/null || skip "no nsenter (util-linux)"
 [ -x "$tool" ] && [ -x "$traffic" ] || skip "tool or traffic helper not built"
+# The maps are pinned so that the stats commands run outside R find them.
+# Where /sys/fs/bpf is not a mounted bpffs (so on a fresh machine here), the
+# test mounts its own in a private mount namespace and runs in that.
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	[ -z "${CRL_PRIVATE_BPFFS-}" ] || skip "no bpffs at /sys/fs/bpf, and mounting one failed"
+	command -v unshare >/dev/null || skip "no bpffs at /sys/fs/bpf, and no unshare (util-linux)"
+	# shellcheck disable=SC2016 # for the inner sh
+	CRL_PRIVATE_BPFFS=1 exec unshare -m --propagation private \
+		sh -c 'mount -t bpf cell-ratelimit-test /sys/fs/bpf; exec "$0" "$@"' "$0" "$@"
+fi
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 ip netns add $R && ip netns add $A && ip netns add $B || skip "cannot create network namespaces"
