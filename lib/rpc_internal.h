@@ -94,6 +94,8 @@ ssize_t cell_ux_recv(int fd, void *buf, size_t cap, int *fds, int max_fds, int *
 int cell_ux_wait_readable(int fd, uint64_t deadline);
 /* Credentials of the peer of a connected socket. */
 int cell_ux_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/* A pidfd (close-on-exec) of the peer that connected (SO_PEERPIDFD), or -1 (kernel < 6.5). */
+int cell_ux_peerpidfd(int fd);
 
 /* ---- attachments (attachment.c) --------------------------------------- */
 

@@ -77,6 +77,8 @@ struct conn {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	int pidfd;	 /* of the process that connected (SO_PEERPIDFD), or -1 */
+	uint64_t serial; /* this server's connection number, from 1, never reused */
 	uint32_t cancelled[CANCEL_MEMORY];
 	unsigned int ncancelled;
 	struct conn *prev, *next;
@@ -106,6 +108,7 @@ struct cell_server {
 	pthread_mutex_t lock; /* conns, nconns */
 	struct conn *conns;
 	unsigned int nconns;
+	uint64_t serials; /* connections accepted (under lock) */
 	uint64_t spin_ns;
 	struct cell_qs *quic; /* UDP listener (lib/quic/), or NULL */
 };
@@ -197,6 +200,8 @@ static void conn_free(struct conn *c)
 	free(c->scratch);
 	if (c->doorbell >= 0)
 		close(c->doorbell);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	close(c->epfd);
 	free(c);
 }
@@ -301,6 +306,7 @@ static void accept_one(struct cell_server *srv, int sock)
 	}
 	c->srv = srv;
 	c->doorbell = -1;
+	c->pidfd = -1;
 	c->ch.queue_mode = true; /* a reply never waits for a slow client */
 	c->ch.on_control = conn_on_control;
 	c->ch.control_ctx = c;
@@ -320,6 +326,7 @@ static void accept_one(struct cell_server *srv, int sock)
 		c->next->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	c->serial = ++srv->serials;
 	if (!srv->timer_armed)
 		srv->timer_armed = !arm_timer(srv, HANDSHAKE_NS);
 	pthread_mutex_unlock(&srv->lock);
@@ -457,6 +464,7 @@ static int handshake(struct conn *c)
 	err = cell_ux_peercred(c->ch.sock, &c->pid, &c->uid, &c->gid);
 	if (err)
 		return err;
+	c->pidfd = cell_ux_peerpidfd(c->ch.sock);
 	if (srv->o.authorize ? !srv->o.authorize(c->pid, c->uid, c->gid, srv->o.authorize_ctx)
 			     : (c->uid != geteuid() && c->uid != 0)) {
 		snprintf(detail, sizeof(detail), "uid %u may not connect", (unsigned int)c->uid);
@@ -750,6 +758,29 @@ static void span_leave(struct span_scope *sc, const struct cell_rx *rx, const ch
 	cell_span_record_raw(&sc->span);
 }
 
+/* The admission check (cell_server_opts.admit), then the handler. */
+static enum cell_status call(struct cell_server *srv, const struct cell_vesicle *v,
+			     struct cell_reply *reply)
+{
+	if (srv->o.admit) {
+		char why[DETAIL_MAX];
+		enum cell_status st;
+
+		why[0] = '\0';
+		st = srv->o.admit(v, why, sizeof(why), srv->o.admit_ctx);
+		if (st != CELL_STATUS_OK) {
+			if (reply && cell_reply_error(reply, st, why[0] ? why : NULL))
+				return CELL_STATUS_INTERNAL;
+			return st;
+		}
+	}
+	if (v->method >= CELL_METHOD_CONTROL_BASE)
+		return control_call(srv, v, reply);
+	if (v->method < srv->nhandlers && srv->handlers[v->method].fn)
+		return srv->handlers[v->method].fn(v, reply, srv->handlers[v->method].ctx);
+	return CELL_STATUS_UNKNOWN_METHOD;
+}
+
 /* Handle one request; <0 if the connection must go. */
 static int handle(struct conn *c, struct cell_rx *rx)
 {
@@ -769,6 +800,8 @@ static int handle(struct conn *c, struct cell_rx *rx)
 		.peer_pid = c->pid,
 		.peer_uid = c->uid,
 		.peer_gid = c->gid,
+		.peer_conn = c->serial,
+		.peer_pidfd = c->pidfd,
 	};
 	uint64_t t0 = srv->o.metrics ? cell_now_ns() : 0;
 	bool traced = rx->traced;
@@ -790,13 +823,7 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	}
 	if (traced)
 		span_enter(&sc, rx);
-	if (v.method >= CELL_METHOD_CONTROL_BASE)
-		st = control_call(srv, &v, oneway ? NULL : &reply);
-	else if (v.method < srv->nhandlers && srv->handlers[v.method].fn)
-		st = srv->handlers[v.method].fn(&v, oneway ? NULL : &reply,
-						srv->handlers[v.method].ctx);
-	else
-		st = CELL_STATUS_UNKNOWN_METHOD;
+	st = call(srv, &v, oneway ? NULL : &reply);
 	cell_chan_rx_done(&c->ch, rx);
 	if (!oneway && reply.state != REPLY_SENT)
 		answer_for(&reply, st);
@@ -819,13 +846,7 @@ enum cell_status cell_server_serve_remote(struct cell_server *srv, const struct 
 	uint64_t t0 = srv->o.metrics ? cell_now_ns() : 0;
 	enum cell_status st;
 
-	if (v->method >= CELL_METHOD_CONTROL_BASE)
-		st = control_call(srv, v, ops ? &reply : NULL);
-	else if (v->method < srv->nhandlers && srv->handlers[v->method].fn)
-		st = srv->handlers[v->method].fn(v, ops ? &reply : NULL,
-						 srv->handlers[v->method].ctx);
-	else
-		st = CELL_STATUS_UNKNOWN_METHOD;
+	st = call(srv, v, ops ? &reply : NULL);
 	if (ops && reply.state != REPLY_SENT)
 		answer_for(&reply, st);
 	if (srv->o.metrics)

@@ -227,6 +227,20 @@ ssize_t cell_ux_recv(int fd, void *buf, size_t cap, int *fds, int max_fds, int *
 	return n;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; the C library's headers may be older */
+#endif
+
+int cell_ux_peerpidfd(int fd)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) || len != sizeof(pidfd))
+		return -1;
+	return pidfd;
+}
+
 int cell_ux_peercred(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
 {
 	struct ucred cred;

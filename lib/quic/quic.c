@@ -1555,6 +1555,8 @@ static void serve_stream(struct cell_qs *qs, struct qstream *s)
 		.peer_pid = 0,
 		.peer_uid = (uid_t)-1,
 		.peer_gid = (gid_t)-1,
+		.peer_conn = 0,
+		.peer_pidfd = -1,
 	};
 	char detail[96];
 

@@ -908,6 +908,108 @@ TEST(silent_connections_are_dropped)
 	small_server_end(srv, t, dir);
 }
 
+/* What the admission check saw (cell_server_opts.admit), read once the calls returned. */
+static _Atomic uint64_t admit_conn[8];
+static _Atomic int admit_pid[8];
+static atomic_int admit_calls, admit_handled;
+
+/* The Pid: line of /proc/self/fdinfo/FD (a pidfd's process), or -1. */
+static int pidfd_pid(int fd)
+{
+	char path[64], line[128];
+	FILE *f;
+	int pid = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pid: %d", &pid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return pid;
+}
+
+/* Refuses 3-byte requests; records each call's connection and its pidfd's pid. */
+static enum cell_status admit_not_three(const struct cell_vesicle *v, char *why, size_t cap,
+					void *ctx)
+{
+	int i = atomic_fetch_add(&admit_calls, 1);
+
+	(void)ctx;
+	if (i < 8) {
+		admit_conn[i] = v->peer_conn;
+		admit_pid[i] = v->peer_pidfd >= 0 ? pidfd_pid(v->peer_pidfd) : -1;
+	}
+	if (v->method == M_ECHO && v->len == 3) {
+		snprintf(why, cap, "three bytes are not admitted");
+		return CELL_STATUS_PERMISSION_DENIED;
+	}
+	return CELL_STATUS_OK;
+}
+
+static enum cell_status counting_echo(const struct cell_vesicle *req, struct cell_reply *reply,
+				      void *ctx)
+{
+	atomic_fetch_add(&admit_handled, 1);
+	return echo(req, reply, ctx);
+}
+
+TEST(admit_refuses_before_the_handler_and_names_the_connection)
+{
+	struct cell_server_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.admit = admit_not_three,
+	};
+	struct cell_response resp = { 0 };
+	struct cell_client *a, *b;
+	struct cell_server *srv;
+	struct cell_call *call;
+	enum cell_status st;
+	char dir[64] = "/tmp/cell-admit-XXXXXX";
+	uint8_t buf[8] = { 1, 2, 3, 4 }, out[8];
+	uint32_t got;
+	void *req;
+	pthread_t t;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	o.runtime_dir = dir;
+	srv = cell_server_new("rpctest", &o);
+	ASSERT_NE(NULL, srv);
+	ASSERT_EQ(0, cell_server_handle(srv, M_ECHO, counting_echo, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, run_server, srv));
+	a = connect_to(dir, CELL_RING_BACKEND_MEMFD, 0);
+	b = connect_to(dir, CELL_RING_BACKEND_NONE, 0);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	/* 0: a's 4 bytes served, 1: a's 3 bytes refused, 2: b's 4 bytes served. */
+	EXPECT_EQ(CELL_STATUS_OK, cell_client_call(a, M_ECHO, buf, 4, out, sizeof(out), &got,
+						   cell_deadline_in_ms(5000)));
+	st = cell_call_begin(a, M_ECHO, 3, 0, cell_deadline_in_ms(5000), &call, &req);
+	ASSERT_EQ(CELL_STATUS_OK, st);
+	memcpy(req, buf, 3);
+	EXPECT_EQ(CELL_STATUS_PERMISSION_DENIED, cell_call_finish(call, 3, &resp));
+	EXPECT_EQ(strlen("three bytes are not admitted"), resp.detail_len);
+	EXPECT_EQ(0, memcmp(resp.detail, "three bytes are not admitted", resp.detail_len));
+	cell_call_end(call);
+	EXPECT_EQ(CELL_STATUS_OK, cell_client_call(b, M_ECHO, buf, 4, out, sizeof(out), &got,
+						   cell_deadline_in_ms(5000)));
+	EXPECT_EQ(3, atomic_load(&admit_calls));
+	EXPECT_EQ(2, atomic_load(&admit_handled)); /* the refused call never reached it */
+	EXPECT_NE(0, admit_conn[0]);
+	EXPECT_EQ(admit_conn[0], admit_conn[1]); /* one connection, one number */
+	EXPECT_NE(admit_conn[0], admit_conn[2]);
+	/* SO_PEERPIDFD (Linux 6.5): a pidfd of the connecting process, this one. */
+	if (admit_pid[0] == -1)
+		TH_LOG("no SO_PEERPIDFD on this kernel: peer_pidfd is -1");
+	else
+		EXPECT_EQ(getpid(), admit_pid[0]);
+	cell_client_free(a);
+	cell_client_free(b);
+	small_server_end(srv, t, dir);
+}
+
 /*
  * Correlation ids keep naming their slot once nslots * k passes 2^32:
  * with 100000 slots (not a power of two) slot 0 wraps after 42949 calls.

@@ -98,7 +98,7 @@ static bool low_port_in(const char *s, long lim)
 static void want_ports(const struct celld *d, struct need *n)
 {
 	long lim = sysctl_num("/proc/sys/net/ipv4/ip_unprivileged_port_start", 1024);
-	static const char *const keys[] = { "http",	     "cluster.address", "cluster.peers",
+	static const char *const keys[] = { "http", "cluster.address", "cluster.peers",
 					    "discovery.port", "discovery.ping_port" };
 	const char *axon = celld_option(d, "axon", "off");
 
@@ -172,9 +172,9 @@ static void describe(const struct need *n, uint64_t caps, char *buf, size_t cap,
 			continue;
 		name = cap_to_name(c);
 		len += (size_t)snprintf(buf + len, cap - len, "%s%s%s%s%s",
-					len ? (reasons ? ", " : ",") : "",
-					name ? name : "?", reasons ? " (" : "",
-					reasons ? n->why[c] : "", reasons ? ")" : "");
+					len ? (reasons ? ", " : ",") : "", name ? name : "?",
+					reasons ? " (" : "", reasons ? n->why[c] : "",
+					reasons ? ")" : "");
 		cap_free(name);
 	}
 	if (!buf[0])

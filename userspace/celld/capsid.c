@@ -417,7 +417,7 @@ static bool may_switch_uid(void)
 pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 {
 	struct argv v = { .n = 0 };
-	char fdstr[16], cg[4200] = "";
+	char fdstr[16], cg[4200] = "", nucleus_at[4200];
 	int sfd, err_pipe[2], rc;
 	uid_t uid = s->uid ? s->uid : 65534;
 	gid_t gid = s->gid ? s->gid : 65534;
@@ -462,6 +462,10 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 	for (int i = 0; i < CAPSID_MAX_PATHS && s->peer_sockets[i]; i++)
 		arg2(&v, "--ro-bind", s->peer_sockets[i], s->peer_sockets[i]);
 	arg2(&v, "--bind", s->socket_dir, s->socket_dir);
+	if (s->nucleus_socket) { /* where libcell looks for it: $CELL_RUNTIME_DIR/nucleus.sock */
+		snprintf(nucleus_at, sizeof(nucleus_at), "%s/nucleus.sock", s->socket_dir);
+		arg2(&v, "--ro-bind", s->nucleus_socket, nucleus_at);
+	}
 	arg2(&v, "--bind", s->data_dir, s->data_dir);
 	arg2(&v, "--chdir", s->data_dir, NULL);
 	arg2(&v, "--setenv", "CELL_RUNTIME_DIR", s->socket_dir);
@@ -523,6 +527,12 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 void capsid_reap(const struct capsid_spec *s, pid_t pid)
 {
 	char cg[4200];
+	struct stat st;
+
+	/* bwrap made an empty file to mount the nucleus socket on: not a socket of the cell's. */
+	snprintf(cg, sizeof(cg), "%s/nucleus.sock", s->socket_dir ? s->socket_dir : "");
+	if (s->nucleus_socket && !lstat(cg, &st) && S_ISREG(st.st_mode) && st.st_size == 0)
+		unlink(cg);
 
 	if (!s->cgroup_parent)
 		return;

@@ -23,6 +23,8 @@ struct capsid_spec {
 	const char *data_dir;	/* writable inside: its own data; the working directory */
 	const char *ro_paths[CAPSID_MAX_PATHS]; /* also visible, read-only (its binary's tree) */
 	const char *peer_sockets[CAPSID_MAX_PATHS]; /* sockets of the cells it may call */
+	/* celld's nucleus socket, bound at socket_dir/nucleus.sock (read-only), or NULL */
+	const char *nucleus_socket;
 	bool share_net; /* keep the host's network (else only loopback of its own) */
 	uid_t uid;	/* runs as (when celld is root); 0: 65534 */
 	gid_t gid;

@@ -18,6 +18,7 @@
 
 #include <cell/rpc.h>
 
+#include "access.h"
 #include "celld.h"
 #include "nucleus.cell.h"
 #include "probe.h"
@@ -169,6 +170,8 @@ struct selection {
 	size_t n, cap;
 	uint64_t bytes; /* upper bound of the response */
 	int err;
+	const struct cell_vesicle *caller; /* a sandboxed cell sees only its peers (access.c) */
+	const struct celld *d;
 };
 
 static uint64_t info_bytes(const struct celld_entry *e)
@@ -189,6 +192,8 @@ static void select_one(const struct celld_entry *e, void *ctx)
 	bool local = !e->node[0];
 
 	if (s->err || (s->name[0] && strcmp(s->name, e->name)))
+		return;
+	if (!celld_access_may_see(s->d, s->caller, e->name))
 		return;
 	if ((s->flags & 1) && !(s->flags & 2) && !local)
 		return;
@@ -235,7 +240,7 @@ static enum cell_status on_list(const struct cell_vesicle *v, struct cell_reply 
 {
 	struct celld *d = ctx;
 	const struct nucleus_query *q = v->data;
-	struct selection s = { .bytes = NUCLEUS_CELL_LIST_SIZE + 8 };
+	struct selection s = { .bytes = NUCLEUS_CELL_LIST_SIZE + 8, .caller = v, .d = d };
 	struct nucleus_cell_list *list;
 	struct nucleus_cell_info *cells;
 	struct cellc_builder b;
@@ -261,7 +266,8 @@ static enum cell_status on_list(const struct cell_vesicle *v, struct cell_reply 
 		free(s.items);
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
 	}
-	list->total = (uint32_t)celld_registry_count(d->registry);
+	list->total = celld_access_sandboxed(d, v) ? (uint32_t)s.n
+						: (uint32_t)celld_registry_count(d->registry);
 	cells = nucleus_cell_list_alloc_cells(&b, list, (uint32_t)s.n);
 	for (size_t i = 0; cells && i < s.n; i++)
 		put_info(&b, &cells[i], s.items[i]);
@@ -337,6 +343,8 @@ int celld_nucleus_start(struct celld *d)
 
 	opts.runtime_dir = d->cfg.runtime_dir;
 	opts.authorize = authorize_all;
+	opts.admit = celld_access_admit; /* per call: sandboxed cells' rights, rate limits */
+	opts.admit_ctx = d;
 	opts.backend = CELL_RING_BACKEND_NONE; /* short calls: the socket is enough */
 	opts.max_connections = 4096;
 	if (d->cfg.listen_fd > 0)

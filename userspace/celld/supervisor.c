@@ -16,6 +16,8 @@
  *   net=1                      the host's network
  *   memory_max=BYTES pids_max=N
  *   log_size=BYTES|Nk|NM       its log ring (logs.c; default 256k)
+ *   nucleus=0|1 grant=METHOD,... nucleus_rate=N nucleus_burst=N
+ *                              its rights on the nucleus (access.c)
  *
  * A cell's socket directory is RUNTIME_DIR/capsid/NAME, its data directory
  * STATE_DIR/capsid/NAME.  Exits are seen through a pidfd on the loop.
@@ -36,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "celld.h"
 
 #ifdef CELLD_HAVE_CAPSID
@@ -77,10 +80,24 @@ struct sup_cell {
 	struct celld_cell_log *log; /* NULL: its output goes to celld's stderr */
 	uv_poll_t poll;
 	uv_timer_t timer;
+	struct celld_access_conf access; /* its rights on the nucleus (access.c) */
 };
 
 static struct sup_cell *cells[MAX_CELLS];
 static int ncells;
+static char nucleus_sock[4200]; /* given to each cell (nucleus=1) */
+
+struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
+					      const char *const **peers)
+{
+	for (int i = 0; pid > 0 && i < ncells; i++)
+		if (cells[i]->pid == pid) {
+			*name = cells[i]->name;
+			*peers = cells[i]->spec.peer_sockets;
+			return &cells[i]->access;
+		}
+	return NULL;
+}
 
 static uint64_t now_ms(void)
 {
@@ -114,13 +131,14 @@ static bool parse(struct sup_cell *c, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char buf[1100];
-	int nro = 0, npeer = 0, npaths = 0;
+	int nro = 0, npeer = 0, npaths = 0, acc;
 	bool bad = false;
 
 	if (!f) {
 		celld_log("capsid: %s: %s", path, strerror(errno));
 		return false;
 	}
+	celld_access_conf_init(&c->access);
 	c->restart = RESTART_ON_FAILURE;
 	c->max_restarts = 5;
 	c->window_s = 60;
@@ -191,6 +209,8 @@ static bool parse(struct sup_cell *c, const char *path)
 				c->spec.ro_paths[nro++] = c->paths[npaths++];
 			else
 				c->spec.peer_sockets[npeer++] = c->paths[npaths++];
+		} else if ((acc = celld_access_conf_key(&c->access, path, buf, v)) != 0) {
+			bad |= acc < 0; /* nucleus=, grant=, nucleus_rate=, nucleus_burst= */
 		} else {
 			celld_log("capsid: %s: unknown key %s", path, buf);
 			bad = true;
@@ -385,6 +405,7 @@ int celld_capsid_start(struct celld *d)
 					  top, (st.st_mode & 07777) | 0011);
 		}
 	}
+	snprintf(nucleus_sock, sizeof(nucleus_sock), "%s/nucleus.sock", d->cfg.runtime_dir);
 	n = scandir(dir, &ents, NULL, by_name);
 	if (n < 0) {
 		celld_log("capsid: %s: %s", dir, strerror(errno));
@@ -423,6 +444,7 @@ int celld_capsid_start(struct celld *d)
 		c->spec.argv = c->argv;
 		c->spec.socket_dir = c->sock_dir;
 		c->spec.data_dir = c->data_dir;
+		c->spec.nucleus_socket = c->access.nucleus ? nucleus_sock : NULL;
 		c->window_start = now_ms();
 		uv_timer_init(d->loop, &c->timer);
 		c->timer.data = c;
@@ -461,6 +483,15 @@ void celld_capsid_stop(struct celld *d)
 }
 
 #else /* !CELLD_HAVE_CAPSID */
+
+struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
+					      const char *const **peers)
+{
+	(void)pid;
+	(void)name;
+	(void)peers;
+	return NULL;
+}
 
 int celld_capsid_start(struct celld *d)
 {

@@ -134,6 +134,19 @@ struct cell_vesicle {
 	pid_t peer_pid;	      /* the client's credentials (SO_PEERCRED) */
 	uid_t peer_uid;
 	gid_t peer_gid;
+	/*
+	 * The connection the call came on: its number on this server (from
+	 * 1, never reused, so a cache keyed on it cannot mistake a new peer
+	 * for an old one), 0 if the call did not come over a local
+	 * connection; and a pidfd of the process that connected
+	 * (SO_PEERPIDFD, Linux 6.5), -1 if there is none.  pidfd_send_signal(
+	 * peer_pidfd, 0) fails once that process is gone, which tells a
+	 * recycled peer_pid from the peer.  Owned by the server: valid until
+	 * the handler returns, not to be closed.  Callers of
+	 * cell_server_serve_remote() set 0 and -1.
+	 */
+	uint64_t peer_conn;
+	int peer_pidfd;
 };
 
 /**
@@ -156,6 +169,19 @@ typedef enum cell_status (*cell_handler_fn)(const struct cell_vesicle *req,
 
 /* Decides whether a peer may connect (after the fingerprint matched). */
 typedef int (*cell_authorize_fn)(pid_t pid, uid_t uid, gid_t gid, void *ctx);
+
+/**
+ * typedef cell_admit_fn - decides whether a call may be served, before its
+ * handler (and before the server's own control methods: PING, SCHEMA, ...).
+ * @req: the call, its payload not validated yet (an admission check that
+ *	 reads it validates it itself; the handler validates it again).
+ * @why: a detail for the refusal, NUL-terminated, at most @cap bytes.
+ *
+ * Return: CELL_STATUS_OK to serve it, else the status it is answered with
+ * (PERMISSION_DENIED, RESOURCE_EXHAUSTED, ...) and @why as the detail.
+ */
+typedef enum cell_status (*cell_admit_fn)(const struct cell_vesicle *req, char *why, size_t cap,
+					  void *ctx);
 
 struct cell_server_opts {
 	size_t sz; /* sizeof(struct cell_server_opts) */
@@ -198,6 +224,13 @@ struct cell_server_opts {
 	 * the socket file to whoever made it); on failure it stays the caller's.
 	 */
 	int listen_fd;
+	/*
+	 * If not NULL, asked about every call before it is served (per call,
+	 * unlike @authorize, which is asked once per connection): access
+	 * control and rate limits by caller.  On the thread serving the call.
+	 */
+	cell_admit_fn admit;
+	void *admit_ctx;
 };
 
 /**
