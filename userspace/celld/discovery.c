@@ -6,12 +6,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +26,6 @@
 #include "pheromone_check.h"
 
 #define KNOWN_MAX    1024
-#define RECENT	     3	/* latency filter: median of the last 3 samples */
 #define MEASURED     16 /* median of the last 16 samples: the "measured" RTT */
 #define SIGNED_BYTES offsetof(struct cell_pheromone, signature)
 #define EXPIRE_MS    250
@@ -62,9 +63,10 @@ struct peer {
 	char from[64];
 	struct vivaldi_coord coord;
 	uint64_t ping_nonce, ping_sent_ns;
-	uint64_t ping_floor; /* highest ping stamp accepted from this node */
-	uint32_t recent[RECENT], measured[MEASURED];
-	uint32_t nrecent, nsamples;
+	uint64_t ping_floor;	      /* highest ping stamp accepted from this node */
+	struct vivaldi_filter filter; /* what Vivaldi steps use */
+	uint32_t measured[MEASURED];
+	uint32_t nsamples;
 	struct cell_rec *cells; /* max_cells, allocated on first cell */
 	unsigned ncells;
 };
@@ -848,6 +850,16 @@ static uint32_t median(const uint32_t *v, uint32_t n)
 	return tmp[n / 2];
 }
 
+static uint32_t smallest(const uint32_t *v, uint32_t n)
+{
+	uint32_t m = n ? v[0] : 0;
+
+	for (uint32_t i = 1; i < n; i++)
+		if (v[i] < m)
+			m = v[i];
+	return m;
+}
+
 static int ping_drop(struct celld_discovery *disc, int why)
 {
 	disc->n.pings_bad++;
@@ -864,6 +876,30 @@ const char *celld_ping_drop_name(int drop)
 
 int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
 			       const struct sockaddr *from)
+{
+	return celld_discovery_ping_input_at(disc, buf, len, from, uv_hrtime());
+}
+
+/* A pong with the nonce outstanding: an RTT sample (arrived at @rx_ns) and a Vivaldi step. */
+static void pong_sample(struct celld_discovery *disc, struct peer *p,
+			const struct vivaldi_coord *other, uint64_t rx_ns)
+{
+	uint64_t ns = rx_ns > p->ping_sent_ns ? rx_ns - p->ping_sent_ns : 0;
+	uint32_t us = ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ns / 1000);
+
+	if (!us)
+		us = 1;
+	p->ping_nonce = 0;
+	disc->n.pongs_received++;
+	p->measured[p->nsamples % MEASURED] = us;
+	p->nsamples++;
+	p->coord = *other;
+	p->have_coord = true;
+	vivaldi_update(&disc->me, other, vivaldi_filter_push(&p->filter, us), randombytes_random());
+}
+
+int celld_discovery_ping_input_at(struct celld_discovery *disc, const void *buf, size_t len,
+				  const struct sockaddr *from, uint64_t rx_ns)
 {
 	const uint8_t *b = buf;
 	struct peer *p;
@@ -927,21 +963,7 @@ int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, si
 	}
 	if (!nonce || nonce != p->ping_nonce)
 		return ping_drop(disc, CELLD_PING_STALE);
-	{
-		uint64_t ns = uv_hrtime() - p->ping_sent_ns;
-		uint32_t us = (uint32_t)(ns / 1000 ? ns / 1000 : 1);
-
-		p->ping_nonce = 0;
-		disc->n.pongs_received++;
-		p->recent[p->nsamples % RECENT] = us;
-		p->measured[p->nsamples % MEASURED] = us;
-		p->nsamples++;
-		p->coord = other;
-		p->have_coord = true;
-		vivaldi_update(&disc->me, &other,
-			       median(p->recent, p->nsamples < RECENT ? p->nsamples : RECENT),
-			       randombytes_random());
-	}
+	pong_sample(disc, p, &other, rx_ns);
 	return 0;
 }
 
@@ -969,8 +991,9 @@ static void ping_one(struct celld_discovery *disc, struct peer *p)
 	base = stamp_ms(disc) << STAMP_SHIFT;
 	disc->ping_ctr = disc->ping_ctr + 1 > base ? disc->ping_ctr + 1 : base;
 	p->ping_nonce = disc->ping_ctr;
-	p->ping_sent_ns = uv_hrtime();
 	vping_build(disc, b, VPING_PING, p->ping_nonce);
+	/* after the signature: a sample holds the round trip, not our own work */
+	p->ping_sent_ns = uv_hrtime();
 	vping_send(disc, b, (const struct sockaddr *)&to);
 	disc->n.pings_sent++;
 }
@@ -1020,6 +1043,49 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(disc->rxbuf, sizeof(disc->rxbuf));
 }
 
+/*
+ * When the datagram just read arrived, by CLOCK_MONOTONIC (uv_hrtime): the
+ * kernel's receive stamp of the socket's last datagram (SIOCGSTAMPNS,
+ * CLOCK_REALTIME, turned into an age), so the time this loop waited for a
+ * CPU or for other work is not part of an RTT sample.  Now when there is no
+ * stamp (the kernel's answer for a datagram it did not stamp is its current
+ * time) or the clock stepped.
+ */
+static uint64_t rx_time(uv_udp_t *h)
+{
+	struct celld_discovery *disc;
+	uint64_t now = uv_hrtime();
+	struct timespec stamp, real;
+	int64_t age;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)h, &fd) || ioctl(fd, SIOCGSTAMPNS, &stamp) ||
+	    clock_gettime(CLOCK_REALTIME, &real))
+		return now;
+	age = (int64_t)(real.tv_sec - stamp.tv_sec) * 1000000000LL + (real.tv_nsec - stamp.tv_nsec);
+	if (age <= 0 || age > 10000000000LL || (uint64_t)age > now)
+		return now;
+	disc = h->data;
+	disc->n.ping_rx_wait_us += (uint64_t)age / 1000;
+	if ((uint64_t)age / 1000 > disc->n.ping_rx_wait_max_us)
+		disc->n.ping_rx_wait_max_us = (uint64_t)age / 1000;
+	return now - (uint64_t)age;
+}
+
+/*
+ * The kernel stamps a socket's datagrams once asked for a stamp: the first
+ * SIOCGSTAMPNS turns it on (and fails, nothing read yet).  No control
+ * messages are involved (libuv reads without a control buffer).
+ */
+static void stamps_on(uv_udp_t *u)
+{
+	struct timespec ts;
+	uv_os_fd_t fd;
+
+	if (!uv_fileno((uv_handle_t *)u, &fd))
+		(void)!ioctl(fd, SIOCGSTAMPNS, &ts);
+}
+
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
 		    unsigned flags)
 {
@@ -1032,7 +1098,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 	if (flags & UV_UDP_PARTIAL)
 		nread = (ssize_t)sizeof(disc->rxbuf) + 1; /* too long: refused by length */
 	if (h == &disc->ping || h == &disc->ping6) {
-		celld_discovery_ping_input(disc, buf->base, (size_t)nread, addr);
+		celld_discovery_ping_input_at(disc, buf->base, (size_t)nread, addr, rx_time(h));
 		return;
 	}
 	celld_discovery_input(disc, buf->base, (size_t)nread, addr, uv_now(disc->loop));
@@ -1217,6 +1283,7 @@ int celld_discovery_open(struct celld_discovery *disc, char *err, size_t cap)
 		if (rc)
 			return rc;
 		disc->open_ping = true;
+		stamps_on(&disc->ping);
 		uv_udp_recv_start(&disc->ping, on_alloc, on_recv);
 	}
 	if (cfg->ping_port && disc->open6) {
@@ -1231,6 +1298,7 @@ int celld_discovery_open(struct celld_discovery *disc, char *err, size_t cap)
 			err[0] = '\0';
 		} else {
 			disc->open_ping6 = true;
+			stamps_on(&disc->ping6);
 			uv_udp_recv_start(&disc->ping6, on_alloc, on_recv);
 		}
 	}
@@ -1403,6 +1471,7 @@ void celld_discovery_foreach_peer(struct celld_discovery *disc,
 		r.samples = p->nsamples;
 		r.measured_us =
 			median(p->measured, p->nsamples < MEASURED ? p->nsamples : MEASURED);
+		r.min_us = smallest(p->measured, p->nsamples < MEASURED ? p->nsamples : MEASURED);
 		fn(&r, ctx);
 	}
 }
@@ -1430,8 +1499,8 @@ void celld_discovery_get_counters(struct celld_discovery *disc,
 
 static void stats_peer(const struct celld_peer_rtt *p, void *ctx)
 {
-	fprintf(ctx, "peer %s %s %u %u %u\n", p->node, p->from[0] ? p->from : "-", p->est_us,
-		p->measured_us, p->samples);
+	fprintf(ctx, "peer %s %s %u %u %u %u\n", p->node, p->from[0] ? p->from : "-", p->est_us,
+		p->measured_us, p->samples, p->min_us);
 }
 
 int celld_discovery_write_stats(struct celld_discovery *disc, const char *path)
@@ -1457,6 +1526,8 @@ int celld_discovery_write_stats(struct celld_discovery *disc, const char *path)
 		(unsigned long long)n.expired, (unsigned long long)n.pings_sent,
 		(unsigned long long)n.pongs_received, (unsigned long long)n.pings_bad);
 	fprintf(f, "pings_answered %llu\n", (unsigned long long)n.pings_answered);
+	fprintf(f, "ping_rx_wait_us %llu\nping_rx_wait_max_us %llu\n",
+		(unsigned long long)n.ping_rx_wait_us, (unsigned long long)n.ping_rx_wait_max_us);
 	for (int i = 0; i < CELLD_NR_PING_DROPS; i++)
 		fprintf(f, "ping_bad_%s %llu\n", ping_drop_names[i],
 			(unsigned long long)n.ping_drop[i]);
@@ -1496,6 +1567,8 @@ void celld_discovery_foreach_counter(struct celld_discovery *disc,
 	fn("pings_answered", n.pings_answered, ctx);
 	fn("pongs_received", n.pongs_received, ctx);
 	fn("pings_bad", n.pings_bad, ctx);
+	fn("ping_rx_wait_us", n.ping_rx_wait_us, ctx);
+	fn("ping_rx_wait_max_us", n.ping_rx_wait_max_us, ctx);
 	for (int i = 0; i < CELLD_NR_PING_DROPS; i++) {
 		snprintf(name, sizeof(name), "ping_bad_%s", ping_drop_names[i]);
 		fn(name, n.ping_drop[i], ctx);
@@ -1522,9 +1595,12 @@ static void prom_peer(const struct celld_peer_rtt *p, void *ctx)
 		fprintf(f,
 			"celld_discovery_peer_rtt_seconds{node=\"%s\",kind=\"estimated\"} %.6f\n",
 			p->node, p->est_us / 1e6);
-	if (p->samples)
+	if (p->samples) {
 		fprintf(f, "celld_discovery_peer_rtt_seconds{node=\"%s\",kind=\"measured\"} %.6f\n",
 			p->node, p->measured_us / 1e6);
+		fprintf(f, "celld_discovery_peer_rtt_seconds{node=\"%s\",kind=\"minimum\"} %.6f\n",
+			p->node, p->min_us / 1e6);
+	}
 }
 
 static void prom_samples(const struct celld_peer_rtt *p, void *ctx)
@@ -1584,6 +1660,10 @@ void celld_discovery_prometheus(struct celld_discovery *disc, FILE *f)
 	for (int i = 0; i < CELLD_NR_PING_DROPS; i++)
 		fprintf(f, "celld_discovery_pings_dropped_total{reason=\"%s\"} %llu\n",
 			ping_drop_names[i], (unsigned long long)n.ping_drop[i]);
+	prom_family(f, "celld_discovery_ping_rx_wait_seconds_total", "counter",
+		    "Time datagrams of the ping port waited between the kernel's receive stamp "
+		    "and celld's read (not part of RTT samples).");
+	fprintf(f, "celld_discovery_ping_rx_wait_seconds_total %.6f\n", n.ping_rx_wait_us / 1e6);
 	prom_family(f, "celld_discovery_peers", "gauge", "Remote nodes in the peer table.");
 	prom_value(f, "celld_discovery_peers", n.peers);
 	prom_family(f, "celld_discovery_cells", "gauge", "Remote cells known.");
@@ -1592,8 +1672,8 @@ void celld_discovery_prometheus(struct celld_discovery *disc, FILE *f)
 		    "1 when the BPF pheromone filter is attached to every discovery socket.");
 	prom_value(f, "celld_discovery_bpf_attached", n.bpf ? 1 : 0);
 	prom_family(f, "celld_discovery_peer_rtt_seconds", "gauge",
-		    "Round trip to a remote node: Vivaldi estimate, and median of the last 16 "
-		    "pings.");
+		    "Round trip to a remote node: Vivaldi estimate, median and minimum of the "
+		    "last 16 pings.");
 	celld_discovery_foreach_peer(disc, prom_peer, f);
 	prom_family(f, "celld_discovery_peer_rtt_samples_total", "counter",
 		    "Pongs accepted from a remote node.");

@@ -114,8 +114,10 @@ struct celld_discovery_counters {
 	uint64_t pings_answered;		 /* pongs sent */
 	uint64_t ping_drop[CELLD_NR_PING_DROPS]; /* pings_bad by reason */
 	uint64_t bpf_drops;			 /* dropped in the kernel by the BPF filter (sum) */
-	bool bpf;				 /* BPF filter attached */
-	uint32_t peers, cells;			 /* now */
+	/* ping port datagrams: time from the kernel's receive stamp to our read */
+	uint64_t ping_rx_wait_us, ping_rx_wait_max_us;
+	bool bpf;	       /* BPF filter attached */
+	uint32_t peers, cells; /* now */
 };
 
 /* A cell another node announces. */
@@ -171,6 +173,13 @@ int celld_discovery_input(struct celld_discovery *disc, const void *buf, size_t 
  */
 int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, size_t len,
 			       const struct sockaddr *from);
+/*
+ * celld_discovery_ping_input_at() - the same for a datagram that arrived at
+ * @rx_ns (uv_hrtime() clock; the loop passes the kernel's receive stamp):
+ * a pong's RTT sample ends there, not when the loop got to it.
+ */
+int celld_discovery_ping_input_at(struct celld_discovery *disc, const void *buf, size_t len,
+				  const struct sockaddr *from, uint64_t rx_ns);
 
 /*
  * Test hook: pings and pongs go to @fn instead of the sockets (unit test,
@@ -245,6 +254,7 @@ struct celld_peer_rtt {
 	char node[CELLD_NODE_HEX];
 	char from[64];
 	uint32_t est_us, measured_us, samples;
+	uint32_t min_us; /* the smallest of the last 16 samples */
 };
 void celld_discovery_foreach_peer(struct celld_discovery *disc,
 				  void (*fn)(const struct celld_peer_rtt *p, void *ctx), void *ctx);

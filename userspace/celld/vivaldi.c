@@ -76,6 +76,19 @@ void vivaldi_update(struct vivaldi_coord *me, const struct vivaldi_coord *other,
 		me->h = VIVALDI_COORD_MAX;
 }
 
+uint32_t vivaldi_filter_push(struct vivaldi_filter *f, uint32_t rtt_us)
+{
+	uint32_t n, best = UINT32_MAX;
+
+	f->sample[f->n % VIVALDI_FILTER_SAMPLES] = rtt_us ? rtt_us : 1;
+	f->n++;
+	n = f->n < VIVALDI_FILTER_SAMPLES ? f->n : VIVALDI_FILTER_SAMPLES;
+	for (uint32_t i = 0; i < n; i++)
+		if (f->sample[i] < best)
+			best = f->sample[i];
+	return best;
+}
+
 void vivaldi_encode(const struct vivaldi_coord *c, int32_t out[4])
 {
 	for (int i = 0; i < VIVALDI_DIM; i++)

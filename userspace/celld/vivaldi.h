@@ -41,6 +41,26 @@ double vivaldi_distance(const struct vivaldi_coord *a, const struct vivaldi_coor
 void vivaldi_update(struct vivaldi_coord *me, const struct vivaldi_coord *other, double rtt_us,
 		    uint32_t rnd);
 
+/*
+ * The latency filter of one peer: the RTT a Vivaldi step uses is the
+ * minimum of the last VIVALDI_FILTER_SAMPLES samples.  Delay added by the
+ * hosts (a pong answered late because its celld waited for a CPU, a loop
+ * busy elsewhere) only ever lengthens a sample, so the smallest of a few is
+ * the best estimate of the path; a path that really got slower shows after
+ * VIVALDI_FILTER_SAMPLES samples.  (Serf keeps a median of 3, which lets a
+ * sample through when two of three were delayed: Documentation/discovery.rst
+ * has the figures.)
+ */
+#define VIVALDI_FILTER_SAMPLES 4
+
+struct vivaldi_filter {
+	uint32_t sample[VIVALDI_FILTER_SAMPLES]; /* us, a ring */
+	uint32_t n;				 /* samples pushed so far */
+};
+
+/* vivaldi_filter_push() - add @rtt_us; return the filtered RTT (us, >= 1). */
+uint32_t vivaldi_filter_push(struct vivaldi_filter *f, uint32_t rtt_us);
+
 /* To and from the datagram's __s32 vivaldi[4] (us * 16, host order). */
 void vivaldi_encode(const struct vivaldi_coord *c, int32_t out[4]);
 /* 0, or -1 when the values are not a coordinate (height < 0). */

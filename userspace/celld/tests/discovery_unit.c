@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include <sodium.h>
+#include <uv.h>
 
 #include "discovery.h"
 #include "identity.h"
@@ -334,6 +335,71 @@ static int cmp_d(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* Host delay: half the samples late by an exponential of mean @mean_frac x the RTT. */
+static double host_delayed(double rtt, double mean_frac)
+{
+	if (rand() % 2)
+		return rtt;
+	return rtt - mean_frac * rtt * log((rand() + 1.0) / (RAND_MAX + 2.0));
+}
+
+static void test_vivaldi_filter(const double *px, const double *py, const double *h)
+{
+	enum {
+		N = 20
+	};
+	static struct vivaldi_filter f[N][N];
+	struct vivaldi_coord filtered[N], raw[N];
+	struct vivaldi_filter one = { .n = 0 };
+	double errs_f[N * N], errs_r[N * N], rtt, s;
+	uint32_t r = 0;
+	int m = 0;
+
+	for (int i = 0; i < 4; i++)
+		r = vivaldi_filter_push(&one, i == 3 ? 10000 : 10000 + 5000 * (uint32_t)i);
+	ok(r == 10000, "latency filter: the smallest of the last 4 samples (%u)", r);
+	for (int i = 0; i < 3; i++)
+		r = vivaldi_filter_push(&one, 20000);
+	ok(r == 10000, "latency filter: 3 slower samples do not hide the fast one yet");
+	r = vivaldi_filter_push(&one, 20000);
+	ok(r == 20000, "latency filter: a path that got slower shows after 4 samples (%u)", r);
+	ok(vivaldi_filter_push(&one, 0) == 1, "latency filter: a 0 us sample counts as 1 us");
+
+	memset(f, 0, sizeof(f));
+	srand(11);
+	for (int i = 0; i < N; i++) {
+		vivaldi_init(&filtered[i]);
+		vivaldi_init(&raw[i]);
+	}
+	for (int round = 0; round < 300; round++) {
+		for (int i = 0; i < N; i++) {
+			int j = rand() % N;
+
+			if (j == i)
+				continue;
+			rtt = hypot(px[i] - px[j], py[i] - py[j]) + h[i] + h[j];
+			s = host_delayed(rtt, 0.5);
+			vivaldi_update(&filtered[i], &filtered[j],
+				       vivaldi_filter_push(&f[i][j], (uint32_t)s),
+				       (uint32_t)rand());
+			vivaldi_update(&raw[i], &raw[j], s, (uint32_t)rand());
+		}
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++) {
+			rtt = hypot(px[i] - px[j], py[i] - py[j]) + h[i] + h[j];
+			errs_f[m] = fabs(vivaldi_distance(&filtered[i], &filtered[j]) - rtt) / rtt;
+			errs_r[m++] = fabs(vivaldi_distance(&raw[i], &raw[j]) - rtt) / rtt;
+		}
+	qsort(errs_f, (size_t)m, sizeof(*errs_f), cmp_d);
+	qsort(errs_r, (size_t)m, sizeof(*errs_r), cmp_d);
+	printf("# vivaldi with host delay (half the samples late, mean 0.5 x RTT): median error "
+	       "%.3f filtered, %.3f unfiltered\n",
+	       errs_f[m / 2], errs_r[m / 2]);
+	ok(errs_f[m / 2] < 0.1, "Vivaldi through the latency filter ignores one-sided host delay "
+				"(median error < 0.1)");
+}
+
 static void test_vivaldi(void)
 {
 	enum {
@@ -368,6 +434,7 @@ static void test_vivaldi(void)
 	qsort(errs, (size_t)m, sizeof(*errs), cmp_d);
 	printf("# vivaldi simulation: median relative error %.3f after 300 rounds\n", errs[m / 2]);
 	ok(errs[m / 2] < 0.1, "Vivaldi embeds a plane with heights (median error < 0.1)");
+	test_vivaldi_filter(px, py, h);
 	{
 		int32_t enc[4];
 		struct vivaldi_coord d;
@@ -448,6 +515,21 @@ static uint64_t ping_drops(struct celld_discovery *d, int why)
 
 	celld_discovery_get_counters(d, &c);
 	return c.ping_drop[why];
+}
+
+struct one_peer {
+	char node[CELLD_NODE_HEX];
+	uint32_t measured_us, samples;
+};
+
+static void find_one_peer(const struct celld_peer_rtt *p, void *ctx)
+{
+	struct one_peer *o = ctx;
+
+	if (!strcmp(p->node, o->node)) {
+		o->measured_us = p->measured_us;
+		o->samples = p->samples;
+	}
 }
 
 static void test_pings(void)
@@ -556,6 +638,34 @@ static void test_pings(void)
 	ok(ta.to.ss_family == AF_INET &&
 		   ((struct sockaddr_in *)&ta.to)->sin_addr.s_addr == htonl(0x0a000002),
 	   "a peer heard on IPv4 too is pinged over IPv4");
+	/*
+	 * A sample ends when the pong arrived (the loop passes the kernel's
+	 * receive stamp), not when it was read: c pings a, a answers, and
+	 * c reads the pong 100 ms after its stamp.
+	 */
+	celld_discovery_build(c, "nucleus", 1, 0, &ph);
+	celld_discovery_input(a, &ph, sizeof(ph), (struct sockaddr *)&from4, 1002);
+	{
+		uint64_t t_before = uv_hrtime(), t_after, bound;
+		struct one_peer got = { .samples = 0 };
+		struct timespec wait = { .tv_nsec = 100000000 };
+
+		ok(celld_discovery_ping_peer(c, ia.pk) == 0 &&
+			   celld_discovery_ping_input(a, tc.buf, tc.len,
+						      (struct sockaddr *)&from4) == 0,
+		   "c pings a over IPv4, a answers");
+		t_after = uv_hrtime();
+		bound = (t_after - t_before) / 1000 + 1;
+		nanosleep(&wait, NULL);
+		memcpy(got.node, ia.hex, sizeof(got.node));
+		ok(celld_discovery_ping_input_at(c, ta.buf, ta.len, (struct sockaddr *)&from4,
+						 t_after) == 0,
+		   "c takes the pong read 100 ms after its stamp");
+		celld_discovery_foreach_peer(c, find_one_peer, &got);
+		ok(got.samples == 1 && got.measured_us <= bound && bound < 100000,
+		   "the sample ends at the stamp: %u us (<= %llu), not 100 ms more",
+		   got.measured_us, (unsigned long long)bound);
+	}
 	/* Cost of one signed exchange: sign ping, verify + sign pong, verify. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
