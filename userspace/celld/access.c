@@ -94,6 +94,15 @@ static const struct {
 	{ "kv", NUCLEUS_METHOD_KV },
 	{ "cluster", NUCLEUS_METHOD_CLUSTER },
 	{ "cluster_change", NUCLEUS_METHOD_CLUSTER_CHANGE },
+#ifdef NUCLEUS_METHOD_SPAWN
+	{ "spawn", NUCLEUS_METHOD_SPAWN },
+#endif
+#ifdef NUCLEUS_METHOD_STOP
+	{ "stop", NUCLEUS_METHOD_STOP },
+#endif
+#ifdef NUCLEUS_METHOD_LOGS
+	{ "logs", NUCLEUS_METHOD_LOGS },
+#endif
 };
 
 static const char *method_name(unsigned int m, char *buf, size_t cap)
