@@ -52,7 +52,8 @@ static void print_caps(const char *dir)
 			char *save = NULL;
 			int i = 0;
 
-			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			for (char *t = strtok_r(list, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save))
 				if (strspn(t, "abcdefghijklmnopqrstuvwxyz_0123456789") == strlen(t))
 					printf("%s\"%s\"", i++ ? "," : "", t);
 		}

@@ -430,7 +430,8 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 			     "capsid: a name, an absolute program path and both dirs are needed");
 	if (geteuid() == 0 && !may_switch_uid())
 		return failf(why, whylen, EPERM,
-			     "capsid %s: celld is root without cap_setuid, cap_setgid and cap_chown: "
+			     "capsid %s: celld is root without cap_setuid, cap_setgid and "
+			     "cap_chown: "
 			     "the cell would run as root; not started",
 			     s->name);
 	if (geteuid() == 0 && (chown(s->socket_dir, uid, gid) || chown(s->data_dir, uid, gid)))
@@ -553,9 +554,8 @@ bool capsid_available(char *why, size_t whylen)
 		dup2(null, 1);
 		dup2(null, 2);
 		/* As the cells will run: root's bwrap would need CAP_SYS_ADMIN, which celld drops. */
-		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
-		     setresuid(65534, 65534, 65534)))
+		if (geteuid() == 0 && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+				       setresuid(65534, 65534, 65534)))
 			_exit(126);
 		execlp(BWRAP, BWRAP, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent",
 		       "--cap-drop", "ALL", "--", "/bin/true", (char *)NULL);

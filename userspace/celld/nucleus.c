@@ -267,7 +267,7 @@ static enum cell_status on_list(const struct cell_vesicle *v, struct cell_reply 
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
 	}
 	list->total = celld_access_sandboxed(d, v) ? (uint32_t)s.n
-						: (uint32_t)celld_registry_count(d->registry);
+						   : (uint32_t)celld_registry_count(d->registry);
 	cells = nucleus_cell_list_alloc_cells(&b, list, (uint32_t)s.n);
 	for (size_t i = 0; cells && i < s.n; i++)
 		put_info(&b, &cells[i], s.items[i]);

@@ -149,7 +149,24 @@ check "handoff: a host caller's (uid 0) is still served" \
 sed 's/^/# handoff: /' "$data/handoff/handoff.out" "$RUN/host/handoff.out"
 check "the nucleus socket's mount point is removed with the cell" \
 	'wait_for test ! -e "$R/capsid/probe/nucleus.sock"'
-stop_all
 grep -E 'access|capsid (probe|flood)' "$log" | sed 's/^/# /'
+stop_all
+# Host callers are limited only when asked: one bucket per uid.
+start_cell friend
+start_celld -o nucleus.rate=20 -o nucleus.burst=5
+served=0 limited=0 t0=$(date +%s%N)
+for _ in $(seq 40); do
+	out=$("$BIN/userspace/celld/celld_enroll_tool" --lookup friend 2>&1)
+	case $out in
+	pid*) served=$((served + 1)) ;;
+	*"RESOURCE_EXHAUSTED: uid 0 is over the nucleus rate limit (20 calls/s, burst 5)"*) limited=$((limited + 1)) ;;
+	esac
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+h_max=$((5 + 20 * ms / 1000 + 2)) # tokens accrue only within the measured interval
+echo "# -o nucleus.rate=20 -o nucleus.burst=5: 40 host lookups in $ms ms: $served served (at most $h_max), $limited RESOURCE_EXHAUSTED"
+check "-o nucleus.rate limits a host uid: $served of 40 served, the rest RESOURCE_EXHAUSTED" \
+	'[ "$served" -ge 5 ] && [ "$served" -le "$h_max" ] && [ $((served + limited)) = 40 ]'
+stop_all
 echo "1..$n"
 exit "$fail"

@@ -27,8 +27,7 @@ static struct celld d;
 static struct celld_access_conf conf;
 static const char *const peers[] = { "/run/cell/friend.sock", NULL };
 
-struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
-					      const char *const **p)
+struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name, const char *const **p)
 {
 	if (pid != getpid())
 		return NULL;
@@ -50,11 +49,21 @@ void celld_log(const char *fmt, ...)
 }
 
 static const uint16_t methods[] = {
-	NUCLEUS_METHOD_ENROLL, NUCLEUS_METHOD_WITHDRAW, NUCLEUS_METHOD_LIST,
-	NUCLEUS_METHOD_LOOKUP, NUCLEUS_METHOD_SPANS,	NUCLEUS_METHOD_DISCOVERY,
-	NUCLEUS_METHOD_KV,     NUCLEUS_METHOD_CLUSTER,	NUCLEUS_METHOD_CLUSTER_CHANGE,
-	10,		       11,			12,
-	40,		       CELL_METHOD_PING,	CELL_METHOD_SCHEMA,
+	NUCLEUS_METHOD_ENROLL,
+	NUCLEUS_METHOD_WITHDRAW,
+	NUCLEUS_METHOD_LIST,
+	NUCLEUS_METHOD_LOOKUP,
+	NUCLEUS_METHOD_SPANS,
+	NUCLEUS_METHOD_DISCOVERY,
+	NUCLEUS_METHOD_KV,
+	NUCLEUS_METHOD_CLUSTER,
+	NUCLEUS_METHOD_CLUSTER_CHANGE,
+	10,
+	11,
+	12,
+	40,
+	CELL_METHOD_PING,
+	CELL_METHOD_SCHEMA,
 	CELL_METHOD_METRICS,
 };
 
