@@ -49,4 +49,8 @@ int cell_cmd_peers(int argc, char **argv);
 /* logs.c: cell logs NAME [-f] [-n N] [-j], a supervised cell's log ring. */
 int cell_cmd_logs(int argc, char **argv);
 
+/* spawn.c: cell spawn NAME ... -- BIN ARGS, cell stop NAME (celld's supervisor). */
+int cell_cmd_spawn(int argc, char **argv);
+int cell_cmd_stop(int argc, char **argv);
+
 #endif /* CELL_CMD_H */

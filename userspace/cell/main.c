@@ -36,6 +36,10 @@ static const struct cell_command commands[] = {
 	  "logs [-j] [-f] [-n N] NAME  what a supervised cell wrote to stdout and stderr" },
 	{ "peers", cell_cmd_peers,
 	  "peers [-j]                  LAN peers, their RTT, discovery counters" },
+	{ "spawn", cell_cmd_spawn,
+	  "spawn [-j] NAME [OPTIONS] -- BIN ARGS  start a cell in a capsid under celld" },
+	{ "stop", cell_cmd_stop,
+	  "stop [-j] NAME [--timeout MS] stop a supervised cell (SIGTERM, then SIGKILL)" },
 #endif
 };
 

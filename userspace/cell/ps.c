@@ -4,10 +4,12 @@
  * "list" method): local ones (registered or found in the runtime
  * directory) and, with discovery, those of other nodes on the LAN.
  *
- *   NAME  FINGERPRINT  PID  PATH  NODE  RTT_US  HEALTH
+ *   NAME  FINGERPRINT  PID  PATH  NODE  RTT_US  HEALTH  STATE  RESTARTS  UPTIME
  *
+ * STATE, RESTARTS and UPTIME are those of cells celld supervises (capsid:
+ * starting, ready, backoff, stopping, failed, stopped), "-" for others.
  * -j prints a JSON array of objects with the same fields and more (uid,
- * id, origin, endpoints).  Exit status: 0, 1 when celld cannot be asked
+ * id, origin, endpoints; state "" for a cell not supervised, uptime_ms).  Exit status: 0, 1 when celld cannot be asked
  * (not running: "is celld running?"), 2 for a usage error.
  */
 #include <getopt.h>
@@ -35,7 +37,24 @@ static const char *origin_name(uint8_t o)
 	       : o == 2 ? "scan"
 	       : o == 3 ? "lan"
 	       : o == 4 ? "can"
+	       : o == 5 ? "capsid"
 			: "unknown";
+}
+
+/* An uptime as 45s, 12m03s, 5h02m, 3d04h. */
+static const char *duration(uint64_t ms, char *buf, size_t cap)
+{
+	uint64_t s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, cap, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, cap, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, cap, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	return buf;
 }
 
 /* A span's text as a NUL-terminated copy in @buf (cut at @cap - 1 bytes). */
@@ -50,7 +69,7 @@ static const char *text(const char *s, uint32_t len, char *buf, size_t cap)
 
 static void print_row(const void *msg, const struct nucleus_cell_info *ci)
 {
-	char name[CELL_NAME_MAX + 1], path[256], node[96];
+	char name[CELL_NAME_MAX + 1], path[256], node[96], state[16], restarts[16], up[24];
 	uint32_t n;
 	const char *s;
 
@@ -60,9 +79,17 @@ static void print_row(const void *msg, const struct nucleus_cell_info *ci)
 	text(s, n, path, sizeof(path));
 	s = nucleus_cell_info_node_at(msg, ci, &n);
 	text(s, n, node, sizeof(node));
-	printf("%-20s 0x%016" PRIx64 " %7d  %-40s %-12s %7u  %s\n", name, ci->fingerprint,
-	       (int)ci->pid, path[0] ? path : "-", node[0] ? node : "local", ci->rtt_us,
-	       health_name(ci->health));
+	s = nucleus_cell_info_state_at(msg, ci, &n);
+	text(s, n, state, sizeof(state));
+	snprintf(restarts, sizeof(restarts), "%u", ci->restarts);
+	if (ci->uptime_ms)
+		duration(ci->uptime_ms, up, sizeof(up));
+	else
+		snprintf(up, sizeof(up), "-");
+	printf("%-20s 0x%016" PRIx64 " %7d  %-40s %-12s %7u  %-11s %-8s %8s %7s\n", name,
+	       ci->fingerprint, (int)ci->pid, path[0] ? path : "-", node[0] ? node : "local",
+	       ci->rtt_us, health_name(ci->health), state[0] ? state : "-",
+	       state[0] ? restarts : "-", state[0] ? up : "-");
 }
 
 static void print_json(const void *msg, const struct nucleus_cell_info *ci)
@@ -82,8 +109,13 @@ static void print_json(const void *msg, const struct nucleus_cell_info *ci)
 	fputs(",\"node\":", stdout);
 	s = nucleus_cell_info_node_at(msg, ci, &n);
 	json_put_string(stdout, s, n);
-	printf(",\"local\":%s,\"rtt_us\":%u,\"health\":\"%s\",\"origin\":\"%s\",\"endpoints\":[",
+	printf(",\"local\":%s,\"rtt_us\":%u,\"health\":\"%s\",\"origin\":\"%s\"",
 	       n ? "false" : "true", ci->rtt_us, health_name(ci->health), origin_name(ci->origin));
+	fputs(",\"state\":", stdout);
+	s = nucleus_cell_info_state_at(msg, ci, &n);
+	json_put_string(stdout, s, n);
+	printf(",\"restarts\":%u,\"uptime_ms\":%" PRIu64 ",\"endpoints\":[", ci->restarts,
+	       ci->uptime_ms);
 	ep = nucleus_cell_info_endpoints_at(msg, ci, &count);
 	for (uint32_t i = 0; i < count; i++) {
 		if (i)
@@ -146,8 +178,9 @@ static int list(const char *name, uint32_t flags, bool json)
 	if (json)
 		putchar('[');
 	else
-		printf("%-20s %-18s %7s  %-40s %-12s %7s  %s\n", "NAME", "FINGERPRINT", "PID",
-		       "PATH", "NODE", "RTT_US", "HEALTH");
+		printf("%-20s %-18s %7s  %-40s %-12s %7s  %-11s %-8s %8s %7s\n", "NAME",
+		       "FINGERPRINT", "PID", "PATH", "NODE", "RTT_US", "HEALTH", "STATE",
+		       "RESTARTS", "UPTIME");
 	for (uint32_t i = 0; i < count; i++) {
 		if (json) {
 			if (i)

@@ -11,7 +11,7 @@
  * it (celld_caps_need()).  Documentation/capsid.rst, "celld's capabilities".
  *
  * What needs what (checked on Linux 6.x):
- *   capsid.dir (sandboxed cells as uid 65534): CAP_SETUID and CAP_SETGID to
+ *   capsid.dir or capsid.spawn=1 (sandboxed cells as uid 65534): CAP_SETUID and CAP_SETGID to
  *     become it, CAP_CHOWN to give it its dirs, CAP_KILL to signal its
  *     processes, CAP_DAC_OVERRIDE to reach into its 0700 dirs (its socket,
  *     for the enroll check and probes).  bwrap itself runs unprivileged (a
@@ -136,7 +136,8 @@ static void needs_of(const struct celld *d, struct need *n)
 {
 	const char *disc = celld_option(d, "discovery", "auto");
 
-	if (celld_option(d, "capsid.dir", NULL)) {
+	if (celld_option(d, "capsid.dir", NULL) || /* and cells of `cell spawn` (supervisor.c) */
+	    !strcmp(celld_option(d, "capsid.spawn", "0"), "1")) {
 		static const cap_value_t capsid[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL,
 						      CAP_DAC_OVERRIDE };
 

@@ -180,6 +180,7 @@ static uint64_t info_bytes(const struct celld_entry *e)
 
 	if (e->path)
 		n += strlen(e->path);
+	n += 8 + strlen(celld_sup_state_name(e->sup_state));
 	n += cellc_span_max(e->nendpoints, NUCLEUS_ENDPOINT_SIZE);
 	for (uint32_t i = 0; i < e->nendpoints; i++)
 		n += strlen(e->endpoints[i]);
@@ -234,6 +235,11 @@ static void put_info(struct cellc_builder *b, struct nucleus_cell_info *info,
 	ep = nucleus_cell_info_alloc_endpoints(b, info, e->nendpoints);
 	for (uint32_t i = 0; ep && i < e->nendpoints; i++)
 		(void)nucleus_endpoint_set_uri_str(b, &ep[i], e->endpoints[i]);
+	/* A supervised cell's state (supervisor.c); "" for the others. */
+	(void)nucleus_cell_info_set_state_str(b, info, celld_sup_state_name(e->sup_state));
+	info->restarts = e->sup_restarts;
+	if (e->sup_started_ns)
+		info->uptime_ms = (cell_now_ns() - e->sup_started_ns) / 1000000;
 }
 
 static enum cell_status on_list(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)

@@ -301,6 +301,12 @@ static int check_owner(struct celld_registry *reg, struct rentry *old, const str
 {
 	if (!old || old->pub.node[0])
 		return 0;
+	if (old->pub.sup_state && !e->sup_state) {
+		if (old->pub.uid == e->uid)
+			return 0; /* the supervised cell enrolling itself: see keep_supervision() */
+		snprintf(err, cap, "cell name '%s' is a cell celld supervises", old->pub.name);
+		return -EADDRINUSE;
+	}
 	if (old->watch && watch_dead(old->watch)) {
 		entry_drop(reg, old);
 		return 0;
@@ -341,8 +347,8 @@ static int attach_watch(struct celld_registry *reg, struct rentry *e, char *err,
 	struct watch *w;
 	int rc = 0;
 
-	if (e->pub.node[0] || e->pub.pid <= 0)
-		return 0;
+	if (e->pub.node[0] || e->pub.pid <= 0 || e->pub.sup_state)
+		return 0; /* a supervised cell: the supervisor watches it */
 	w = watch_get(reg, e->pub.pid, &rc);
 	if (!w) {
 		snprintf(err, cap, "pid %d: %s", (int)e->pub.pid,
@@ -355,6 +361,23 @@ static int attach_watch(struct celld_registry *reg, struct rentry *e, char *err,
 		w->entries->wprev = e;
 	w->entries = e;
 	return 0;
+}
+
+/*
+ * A supervised cell that enrolls itself (libcell in the capsid: access.c
+ * lets a cell enroll its own name only) stays supervised: its entry keeps
+ * the supervisor's state and is not watched here.
+ */
+static void keep_supervision(const struct rentry *old, struct rentry *e)
+{
+	if (!old || !old->pub.sup_state || e->pub.sup_state)
+		return;
+	e->pub.sup_state = old->pub.sup_state;
+	e->pub.sup_restarts = old->pub.sup_restarts;
+	e->pub.sup_started_ns = old->pub.sup_started_ns;
+	e->pub.origin = old->pub.origin;
+	e->pub.health = old->pub.health;
+	e->pub.rtt_us = old->pub.rtt_us;
 }
 
 int celld_registry_add(struct celld_registry *reg, const struct celld_entry *src, char *err,
@@ -380,6 +403,7 @@ int celld_registry_add(struct celld_registry *reg, const struct celld_entry *src
 	}
 	e->hash = h;
 	e->pub.added_ns = cell_now_ns();
+	keep_supervision(old, e);
 	rc = attach_watch(reg, e, err, cap);
 	if (rc) {
 		entry_free(e);

@@ -31,7 +31,27 @@ enum celld_origin {
 	CELLD_ORIGIN_SCAN = 2,	     /* socket found in the runtime directory */
 	CELLD_ORIGIN_LAN = 3,	     /* discovery: another node announced it */
 	CELLD_ORIGIN_CAN = 4,	     /* can_bus.c: a CAN-FD node announced it */
+	CELLD_ORIGIN_CAPSID = 5,     /* supervisor.c: a cell celld started in a capsid */
 };
+
+/* The state of a supervised cell (supervisor.c, Documentation/capsid.rst). */
+enum celld_sup_state {
+	CELLD_SUP_NONE = 0, /* not supervised */
+	CELLD_SUP_STARTING, /* started, not yet answering PING */
+	CELLD_SUP_READY,
+	CELLD_SUP_BACKOFF,  /* exited, restarted after a delay */
+	CELLD_SUP_STOPPING, /* SIGTERM sent, SIGKILL at the deadline */
+	CELLD_SUP_FAILED,   /* exited for good: too many restarts, or a failure not restarted */
+	CELLD_SUP_STOPPED,  /* exited for good: stopped, or a success not restarted */
+};
+
+static inline const char *celld_sup_state_name(uint8_t s)
+{
+	static const char *const names[] = { "",	 "starting", "ready",  "backoff",
+					     "stopping", "failed",   "stopped" };
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
 
 enum celld_health {
 	CELLD_HEALTH_UNKNOWN = 0,
@@ -58,6 +78,17 @@ struct celld_entry {
 	uint8_t health;	   /* enum celld_health */
 	uint8_t origin;	   /* enum celld_origin */
 	uint64_t added_ns; /* CLOCK_MONOTONIC */
+	/*
+	 * Supervised cells only (origin CAPSID): enum celld_sup_state, the
+	 * restarts in the current window, the start of the current run
+	 * (CLOCK_MONOTONIC ns, 0 when not running).  The supervisor watches
+	 * such a cell's process, not the registry.  Only it, or the
+	 * cell enrolling itself (same uid; the entry then stays supervised),
+	 * may replace the entry.
+	 */
+	uint8_t sup_state;
+	uint32_t sup_restarts;
+	uint64_t sup_started_ns;
 };
 
 struct celld_registry;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * celld module "capsid": the supervisor.  With -o capsid.dir=DIR, celld
- * reads DIR/ *.conf (one cell each), starts every cell in a capsid
- * (capsid.c) and restarts it by its policy:
+ * celld module "capsid": the supervisor.  Cells come from -o capsid.dir=DIR
+ * (DIR/ *.conf, one cell each) and from `cell spawn` (the nucleus's spawn
+ * method: the same keys, as "KEY=VALUE" options).  Each runs in a capsid
+ * (capsid.c) and is kept by its policy:
  *
  *   name=NAME                  the cell (letters, digits, - _ .)
- *   exec=/abs/program ARG...   split on spaces
+ *   exec=/abs/program ARG...   split on spaces (spawn: the argv as given)
  *   restart=never|on-failure|always       (default on-failure)
  *   max_restarts=N window_s=S  more than N restarts within S seconds: failed
  *                              (default 5 in 60)
@@ -15,16 +16,31 @@
  *   ro=PATH  peer=SOCKET       visible read-only (repeatable, 16 each)
  *   net=1                      the host's network
  *   memory_max=BYTES pids_max=N
+ *   ready=ping|none            ready once it answers a Cell PING at
+ *                              SOCKET_DIR/NAME.sock (default), or at once
+ *   ready_timeout_ms=MS        not ready by then: stopped, and counted as a
+ *                              failure by the policy (default 10000)
+ *   stop_timeout_ms=MS         SIGTERM, then SIGKILL after MS (default 5000)
  *   log_size=BYTES|Nk|NM       its log ring (logs.c; default 256k)
  *   nucleus=0|1 grant=METHOD,... nucleus_rate=N nucleus_burst=N
  *                              its rights on the nucleus (access.c)
  *
+ * States, shown by `cell ps` through the cell's registry entry (origin
+ * CAPSID): starting -> ready; an exit -> backoff -> starting, or failed /
+ * stopped; stopping while a SIGTERM waits for the exit.
+ *
+ * Stopping (`cell stop`, celld's exit, a cell that never got ready):
+ * SIGTERM goes to the cell's program, which is bwrap's grandchild (bwrap,
+ * the PID namespace's init, the program); a SIGTERM to bwrap would kill
+ * the cell at once (--die-with-parent), and the namespace's init ignores
+ * it.  At the deadline SIGKILL goes to bwrap, whose death takes the whole
+ * namespace.
+ *
  * A cell's socket directory is RUNTIME_DIR/capsid/NAME, its data directory
  * STATE_DIR/capsid/NAME.  Exits are seen through a pidfd on the loop.
- * Each start, exit, restart and failure is a log line.  The cell's stdout
- * and stderr go to its log ring (`cell logs`).  Not built yet: `cell
- * spawn`, states in `cell ps`, graceful stop (celld's exit kills bwrap,
- * and --die-with-parent the cell).  Documentation/capsid.rst.
+ * The cell's stdout and stderr go to its log ring (`cell logs`).
+ * Readiness probes block the loop for at most PROBE_TIMEOUT_MS each (as
+ * scan.c's probes do).  Documentation/capsid.rst.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -38,53 +54,64 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cell/rpc.h>
+
 #include "access.h"
 #include "celld.h"
+#include "nucleus.cell.h"
 
 #ifdef CELLD_HAVE_CAPSID
 #include <sys/capability.h>
 
 #include "capsid.h"
-#include "logring.h"
+#include "capsid_conf.h"
 #include "logs.h"
+#include "probe.h"
 
-/* What starting cells as uid 65534 takes (caps.c keeps them for capsid.dir). */
+/* What starting cells as uid 65534 takes (caps.c keeps them for capsid.dir and capsid.spawn). */
 static const int capsid_caps[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL, CAP_DAC_OVERRIDE };
 
-#define MAX_CELLS 64
-#define MAX_ARGS  32
+#define MAX_CELLS	 64
+#define PROBE_EVERY_MS	 50
+#define PROBE_TIMEOUT_MS 250
+#define TERM_RETRY_MS	 10
 
-enum restart {
-	RESTART_NEVER,
-	RESTART_ON_FAILURE,
-	RESTART_ALWAYS
-};
+_Static_assert(CAPSID_CONF_MAX_PATHS == CAPSID_MAX_PATHS, "capsid_conf.h and capsid.h differ");
 
 struct sup_cell {
 	struct celld *d;
-	char name[64];
-	char line[1024]; /* exec=, split in place into argv */
-	char *argv[MAX_ARGS + 1];
-	char paths[2 * CAPSID_MAX_PATHS][512];
+	struct capsid_conf cf;
+	char *argv[CAPSID_CONF_MAX_ARGS + 1];
 	char sock_dir[4096], data_dir[4200];
 	struct capsid_spec spec;
-	enum restart restart;
-	unsigned int max_restarts, window_s, backoff_ms, backoff_max_ms;
+	uid_t owner;	       /* who asked for it; a conf file's: celld's uid */
+	uint8_t state;	       /* enum celld_sup_state */
+	bool stop_asked;       /* `cell stop` or celld's exit: not restarted */
+	bool not_ready;	       /* stopped for want of readiness: a failure */
+	bool unlisted;	       /* its registry entry was refused: said once */
+	bool killed;	       /* celld's exit: SIGKILL sent */
+	bool term_sent;	       /* this stop's SIGTERM reached the program */
 	unsigned int restarts; /* in the current window */
-	uint64_t window_start, started_at;
+	uint64_t window_start, started_at, deadline; /* now_ms() */
+	uint64_t started_ns;			     /* cell_now_ns(), for uptime */
 	unsigned int delay_ms;
-	pid_t pid;
+	unsigned int stop_ms; /* the SIGKILL deadline of this stop, after SIGTERM */
+	pid_t pid;	      /* bwrap; 0 when not running */
+	pid_t main_pid;	      /* the program (host pid), once seen */
+	uint64_t fingerprint;
+	uint32_t rtt_us; /* the readiness PING's */
+	char *schema;	 /* from the readiness probe */
 	int pidfd;
-	bool failed, polling;
-	uint32_t log_size;
+	uv_poll_t *poll;	    /* on the pidfd; freed by its close callback */
+	uv_timer_t timer;	    /* backoff, readiness probes, the SIGKILL deadline */
 	struct celld_cell_log *log; /* NULL: its output goes to celld's stderr */
-	uv_poll_t poll;
-	uv_timer_t timer;
-	struct celld_access_conf access; /* its rights on the nucleus (access.c) */
 };
 
 static struct sup_cell *cells[MAX_CELLS];
 static int ncells;
+static int available; /* capsid.spawn or capsid.dir, the capabilities, bwrap: asked once */
+static char unavailable_why[256];
+static bool dirs_prepared;
 static char nucleus_sock[4200]; /* given to each cell (nucleus=1) */
 
 struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
@@ -92,11 +119,21 @@ struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
 {
 	for (int i = 0; pid > 0 && i < ncells; i++)
 		if (cells[i]->pid == pid) {
-			*name = cells[i]->name;
+			*name = cells[i]->cf.name;
 			*peers = cells[i]->spec.peer_sockets;
-			return &cells[i]->access;
+			return &cells[i]->cf.access;
 		}
 	return NULL;
+}
+
+/* capsid_conf_extra_key: access.c's keys (nucleus=, grant=, nucleus_rate=, nucleus_burst=). */
+static int access_key(struct capsid_conf *cf, const char *where, const char *key, const char *value)
+{
+	if (!key) {
+		celld_access_conf_init(&cf->access);
+		return 0;
+	}
+	return celld_access_conf_key(&cf->access, where ? where : "cell spawn", key, value);
 }
 
 static uint64_t now_ms(void)
@@ -104,200 +141,299 @@ static uint64_t now_ms(void)
 	return uv_hrtime() / 1000000;
 }
 
-static bool valid_name(const char *s)
+/* Points @c->spec and @c->argv at @c->cf (after every copy of it). */
+static void bind_spec(struct sup_cell *c)
 {
-	if (!*s || strlen(s) >= 64)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
-			return false;
-	return true;
-}
+	struct capsid_conf *cf = &c->cf;
 
-static unsigned int number(const char *v, const char *file, const char *key, bool *bad)
-{
-	char *end;
-	unsigned long n = strtoul(v, &end, 10);
-
-	if (*v == '\0' || *end || n > 1000000000ul) {
-		celld_log("capsid: %s: %s=%s is not a number", file, key, v);
-		*bad = true;
-	}
-	return (unsigned int)n;
-}
-
-/* Parse @path into @c; false (logged) if it is not a valid cell. */
-static bool parse(struct sup_cell *c, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char buf[1100];
-	int nro = 0, npeer = 0, npaths = 0, acc;
-	bool bad = false;
-
-	if (!f) {
-		celld_log("capsid: %s: %s", path, strerror(errno));
-		return false;
-	}
-	celld_access_conf_init(&c->access);
-	c->restart = RESTART_ON_FAILURE;
-	c->max_restarts = 5;
-	c->window_s = 60;
-	c->backoff_ms = 100;
-	c->backoff_max_ms = 10000;
+	memset(&c->spec, 0, sizeof(c->spec));
+	for (unsigned int i = 0; i < cf->nargs; i++)
+		c->argv[i] = cf->args + cf->argoff[i];
+	c->argv[cf->nargs] = NULL;
+	for (unsigned int i = 0; i < cf->nro; i++)
+		c->spec.ro_paths[i] = cf->ro[i];
+	for (unsigned int i = 0; i < cf->npeer; i++)
+		c->spec.peer_sockets[i] = cf->peer[i];
+	c->spec.name = cf->name;
+	c->spec.argv = c->argv;
+	c->spec.socket_dir = c->sock_dir;
+	c->spec.data_dir = c->data_dir;
+	c->spec.share_net = cf->share_net;
+	c->spec.memory_max = cf->memory_max;
+	c->spec.pids_max = cf->pids_max;
+	c->spec.nucleus_socket = cf->access.nucleus ? nucleus_sock : NULL;
 	c->spec.stdout_fd = 2; /* celld's stderr (the journal), if it has no log ring */
 	c->spec.stderr_fd = 2;
-	while (fgets(buf, sizeof(buf), f)) {
-		char *eq, *v;
-
-		buf[strcspn(buf, "\n")] = '\0';
-		if (!buf[0] || buf[0] == '#')
-			continue;
-		eq = strchr(buf, '=');
-		if (!eq) {
-			celld_log("capsid: %s: not KEY=VALUE: %s", path, buf);
-			bad = true;
-			continue;
-		}
-		*eq = '\0';
-		v = eq + 1;
-		if (!strcmp(buf, "name")) {
-			snprintf(c->name, sizeof(c->name), "%s", v);
-		} else if (!strcmp(buf, "exec")) {
-			snprintf(c->line, sizeof(c->line), "%s", v);
-		} else if (!strcmp(buf, "restart")) {
-			if (!strcmp(v, "never"))
-				c->restart = RESTART_NEVER;
-			else if (!strcmp(v, "on-failure"))
-				c->restart = RESTART_ON_FAILURE;
-			else if (!strcmp(v, "always"))
-				c->restart = RESTART_ALWAYS;
-			else {
-				celld_log("capsid: %s: restart=%s (never, on-failure, always)",
-					  path, v);
-				bad = true;
-			}
-		} else if (!strcmp(buf, "max_restarts")) {
-			c->max_restarts = number(v, path, buf, &bad);
-		} else if (!strcmp(buf, "window_s")) {
-			c->window_s = number(v, path, buf, &bad);
-		} else if (!strcmp(buf, "backoff_ms")) {
-			c->backoff_ms = number(v, path, buf, &bad);
-		} else if (!strcmp(buf, "backoff_max_ms")) {
-			c->backoff_max_ms = number(v, path, buf, &bad);
-		} else if (!strcmp(buf, "memory_max")) {
-			c->spec.memory_max = number(v, path, buf, &bad);
-		} else if (!strcmp(buf, "pids_max")) {
-			c->spec.pids_max = number(v, path, buf, &bad);
-		} else if (!strcmp(buf, "log_size")) {
-			if (logring_parse_size(v, &c->log_size)) {
-				celld_log("capsid: %s: log_size=%s: a size from %uk to %uM", path,
-					  v, LOGRING_MIN_SIZE >> 10, LOGRING_MAX_SIZE >> 20);
-				bad = true;
-			}
-		} else if (!strcmp(buf, "net")) {
-			c->spec.share_net = !strcmp(v, "1");
-		} else if ((!strcmp(buf, "ro") && nro < CAPSID_MAX_PATHS) ||
-			   (!strcmp(buf, "peer") && npeer < CAPSID_MAX_PATHS)) {
-			if (v[0] != '/' || strlen(v) >= sizeof(c->paths[0])) {
-				celld_log("capsid: %s: %s=%s: an absolute path is needed", path,
-					  buf, v);
-				bad = true;
-				continue;
-			}
-			snprintf(c->paths[npaths], sizeof(c->paths[0]), "%s", v);
-			if (buf[0] == 'r')
-				c->spec.ro_paths[nro++] = c->paths[npaths++];
-			else
-				c->spec.peer_sockets[npeer++] = c->paths[npaths++];
-		} else if ((acc = celld_access_conf_key(&c->access, path, buf, v)) != 0) {
-			bad |= acc < 0; /* nucleus=, grant=, nucleus_rate=, nucleus_burst= */
-		} else {
-			celld_log("capsid: %s: unknown key %s", path, buf);
-			bad = true;
-		}
-	}
-	fclose(f);
-	if (!valid_name(c->name)) {
-		celld_log("capsid: %s: name= missing or not a cell name", path);
-		bad = true;
-	}
-	{
-		int n = 0;
-
-		for (char *tok = strtok(c->line, " "); tok && n < MAX_ARGS; tok = strtok(NULL, " "))
-			c->argv[n++] = tok;
-		c->argv[n] = NULL;
-		if (!n || c->argv[0][0] != '/') {
-			celld_log("capsid: %s: exec= needs an absolute program path", path);
-			bad = true;
-		}
-	}
-	if (!c->max_restarts && c->restart != RESTART_NEVER)
-		c->max_restarts = 1;
-	return !bad;
 }
+
+/* ---- the registry entry: what `cell ps` shows ------------------------ */
+
+static void publish(struct sup_cell *c)
+{
+	struct celld_entry e = { 0 };
+	char path[4200], err[256];
+	bool running = c->pid > 0;
+
+	snprintf(path, sizeof(path), "%s/%s.sock", c->sock_dir, c->cf.name);
+	snprintf(e.name, sizeof(e.name), "%s", c->cf.name);
+	e.path = path;
+	e.pid = running ? (c->main_pid > 0 ? c->main_pid : c->pid) : 0;
+	e.uid = geteuid() == 0 ? 65534 : geteuid(); /* the cell's uid (capsid.c) */
+	e.fingerprint = c->fingerprint;
+	e.rtt_us = c->rtt_us;
+	e.schema = c->schema;
+	e.origin = CELLD_ORIGIN_CAPSID;
+	e.health = c->state == CELLD_SUP_READY ? CELLD_HEALTH_OK : CELLD_HEALTH_UNKNOWN;
+	e.sup_state = c->state;
+	e.sup_restarts = c->restarts;
+	e.sup_started_ns = running ? c->started_ns : 0;
+	if (celld_registry_add(c->d->registry, &e, err, sizeof(err), NULL)) {
+		if (!c->unlisted)
+			celld_log("capsid %s: not listed in cell ps: %s", c->cf.name, err);
+		c->unlisted = true; /* said once */
+	}
+}
+
+static void set_state(struct sup_cell *c, enum celld_sup_state s)
+{
+	c->state = (uint8_t)s;
+	publish(c);
+}
+
+/* ---- signals ---------------------------------------------------------- */
+
+/* The first process whose parent is @parent (a /proc scan), or 0. */
+static pid_t child_of(pid_t parent)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (!dir)
+		return 0;
+	while (!found && (de = readdir(dir))) {
+		char path[300], buf[512], *close_paren;
+		int ppid = 0;
+		FILE *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		/* pid (comm) state ppid: comm may hold spaces and parentheses. */
+		if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) &&
+		    sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == parent)
+			found = (pid_t)atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* The cell's program: bwrap -> the namespace's init -> the program. */
+static pid_t find_main(struct sup_cell *c)
+{
+	pid_t init;
+
+	if (c->main_pid > 0 && !kill(c->main_pid, 0))
+		return c->main_pid;
+	init = child_of(c->pid);
+	c->main_pid = init > 0 ? child_of(init) : 0;
+	return c->main_pid;
+}
+
+/* SIGKILL to bwrap: the namespace goes with it. */
+static void kill_cell(struct sup_cell *c)
+{
+	if (c->pidfd >= 0 && !syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0))
+		return;
+	kill(c->pid, SIGKILL);
+}
+
+/*
+ * SIGTERM to the program.  Return: whether it was sent; not while bwrap
+ * is still setting the sandbox up (no program yet): the caller tries again
+ * until its deadline, then kills.
+ */
+static bool term_cell(struct sup_cell *c)
+{
+	pid_t main = find_main(c);
+
+	c->term_sent = main > 0 && !kill(main, SIGTERM);
+	return c->term_sent;
+}
+
+/* ---- the life of a cell ----------------------------------------------- */
 
 static void start(struct sup_cell *c);
+static void on_tick(uv_timer_t *t);
 
-static void on_timer(uv_timer_t *t)
+static void poll_closed(uv_handle_t *h)
 {
-	start(t->data);
+	free(h);
 }
 
-static void closed(uv_handle_t *h)
+static void begin_stop(struct sup_cell *c, unsigned int timeout_ms)
 {
-	(void)h;
+	set_state(c, CELLD_SUP_STOPPING);
+	c->stop_ms = timeout_ms;
+	c->deadline = now_ms() + timeout_ms;
+	if (term_cell(c))
+		uv_timer_start(&c->timer, on_tick, timeout_ms, 0);
+	else
+		uv_timer_start(&c->timer, on_tick, TERM_RETRY_MS, TERM_RETRY_MS);
 }
 
+/* The SIGKILL deadline's timer: a SIGTERM not sent yet is tried again first. */
+static void stop_tick(struct sup_cell *c)
+{
+	uint64_t now = now_ms();
+
+	if (!c->term_sent && now < c->deadline) {
+		if (term_cell(c))
+			uv_timer_start(&c->timer, on_tick, c->deadline - now, 0);
+		return;
+	}
+	uv_timer_stop(&c->timer);
+	celld_log("capsid %s: still running %u ms after %s: SIGKILL", c->cf.name, c->stop_ms,
+		  c->term_sent ? "SIGTERM" : "the stop (no program to send SIGTERM to)");
+	kill_cell(c);
+}
+
+static void probe_ready(struct sup_cell *c)
+{
+	struct cell_probe p;
+
+	if (!cell_probe_run(c->sock_dir, c->cf.name, PROBE_TIMEOUT_MS, &p) && p.rtt_us) {
+		free(c->schema);
+		c->schema = p.schema;
+		p.schema = NULL;
+		c->fingerprint = p.fingerprint;
+		c->rtt_us = p.rtt_us;
+		if (p.pid > 0)
+			c->main_pid = p.pid;
+		uv_timer_stop(&c->timer);
+		celld_log("capsid %s: ready after %llu ms (PING %u us), pid %d", c->cf.name,
+			  (unsigned long long)(now_ms() - c->started_at), p.rtt_us, (int)p.pid);
+		set_state(c, CELLD_SUP_READY);
+	} else if (now_ms() >= c->deadline) {
+		celld_log("capsid %s: not ready within %u ms (%s): stopping it", c->cf.name,
+			  c->cf.ready_timeout_ms, p.error[0] ? p.error : "no PING answer");
+		c->not_ready = true;
+		begin_stop(c, c->cf.stop_timeout_ms);
+	}
+	cell_probe_release(&p);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct sup_cell *c = t->data;
+
+	switch (c->state) {
+	case CELLD_SUP_BACKOFF:
+		start(c);
+		break;
+	case CELLD_SUP_STARTING:
+		probe_ready(c);
+		break;
+	case CELLD_SUP_STOPPING:
+		stop_tick(c);
+		break;
+	default:
+		break;
+	}
+}
+
+/* After an exit not asked for: restart by the policy, or fail. */
+static void by_policy(struct sup_cell *c, const char *how, bool failure, uint64_t ran)
+{
+	uint64_t now = now_ms();
+
+	if (c->cf.restart == CAPSID_RESTART_NEVER ||
+	    (c->cf.restart == CAPSID_RESTART_ON_FAILURE && !failure)) {
+		celld_log("capsid %s: exited (%s) after %llu ms; restart=%s: not restarted",
+			  c->cf.name, how, (unsigned long long)ran,
+			  capsid_restart_names[c->cf.restart]);
+		set_state(c, failure ? CELLD_SUP_FAILED : CELLD_SUP_STOPPED);
+		return;
+	}
+	if (now - c->window_start >= (uint64_t)c->cf.window_s * 1000) {
+		c->window_start = now;
+		c->restarts = 0;
+	}
+	if (ran >= (uint64_t)c->cf.window_s * 1000)
+		c->delay_ms = 0; /* it ran long enough: start over from the first delay */
+	if (++c->restarts > c->cf.max_restarts) {
+		c->restarts = c->cf.max_restarts;
+		celld_log("capsid %s: exited (%s); failed: %u restarts within %u s", c->cf.name,
+			  how, c->cf.max_restarts, c->cf.window_s);
+		set_state(c, CELLD_SUP_FAILED);
+		return;
+	}
+	c->delay_ms = c->delay_ms ? c->delay_ms * 2 : c->cf.backoff_ms;
+	if (c->delay_ms > c->cf.backoff_max_ms)
+		c->delay_ms = c->cf.backoff_max_ms;
+	celld_log("capsid %s: exited (%s) after %llu ms; restart %u of %u in %u ms", c->cf.name,
+		  how, (unsigned long long)ran, c->restarts, c->cf.max_restarts, c->delay_ms);
+	set_state(c, CELLD_SUP_BACKOFF);
+	uv_timer_start(&c->timer, on_tick, c->delay_ms, 0);
+}
+
+/* The pidfd is readable: bwrap, hence the cell, has exited. */
 static void on_exit_ready(uv_poll_t *p, int status, int events)
 {
 	struct sup_cell *c = p->data;
-	uint64_t now = now_ms(), ran;
+	uint64_t ran;
 	int st = 0;
-	bool failure;
-	char how[64];
+	char how[80];
 
 	(void)status;
 	(void)events;
 	if (waitpid(c->pid, &st, WNOHANG) != c->pid)
 		return;
-	uv_poll_stop(&c->poll);
-	uv_close((uv_handle_t *)&c->poll, closed);
-	c->polling = false;
+	uv_poll_stop(c->poll);
+	uv_close((uv_handle_t *)c->poll, poll_closed);
+	c->poll = NULL;
 	close(c->pidfd);
 	c->pidfd = -1;
+	uv_timer_stop(&c->timer);
 	capsid_reap(&c->spec, c->pid);
 	c->pid = 0;
+	c->main_pid = 0;
+	ran = now_ms() - c->started_at;
 	if (WIFEXITED(st))
 		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
 	else
 		snprintf(how, sizeof(how), "signal %d", WTERMSIG(st));
-	failure = !WIFEXITED(st) || WEXITSTATUS(st);
-	ran = now - c->started_at;
-	if (c->restart == RESTART_NEVER || (c->restart == RESTART_ON_FAILURE && !failure)) {
-		celld_log("capsid %s: exited (%s) after %llu ms; restart=%s: not restarted",
-			  c->name, how, (unsigned long long)ran,
-			  c->restart == RESTART_NEVER ? "never" : "on-failure");
+	if (c->stop_asked) {
+		celld_log("capsid %s: stopped (%s) after %llu ms", c->cf.name, how,
+			  (unsigned long long)ran);
+		set_state(c, CELLD_SUP_STOPPED);
 		return;
 	}
-	if (now - c->window_start >= (uint64_t)c->window_s * 1000) {
-		c->window_start = now;
-		c->restarts = 0;
+	if (c->not_ready)
+		strncat(how, ", never ready", sizeof(how) - strlen(how) - 1);
+	by_policy(c, how, c->not_ready || !WIFEXITED(st) || WEXITSTATUS(st), ran);
+}
+
+static int watch(struct sup_cell *c)
+{
+	int fd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+
+	c->poll = fd >= 0 ? malloc(sizeof(*c->poll)) : NULL;
+	if (!c->poll || uv_poll_init(c->d->loop, c->poll, fd)) {
+		free(c->poll);
+		c->poll = NULL;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	if (ran >= (uint64_t)c->window_s * 1000)
-		c->delay_ms = 0; /* it ran long enough: start over from the first delay */
-	if (++c->restarts > c->max_restarts) {
-		c->failed = true;
-		celld_log("capsid %s: exited (%s); failed: %u restarts within %u s", c->name, how,
-			  c->max_restarts, c->window_s);
-		return;
-	}
-	c->delay_ms = c->delay_ms ? c->delay_ms * 2 : c->backoff_ms;
-	if (c->delay_ms > c->backoff_max_ms)
-		c->delay_ms = c->backoff_max_ms;
-	celld_log("capsid %s: exited (%s) after %llu ms; restart %u of %u in %u ms", c->name, how,
-		  (unsigned long long)ran, c->restarts, c->max_restarts, c->delay_ms);
-	uv_timer_start(&c->timer, on_timer, c->delay_ms, 0);
+	c->pidfd = fd;
+	c->poll->data = c;
+	uv_poll_start(c->poll, UV_READABLE, on_exit_ready);
+	return 0;
 }
 
 /* capsid_spawn() with the cell's stdout and stderr into its log ring (logs.c). */
@@ -309,8 +445,8 @@ static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
 	if (c->log)
 		rc = celld_cell_log_pipes(c->log, &c->spec.stdout_fd, &c->spec.stderr_fd);
 	if (rc)
-		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)", c->name,
-			  strerror(-rc));
+		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)",
+			  c->cf.name, strerror(-rc));
 	pid = capsid_spawn(&c->spec, why, whylen);
 	if (c->log)
 		celld_cell_log_started(c->log, pid);
@@ -321,30 +457,39 @@ static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
 static void start(struct sup_cell *c)
 {
 	char why[256];
-	int fd;
 
+	c->not_ready = false;
+	c->main_pid = 0;
 	c->pid = spawn_logged(c, why, sizeof(why));
 	if (c->pid < 0) {
-		c->failed = true;
 		c->pid = 0;
-		celld_log("capsid %s: not started: %s", c->name, why);
+		celld_log("capsid %s: not started: %s", c->cf.name, why);
+		set_state(c, CELLD_SUP_FAILED);
 		return;
 	}
 	c->started_at = now_ms();
-	fd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-	if (fd < 0 || uv_poll_init(c->d->loop, &c->poll, fd)) {
-		celld_log("capsid %s: pidfd_open: %s: the cell is not supervised", c->name,
-			  strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	c->started_ns = cell_now_ns();
+	if (watch(c)) {
+		celld_log("capsid %s: pidfd_open: %s: stopping it (it could not be supervised)",
+			  c->cf.name, strerror(errno));
+		kill_cell(c);
+		waitpid(c->pid, NULL, 0);
+		capsid_reap(&c->spec, c->pid);
+		c->pid = 0;
+		set_state(c, CELLD_SUP_FAILED);
 		return;
 	}
-	c->pidfd = fd;
-	c->poll.data = c;
-	c->polling = true;
-	uv_poll_start(&c->poll, UV_READABLE, on_exit_ready);
-	celld_log("capsid %s: started, pid %d", c->name, (int)c->pid);
+	celld_log("capsid %s: started, pid %d", c->cf.name, (int)c->pid);
+	if (!c->cf.ready_ping) {
+		set_state(c, CELLD_SUP_READY);
+		return;
+	}
+	c->deadline = c->started_at + c->cf.ready_timeout_ms;
+	set_state(c, CELLD_SUP_STARTING);
+	uv_timer_start(&c->timer, on_tick, PROBE_EVERY_MS, PROBE_EVERY_MS);
 }
+
+/* ---- cells: made from a conf or a spawn request ----------------------- */
 
 static int make_dir(const char *path)
 {
@@ -364,34 +509,16 @@ static int make_dir(const char *path)
 	return 0;
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b)
+/*
+ * bwrap runs as the cell's uid and must reach its dirs: the state and
+ * runtime directories become traversable (0711: no listing; celld's keys
+ * in the state directory are 0600 files).
+ */
+static void prepare_dirs(struct celld *d)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-int celld_capsid_start(struct celld *d)
-{
-	const char *dir = celld_option(d, "capsid.dir", NULL);
-	struct dirent **ents;
-	char why[256];
-	int n;
-
-	if (!dir)
-		return 0;
-	if (celld_caps_need("capsid (cells run as uid 65534)", capsid_caps,
-			    sizeof(capsid_caps) / sizeof(capsid_caps[0]), why, sizeof(why))) {
-		celld_log("capsid: %s: no cell of %s is started", why, dir);
-		return 0;
-	}
-	if (!capsid_available(why, sizeof(why))) {
-		celld_log("capsid: %s: no cell of %s is started", why, dir);
-		return 0;
-	}
-	/*
-	 * bwrap runs as the cell's uid and must reach its dirs: the state and
-	 * runtime directories become traversable (0711: no listing; celld's
-	 * keys in the state directory are 0600 files).
-	 */
+	if (dirs_prepared)
+		return;
+	dirs_prepared = true;
 	for (int i = 0; i < 2; i++) {
 		const char *top = i ? d->cfg.state_dir : d->cfg.runtime_dir;
 		struct stat st;
@@ -405,52 +532,267 @@ int celld_capsid_start(struct celld *d)
 					  top, (st.st_mode & 07777) | 0011);
 		}
 	}
+}
+
+static struct sup_cell *find_cell(const char *name)
+{
+	for (int i = 0; i < ncells; i++)
+		if (!strcmp(cells[i]->cf.name, name))
+			return cells[i];
+	return NULL;
+}
+
+/*
+ * Makes (or, for a name whose cell is failed or stopped, reuses) the cell
+ * of @cf and starts it.  Return: the cell, or NULL with @w saying why.
+ */
+static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, uid_t owner,
+				 struct capsid_why *w)
+{
+	struct sup_cell *c = find_cell(cf->name);
+
+	if (c && c->state != CELLD_SUP_FAILED && c->state != CELLD_SUP_STOPPED) {
+		capsid_complain(w, "cell %s is supervised already (%s)", cf->name,
+				celld_sup_state_name(c->state));
+		return NULL;
+	}
+	if (!c && ncells == MAX_CELLS) {
+		capsid_complain(w, "%d cells supervised already", MAX_CELLS);
+		return NULL;
+	}
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			capsid_complain(w, "out of memory");
+			return NULL;
+		}
+		c->d = d;
+		uv_timer_init(d->loop, &c->timer);
+		c->timer.data = c;
+		cells[ncells++] = c;
+	}
+	c->cf = *cf;
+	c->pidfd = -1;
+	c->owner = owner;
+	c->stop_asked = c->unlisted = c->killed = false;
+	c->restarts = c->delay_ms = 0;
+	c->fingerprint = 0;
+	free(c->schema);
+	c->schema = NULL;
+	snprintf(c->sock_dir, sizeof(c->sock_dir), "%s/capsid/%s", d->cfg.runtime_dir, cf->name);
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s/capsid/%s", d->cfg.state_dir, cf->name);
+	bind_spec(c);
+	/* The same ring for the same name, also when a failed or stopped name is reused. */
+	c->log = celld_cell_log_open(d, cf->name, cf->log_size);
+	if (!c->log)
+		celld_log("capsid %s: no log ring: %s (output to celld's stderr)", cf->name,
+			  strerror(errno));
+	prepare_dirs(d);
+	if (make_dir(c->sock_dir) || make_dir(c->data_dir)) {
+		capsid_complain(w, "cannot make its dirs: %s", strerror(errno));
+		set_state(c, CELLD_SUP_FAILED);
+		return NULL;
+	}
+	c->window_start = now_ms();
+	start(c);
+	return c;
+}
+
+/* `cell stop` and celld's exit: no restart after this. */
+static void stop_cell(struct sup_cell *c, unsigned int timeout_ms)
+{
+	c->stop_asked = true;
+	switch (c->state) {
+	case CELLD_SUP_STARTING:
+	case CELLD_SUP_READY:
+		celld_log("capsid %s: stopping (SIGTERM, SIGKILL after %u ms)", c->cf.name,
+			  timeout_ms);
+		begin_stop(c, timeout_ms);
+		break;
+	case CELLD_SUP_BACKOFF:
+		uv_timer_stop(&c->timer);
+		celld_log("capsid %s: stopped (was waiting to restart)", c->cf.name);
+		set_state(c, CELLD_SUP_STOPPED);
+		break;
+	default: /* stopping already, failed or stopped */
+		break;
+	}
+}
+
+/* ---- nucleus methods: spawn, stop ------------------------------------- */
+
+static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
+{
+	if (reply && cell_reply_error(reply, st, why))
+		return CELL_STATUS_INTERNAL;
+	return st;
+}
+
+/* Root and celld's own uid may spawn; a cell's owner may stop it too. */
+static bool may_manage(uid_t peer, const struct sup_cell *c)
+{
+	return peer == 0 || peer == geteuid() || (c && peer == c->owner);
+}
+
+/* A span of the request as a NUL-terminated string; false if it holds a NUL. */
+static bool span_text(const char *s, uint32_t n, char *buf, size_t cap)
+{
+	if (n >= cap || (n && memchr(s, '\0', n)))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return true;
+}
+
+static enum cell_status answer(struct cell_reply *reply, const struct sup_cell *c)
+{
+	struct nucleus_spawned *out;
+	struct cellc_builder b;
+
+	if (!reply)
+		return CELL_STATUS_OK;
+	out = nucleus_spawned_reply_begin(reply, NUCLEUS_SPAWNED_SIZE + 32, &b);
+	if (!out)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	out->pid = c->main_pid > 0 ? c->main_pid : c->pid;
+	(void)nucleus_spawned_set_state_str(&b, out, celld_sup_state_name(c->state));
+	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+static enum cell_status on_spawn(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	struct celld *d = ctx;
+	const struct celld_entry *e;
+	const char *bad = "invalid request";
+	struct capsid_why w = { .where = NULL };
+	struct capsid_conf *cf;
+	struct sup_cell *c;
+
+	if (nucleus_spawn_request_validate(v->data, v->len, &bad))
+		return refuse(reply, CELL_STATUS_BAD_MESSAGE, bad);
+	if (!may_manage(v->peer_uid, NULL))
+		return refuse(reply, CELL_STATUS_PERMISSION_DENIED,
+			      "only root and celld's uid may spawn cells");
+	if (!available)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE, unavailable_why);
+	cf = malloc(sizeof(*cf));
+	if (!cf)
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	if (!capsid_conf_from_spawn(v->data, cf, &w)) {
+		free(cf);
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, w.text);
+	}
+	e = celld_registry_find(d->registry, "", cf->name);
+	if (e && !e->sup_state) {
+		snprintf(w.text, sizeof(w.text), "cell name '%s' is taken (pid %d)", cf->name,
+			 (int)e->pid);
+		free(cf);
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, w.text);
+	}
+	celld_log("capsid %s: spawn asked by uid %u (pid %d)", cf->name, (unsigned int)v->peer_uid,
+		  (int)v->peer_pid);
+	c = add_cell(d, cf, v->peer_uid, &w);
+	free(cf);
+	if (!c)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, w.text);
+	if (c->state == CELLD_SUP_FAILED)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE,
+			      "the capsid did not start: celld's log says why");
+	return answer(reply, c);
+}
+
+static enum cell_status on_stop(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	const struct nucleus_stop_request *req = v->data;
+	const char *bad = "invalid request", *s;
+	char name[CELL_NAME_MAX];
+	struct sup_cell *c;
+	uint32_t n;
+
+	(void)ctx;
+	if (nucleus_stop_request_validate(v->data, v->len, &bad))
+		return refuse(reply, CELL_STATUS_BAD_MESSAGE, bad);
+	s = nucleus_stop_request_name(req, &n);
+	if (!span_text(s, n, name, sizeof(name)))
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "bad cell name");
+	c = find_cell(name);
+	if (!c)
+		return refuse(reply, CELL_STATUS_NOT_FOUND, "no supervised cell of that name");
+	if (!may_manage(v->peer_uid, c))
+		return refuse(reply, CELL_STATUS_PERMISSION_DENIED,
+			      "only root, celld's uid and the cell's owner may stop it");
+	celld_log("capsid %s: stop asked by uid %u (pid %d)", name, (unsigned int)v->peer_uid,
+		  (int)v->peer_pid);
+	stop_cell(c, req->timeout_ms ? req->timeout_ms : c->cf.stop_timeout_ms);
+	return answer(reply, c);
+}
+
+static int serve_methods(struct celld *d)
+{
+	int rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_SPAWN, on_spawn, d);
+
+	return rc ? rc : cell_server_handle(d->nucleus, NUCLEUS_METHOD_STOP, on_stop, d);
+}
+
+/* ---- the module ------------------------------------------------------- */
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void start_dir(struct celld *d, const char *dir, struct dirent **ents, int n)
+{
+	struct capsid_conf *cf = malloc(sizeof(*cf));
+
+	for (int i = 0; cf && i < n; i++) {
+		const char *e = ents[i]->d_name;
+		size_t len = strlen(e);
+		struct capsid_why w = { .where = NULL };
+		char path[4200];
+
+		if (len < 6 || strcmp(e + len - 5, ".conf"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e);
+		if (capsid_conf_read(cf, path) && !add_cell(d, cf, geteuid(), &w))
+			celld_log("capsid: %s: %s", path, w.text);
+	}
+	free(cf);
+}
+
+int celld_capsid_start(struct celld *d)
+{
+	const char *dir = celld_option(d, "capsid.dir", NULL);
+	bool spawn = !strcmp(celld_option(d, "capsid.spawn", "0"), "1");
+	struct dirent **ents;
+	int n, rc;
+
+	rc = serve_methods(d);
+	if (rc)
+		return rc;
+	capsid_conf_extra_key = access_key;
 	snprintf(nucleus_sock, sizeof(nucleus_sock), "%s/nucleus.sock", d->cfg.runtime_dir);
+	available = 0;
+	if (!dir && !spawn)
+		snprintf(unavailable_why, sizeof(unavailable_why),
+			 "celld runs no capsid (start it with -o capsid.spawn=1 or -o "
+			 "capsid.dir=DIR)");
+	else if (!celld_caps_need("capsid (cells run as uid 65534)", capsid_caps,
+				  sizeof(capsid_caps) / sizeof(capsid_caps[0]), unavailable_why,
+				  sizeof(unavailable_why)))
+		available = capsid_available(unavailable_why, sizeof(unavailable_why));
+	if (!dir)
+		return 0;
+	if (!available) {
+		celld_log("capsid: %s: no cell of %s is started", unavailable_why, dir);
+		return 0;
+	}
 	n = scandir(dir, &ents, NULL, by_name);
 	if (n < 0) {
 		celld_log("capsid: %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	for (int i = 0; i < n; i++) {
-		const char *e = ents[i]->d_name;
-		size_t len = strlen(e);
-		char path[4200];
-		struct sup_cell *c;
-
-		if (len < 6 || strcmp(e + len - 5, ".conf") || ncells == MAX_CELLS)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e);
-		c = calloc(1, sizeof(*c));
-		if (!c || !parse(c, path)) {
-			free(c);
-			continue;
-		}
-		c->d = d;
-		c->pidfd = -1;
-		c->log = celld_cell_log_open(d, c->name, c->log_size);
-		if (!c->log)
-			celld_log("capsid %s: no log ring: %s (output to celld's stderr)", c->name,
-				  strerror(errno));
-		snprintf(c->sock_dir, sizeof(c->sock_dir), "%s/capsid/%s", d->cfg.runtime_dir,
-			 c->name);
-		snprintf(c->data_dir, sizeof(c->data_dir), "%s/capsid/%s", d->cfg.state_dir,
-			 c->name);
-		if (make_dir(c->sock_dir) || make_dir(c->data_dir)) {
-			celld_log("capsid %s: cannot make its dirs: %s", c->name, strerror(errno));
-			free(c);
-			continue;
-		}
-		c->spec.name = c->name;
-		c->spec.argv = c->argv;
-		c->spec.socket_dir = c->sock_dir;
-		c->spec.data_dir = c->data_dir;
-		c->spec.nucleus_socket = c->access.nucleus ? nucleus_sock : NULL;
-		c->window_start = now_ms();
-		uv_timer_init(d->loop, &c->timer);
-		c->timer.data = c;
-		cells[ncells++] = c;
-		start(c);
-	}
+	start_dir(d, dir, ents, n);
 	for (int i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
@@ -458,27 +800,80 @@ int celld_capsid_start(struct celld *d)
 	return 0;
 }
 
+/* Reaps @c if its bwrap has exited; true then. */
+static bool reaped(struct sup_cell *c)
+{
+	if (c->pid <= 0)
+		return true;
+	if (waitpid(c->pid, NULL, WNOHANG) != c->pid)
+		return false;
+	capsid_reap(&c->spec, c->pid);
+	c->pid = 0;
+	return true;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct sup_cell *c = h->data;
+
+	free(c->schema);
+	free(c);
+}
+
+/*
+ * celld's exit: every running cell gets SIGTERM at once, then each has its
+ * stop_timeout_ms to exit before SIGKILL.  Runs after the loop stopped, so
+ * it waits here (polling waitpid) instead of on the loop.
+ */
 void celld_capsid_stop(struct celld *d)
 {
+	uint64_t t0 = now_ms();
+	bool waiting = true;
+
 	(void)d;
+	for (int i = 0; i < ncells; i++)
+		if (cells[i]->pid > 0 && cells[i]->state != CELLD_SUP_STOPPING) {
+			cells[i]->deadline = t0 + cells[i]->cf.stop_timeout_ms;
+			term_cell(cells[i]);
+		}
+	while (waiting) {
+		waiting = false;
+		for (int i = 0; i < ncells; i++) {
+			struct sup_cell *c = cells[i];
+
+			if (reaped(c))
+				continue;
+			if (!c->term_sent && now_ms() < c->deadline)
+				term_cell(c); /* its program may have appeared since */
+			if (now_ms() >= c->deadline && !c->killed) {
+				celld_log("capsid %s: still running %u ms after %s at celld's "
+					  "exit: "
+					  "SIGKILL",
+					  c->cf.name, (unsigned int)(now_ms() - t0),
+					  c->term_sent ? "SIGTERM" : "the stop (no program yet)");
+				kill_cell(c);
+				c->killed = true;
+			}
+			waiting = true;
+		}
+		if (waiting)
+			usleep(10000);
+	}
 	for (int i = 0; i < ncells; i++) {
 		struct sup_cell *c = cells[i];
 
-		uv_timer_stop(&c->timer);
-		uv_close((uv_handle_t *)&c->timer, closed);
-		if (c->polling) {
-			uv_poll_stop(&c->poll);
-			uv_close((uv_handle_t *)&c->poll, closed);
-		}
-		if (c->pid > 0) {
-			kill(c->pid, SIGTERM); /* bwrap; --die-with-parent takes the cell */
-			waitpid(c->pid, NULL, 0);
-			capsid_reap(&c->spec, c->pid);
+		if (c->poll) {
+			uv_poll_stop(c->poll);
+			uv_close((uv_handle_t *)c->poll, poll_closed);
 		}
 		if (c->pidfd >= 0)
 			close(c->pidfd);
+		uv_timer_stop(&c->timer);
+		uv_close((uv_handle_t *)&c->timer, timer_closed);
 	}
-	/* The handles close on the loop's last run; the cells stay allocated until exit. */
+	if (ncells)
+		celld_log("capsid: %d cell(s) stopped in %llu ms", ncells,
+			  (unsigned long long)(now_ms() - t0));
 	ncells = 0;
 }
 
@@ -493,8 +888,24 @@ struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
 	return NULL;
 }
 
+static enum cell_status unbuilt(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	(void)v;
+	(void)ctx;
+	if (reply && cell_reply_error(reply, CELL_STATUS_UNAVAILABLE,
+				      "celld was built without libseccomp: no capsid"))
+		return CELL_STATUS_INTERNAL;
+	return CELL_STATUS_UNAVAILABLE;
+}
+
 int celld_capsid_start(struct celld *d)
 {
+	int rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_SPAWN, unbuilt, d);
+
+	if (!rc)
+		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_STOP, unbuilt, d);
+	if (rc)
+		return rc;
 	if (celld_option(d, "capsid.dir", NULL)) {
 		celld_log("capsid: celld was built without libseccomp: no cell is started");
 		return -ENOTSUP;

@@ -7,7 +7,7 @@
 BIN=$1
 . "$(dirname "$0")/lib.sh"
 echo "TAP version 13"
-echo "1..16"
+echo "1..18"
 start_celld
 check "celld serves nucleus.sock" '[ -S "$CELL_RUNTIME_DIR/nucleus.sock" ]'
 start_cell alpha
@@ -28,6 +28,13 @@ for c in (a, b):
     assert c[\"path\"].endswith(c[\"name\"] + \".sock\") and c[\"health\"] == \"ok\"
     assert isinstance(c[\"rtt_us\"], int)
 "'
+check "cells celld does not supervise: state \"\", restarts 0, uptime_ms 0" 'echo "$out" | python3 -c "
+import json, sys
+for c in json.load(sys.stdin):
+    assert c[\"state\"] == \"\" and c[\"restarts\"] == 0 and c[\"uptime_ms\"] == 0, c
+"'
+check "the table's header names STATE, RESTARTS, UPTIME" \
+	'[[ "$(cell ps | head -1)" == *" STATE"*" RESTARTS"*" UPTIME" ]]'
 check "cell ps (table) has a header and both rows" \
 	'[ "$(cell ps | grep -cE "^(NAME|alpha|beta) ")" -eq 3 ]'
 check "cell schema alpha prints the demo schema" 'cell schema alpha | grep -q "^service demo {"'

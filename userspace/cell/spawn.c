@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * cell spawn NAME [--share-net] [--restart=POLICY] [-o KEY=VALUE]... [--wait[=MS]] -- BIN ARGS
+ * cell stop NAME [--timeout MS]
+ *
+ * spawn asks celld (the nucleus's "spawn" method) to start BIN in a capsid
+ * under its supervisor, as a cell of -o capsid.dir would be; the -o keys
+ * are those of a conf file (Documentation/capsid.rst: ro=, peer=,
+ * ready_timeout_ms=, stop_timeout_ms=, max_restarts=, ...).  BIN is made
+ * absolute here (a bare name is looked up in PATH).  --wait waits until
+ * `cell ps` says ready (exit 1 if it is failed or the wait ends first).
+ *
+ * stop asks for SIGTERM, then SIGKILL after MS (default: the cell's
+ * stop_timeout_ms), and waits until the cell is stopped.
+ *
+ * -j prints {"name", "pid", "state"} as JSON.  Exit status: 0, 1 for a
+ * refusal or a failure (the reason on stderr), 2 for a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cell/rpc.h>
+#include <cell/time.h>
+#include <cell/wire.h>
+
+#include "cell.h"
+#include "jsonout.h"
+#include "nucleus.cell.h"
+
+#define CALL_TIMEOUT_MS 5000
+#define READY_WAIT_MS	15000
+#define MAX_OPTIONS	64
+#define STOP_MARGIN_MS	5000
+
+static struct cell_client *nucleus(const char *cmd)
+{
+	struct cell_client_opts co = nucleus_client_opts();
+	struct cell_client *c;
+
+	co.backend = CELL_RING_BACKEND_NONE;
+	co.spin_ns = CELL_SPIN_NONE;
+	co.connect_deadline = cell_deadline_in_ms(CALL_TIMEOUT_MS);
+	c = cell_client_connect("nucleus", &co);
+	if (!c)
+		fprintf(stderr, "cell %s: cannot reach celld: %s (is celld running?)\n", cmd,
+			cell_last_error(NULL));
+	return c;
+}
+
+static int failed(const char *cmd, enum cell_status st, const struct cell_response *raw)
+{
+	fprintf(stderr, "cell %s: %s%s%.*s\n", cmd, cell_status_name(st),
+		raw->detail_len ? ": " : "", (int)raw->detail_len, raw->detail ? raw->detail : "");
+	return 1;
+}
+
+/* The supervised state and pid of local cell @name from `list`; 0, or -ENOENT. */
+static int state_of(struct cell_client *c, const char *name, char *state, size_t cap, int *pid)
+{
+	const struct nucleus_cell_list *resp;
+	const struct nucleus_cell_info *cells;
+	struct cell_response raw = { 0 };
+	struct nucleus_query *req;
+	struct cell_call *call = NULL;
+	struct cellc_builder b;
+	enum cell_status st;
+	uint32_t count, n;
+	int rc = -ENOENT;
+
+	st = nucleus_list_begin(c, NUCLEUS_QUERY_SIZE + 48, cell_deadline_in_ms(CALL_TIMEOUT_MS),
+				&call, &b, &req);
+	if (st != CELL_STATUS_OK)
+		return -EIO;
+	req->flags = 1; /* local */
+	(void)nucleus_query_set_name_str(&b, req, name);
+	st = nucleus_list_finish(call, &b, &resp, &raw);
+	if (st == CELL_STATUS_OK) {
+		cells = nucleus_cell_list_cells(resp, &count);
+		for (uint32_t i = 0; i < count; i++) {
+			const char *s = nucleus_cell_info_state_at(resp, &cells[i], &n);
+
+			if (!n)
+				continue; /* not supervised */
+			snprintf(state, cap, "%.*s", (int)n, s);
+			*pid = cells[i].pid;
+			rc = 0;
+		}
+	} else {
+		rc = -EIO;
+	}
+	cell_call_end(call);
+	return rc;
+}
+
+/* Polls until the state is one of @want (space-separated); 0, or 1 with a message. */
+static int wait_state(struct cell_client *c, const char *cmd, const char *name, const char *want,
+		      unsigned int ms, char *state, size_t cap, int *pid)
+{
+	uint64_t end = cell_deadline_in_ms(ms);
+	char padded[32];
+
+	for (;;) {
+		int rc = state_of(c, name, state, cap, pid);
+
+		if (rc == -EIO) {
+			fprintf(stderr, "cell %s: celld stopped answering\n", cmd);
+			return 1;
+		}
+		snprintf(padded, sizeof(padded), " %s ", rc ? "gone" : state);
+		if (strstr(want, padded))
+			return 0;
+		if (cell_now_ns() >= end) {
+			fprintf(stderr, "cell %s: %s is still %s after %u ms\n", cmd, name,
+				rc ? "unknown" : state, ms);
+			return 1;
+		}
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+}
+
+static void print_result(bool json, const char *name, int pid, const char *state)
+{
+	if (!json) {
+		printf("%s: pid %d, %s\n", name, pid, state);
+		return;
+	}
+	fputs("{\"name\":", stdout);
+	json_put_string(stdout, name, (uint32_t)strlen(name));
+	printf(",\"pid\":%d,\"state\":", pid);
+	json_put_string(stdout, state, (uint32_t)strlen(state));
+	puts("}");
+}
+
+/* BIN as an absolute path: as given, resolved, or found in PATH. */
+static int absolute(const char *bin, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (bin[0] == '/')
+		return snprintf(out, cap, "%s", bin) < (int)cap ? 0 : -ENAMETOOLONG;
+	if (strchr(bin, '/'))
+		return realpath(bin, out) ? 0 : -errno; /* out is PATH_MAX bytes */
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, bin);
+		if (n && buf[0] == '/' && !access(buf, X_OK))
+			return snprintf(out, cap, "%s", buf) < (int)cap ? 0 : -ENAMETOOLONG;
+		p += n + (p[n] == ':');
+	}
+	return -ENOENT;
+}
+
+static int spawn_usage(FILE *out)
+{
+	fputs("usage: cell spawn [-j] NAME [--share-net] [--restart=never|on-failure|always]\n"
+	      "                  [-o KEY=VALUE]... [--wait[=MS]] -- BIN [ARGS...]\n"
+	      "  -o  a key of a capsid conf file (ro=PATH, peer=SOCKET, ready_timeout_ms=MS,\n"
+	      "      stop_timeout_ms=MS, max_restarts=N, ...: Documentation/capsid.rst)\n",
+	      out);
+	return out == stdout ? 0 : 2;
+}
+
+struct spawn_args {
+	const char *name;
+	const char *options[MAX_OPTIONS + 2];
+	char restart[64];
+	int noptions;
+	char **argv; /* BIN ARGS */
+	int argc;
+	char bin[PATH_MAX];
+};
+
+static enum cell_status send_spawn(struct cell_client *c, const struct spawn_args *a,
+				   const struct nucleus_spawned **resp, struct cell_response *raw,
+				   struct cell_call **call)
+{
+	struct nucleus_spawn_request *req;
+	struct nucleus_conf_arg *args, *opts;
+	struct cellc_builder b;
+	uint64_t len = NUCLEUS_SPAWN_REQUEST_SIZE + strlen(a->name) + 64;
+	enum cell_status st;
+
+	for (int i = 0; i < a->argc; i++)
+		len += NUCLEUS_CONF_ARG_SIZE + strlen(a->argv[i]) + 16;
+	for (int i = 0; i < a->noptions; i++)
+		len += NUCLEUS_CONF_ARG_SIZE + strlen(a->options[i]) + 16;
+	len += strlen(a->bin) + 16;
+	st = nucleus_spawn_begin(c, len, cell_deadline_in_ms(CALL_TIMEOUT_MS), call, &b, &req);
+	if (st != CELL_STATUS_OK)
+		return st;
+	(void)nucleus_spawn_request_set_name_str(&b, req, a->name);
+	args = nucleus_spawn_request_alloc_argv(&b, req, (uint32_t)a->argc);
+	for (int i = 0; args && i < a->argc; i++)
+		(void)nucleus_conf_arg_set_value_str(&b, &args[i], i ? a->argv[i] : a->bin);
+	opts = nucleus_spawn_request_alloc_options(&b, req, (uint32_t)a->noptions);
+	for (int i = 0; opts && i < a->noptions; i++)
+		(void)nucleus_conf_arg_set_value_str(&b, &opts[i], a->options[i]);
+	return nucleus_spawn_finish(*call, &b, resp, raw);
+}
+
+static int parse_spawn(int argc, char **argv, struct spawn_args *a, bool *json, int *wait_ms)
+{
+	static const struct option longopts[] = { { "share-net", no_argument, NULL, 'n' },
+						  { "restart", required_argument, NULL, 'R' },
+						  { "wait", optional_argument, NULL, 'w' },
+						  { "json", no_argument, NULL, 'j' },
+						  { "help", no_argument, NULL, 'h' },
+						  { 0 } };
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jo:h", longopts, NULL)) != -1 || optind < argc) {
+		if (opt == -1) { /* NAME among the options */
+			if (!strcmp(argv[optind - 1], "--"))
+				break;
+			if (a->name)
+				return spawn_usage(stderr);
+			a->name = argv[optind++];
+			continue;
+		}
+		switch (opt) {
+		case 'n':
+			a->options[a->noptions++] = "net=1";
+			break;
+		case 'R':
+			snprintf(a->restart, sizeof(a->restart), "restart=%s", optarg);
+			a->options[a->noptions++] = a->restart;
+			break;
+		case 'w':
+			*wait_ms = optarg ? atoi(optarg) : READY_WAIT_MS;
+			break;
+		case 'j':
+			*json = true;
+			break;
+		case 'o':
+			if (a->noptions == MAX_OPTIONS || !strchr(optarg, '='))
+				return spawn_usage(stderr);
+			a->options[a->noptions++] = optarg;
+			break;
+		case 'h':
+			return spawn_usage(stdout) ? 2 : 1;
+		default:
+			return spawn_usage(stderr);
+		}
+	}
+	if (!a->name || optind >= argc || strcmp(argv[optind - 1], "--"))
+		return spawn_usage(stderr);
+	a->argv = argv + optind;
+	a->argc = argc - optind;
+	return 0;
+}
+
+int cell_cmd_spawn(int argc, char **argv)
+{
+	static struct spawn_args a;
+	const struct nucleus_spawned *resp;
+	struct cell_response raw = { 0 };
+	struct cell_call *call = NULL;
+	struct cell_client *c;
+	enum cell_status st;
+	bool json = false;
+	int wait_ms = 0, pid, rc;
+	char state[32];
+	uint32_t n;
+	const char *s;
+
+	rc = parse_spawn(argc, argv, &a, &json, &wait_ms);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	rc = absolute(a.argv[0], a.bin, sizeof(a.bin));
+	if (rc) {
+		fprintf(stderr, "cell spawn: %s: %s\n", a.argv[0], strerror(-rc));
+		return 1;
+	}
+	c = nucleus("spawn");
+	if (!c)
+		return 1;
+	st = send_spawn(c, &a, &resp, &raw, &call);
+	if (st != CELL_STATUS_OK) {
+		rc = failed("spawn", st, &raw);
+		goto out;
+	}
+	pid = resp->pid;
+	s = nucleus_spawned_state(resp, &n);
+	snprintf(state, sizeof(state), "%.*s", (int)n, s);
+	if (wait_ms > 0) {
+		rc = wait_state(c, "spawn", a.name, " ready failed stopped ", (unsigned int)wait_ms,
+				state, sizeof(state), &pid);
+		if (!rc && strcmp(state, "ready")) {
+			fprintf(stderr, "cell spawn: %s is %s (celld's log says why)\n", a.name,
+				state);
+			rc = 1;
+		}
+	}
+	print_result(json, a.name, pid, state);
+out:
+	if (call)
+		cell_call_end(call);
+	cell_client_free(c);
+	return rc;
+}
+
+static int stop_usage(FILE *out)
+{
+	fputs("usage: cell stop [-j] NAME [--timeout MS]\n"
+	      "  SIGTERM, then SIGKILL after MS (default: the cell's stop_timeout_ms)\n",
+	      out);
+	return out == stdout ? 0 : 2;
+}
+
+int cell_cmd_stop(int argc, char **argv)
+{
+	static const struct option longopts[] = { { "timeout", required_argument, NULL, 't' },
+						  { "json", no_argument, NULL, 'j' },
+						  { "help", no_argument, NULL, 'h' },
+						  { 0 } };
+	const struct nucleus_spawned *resp;
+	struct nucleus_stop_request *req;
+	struct cell_response raw = { 0 };
+	struct cell_call *call = NULL;
+	struct cellc_builder b;
+	struct cell_client *c;
+	unsigned int timeout_ms = 0;
+	enum cell_status st;
+	bool json = false;
+	char state[32];
+	int opt, rc = 0, pid = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "jt:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			timeout_ms = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return stop_usage(stdout);
+		default:
+			return stop_usage(stderr);
+		}
+	}
+	if (argc - optind != 1)
+		return stop_usage(stderr);
+	c = nucleus("stop");
+	if (!c)
+		return 1;
+	st = nucleus_stop_begin(c, NUCLEUS_STOP_REQUEST_SIZE + strlen(argv[optind]) + 16,
+				cell_deadline_in_ms(CALL_TIMEOUT_MS), &call, &b, &req);
+	if (st == CELL_STATUS_OK) {
+		req->timeout_ms = timeout_ms;
+		(void)nucleus_stop_request_set_name_str(&b, req, argv[optind]);
+		st = nucleus_stop_finish(call, &b, &resp, &raw);
+	}
+	if (st != CELL_STATUS_OK)
+		rc = failed("stop", st, &raw);
+	else
+		rc = wait_state(c, "stop", argv[optind], " stopped failed ",
+				(timeout_ms ? timeout_ms : 60000) + STOP_MARGIN_MS, state,
+				sizeof(state), &pid);
+	if (!rc)
+		print_result(json, argv[optind], pid, state);
+	if (call)
+		cell_call_end(call);
+	cell_client_free(c);
+	return rc;
+}

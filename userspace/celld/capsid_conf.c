@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * A supervised cell's configuration from a conf file or a spawn request
+ * (capsid_conf.h).  Every value is checked; a refused one says why.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capsid_conf.h"
+#include "celld.h"
+#include "logring.h"
+#include "nucleus.cell.h"
+
+const char *const capsid_restart_names[3] = { "never", "on-failure", "always" };
+
+int (*capsid_conf_extra_key)(struct capsid_conf *cf, const char *where, const char *key,
+			     const char *value);
+
+static bool valid_name(const char *s)
+{
+	/* The registry's rules (lowercase, digits, - _ .); "nucleus" is celld's. */
+	return celld_name_valid(s) && strcmp(s, "nucleus");
+}
+
+void capsid_complain(struct capsid_why *w, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w->where)
+		celld_log("capsid: %s: %s", w->where, msg);
+	if (!w->bad)
+		snprintf(w->text, sizeof(w->text), "%s", msg);
+	w->bad = true;
+}
+
+void capsid_conf_defaults(struct capsid_conf *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->restart = CAPSID_RESTART_ON_FAILURE;
+	cf->max_restarts = 5;
+	cf->window_s = 60;
+	cf->backoff_ms = 100;
+	cf->backoff_max_ms = 10000;
+	cf->ready_ping = true;
+	cf->ready_timeout_ms = 10000;
+	cf->stop_timeout_ms = 5000;
+	if (capsid_conf_extra_key)
+		(void)capsid_conf_extra_key(cf, NULL, NULL, NULL); /* its defaults */
+}
+
+static unsigned int number(const char *key, const char *v, struct capsid_why *w)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == '\0' || *end || n > 1000000000ul)
+		capsid_complain(w, "%s=%s is not a number", key, v);
+	return (unsigned int)n;
+}
+
+static void add_arg(struct capsid_conf *cf, const char *s, struct capsid_why *w)
+{
+	size_t n = strlen(s) + 1;
+
+	if (cf->nargs == CAPSID_CONF_MAX_ARGS || cf->args_used + n > sizeof(cf->args)) {
+		capsid_complain(w, "more than %d arguments or %d bytes of them",
+				CAPSID_CONF_MAX_ARGS, CAPSID_CONF_ARGS_BYTES);
+		return;
+	}
+	memcpy(cf->args + cf->args_used, s, n);
+	cf->argoff[cf->nargs++] = (uint16_t)cf->args_used;
+	cf->args_used += (unsigned int)n;
+}
+
+static void add_path(char (*list)[CAPSID_CONF_PATH_BYTES], unsigned int *n, const char *key,
+		     const char *v, struct capsid_why *w)
+{
+	if (v[0] != '/' || strlen(v) >= CAPSID_CONF_PATH_BYTES)
+		capsid_complain(w, "%s=%s: an absolute path is needed", key, v);
+	else if (*n == CAPSID_CONF_MAX_PATHS)
+		capsid_complain(w, "more than %d %s= paths", CAPSID_CONF_MAX_PATHS, key);
+	else
+		snprintf(list[(*n)++], CAPSID_CONF_PATH_BYTES, "%s", v);
+}
+
+static void set_restart(struct capsid_conf *cf, const char *v, struct capsid_why *w)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, capsid_restart_names[i])) {
+			cf->restart = (enum capsid_restart)i;
+			return;
+		}
+	capsid_complain(w, "restart=%s (never, on-failure, always)", v);
+}
+
+/* One KEY=VALUE of a conf file or a spawn request. */
+void capsid_conf_set(struct capsid_conf *cf, const char *key, const char *v, struct capsid_why *w)
+{
+	int extra;
+	static const struct {
+		const char *key;
+		size_t off;
+	} numbers[] = {
+		{ "max_restarts", offsetof(struct capsid_conf, max_restarts) },
+		{ "window_s", offsetof(struct capsid_conf, window_s) },
+		{ "backoff_ms", offsetof(struct capsid_conf, backoff_ms) },
+		{ "backoff_max_ms", offsetof(struct capsid_conf, backoff_max_ms) },
+		{ "ready_timeout_ms", offsetof(struct capsid_conf, ready_timeout_ms) },
+		{ "stop_timeout_ms", offsetof(struct capsid_conf, stop_timeout_ms) },
+	};
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (!strcmp(key, numbers[i].key)) {
+			*(unsigned int *)((char *)cf + numbers[i].off) = number(key, v, w);
+			return;
+		}
+	if (!strcmp(key, "name")) {
+		snprintf(cf->name, sizeof(cf->name), "%s", v);
+	} else if (!strcmp(key, "exec")) {
+		char line[1024], *save = NULL;
+
+		snprintf(line, sizeof(line), "%s", v);
+		cf->nargs = cf->args_used = 0;
+		for (char *tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			add_arg(cf, tok, w);
+	} else if (!strcmp(key, "restart")) {
+		set_restart(cf, v, w);
+	} else if (!strcmp(key, "memory_max")) {
+		cf->memory_max = number(key, v, w);
+	} else if (!strcmp(key, "pids_max")) {
+		cf->pids_max = number(key, v, w);
+	} else if (!strcmp(key, "log_size")) {
+		if (logring_parse_size(v, &cf->log_size))
+			capsid_complain(w, "log_size=%s: a size from %uk to %uM", v,
+					LOGRING_MIN_SIZE >> 10, LOGRING_MAX_SIZE >> 20);
+	} else if (!strcmp(key, "net")) {
+		cf->share_net = !strcmp(v, "1");
+	} else if (!strcmp(key, "ready")) {
+		if (strcmp(v, "ping") && strcmp(v, "none"))
+			capsid_complain(w, "ready=%s (ping, none)", v);
+		cf->ready_ping = !strcmp(v, "ping");
+	} else if (!strcmp(key, "ro")) {
+		add_path(cf->ro, &cf->nro, key, v, w);
+	} else if (!strcmp(key, "peer")) {
+		add_path(cf->peer, &cf->npeer, key, v, w);
+	} else if (capsid_conf_extra_key &&
+		   (extra = capsid_conf_extra_key(cf, w->where, key, v)) != 0) {
+		if (extra < 0 && w->where)
+			w->bad = true; /* logged by its module */
+		else if (extra < 0)
+			capsid_complain(w, "%s=%s: a bad value (celld's log says why)", key, v);
+	} else {
+		capsid_complain(w, "unknown key %s", key);
+	}
+}
+
+void capsid_conf_check(struct capsid_conf *cf, struct capsid_why *w)
+{
+	if (!valid_name(cf->name))
+		capsid_complain(w, "name= missing or not a cell name");
+	if (!cf->nargs || cf->args[0] != '/')
+		capsid_complain(w, "exec= needs an absolute program path");
+	if (!cf->max_restarts && cf->restart != CAPSID_RESTART_NEVER)
+		cf->max_restarts = 1;
+}
+
+/* Parse @path into @cf; false (each reason logged) if it is not a valid cell. */
+bool capsid_conf_read(struct capsid_conf *cf, const char *path)
+{
+	struct capsid_why w = { .where = path };
+	FILE *f = fopen(path, "r");
+	char buf[1100];
+
+	if (!f) {
+		celld_log("capsid: %s: %s", path, strerror(errno));
+		return false;
+	}
+	capsid_conf_defaults(cf);
+	while (fgets(buf, sizeof(buf), f)) {
+		char *eq;
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (!buf[0] || buf[0] == '#')
+			continue;
+		eq = strchr(buf, '=');
+		if (!eq) {
+			capsid_complain(&w, "not KEY=VALUE: %s", buf);
+			continue;
+		}
+		*eq = '\0';
+		capsid_conf_set(cf, buf, eq + 1, &w);
+	}
+	fclose(f);
+	capsid_conf_check(cf, &w);
+	return !w.bad;
+}
+
+/* A span of the request as a NUL-terminated string; false if it holds a NUL. */
+static bool span_text(const char *s, uint32_t n, char *buf, size_t cap)
+{
+	if (n >= cap || (n && memchr(s, '\0', n)))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return true;
+}
+
+/* The request's argv and options into @cf; false with @w saying why. */
+bool capsid_conf_from_spawn(const void *msg, struct capsid_conf *cf, struct capsid_why *w)
+{
+	const struct nucleus_spawn_request *req = msg;
+	const struct nucleus_conf_arg *a;
+	char text[CAPSID_CONF_PATH_BYTES + 64];
+	uint32_t count, n;
+	const char *s;
+
+	capsid_conf_defaults(cf);
+	s = nucleus_spawn_request_name(req, &n);
+	if (!span_text(s, n, cf->name, sizeof(cf->name)))
+		capsid_complain(w, "bad cell name");
+	a = nucleus_spawn_request_argv(req, &count);
+	for (uint32_t i = 0; i < count && !w->bad; i++) {
+		s = nucleus_conf_arg_value_at(msg, &a[i], &n);
+		if (!span_text(s, n, text, sizeof(text)))
+			capsid_complain(w, "argument %u: too long or holds a NUL", i);
+		else
+			add_arg(cf, text, w);
+	}
+	a = nucleus_spawn_request_options(req, &count);
+	for (uint32_t i = 0; i < count && !w->bad; i++) {
+		char *eq;
+
+		s = nucleus_conf_arg_value_at(msg, &a[i], &n);
+		if (!span_text(s, n, text, sizeof(text)) || !(eq = strchr(text, '='))) {
+			capsid_complain(w, "option %u: not KEY=VALUE", i);
+			break;
+		}
+		*eq = '\0';
+		if (!strcmp(text, "name") || !strcmp(text, "exec"))
+			capsid_complain(w, "option %s: the name and program are given apart", text);
+		else
+			capsid_conf_set(cf, text, eq + 1, w);
+	}
+	if (!w->bad)
+		capsid_conf_check(cf, w);
+	return !w->bad;
+}
