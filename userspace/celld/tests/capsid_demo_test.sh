@@ -5,8 +5,8 @@
 # demo client on the host (SHM rings through the bound socket dir), every
 # call exactly once; then the client's 32-byte p50 against a sandboxed and
 # an unsandboxed server, alternated three times, printed with the ratio
-# (for information: the demo's calls sleep on futexes; the SHM spin bench
-# is not built yet, Documentation/capsid.rst).
+# (for information: the demo's calls sleep on futexes; the SHM spin
+# comparison is `make bench-capsid`, Documentation/capsid.rst).
 set -u
 BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
