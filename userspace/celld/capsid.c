@@ -34,10 +34,13 @@
 #include <termios.h>
 #include <unistd.h>
 #include <grp.h>
+#include <linux/sockios.h>
+#include <linux/cell.h>
 
 #include "capsid.h"
 
-#define BWRAP "bwrap"
+/* By its absolute path: celld's PATH must not choose what runs the cells. */
+#define BWRAP "/usr/bin/bwrap"
 
 static int failf(char *why, size_t len, int err, const char *fmt, ...)
 {
@@ -246,6 +249,19 @@ static const char *const allowed[] = {
 	"getsockopt",
 };
 
+/*
+ * The ioctl commands a cell may issue: non-blocking and close-on-exec
+ * switches (libuv), readiness counts, isatty and the window size (stdio),
+ * interface lookups (QUIC and CAN paths), and /dev/cell's own.
+ */
+static const unsigned long allowed_ioctls[] = {
+	FIONBIO,	  FIONREAD,	     FIOCLEX,		 FIONCLEX,
+	TCGETS,		  TIOCGWINSZ,	     TIOCGPGRP,		 SIOCGIFINDEX,
+	SIOCGIFNAME,	  SIOCGIFMTU,	     SIOCGIFFLAGS,	 CELL_IOC_VERSION,
+	CELL_IOC_RING_CREATE, CELL_IOC_RING_OPEN, CELL_IOC_RING_WAIT, CELL_IOC_RING_WAKE,
+	CELL_IOC_RING_INFO,
+};
+
 static int add(scmp_filter_ctx ctx, const char *name, unsigned int n, const struct scmp_arg_cmp *c)
 {
 	int nr = seccomp_syscall_resolve_name(name);
@@ -272,10 +288,16 @@ static int build(scmp_filter_ctx ctx, bool share_net)
 	if (!rc && seccomp_syscall_resolve_name("clone3") != __NR_SCMP_ERROR)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				      seccomp_syscall_resolve_name("clone3"), 0);
-	/* ioctl, but not pushing input into a terminal. */
-	c[0] = SCMP_A1(SCMP_CMP_NE, TIOCSTI);
-	if (!rc)
+	/*
+	 * ioctl: only the commands cells use, each compared on all 64 bits (the
+	 * kernel reads 32, so a command with upper bits set would otherwise be
+	 * another way to TIOCSTI).  libseccomp refuses a deny beside an allow
+	 * of the same syscall, so "all but TIOCSTI" cannot be said.
+	 */
+	for (size_t i = 0; !rc && i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++) {
+		c[0] = SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]);
 		rc = add(ctx, "ioctl", 1, c);
+	}
 	/* Sockets: Unix ones; stream and datagram inet ones when the network is shared. */
 	c[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
 	if (!rc)
@@ -414,6 +436,44 @@ static bool may_switch_uid(void)
 	return ok;
 }
 
+/* chown a directory the cell will own, never what a symlink there points to. */
+static int chown_dir(const char *path, uid_t uid, gid_t gid)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fchown(fd, uid, gid);
+	close(fd);
+	return rc;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * In the child, before exec: close every descriptor but 0-2 and @keep (bwrap
+ * passes whatever it inherits on to the cell; a directory fd of celld's would
+ * be a way out of the mount namespace).
+ */
+static int close_other_fds(int *keep, int nkeep)
+{
+	unsigned int from = 3;
+
+	qsort(keep, nkeep, sizeof(*keep), cmp_int);
+	for (int i = 0; i < nkeep; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if (keep[i] > (int)from && close_range(from, keep[i] - 1, 0))
+			return errno;
+		from = keep[i] + 1;
+	}
+	return close_range(from, ~0U, 0) ? errno : 0;
+}
+
 pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 {
 	struct argv v = { .n = 0 };
@@ -434,7 +494,7 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 			     "cap_chown: "
 			     "the cell would run as root; not started",
 			     s->name);
-	if (geteuid() == 0 && (chown(s->socket_dir, uid, gid) || chown(s->data_dir, uid, gid)))
+	if (geteuid() == 0 && (chown_dir(s->socket_dir, uid, gid) || chown_dir(s->data_dir, uid, gid)))
 		return failf(why, whylen, errno, "capsid %s: chown of its dirs: %s", s->name,
 			     strerror(errno));
 	sfd = capsid_seccomp_fd(s->share_net, why, whylen);
@@ -442,6 +502,7 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 		return sfd;
 	snprintf(fdstr, sizeof(fdstr), "%d", sfd);
 	arg(&v, BWRAP);
+	arg(&v, "--clearenv"); /* celld's environment is not the cell's business */
 	arg(&v, "--unshare-all");
 	if (s->share_net)
 		arg(&v, "--share-net");
@@ -470,6 +531,8 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 	arg2(&v, "--bind", s->data_dir, s->data_dir);
 	arg2(&v, "--chdir", s->data_dir, NULL);
 	arg2(&v, "--setenv", "CELL_RUNTIME_DIR", s->socket_dir);
+	arg2(&v, "--setenv", "PATH", "/usr/bin:/bin");
+	arg2(&v, "--setenv", "HOME", s->data_dir);
 	arg2(&v, "--seccomp", fdstr, NULL);
 	arg(&v, "--");
 	for (int i = 0; s->argv[i]; i++)
@@ -503,7 +566,16 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 		dup2(s->stderr_fd >= 0 ? s->stderr_fd : null, 2);
 		rc = confine(s, cg, s->cgroup_parent ? sizeof(cg) : 0);
 		if (!rc) {
-			execvp(BWRAP, (char *const *)v.a);
+			int keep[] = { sfd, err_pipe[1] };
+			sigset_t none;
+
+			/* celld's blocked signals are not the cell's (exec keeps the mask). */
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			rc = close_other_fds(keep, 2);
+		}
+		if (!rc) {
+			execv(BWRAP, (char *const *)v.a);
 			rc = errno;
 		}
 		if (write(err_pipe[1], &rc, sizeof(rc)) < 0)
@@ -557,7 +629,7 @@ bool capsid_available(char *why, size_t whylen)
 		if (geteuid() == 0 && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
 				       setresuid(65534, 65534, 65534)))
 			_exit(126);
-		execlp(BWRAP, BWRAP, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent",
+		execl(BWRAP, BWRAP, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent",
 		       "--cap-drop", "ALL", "--", "/bin/true", (char *)NULL);
 		_exit(127);
 	}

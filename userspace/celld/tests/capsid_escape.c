@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 static int n, denied, usable_failed;
@@ -188,6 +189,51 @@ static long setuid_mount(void)
 	return -1;
 }
 
+/* A descriptor the cell did not open itself (capsid_test leaves one of "/"). */
+static long inherited_fd(void)
+{
+	for (int fd = 3; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			return fd;
+	errno = EBADF;
+	return -1;
+}
+
+static long environment_secret(void)
+{
+	if (getenv("CAPSID_TEST_SECRET"))
+		return 0;
+	errno = ENOENT;
+	return -1;
+}
+
+/*
+ * Push a byte into a terminal's input: TIOCSTI, with @high in the upper 32
+ * bits of the command.  On its own controlling tty, so the kernel would allow
+ * it (dev.tty.legacy_tiocsti=1): only the filter stands in the way.
+ */
+static long tiocsti(unsigned long high)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY), s = -1, e;
+	char c = 'x';
+	long rc = -1;
+
+	signal(SIGHUP, SIG_IGN); /* the hangup when the master closes */
+	if (getpid() != getsid(0))
+		setsid(); /* a session of its own, whose controlling tty the pty becomes */
+	if (m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0 && ptsname(m))
+		s = open(ptsname(m), O_RDWR); /* its controlling tty (bwrap made a session): no CAP_SYS_ADMIN needed */
+	if (s >= 0)
+		rc = syscall(SYS_ioctl, s, high << 32 | TIOCSTI, &c);
+	e = errno;
+	if (s >= 0)
+		close(s);
+	if (m >= 0)
+		close(m);
+	errno = e;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	char path[4200];
@@ -203,6 +249,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("TAP version 13\n");
+	attempt("use a descriptor inherited from celld", inherited_fd());
+	attempt("read celld's environment", environment_secret());
+	attempt("TIOCSTI into a terminal", tiocsti(0));
+	attempt("TIOCSTI with bit 32 of the command set", tiocsti(1));
 	attempt("ptrace(PTRACE_ATTACH) of the parent", ptrace(PTRACE_ATTACH, getppid(), 0, 0));
 	attempt("ptrace(PTRACE_TRACEME)", ptrace(PTRACE_TRACEME, 0, 0, 0));
 	mkdir("/tmp/m", 0755);

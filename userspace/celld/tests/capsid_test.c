@@ -133,6 +133,9 @@ int main(int argc, char **argv)
 	if (pipe2(out, O_CLOEXEC))
 		return perror("pipe"), 1;
 	s.stdout_fd = out[1];
+	/* Bait for the escape suite: a directory fd without O_CLOEXEC, a secret in the environment. */
+	if (open("/", O_RDONLY | O_DIRECTORY) < 0 || setenv("CAPSID_TEST_SECRET", "hunter2", 1))
+		return perror("bait"), 1;
 	pid = capsid_spawn(&s, why, sizeof(why));
 	close(out[1]);
 	if (pid < 0) {
