@@ -56,14 +56,25 @@ void capsid_conf_defaults(struct capsid_conf *cf)
 		(void)capsid_conf_extra_key(cf, NULL, NULL, NULL); /* its defaults */
 }
 
+/* A decimal number from 0 to @max (digits only: no sign, no space). */
+static uint64_t number_max(const char *key, const char *v, uint64_t max, struct capsid_why *w)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n > max) {
+		capsid_complain(w, "%s=%s is not a number from 0 to %llu", key, v,
+				(unsigned long long)max);
+		return 0;
+	}
+	return n;
+}
+
 static unsigned int number(const char *key, const char *v, struct capsid_why *w)
 {
-	char *end;
-	unsigned long n = strtoul(v, &end, 10);
-
-	if (*v == '\0' || *end || n > 1000000000ul)
-		capsid_complain(w, "%s=%s is not a number", key, v);
-	return (unsigned int)n;
+	return (unsigned int)number_max(key, v, 1000000000u, w);
 }
 
 static void add_arg(struct capsid_conf *cf, const char *s, struct capsid_why *w)
@@ -134,7 +145,7 @@ void capsid_conf_set(struct capsid_conf *cf, const char *key, const char *v, str
 	} else if (!strcmp(key, "restart")) {
 		set_restart(cf, v, w);
 	} else if (!strcmp(key, "memory_max")) {
-		cf->memory_max = number(key, v, w);
+		cf->memory_max = number_max(key, v, 1ull << 48, w); /* bytes */
 	} else if (!strcmp(key, "pids_max")) {
 		cf->pids_max = number(key, v, w);
 	} else if (!strcmp(key, "log_size")) {

@@ -59,6 +59,10 @@ check "a second spawn of a live name is refused" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"INVALID_ARGUMENT: cell demo is supervised already (ready)"* ]]'
 out=$(cell spawn odd -o colour=blue -- /bin/true 2>&1); rc=$?
 check "an unknown -o key is refused" '[ $rc -eq 1 ] && [[ "$out" == *"unknown key colour"* ]]'
+out=$(cell spawn big --restart=never -o ready=none -o memory_max=2147483648 -- /bin/true 2>&1)
+check "memory_max above 1e9 bytes (2 GiB) is taken (got: $out)" '[[ "$out" == "big: pid "* ]]'
+out=$(cell spawn odd -o max_restarts=-1 -- /bin/true 2>&1); rc=$?
+check "a signed number is refused" '[ $rc -eq 1 ] && [[ "$out" == *"max_restarts=-1 is not a number"* ]]'
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN/userspace/cell/cell" \
 	spawn intruder -- /bin/true 2>&1); rc=$?
 check "another uid may not spawn: PERMISSION_DENIED (got: $out)" \
