@@ -339,7 +339,7 @@ static void on_registry(enum celld_event ev, const struct celld_entry *e, void *
 	}
 	if (!ax->export)
 		return;
-	if (ev == CELLD_EVENT_REMOVED) {
+	if (ev == CELLD_EVENT_REMOVED || !celld_entry_serving(e)) { /* also: a capsid not ready */
 		struct proxy *p = find_proxy(ax, e->name);
 
 		if (p && p->fingerprint == e->fingerprint) {
@@ -353,7 +353,7 @@ static void on_registry(enum celld_event ev, const struct celld_entry *e, void *
 
 static void export_existing(const struct celld_entry *e, void *ctx)
 {
-	if (!e->node[0])
+	if (!e->node[0] && celld_entry_serving(e))
 		proxy_start(ctx, e);
 	else
 		import_update(ctx, e->name, NULL);

@@ -93,7 +93,7 @@ static void announce_entry(const struct celld_entry *e, void *ctx)
 {
 	struct announce_ctx *a = ctx;
 
-	if (!e->node[0])
+	if (!e->node[0] && celld_entry_serving(e))
 		celld_discovery_announce(a->disc, e->name, e->fingerprint);
 }
 
@@ -123,7 +123,7 @@ static void on_registry(enum celld_event ev, const struct celld_entry *e, void *
 
 	if (e->node[0] || !m->disc)
 		return;
-	if (ev == CELLD_EVENT_REMOVED)
+	if (ev == CELLD_EVENT_REMOVED || !celld_entry_serving(e)) /* a supervised cell not ready */
 		celld_discovery_withdraw(m->disc, e->name, e->fingerprint);
 	else
 		celld_discovery_kick(m->disc);

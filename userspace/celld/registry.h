@@ -91,6 +91,16 @@ struct celld_entry {
 	uint64_t sup_started_ns;
 };
 
+/*
+ * Whether @e can be called: any cell but a supervised one that is not
+ * ready (starting, in backoff, stopping, failed, stopped).  Discovery
+ * announces and axon exports only such cells.
+ */
+static inline bool celld_entry_serving(const struct celld_entry *e)
+{
+	return !e->sup_state || e->sup_state == CELLD_SUP_READY;
+}
+
 struct celld_registry;
 
 /* What changed, for celld_registry_listen(). */
