@@ -24,7 +24,8 @@
  *     by id: BPF_PROG_GET_FD_BY_ID wants it; it covers CAP_PERFMON too).
  *   a port below net.ipv4.ip_unprivileged_port_start (http, axon.port,
  *     cluster addresses, discovery.port): CAP_NET_BIND_SERVICE.
- *   can.ifaces: nothing (CAN_RAW sockets are unprivileged).
+ *   can.ifaces: nothing (CAN_RAW sockets are unprivileged; tools/vm/can.sh
+ *     passes with none kept).
  * -o caps.keep=cap_x,... adds capabilities, -o caps.deny=cap_x,... removes
  * them (the feature needing one then refuses).
  */
