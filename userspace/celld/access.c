@@ -13,7 +13,7 @@
  * process is gone (it handed the connection on and exited), a caller of the
  * cells' uid is not trusted; one of another uid cannot be a cell (the
  * credentials are the connect's) and stays a host caller.  When celld
- * is root and supervises cells (-o capsid.dir), a caller of the cells' uid
+ * is root and supervises cells (capsid.dir or capsid.spawn=1), a caller of the cells' uid
  * (65534) that is in no capsid is not trusted at all.  The answer is cached per connection (its number, never
  * reused), so a flood costs one walk.
  *
@@ -220,9 +220,16 @@ static bool pidfd_alive(int pidfd)
 }
 
 /* Whether @uid is the one supervised cells run as (then a pid alone cannot be told apart). */
+/* Whether celld runs sandboxed cells at all (-o capsid.dir, or cell spawn with capsid.spawn=1). */
+static bool supervises(const struct celld *d)
+{
+	return celld_option(d, "capsid.dir", NULL) ||
+	       !strcmp(celld_option(d, "capsid.spawn", "0"), "1");
+}
+
 static bool cells_uid(const struct celld *d, uid_t uid)
 {
-	if (!celld_option(d, "capsid.dir", NULL))
+	if (!supervises(d))
 		return false;
 	return uid == (geteuid() == 0 ? CELLS_UID : geteuid());
 }
@@ -268,8 +275,7 @@ static void classify(const struct celld *d, const struct cell_vesicle *v, struct
 		gone(d, v, c);
 		return;
 	}
-	if (c->kind == CALLER_HOST && geteuid() == 0 && v->peer_uid == CELLS_UID &&
-	    celld_option(d, "capsid.dir", NULL)) {
+	if (c->kind == CALLER_HOST && geteuid() == 0 && v->peer_uid == CELLS_UID && supervises(d)) {
 		c->kind = CALLER_UNTRUSTED;
 		snprintf(c->why, sizeof(c->why),
 			 "uid %u is the sandboxed cells' uid, and pid %d is in no capsid",
