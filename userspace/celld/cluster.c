@@ -129,6 +129,7 @@ struct celld_cluster {
 	struct raft_io io;
 	struct raft_uv_transport transport;
 	struct kv_fsm fsm;
+	struct raft_guard guard; /* Raft's follower rules libraft 0.15 breaks */
 	struct kv_state *state;
 	raft_id id;
 	char address[ADDR_MAX];
@@ -649,6 +650,11 @@ static int raft_setup(struct celld_cluster *cl)
 		return rv;
 	}
 	cl->raft.data = cl;
+	rv = raft_guard_install(&cl->guard, &cl->io, &cl->raft);
+	if (rv) {
+		celld_log("cluster: raft guard: %s", strerror(-rv));
+		return RAFT_INVALID;
+	}
 	every = (unsigned int)strtoul(celld_option(cl->d, "cluster.snapshot_every", "1024"), NULL,
 				      10);
 	election =
@@ -1105,6 +1111,7 @@ int celld_cluster_start(struct celld *d)
 	if (rc) {
 		pthread_join(cl->thread, NULL);
 		uv_loop_close(&cl->loop);
+		raft_guard_remove(&cl->guard);
 		kv_state_free(cl->state);
 		free(cl);
 		return rc;
@@ -1129,6 +1136,12 @@ void celld_cluster_stop(struct celld *d)
 	uv_async_send(&cl->wake);
 	pthread_join(cl->thread, NULL);
 	uv_loop_close(&cl->loop);
+	if (cl->guard.commits_lowered || cl->guard.reports_lowered)
+		celld_log("cluster: the raft guard lowered %llu leader commits and %llu match "
+			  "reports (a log tail of an older term; Documentation/raft.rst)",
+			  (unsigned long long)cl->guard.commits_lowered,
+			  (unsigned long long)cl->guard.reports_lowered);
+	raft_guard_remove(&cl->guard);
 	kv_fsm_close(&cl->fsm);
 	kv_state_free(cl->state);
 	pthread_mutex_destroy(&cl->lock);

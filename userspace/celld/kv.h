@@ -238,4 +238,35 @@ void kv_fsm_close(struct kv_fsm *f);
 /* The result an apply callback receives, unpacked (no memory behind it). */
 void kv_fsm_result(void *result, struct kv_result *res);
 
+/* ---- the follower-rule guard (raft_guard.c) ------------------------------ */
+
+/*
+ * Raft's follower rules that libraft 0.15 breaks when a follower holds a
+ * tail of entries from an older term (it commits min(leaderCommit,
+ * last_stored) and reports last_stored as its match): see raft_guard.c.
+ */
+struct raft_guard {
+	struct raft_io *io;
+	const struct raft *r;
+	int (*start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+		     raft_io_recv_cb recv);
+	int (*send)(struct raft_io *io, struct raft_io_send *req,
+		    const struct raft_message *message, raft_io_send_cb cb);
+	raft_io_recv_cb recv;
+	raft_term term;		  /* of the newest AppendEntries/InstallSnapshot seen */
+	raft_index verified;	  /* our log equals the leader's up to here (this term) */
+	uint64_t commits_lowered; /* AppendEntries whose leader_commit was lowered */
+	uint64_t reports_lowered; /* results whose last_log_index was lowered */
+};
+
+/*
+ * raft_guard_install() - put @g between @r (after raft_init(), before
+ * raft_start()) and its I/O @io: wraps io->start (to see received
+ * messages) and io->send.  Return: 0, or -ENOSPC past 16 guards a process.
+ */
+int raft_guard_install(struct raft_guard *g, struct raft_io *io, const struct raft *r);
+
+/* raft_guard_remove() - undo raft_guard_install(), after raft is closed. */
+void raft_guard_remove(struct raft_guard *g);
+
 #endif /* CELLD_KV_H */
