@@ -294,7 +294,7 @@ uint64_t cell_span_clock_slow(void);
 #include <x86intrin.h>
 static inline uint64_t cell_span_clock(void)
 {
-	if (atomic_load_explicit(&cell_span_clock_kind, memory_order_relaxed) == 1)
+	if (atomic_load_explicit(&cell_span_clock_kind, memory_order_acquire) == 1)
 		return __rdtsc();
 	return cell_span_clock_slow();
 }

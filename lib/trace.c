@@ -243,10 +243,15 @@ static void ring_init(void)
 	ring = calloc(cap, sizeof(*ring));
 	ring_cap = ring ? cap : 0;
 	clock_tsc = tsc_invariant() && !getenv("CELL_TRACE_NO_TSC");
-	atomic_store_explicit(&cell_span_clock_kind, clock_tsc ? 1 : 2, memory_order_relaxed);
 	origin_mono = cell_now_ns();
 	origin_real = realtime_ns();
 	origin_ticks = clock_tsc ? read_tsc() : origin_mono;
+	/*
+	 * Last, and released: a thread that sees the kind in cell_span_clock()
+	 * reads the TSC without pthread_once, and its ticks must not precede
+	 * origin_ticks (a start centuries away, found in review).
+	 */
+	atomic_store_explicit(&cell_span_clock_kind, clock_tsc ? 1 : 2, memory_order_release);
 }
 
 uint64_t cell_span_clock_slow(void)
@@ -330,7 +335,10 @@ static bool span_matches(const struct cell_span *s, const uint8_t *trace_id, con
 
 static void to_realtime(struct cell_span *s, double scale)
 {
-	s->start_ns = origin_real + (uint64_t)((double)(s->start_ns - origin_ticks) * scale);
+	/* Signed: a TSC read on another core may be a few ticks behind the origin. */
+	int64_t ticks = (int64_t)(s->start_ns - origin_ticks);
+
+	s->start_ns = origin_real + (uint64_t)(int64_t)((double)ticks * scale);
 	s->duration_ns = (uint64_t)((double)s->duration_ns * scale);
 }
 

@@ -23,6 +23,7 @@
 #define FP	 0x7e57ace0ULL
 #define M_CHAIN	 1
 #define M_ECHO	 2
+#define M_BLIND	 3 /* chain, without the handler reading its context */
 #define DEADLINE (cell_deadline_in_ms(5000))
 #define ECHO_MAX (1u << 20)
 
@@ -62,6 +63,29 @@ static enum cell_status chain(const struct cell_vesicle *req, struct cell_reply 
 	pthread_mutex_unlock(&seen_lock);
 	if (cs->next) {
 		st = cell_client_call(cs->next, M_CHAIN, req->data, req->len, out, sizeof(out) - 1,
+				      &n, DEADLINE);
+		if (st)
+			return st;
+	}
+	out[n++] = 'x';
+	return cell_reply_send(reply, out, n) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+/*
+ * As chain(), but calling on without ever reading the trace context: the
+ * span id is made lazily, and the call must still make one for the child's
+ * parent link.
+ */
+static enum cell_status chain_blind(const struct cell_vesicle *req, struct cell_reply *reply,
+				    void *ctx)
+{
+	struct cellsrv *cs = ctx;
+	uint8_t out[64];
+	uint32_t n = 0;
+	enum cell_status st;
+
+	if (cs->next) {
+		st = cell_client_call(cs->next, M_BLIND, req->data, req->len, out, sizeof(out) - 1,
 				      &n, DEADLINE);
 		if (st)
 			return st;
@@ -153,6 +177,8 @@ FIXTURE_SETUP(trace)
 		ASSERT_NE(NULL, self->cell[i].srv) TH_LOG("%s", cell_last_error(NULL));
 		ASSERT_EQ(0, cell_server_handle(self->cell[i].srv, M_CHAIN, chain, &self->cell[i]));
 		ASSERT_EQ(0, cell_server_handle(self->cell[i].srv, M_ECHO, echo, &self->cell[i]));
+		ASSERT_EQ(0,
+			  cell_server_handle(self->cell[i].srv, M_BLIND, chain_blind, &self->cell[i]));
 	}
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(0, pthread_create(&self->cell[i].thread, NULL, serve, &self->cell[i]));
@@ -244,6 +270,39 @@ TEST_F(trace, three_cells_form_one_tree_with_parent_links)
  * the caller's thread (for its logs) and sends no trailer: such a call
  * costs what an untraced one does.
  */
+static bool zero_id(const uint8_t id[8])
+{
+	static const uint8_t zero[8];
+
+	return !memcmp(id, zero, 8);
+}
+
+TEST_F(trace, handlers_that_never_read_the_context_still_link_spans)
+{
+	struct cell_trace_ctx root;
+	struct cell_span s[3];
+	uint8_t resp[8];
+	uint32_t n = 0;
+
+	cell_trace_start(CELL_TRACE_F_SAMPLED, &root);
+	ASSERT_EQ(CELL_STATUS_OK, cell_client_call(self->to[0], M_BLIND, "hi", 2, resp,
+						   sizeof(resp), &n, DEADLINE));
+	cell_trace_set(NULL);
+	ASSERT_EQ(3, n);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(1, one_span(self->to[i], root.trace_id, &s[i]))
+		TH_LOG("cell %s", names[i]);
+		/* Every span has an id of its own, also the last one, whose handler called nobody. */
+		EXPECT_FALSE(zero_id(s[i].span_id)) TH_LOG("cell %s", names[i]);
+		EXPECT_NE(0, memcmp(s[i].span_id, root.span_id, 8));
+		for (int j = 0; j < i; j++)
+			EXPECT_NE(0, memcmp(s[i].span_id, s[j].span_id, 8));
+	}
+	EXPECT_EQ(0, memcmp(s[0].parent_id, root.span_id, 8));
+	EXPECT_EQ(0, memcmp(s[1].parent_id, s[0].span_id, 8));
+	EXPECT_EQ(0, memcmp(s[2].parent_id, s[1].span_id, 8));
+}
+
 TEST_F(trace, unsampled_context_stays_with_the_caller)
 {
 	struct cell_trace_ctx root, now;
