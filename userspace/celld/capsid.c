@@ -474,8 +474,38 @@ static int close_other_fds(int *keep, int nkeep)
 	return close_range(from, ~0U, 0) ? errno : 0;
 }
 
+/*
+ * What to bind for peer socket @sock: a socket alone is pinned by its inode,
+ * so once the peer restarts (a new socket at the same path) the caller could
+ * never reach it again.  Where the socket is the only thing of its own
+ * directory by the capsid layout (DIR/NAME/NAME.sock: each supervised cell's
+ * socket directory), the directory is bound, read-only, and the peer's new
+ * socket appears in it.  Any other socket is bound alone.
+ */
+static const char *peer_bind_path(const char *sock, char *dir, size_t cap)
+{
+	const char *slash = strrchr(sock, '/'), *prev;
+	size_t dlen, nlen;
+
+	if (!slash || slash == sock)
+		return sock;
+	dlen = (size_t)(slash - sock);
+	for (prev = slash - 1; prev > sock && *prev != '/'; prev--)
+		;
+	if (*prev != '/')
+		return sock;
+	nlen = (size_t)(slash - prev - 1); /* the directory's own name */
+	if (!nlen || strlen(slash + 1) != nlen + 5 || strncmp(slash + 1, prev + 1, nlen) ||
+	    strcmp(slash + 1 + nlen, ".sock") || dlen >= cap)
+		return sock;
+	memcpy(dir, sock, dlen);
+	dir[dlen] = '\0';
+	return dir;
+}
+
 pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 {
+	char peer_dirs[CAPSID_MAX_PATHS][512];
 	struct argv v = { .n = 0 };
 	char fdstr[16], cg[4200] = "", nucleus_at[4200];
 	int sfd, err_pipe[2], rc;
@@ -518,11 +548,16 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 	arg2(&v, "--ro-bind-try", "/etc/localtime", "/etc/localtime");
 	arg2(&v, "--proc", "/proc", NULL);
 	arg2(&v, "--dev", "/dev", NULL);
+	/* cell.ko's rings where the module is loaded: the peer may be untrusted. */
+	arg2(&v, "--dev-bind-try", "/dev/cell", "/dev/cell");
 	arg2(&v, "--tmpfs", "/tmp", NULL);
 	for (int i = 0; i < CAPSID_MAX_PATHS && s->ro_paths[i]; i++)
 		arg2(&v, "--ro-bind", s->ro_paths[i], s->ro_paths[i]);
-	for (int i = 0; i < CAPSID_MAX_PATHS && s->peer_sockets[i]; i++)
-		arg2(&v, "--ro-bind", s->peer_sockets[i], s->peer_sockets[i]);
+	for (int i = 0; i < CAPSID_MAX_PATHS && s->peer_sockets[i]; i++) {
+		const char *bind = peer_bind_path(s->peer_sockets[i], peer_dirs[i], sizeof(peer_dirs[i]));
+
+		arg2(&v, "--ro-bind", bind, bind);
+	}
 	arg2(&v, "--bind", s->socket_dir, s->socket_dir);
 	if (s->nucleus_socket) { /* where libcell looks for it: $CELL_RUNTIME_DIR/nucleus.sock */
 		snprintf(nucleus_at, sizeof(nucleus_at), "%s/nucleus.sock", s->socket_dir);

@@ -51,5 +51,47 @@ done
 med=$(printf '%s\n' $ratios | sort -n | sed -n 2p)
 echo "# capsid: demo client 32 B p50 sandboxed/plain, median of 3 rounds: $med"
 check "three paired rounds measured" '[ -n "$med" ]'
+# A caller cell given the demo server's socket (peer=) reaches it again
+# after the server restarts: the socket's directory is bound, not the
+# socket's inode (DIR/demo/demo.sock, the supervisor's layout).
+mkdir -p "$RUN/peers/demo" "$RUN/peer-data" "$RUN/caller-sock" "$RUN/caller-data"
+peer=$RUN/peers/demo/demo.sock
+"$run" -r "$BIN" demo "$RUN/peers/demo" "$RUN/peer-data" -- "$server" >"$RUN/peer1.log" 2>&1 &
+peer_pid=$!
+pids+=($!)
+wait_for test -S "$peer"
+caller_py='
+import os, socket, sys, time
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(sys.argv[1])
+        return "ok"
+    except OSError as e:
+        return "failed: " + e.strerror
+    finally:
+        s.close()
+print("connect 1", connect(), flush=True)
+for _ in range(400):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.05)
+print("connect 2", connect(), flush=True)
+'
+"$run" -p "$peer" caller "$RUN/caller-sock" "$RUN/caller-data" -- \
+	/usr/bin/python3 -c "$caller_py" "$peer" "$RUN/caller-data/restarted" >"$RUN/caller.log" 2>&1 &
+caller_pid=$!
+pids+=($!)
+wait_for grep -q "connect 1" "$RUN/caller.log"
+check "a caller cell reaches the peer it was given" 'grep -q "connect 1 ok" "$RUN/caller.log"'
+kill "$peer_pid"
+wait "$peer_pid" 2>/dev/null
+"$run" -r "$BIN" demo "$RUN/peers/demo" "$RUN/peer-data" -- "$server" >"$RUN/peer2.log" 2>&1 &
+pids+=($!)
+wait_for test -S "$peer"
+touch "$RUN/caller-data/restarted"
+wait "$caller_pid" 2>/dev/null
+check "and reaches it again after the peer restarted (a new socket at the same path)" \
+	'grep -q "connect 2 ok" "$RUN/caller.log" || { sed "s/^/# caller: /" "$RUN/caller.log"; false; }'
 echo "1..$n"
 exit $fail
