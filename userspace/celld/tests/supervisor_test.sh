@@ -70,6 +70,16 @@ ours() {
 }
 pid=$(ours | head -1)
 check "the demo server runs (pid ${pid:-none})" '[ -n "$pid" ]'
+# What the supervisor started is confined, not merely run: seccomp filter
+# mode, no_new_privs, no capabilities, and (celld as root) uid 65534.
+status() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status" 2>/dev/null; }
+check "it runs under a seccomp filter with no_new_privs and no capabilities" \
+	'[ "$(status Seccomp)" = 2 ] && [ "$(status NoNewPrivs)" = 1 ] &&
+	 [ "$(status CapEff)" = 0000000000000000 ] && [ "$(status CapBnd)" = 0000000000000000 ]'
+check "as an unprivileged uid when celld is root" \
+	'[ "$(id -u)" != 0 ] || [ "$(status Uid)" = 65534 ]'
+check "in namespaces of its own (pid, mount, net)" \
+	'(for ns in pid mnt net; do [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ] || exit 1; done)'
 [ -n "$pid" ] && kill -9 "$pid"
 check "SIGKILL of the demo cell: it is restarted" \
 	'wait_for grep -q "capsid demo: exited (exit status 137\|signal 9).*restart 1 of 5 in 50 ms" "$log"'
