@@ -35,6 +35,7 @@
 #define VPING_SIG    80
 #define VPING_PING   1
 #define VPING_PONG   2
+#define HOLD_MAX_US  0xffffff /* a pong's hold field saturates (16.7 s) */
 
 _Static_assert(VPING_SIG + CELLD_SIG_BYTES == VPING_SIZE, "ping layout");
 #define SEQ_EPOCH   1735689600 /* 2025-01-01: sequences start at 16/s since */
@@ -209,6 +210,19 @@ static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+/* A pong's bytes 5..7: how long its sender held the ping (us, LE). */
+static uint32_t get24(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+
+static void put24(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+}
+
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;
@@ -781,7 +795,8 @@ static void ping_source(const struct celld_discovery *disc, const uint8_t *b,
 }
 
 /* A signed ping or pong (CELLD_PING_SIZE): the relay fields stay zero. */
-static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint64_t nonce)
+static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint64_t nonce,
+			uint32_t hold_us)
 {
 	int32_t viv[4];
 	double e = disc->me.err * 1e6;
@@ -789,6 +804,7 @@ static void vping_build(struct celld_discovery *disc, uint8_t *b, int type, uint
 	memset(b, 0, VPING_SIZE);
 	put32(b, VPING_MAGIC);
 	b[4] = (uint8_t)type;
+	put24(b + 5, hold_us > HOLD_MAX_US ? HOLD_MAX_US : hold_us);
 	put64(b + 8, nonce);
 	vivaldi_encode(&disc->me, viv);
 	for (int i = 0; i < 4; i++)
@@ -880,13 +896,22 @@ int celld_discovery_ping_input(struct celld_discovery *disc, const void *buf, si
 	return celld_discovery_ping_input_at(disc, buf, len, from, uv_hrtime());
 }
 
-/* A pong with the nonce outstanding: an RTT sample (arrived at @rx_ns) and a Vivaldi step. */
+/*
+ * A pong with the nonce outstanding (arrived at @rx_ns, its sender held the
+ * ping @hold_us): an RTT sample and a Vivaldi step.  The hold comes off the
+ * round trip unless it is not smaller (then the sample is the raw round
+ * trip: a clock of the peer's that makes no sense is not believed).
+ */
 static void pong_sample(struct celld_discovery *disc, struct peer *p,
-			const struct vivaldi_coord *other, uint64_t rx_ns)
+			const struct vivaldi_coord *other, uint64_t rx_ns, uint32_t hold_us)
 {
 	uint64_t ns = rx_ns > p->ping_sent_ns ? rx_ns - p->ping_sent_ns : 0;
 	uint32_t us = ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ns / 1000);
 
+	if (hold_us < us) {
+		us -= hold_us;
+		disc->n.pong_hold_us += hold_us;
+	}
 	if (!us)
 		us = 1;
 	p->ping_nonce = 0;
@@ -896,6 +921,45 @@ static void pong_sample(struct celld_discovery *disc, struct peer *p,
 	p->coord = *other;
 	p->have_coord = true;
 	vivaldi_update(&disc->me, other, vivaldi_filter_push(&p->filter, us), randombytes_random());
+}
+
+/*
+ * A verified ping of @p (arrived at @rx_ns): a pong, unless it is a replay.
+ * The pong says how long the ping was held here, so our own wait for a CPU
+ * is not in the peer's sample (the part after the stamp, the signature, is).
+ */
+static int answer_ping(struct celld_discovery *disc, struct peer *p, const uint8_t *b,
+		       const struct sockaddr *from, uint64_t rx_ns)
+{
+	uint8_t out[VPING_SIZE];
+	struct sockaddr_storage to;
+	uint64_t nonce = get64(b + 8), ms = nonce >> STAMP_SHIFT, now = stamp_ms(disc),
+		 win = disc->cfg.ping_window_s * 1000ULL, held = uv_hrtime();
+
+	/* Replays get no pong: a stamp near our clock, above the node's last one. */
+	if (win && (ms + win < now || ms > now + win))
+		return ping_drop(disc, CELLD_PING_CLOCK_SKEW);
+	if (nonce <= p->ping_floor)
+		return ping_drop(disc, CELLD_PING_REPLAY);
+	p->ping_floor = nonce;
+
+	memset(&to, 0, sizeof(to));
+	memcpy(&to, from,
+	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6));
+	if (disc->have_relay && from->sa_family == AF_INET && get32(b + 74)) {
+		/* the relay wrote the sender */
+		struct sockaddr_in *in = (struct sockaddr_in *)&to;
+
+		memcpy(&in->sin_addr, b + 74, 4);
+		in->sin_port = htons(get16(b + 78));
+	}
+	held = held > rx_ns ? (held - rx_ns) / 1000 : 0;
+	vping_build(disc, out, VPING_PONG, nonce,
+		    held > HOLD_MAX_US ? HOLD_MAX_US : (uint32_t)held);
+	vping_send(disc, out, (const struct sockaddr *)&to);
+	disc->n.pings_answered++;
+	return 0;
 }
 
 int celld_discovery_ping_input_at(struct celld_discovery *disc, const void *buf, size_t len,
@@ -910,8 +974,8 @@ int celld_discovery_ping_input_at(struct celld_discovery *disc, const void *buf,
 	uint64_t nonce;
 
 	if (!buf || len != VPING_SIZE || get32(b) != VPING_MAGIC ||
-	    (b[4] != VPING_PING && b[4] != VPING_PONG) || b[5] || b[6] || b[7] || !from ||
-	    (from->sa_family != AF_INET && from->sa_family != AF_INET6))
+	    (b[4] != VPING_PING && b[4] != VPING_PONG) || (b[4] == VPING_PING && get24(b + 5)) ||
+	    !from || (from->sa_family != AF_INET && from->sa_family != AF_INET6))
 		return ping_drop(disc, CELLD_PING_MALFORMED);
 	/* Only nodes whose signed pheromones we accepted: no signature work for others. */
 	p = find_peer(disc, b + 36);
@@ -932,38 +996,11 @@ int celld_discovery_ping_input_at(struct celld_discovery *disc, const void *buf,
 		viv[i] = (int32_t)get32(b + 16 + 4 * i);
 	if (vivaldi_decode(viv, get32(b + 32) / 1e6, &other))
 		return ping_drop(disc, CELLD_PING_BAD_VIVALDI);
-	if (b[4] == VPING_PING) {
-		uint8_t out[VPING_SIZE];
-		struct sockaddr_storage to;
-		uint64_t ms = nonce >> STAMP_SHIFT, now = stamp_ms(disc),
-			 win = disc->cfg.ping_window_s * 1000ULL;
-
-		/* Replays get no pong: a stamp near our clock, above the node's last one. */
-		if (win && (ms + win < now || ms > now + win))
-			return ping_drop(disc, CELLD_PING_CLOCK_SKEW);
-		if (nonce <= p->ping_floor)
-			return ping_drop(disc, CELLD_PING_REPLAY);
-		p->ping_floor = nonce;
-
-		memset(&to, 0, sizeof(to));
-		memcpy(&to, from,
-		       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						  : sizeof(struct sockaddr_in6));
-		if (disc->have_relay && from->sa_family == AF_INET && get32(b + 74)) {
-			/* the relay wrote the sender */
-			struct sockaddr_in *in = (struct sockaddr_in *)&to;
-
-			memcpy(&in->sin_addr, b + 74, 4);
-			in->sin_port = htons(get16(b + 78));
-		}
-		vping_build(disc, out, VPING_PONG, nonce);
-		vping_send(disc, out, (const struct sockaddr *)&to);
-		disc->n.pings_answered++;
-		return 0;
-	}
+	if (b[4] == VPING_PING)
+		return answer_ping(disc, p, b, from, rx_ns);
 	if (!nonce || nonce != p->ping_nonce)
 		return ping_drop(disc, CELLD_PING_STALE);
-	pong_sample(disc, p, &other, rx_ns);
+	pong_sample(disc, p, &other, rx_ns, get24(b + 5));
 	return 0;
 }
 
@@ -991,7 +1028,7 @@ static void ping_one(struct celld_discovery *disc, struct peer *p)
 	base = stamp_ms(disc) << STAMP_SHIFT;
 	disc->ping_ctr = disc->ping_ctr + 1 > base ? disc->ping_ctr + 1 : base;
 	p->ping_nonce = disc->ping_ctr;
-	vping_build(disc, b, VPING_PING, p->ping_nonce);
+	vping_build(disc, b, VPING_PING, p->ping_nonce, 0);
 	/* after the signature: a sample holds the round trip, not our own work */
 	p->ping_sent_ns = uv_hrtime();
 	vping_send(disc, b, (const struct sockaddr *)&to);
@@ -1526,8 +1563,9 @@ int celld_discovery_write_stats(struct celld_discovery *disc, const char *path)
 		(unsigned long long)n.expired, (unsigned long long)n.pings_sent,
 		(unsigned long long)n.pongs_received, (unsigned long long)n.pings_bad);
 	fprintf(f, "pings_answered %llu\n", (unsigned long long)n.pings_answered);
-	fprintf(f, "ping_rx_wait_us %llu\nping_rx_wait_max_us %llu\n",
-		(unsigned long long)n.ping_rx_wait_us, (unsigned long long)n.ping_rx_wait_max_us);
+	fprintf(f, "ping_rx_wait_us %llu\nping_rx_wait_max_us %llu\npong_hold_us %llu\n",
+		(unsigned long long)n.ping_rx_wait_us, (unsigned long long)n.ping_rx_wait_max_us,
+		(unsigned long long)n.pong_hold_us);
 	for (int i = 0; i < CELLD_NR_PING_DROPS; i++)
 		fprintf(f, "ping_bad_%s %llu\n", ping_drop_names[i],
 			(unsigned long long)n.ping_drop[i]);
@@ -1569,6 +1607,7 @@ void celld_discovery_foreach_counter(struct celld_discovery *disc,
 	fn("pings_bad", n.pings_bad, ctx);
 	fn("ping_rx_wait_us", n.ping_rx_wait_us, ctx);
 	fn("ping_rx_wait_max_us", n.ping_rx_wait_max_us, ctx);
+	fn("pong_hold_us", n.pong_hold_us, ctx);
 	for (int i = 0; i < CELLD_NR_PING_DROPS; i++) {
 		snprintf(name, sizeof(name), "ping_bad_%s", ping_drop_names[i]);
 		fn(name, n.ping_drop[i], ctx);
@@ -1664,6 +1703,10 @@ void celld_discovery_prometheus(struct celld_discovery *disc, FILE *f)
 		    "Time datagrams of the ping port waited between the kernel's receive stamp "
 		    "and celld's read (not part of RTT samples).");
 	fprintf(f, "celld_discovery_ping_rx_wait_seconds_total %.6f\n", n.ping_rx_wait_us / 1e6);
+	prom_family(f, "celld_discovery_pong_hold_seconds_total", "counter",
+		    "Time peers said they held our pings before their pongs (taken off the RTT "
+		    "samples).");
+	fprintf(f, "celld_discovery_pong_hold_seconds_total %.6f\n", n.pong_hold_us / 1e6);
 	prom_family(f, "celld_discovery_peers", "gauge", "Remote nodes in the peer table.");
 	prom_value(f, "celld_discovery_peers", n.peers);
 	prom_family(f, "celld_discovery_cells", "gauge", "Remote cells known.");

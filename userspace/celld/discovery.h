@@ -93,7 +93,8 @@ enum celld_ping_drop {
 
 /*
  * A ping or pong (Documentation/discovery.rst): 144 bytes, little-endian.
- * 0 magic "CELV", 4 type (1 ping, 2 pong), 5..7 zero, 8 nonce (a ping's:
+ * 0 magic "CELV", 4 type (1 ping, 2 pong), 5..7 zero in a ping, in a pong
+ * how long its sender held the ping (us, u24, saturating), 8 nonce (a ping's:
  * ms since 2025-01-01 UTC << 12 | counter, rising per sender; a pong
  * echoes it), 16 Vivaldi
  * coordinate (4 x i32 as in the pheromone), 32 error x 1e6, 36 sender key,
@@ -116,6 +117,7 @@ struct celld_discovery_counters {
 	uint64_t bpf_drops;			 /* dropped in the kernel by the BPF filter (sum) */
 	/* ping port datagrams: time from the kernel's receive stamp to our read */
 	uint64_t ping_rx_wait_us, ping_rx_wait_max_us;
+	uint64_t pong_hold_us; /* what peers said they held our pings (taken off samples) */
 	bool bpf;	       /* BPF filter attached */
 	uint32_t peers, cells; /* now */
 };

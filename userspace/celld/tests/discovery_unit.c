@@ -666,6 +666,52 @@ static void test_pings(void)
 		   "the sample ends at the stamp: %u us (<= %llu), not 100 ms more",
 		   got.measured_us, (unsigned long long)bound);
 	}
+	/*
+	 * The answering node's wait comes off the sample: a reads c's ping
+	 * 100 ms after its stamp, its pong says so, and c's sample is the
+	 * round trip without those 100 ms.  A hold not below the round trip
+	 * is not believed: the raw round trip counts.
+	 */
+	{
+		uint64_t t_before = uv_hrtime(), t_sent, bound;
+		struct one_peer got = { .samples = 0 };
+		struct timespec wait = { .tv_nsec = 100000000 };
+		uint32_t hold;
+
+		memcpy(got.node, ia.hex, sizeof(got.node));
+		celld_discovery_ping_peer(c, ia.pk);
+		t_sent = uv_hrtime();
+		nanosleep(&wait, NULL);
+		ok(celld_discovery_ping_input_at(a, tc.buf, tc.len, (struct sockaddr *)&from4,
+						 t_sent) == 0,
+		   "a answers a ping it read 100 ms after its stamp");
+		hold = ta.buf[5] | (uint32_t)ta.buf[6] << 8 | (uint32_t)ta.buf[7] << 16;
+		ok(hold >= 100000 && hold < 0xffffff, "the pong says a held it %u us", hold);
+		ok(celld_discovery_ping_input(c, ta.buf, ta.len, (struct sockaddr *)&from4) == 0,
+		   "c takes the pong");
+		bound = (uv_hrtime() - t_before) / 1000 - 100000 + 1;
+		celld_discovery_foreach_peer(c, find_one_peer, &got);
+		ok(got.samples == 2 && got.measured_us <= bound,
+		   "c's sample is without a's 100 ms: median %u us (<= %llu)", got.measured_us,
+		   (unsigned long long)bound);
+		/* a claims 1 s for a ping c sent just now: not believed */
+		celld_discovery_ping_peer(c, ia.pk);
+		t_sent = uv_hrtime();
+		celld_discovery_ping_input_at(a, tc.buf, tc.len, (struct sockaddr *)&from4,
+					      t_sent - 1000000000ULL);
+		hold = ta.buf[5] | (uint32_t)ta.buf[6] << 8 | (uint32_t)ta.buf[7] << 16;
+		celld_discovery_ping_input(c, ta.buf, ta.len, (struct sockaddr *)&from4);
+		celld_discovery_get_counters(c, &na);
+		ok(hold >= 1000000 && na.pongs_received == 3 && na.pong_hold_us < 1000000,
+		   "a hold above the round trip (%u us) is not taken off (pong_hold_us %llu)", hold,
+		   (unsigned long long)na.pong_hold_us);
+	}
+	memcpy(bad, tb.buf, sizeof(bad));
+	bad[7] ^= 0x10; /* a pong's hold: checked by the signature, not refused as reserved */
+	ok(bad[4] == 2 &&
+		   celld_discovery_ping_input(a, bad, sizeof(bad), (struct sockaddr *)&from4) ==
+			   1 + CELLD_PING_BAD_SIGNATURE,
+	   "a pong's bytes 5..7 are its hold, not reserved bytes (changed: bad signature)");
 	/* Cost of one signed exchange: sign ping, verify + sign pong, verify. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {

@@ -82,7 +82,8 @@ want = {"celld_discovery_received_total": "counter", "celld_discovery_accepted_t
         "celld_discovery_bpf_dropped_total": "counter", "celld_discovery_pings_dropped_total": "counter",
         "celld_discovery_pongs_received_total": "counter", "celld_discovery_peers": "gauge",
         "celld_discovery_peer_rtt_seconds": "gauge", "celld_discovery_peer_rtt_samples_total": "counter",
-        "celld_discovery_ping_rx_wait_seconds_total": "counter"}
+        "celld_discovery_ping_rx_wait_seconds_total": "counter",
+        "celld_discovery_pong_hold_seconds_total": "counter"}
 bad = [f for f, t in want.items() if "# TYPE %s %s\n" % (f, t) not in text or "# HELP %s " % f not in text]
 print("# missing:", bad) if bad else None
 sys.exit(1 if bad else 0)
