@@ -11,14 +11,20 @@
  *  32 key, expect, value, then zero bytes to a multiple of 8 (libraft
  *     stores entries in 8-byte units and counts on their length being one)
  *
- * Snapshot layout: "CELLKV01", u64 applied index, then for each table
+ * Snapshot layout: "CELLKV02", u64 applied index, then for each table
  * u32 count and count x (u16 key_len, u32 value_len, u64 revision, key,
  * value) in strictly increasing key order, then u32 sessions and
  * sessions x (u64 client, u64 request, u64 index, u8 outcome, u64
  * revision) in increasing client order, zero bytes to make the whole a
- * multiple of 8, then 16 bytes of BLAKE2b over everything before them.
+ * multiple of 8, then 16 bytes: u32 CRC-32C (Castagnoli) over everything
+ * before them and 12 zero bytes.  "CELLKV01" (written by celld before) is
+ * the same with 16 bytes of BLAKE2b instead, still read.  The checksum is
+ * there against damage (disk, truncation), not against forgery: CRC-32C
+ * catches every error burst up to 32 bits and costs a tenth of BLAKE2b
+ * (2 vs 17 ms for 16 MiB here), which every node pays per snapshot.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +32,69 @@
 
 #include "kv.h"
 
-#define SNAP_MAGIC "CELLKV01"
-#define SNAP_SUM   16
+#define SNAP_MAGIC    "CELLKV02"
+#define SNAP_MAGIC_V1 "CELLKV01"
+#define SNAP_SUM      16
+
+/* ---- CRC-32C ------------------------------------------------------------- */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_table_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t crc32c_table(uint32_t crc, const uint8_t *p, size_t n)
+{
+	pthread_once(&crc_once, crc_table_init);
+	while (n--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
+							       size_t n)
+{
+	uint64_t c = crc, w;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	crc = (uint32_t)c;
+	while (n--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+#endif
+
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("sse4.2"))
+		return ~crc32c_sse42(~0u, p, n);
+#endif
+	return ~crc32c_table(~0u, p, n);
+}
+
+/* The 16-byte trailer of a CELLKV02 snapshot over @len bytes at @buf. */
+static void snap_sum(const uint8_t *buf, size_t len, uint8_t sum[SNAP_SUM])
+{
+	uint32_t c = crc32c(buf, len);
+
+	memset(sum, 0, SNAP_SUM);
+	for (int i = 0; i < 4; i++)
+		sum[i] = (uint8_t)(c >> (8 * i));
+}
 
 /*
  * An entry never changes once made: a put makes a new one, so a frozen view
@@ -615,7 +682,7 @@ int kv_view_snapshot(const struct kv_view *s, uint8_t **out, size_t *out_len)
 	}
 	memset(p, 0, pad);
 	p += pad;
-	crypto_generichash(p, SNAP_SUM, buf, (size_t)(p - buf), NULL, 0);
+	snap_sum(buf, (size_t)(p - buf), p);
 	*out = buf;
 	*out_len = len;
 	return 0;
@@ -714,13 +781,16 @@ int kv_state_restore(struct kv_state *s, const uint8_t *buf, size_t len, const c
 		goto fail_early;
 	}
 	end = buf + len - SNAP_SUM;
-	crypto_generichash(sum, SNAP_SUM, buf, len - SNAP_SUM, NULL, 0);
-	if (sodium_memcmp(sum, end, SNAP_SUM)) {
-		bad = "checksum mismatch (corrupt snapshot)";
+	if (!memcmp(p, SNAP_MAGIC, 8)) {
+		snap_sum(buf, len - SNAP_SUM, sum);
+	} else if (!memcmp(p, SNAP_MAGIC_V1, 8)) {
+		crypto_generichash(sum, SNAP_SUM, buf, len - SNAP_SUM, NULL, 0);
+	} else {
+		bad = "not a cell kv snapshot (magic)";
 		goto fail_early;
 	}
-	if (memcmp(p, SNAP_MAGIC, 8)) {
-		bad = "not a cell kv snapshot (magic)";
+	if (memcmp(sum, end, SNAP_SUM)) {
+		bad = "checksum mismatch (corrupt snapshot)";
 		goto fail_early;
 	}
 	n.applied = get64(p + 8);
@@ -829,10 +899,13 @@ uint64_t kv_state_digest(const struct kv_state *s)
 	uint8_t *buf;
 	size_t len;
 	uint64_t d;
+	uint8_t sum[SNAP_SUM];
 
 	if (kv_state_snapshot(s, &buf, &len))
 		return 0;
-	d = get64(buf + len - SNAP_SUM); /* the snapshot's own checksum */
+	/* 64 bits of BLAKE2b, not the snapshot's 32-bit CRC: tests compare it. */
+	crypto_generichash(sum, SNAP_SUM, buf, len - SNAP_SUM, NULL, 0);
+	d = get64(sum);
 	free(buf);
 	return d;
 }

@@ -14,6 +14,7 @@
 
 #include <raft.h>
 #include <raft/fixture.h>
+#include <sodium.h>
 
 #include "kv.h"
 #include "kselftest_harness.h"
@@ -202,6 +203,19 @@ TEST(snapshot_round_trip_and_every_corruption_refused)
 	for (size_t n = 0; n < len; n += 13)
 		EXPECT_EQ(-EBADMSG, kv_state_restore(t, snap, n, &why));
 	EXPECT_EQ(before, kv_state_digest(t));
+
+	/* Written as CELLKV02 (CRC-32C); CELLKV01 (BLAKE2b, older celld) still reads. */
+	EXPECT_EQ(0, memcmp(snap, "CELLKV02", 8));
+	memcpy(snap, "CELLKV01", 8);
+	EXPECT_EQ(-EBADMSG, kv_state_restore(t, snap, len, &why)); /* CRC trailer */
+	crypto_generichash(snap + len - 16, 16, snap, len - 16, NULL, 0);
+	ASSERT_EQ(0, kv_state_restore(t, snap, len, &why));
+	EXPECT_EQ(kv_state_digest(s), kv_state_digest(t));
+	snap[20] ^= 1;
+	EXPECT_EQ(-EBADMSG, kv_state_restore(t, snap, len, &why));
+	memcpy(snap, "CELLKV03", 8);
+	EXPECT_EQ(-EBADMSG, kv_state_restore(t, snap, len, &why));
+	EXPECT_STREQ("not a cell kv snapshot (magic)", why);
 	free(snap);
 	kv_state_free(s);
 	kv_state_free(t);
