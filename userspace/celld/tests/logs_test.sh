@@ -5,7 +5,7 @@
 # (Documentation/capsid.rst, "Logs").  Both streams captured; -n; -j is
 # JSON; -f sees lines written later and ends on SIGINT and SIGTERM; a line
 # longer than the limit split; an unknown cell NOT_FOUND; the records of
-# each restarted instance; a cell spewing 50 MB into a 64k ring: celld's
+# each restarted instance, and of a name spawned again; a cell spewing 50 MB into a 64k ring: celld's
 # RSS stays bounded, every line is kept or counted as dropped, and celld
 # answers meanwhile.
 set -u
@@ -47,6 +47,7 @@ for c in talk flaky spew; do
 		echo "name=$c"
 		echo "exec=$RUN/$c.sh"
 		echo "ro=$RUN/$c.sh"
+		echo "ready=none" # no PING: they serve nothing
 	} >"$conf/$c.conf"
 done
 printf 'restart=never\n' >>"$conf/talk.conf"
@@ -131,6 +132,24 @@ assert [r["instance"] for r in recs] == [1, 2, 3], recs
 assert len({r["pid"] for r in recs}) == 3, recs'
 }
 check "three runs of flaky: instances 1 2 3, three pids" instances
+
+# `cell spawn` of a name again: the same ring, the next instance.
+exited_since() { tail -n +"$1" "$log" | grep -q "capsid again: exited (exit status 0)"; }
+respawn() {
+	cell spawn again --restart=never -o ready=none -- /bin/sh -c "echo $1" >/dev/null &&
+		wait_for exited_since "$2"
+}
+check "cell spawn: a cell that says first" 'respawn first 1'
+# shellcheck disable=SC2034 # read by the check string (eval)
+lines=$(wc -l <"$log")
+check "spawned again under the same name: says second" 'respawn second "$((lines + 1))"'
+again() {
+	cell logs again -j | python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin]
+assert [(r["line"], r["instance"]) for r in recs] == [("first", 1), ("second", 2)], recs'
+}
+check "its ring kept both: first (instance 1), second (instance 2)" again
 
 # A spew of 50 MB into a 64k ring.
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$celld_pid/status"; }
