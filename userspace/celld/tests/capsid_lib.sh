@@ -1,0 +1,16 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# For the tests of sandboxed cells, after lib.sh or netns_lib.sh (BIN, RUN):
+#   capsid_require    SKIP (TAP, exit 0) with bwrap's reason unless a capsid
+#                     starts here; leaves RUN traversable for uid 65534.
+capsid_require() {
+	local why
+	chmod 755 "$RUN"
+	mkdir -p "$RUN/probe-sock" "$RUN/probe-data"
+	if ! why=$("$BIN/userspace/celld/capsid_run" probe "$RUN/probe-sock" "$RUN/probe-data" -- \
+		/usr/bin/true 2>&1); then
+		echo "1..0 # SKIP capsid: cannot start one here: $why"
+		exit 0
+	fi
+}
