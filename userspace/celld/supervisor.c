@@ -462,9 +462,21 @@ static void start(struct sup_cell *c)
 	c->main_pid = 0;
 	c->pid = spawn_logged(c, why, sizeof(why));
 	if (c->pid < 0) {
+		char how[300];
+
 		c->pid = 0;
-		celld_log("capsid %s: not started: %s", c->cf.name, why);
-		set_state(c, CELLD_SUP_FAILED);
+		if (c->state != CELLD_SUP_BACKOFF) { /* the first start: the error is the answer */
+			celld_log("capsid %s: not started: %s", c->cf.name, why);
+			set_state(c, CELLD_SUP_FAILED);
+			return;
+		}
+		/*
+		 * A restart that failed before bwrap ran (fork, pipes, the dirs)
+		 * counts as a failed run: restart=always must not become "never
+		 * again" after one transient error.
+		 */
+		snprintf(how, sizeof(how), "not started: %s", why);
+		by_policy(c, how, true, 0);
 		return;
 	}
 	c->started_at = now_ms();

@@ -81,6 +81,18 @@ check "SIGKILL of the demo cell: it is restarted" \
 	'wait_for grep -q "capsid demo: exited (exit status 137\|signal 9).*restart 1 of 5 in 50 ms" "$log"'
 check "and it listens again" 'wait_for test -S "$sock" && wait_for client'
 check "a new process (not pid $pid)" '[ -n "$(ours)" ] && [ "$(ours | head -1)" != "$pid" ]'
+# A restart that fails before bwrap runs (its data dir made a symlink,
+# which the chown refuses) goes by the restart policy, and the cell is back
+# once the dir is.
+data=$RUN/state/capsid/demo
+mv "$data" "$data.away" && ln -s "$data.away" "$data"
+pid=$(ours | head -1)
+[ -n "$pid" ] && kill -9 "$pid"
+check "a restart failing before bwrap runs is retried by the policy" \
+	'wait_for grep -q "capsid demo: exited (not started: .*) after 0 ms; restart [0-9] of 5" "$log"'
+rm -f "$data" && mv "$data.away" "$data"
+running() { [ -n "$(ours)" ]; }
+check "and the cell is started again once its dir is back" 'wait_for running && wait_for client'
 stop_all
 check "celld's exit took the cells with it" 'sleep 0.2; [ -z "$(ours)" ]'
 grep 'capsid' "$log" | sed 's/^/# /'
