@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -106,9 +107,6 @@ static const char *const allowed[] = {
 	"symlinkat",
 	"readlink",
 	"readlinkat",
-	"chmod",
-	"fchmod",
-	"fchmodat",
 	"umask",
 	"truncate",
 	"ftruncate",
@@ -125,10 +123,6 @@ static const char *const allowed[] = {
 	"pipe2",
 	"utimensat",
 	"fadvise64",
-	"sendfile",
-	"splice",
-	"tee",
-	"copy_file_range",
 	"poll",
 	"ppoll",
 	"select",
@@ -166,7 +160,6 @@ static const char *const allowed[] = {
 	"set_tid_address",
 	"rseq",
 	"arch_prctl",
-	"prctl",
 	"getrandom",
 	"rt_sigaction",
 	"rt_sigprocmask",
@@ -262,6 +255,16 @@ static const unsigned long allowed_ioctls[] = {
 	CELL_IOC_RING_INFO,
 };
 
+static const char *const no_splice[] = { "sendfile", "splice", "tee", "vmsplice",
+					 "copy_file_range" };
+
+static const unsigned long allowed_prctls[] = {
+	PR_SET_PDEATHSIG,  PR_GET_PDEATHSIG,   PR_GET_DUMPABLE,	   PR_SET_NAME,
+	PR_GET_NAME,	   PR_GET_SECCOMP,     PR_CAPBSET_READ,	   PR_GET_SECUREBITS,
+	PR_SET_TIMERSLACK, PR_GET_TIMERSLACK,  PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS,
+	PR_GET_THP_DISABLE, PR_SET_VMA,
+};
+
 static int add(scmp_filter_ctx ctx, const char *name, unsigned int n, const struct scmp_arg_cmp *c)
 {
 	int nr = seccomp_syscall_resolve_name(name);
@@ -288,6 +291,30 @@ static int build(scmp_filter_ctx ctx, bool share_net)
 	if (!rc && seccomp_syscall_resolve_name("clone3") != __NR_SCMP_ERROR)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				      seccomp_syscall_resolve_name("clone3"), 0);
+	/* chmod and friends, but never a setuid or setgid bit (a trap in its data dir for the host). */
+	c[0] = SCMP_A1(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0);
+	if (!rc)
+		rc = add(ctx, "chmod", 1, c);
+	if (!rc)
+		rc = add(ctx, "fchmod", 1, c);
+	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0);
+	if (!rc)
+		rc = add(ctx, "fchmodat", 1, c);
+	/*
+	 * Pipe splicing is not for cells (splice is the Dirty Pipe primitive):
+	 * ENOSYS, on which programs fall back to read and write.
+	 */
+	for (size_t i = 0; !rc && i < sizeof(no_splice) / sizeof(no_splice[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(no_splice[i]);
+
+		if (nr != __NR_SCMP_ERROR)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+	}
+	/* prctl: the options libc, libuv and cells use, no others (PR_SET_PTRACER, PR_SET_DUMPABLE...). */
+	for (size_t i = 0; !rc && i < sizeof(allowed_prctls) / sizeof(allowed_prctls[0]); i++) {
+		c[0] = SCMP_A0(SCMP_CMP_EQ, allowed_prctls[i]);
+		rc = add(ctx, "prctl", 1, c);
+	}
 	/*
 	 * ioctl: only the commands cells use, each compared on all 64 bits (the
 	 * kernel reads 32, so a command with upper bits set would otherwise be

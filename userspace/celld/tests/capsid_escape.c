@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -234,6 +235,36 @@ static long tiocsti(unsigned long high)
 	return rc;
 }
 
+/* A setuid bit on a file of its own data dir (@dir/suid). */
+static long setuid_bit(const char *dir)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/suid", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return chmod(path, 04755);
+}
+
+/* splice(2) between two pipes (the Dirty Pipe primitive). */
+static long splice_pipes(void)
+{
+	int a[2], b[2];
+	long rc;
+
+	if (pipe(a) || pipe(b) || write(a[1], "x", 1) != 1)
+		return -1;
+	rc = splice(a[0], NULL, b[1], NULL, 1, 0);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	char path[4200];
@@ -253,6 +284,9 @@ int main(int argc, char **argv)
 	attempt("read celld's environment", environment_secret());
 	attempt("TIOCSTI into a terminal", tiocsti(0));
 	attempt("TIOCSTI with bit 32 of the command set", tiocsti(1));
+	attempt("chmod u+s of a file in its data dir", setuid_bit(argv[2]));
+	attempt("splice between two pipes", splice_pipes());
+	attempt("prctl(PR_SET_DUMPABLE)", prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
 	attempt("ptrace(PTRACE_ATTACH) of the parent", ptrace(PTRACE_ATTACH, getppid(), 0, 0));
 	attempt("ptrace(PTRACE_TRACEME)", ptrace(PTRACE_TRACEME, 0, 0, 0));
 	mkdir("/tmp/m", 0755);
@@ -319,6 +353,8 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/file", argv[2]);
 	usable("write in its data dir", write_file(path) == 1);
+	usable("chmod 0600 of it, and prctl(PR_SET_NAME)",
+	       chmod(path, 0600) == 0 && prctl(PR_SET_NAME, "capsid", 0, 0, 0) == 0);
 	usable("connect to the peer it was given", connect_to(argv[3]) == 0);
 	{
 		int fd = memfd_create("capsid", MFD_ALLOW_SEALING);
@@ -336,6 +372,6 @@ int main(int argc, char **argv)
 		       fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
 			       listen(fd, 1) == 0);
 	}
-	printf("1..%d\n# %d attempts, %d denied\n", n, n - 4, denied);
-	return denied == n - 4 && !usable_failed ? 0 : 1;
+	printf("1..%d\n# %d attempts, %d denied\n", n, n - 5, denied);
+	return denied == n - 5 && !usable_failed ? 0 : 1;
 }
