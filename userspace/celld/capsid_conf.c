@@ -52,6 +52,10 @@ void capsid_conf_defaults(struct capsid_conf *cf)
 	cf->ready_ping = true;
 	cf->ready_timeout_ms = 10000;
 	cf->stop_timeout_ms = 5000;
+	cf->inst_min = cf->inst_max = 1;
+	cf->scale_interval_ms = 250;
+	cf->scale_up_after_ms = 500;
+	cf->scale_down_after_ms = 2000;
 	if (capsid_conf_extra_key)
 		(void)capsid_conf_extra_key(cf, NULL, NULL, NULL); /* its defaults */
 }
@@ -113,6 +117,27 @@ static void set_restart(struct capsid_conf *cf, const char *v, struct capsid_why
 }
 
 /* One KEY=VALUE of a conf file or a spawn request. */
+/* instances=N or instances=MIN..MAX, 1 <= MIN <= MAX <= CAPSID_CONF_MAX_INSTANCES. */
+static void set_instances(struct capsid_conf *cf, const char *v, struct capsid_why *w)
+{
+	char lo[16], *dots = strstr(v, "..");
+	size_t n = dots ? (size_t)(dots - v) : strlen(v);
+
+	if (n >= sizeof(lo) || !n) {
+		capsid_complain(w, "instances=%s: N or MIN..MAX", v);
+		return;
+	}
+	memcpy(lo, v, n);
+	lo[n] = '\0';
+	cf->inst_min = (unsigned int)number_max("instances", lo, CAPSID_CONF_MAX_INSTANCES, w);
+	cf->inst_max = dots ? (unsigned int)number_max("instances", dots + 2,
+							CAPSID_CONF_MAX_INSTANCES, w)
+			    : cf->inst_min;
+	if (!cf->inst_min || cf->inst_min > cf->inst_max)
+		capsid_complain(w, "instances=%s: 1 <= MIN <= MAX <= %d", v,
+				CAPSID_CONF_MAX_INSTANCES);
+}
+
 void capsid_conf_set(struct capsid_conf *cf, const char *key, const char *v, struct capsid_why *w)
 {
 	int extra;
@@ -126,6 +151,11 @@ void capsid_conf_set(struct capsid_conf *cf, const char *key, const char *v, str
 		{ "backoff_max_ms", offsetof(struct capsid_conf, backoff_max_ms) },
 		{ "ready_timeout_ms", offsetof(struct capsid_conf, ready_timeout_ms) },
 		{ "stop_timeout_ms", offsetof(struct capsid_conf, stop_timeout_ms) },
+		{ "scale_target_inflight", offsetof(struct capsid_conf, scale_target_inflight) },
+		{ "scale_target_p99_us", offsetof(struct capsid_conf, scale_target_p99_us) },
+		{ "scale_interval_ms", offsetof(struct capsid_conf, scale_interval_ms) },
+		{ "scale_up_after_ms", offsetof(struct capsid_conf, scale_up_after_ms) },
+		{ "scale_down_after_ms", offsetof(struct capsid_conf, scale_down_after_ms) },
 	};
 
 	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
@@ -142,6 +172,8 @@ void capsid_conf_set(struct capsid_conf *cf, const char *key, const char *v, str
 		cf->nargs = cf->args_used = 0;
 		for (char *tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
 			add_arg(cf, tok, w);
+	} else if (!strcmp(key, "instances")) {
+		set_instances(cf, v, w);
 	} else if (!strcmp(key, "restart")) {
 		set_restart(cf, v, w);
 	} else if (!strcmp(key, "memory_max")) {
@@ -179,6 +211,13 @@ void capsid_conf_check(struct capsid_conf *cf, struct capsid_why *w)
 		capsid_complain(w, "name= missing or not a cell name");
 	if (!cf->nargs || cf->args[0] != '/')
 		capsid_complain(w, "exec= needs an absolute program path");
+	if (cf->inst_max > cf->inst_min && !cf->scale_target_inflight &&
+	    !cf->scale_target_p99_us)
+		capsid_complain(w, "instances=%u..%u needs scale_target_inflight= or "
+				   "scale_target_p99_us=",
+				cf->inst_min, cf->inst_max);
+	if (cf->inst_max > cf->inst_min && cf->scale_interval_ms < 10)
+		capsid_complain(w, "scale_interval_ms=%u: at least 10", cf->scale_interval_ms);
 	if (!cf->max_restarts && cf->restart != CAPSID_RESTART_NEVER)
 		cf->max_restarts = 1;
 }

@@ -47,7 +47,16 @@ struct capsid_conf {
 	unsigned int ready_timeout_ms, stop_timeout_ms;
 	uint32_t log_size;		 /* its log ring's bytes (logs.c), 0: the default */
 	struct celld_access_conf access; /* its rights on the nucleus (access.c) */
+	/* mitosis (mitosis.h): instances=MIN..MAX and its scale_* keys; 1..1: not scaled */
+	unsigned int inst_min, inst_max;
+	unsigned int scale_target_inflight;	 /* average in-flight calls per instance, 0: none */
+	unsigned int scale_target_p99_us;	 /* p99 latency, 0: none */
+	unsigned int scale_interval_ms;		 /* how often the metrics are polled */
+	unsigned int scale_up_after_ms;		 /* above target this long: one more instance */
+	unsigned int scale_down_after_ms;	 /* below target this long: one fewer */
 };
+
+#define CAPSID_CONF_MAX_INSTANCES 16
 
 /*
  * Keys another module reads (access.c: nucleus=, grant=, nucleus_rate=,

@@ -22,6 +22,8 @@
  *                              failure by the policy (default 10000)
  *   stop_timeout_ms=MS         SIGTERM, then SIGKILL after MS (default 5000)
  *   log_size=BYTES|Nk|NM       its log ring (logs.c; default 256k)
+ *   instances=MIN..MAX scale_* parsed (capsid_conf.c, mitosis.c); more than
+ *                              one instance is refused: not built yet
  *   nucleus=0|1 grant=METHOD,... nucleus_rate=N nucleus_burst=N
  *                              its rights on the nucleus (access.c)
  *
@@ -566,6 +568,12 @@ static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, 
 	if (c && c->state != CELLD_SUP_FAILED && c->state != CELLD_SUP_STOPPED) {
 		capsid_complain(w, "cell %s is supervised already (%s)", cf->name,
 				celld_sup_state_name(c->state));
+		return NULL;
+	}
+	if (cf->inst_max > 1) {
+		capsid_complain(w, "instances=%u..%u: mitosis is not built into the supervisor yet "
+				   "(Documentation/capsid.rst)",
+				cf->inst_min, cf->inst_max);
 		return NULL;
 	}
 	if (!c && ncells == MAX_CELLS) {
