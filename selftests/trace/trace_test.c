@@ -50,25 +50,33 @@ struct cellsrv {
 	struct seen seen;
 };
 
-static enum cell_status chain(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+/* Calls the next cell (if any) with @method, then answers with one 'x' more. */
+static enum cell_status call_on(struct cellsrv *cs, uint16_t method, const struct cell_vesicle *req,
+				struct cell_reply *reply)
 {
-	struct cellsrv *cs = ctx;
 	uint8_t out[64];
 	uint32_t n = 0;
 	enum cell_status st;
 
-	pthread_mutex_lock(&seen_lock);
-	cs->seen.had_ctx = cell_trace_current(&cs->seen.ctx);
-	cs->seen.len = req->len;
-	pthread_mutex_unlock(&seen_lock);
 	if (cs->next) {
-		st = cell_client_call(cs->next, M_CHAIN, req->data, req->len, out, sizeof(out) - 1,
+		st = cell_client_call(cs->next, method, req->data, req->len, out, sizeof(out) - 1,
 				      &n, DEADLINE);
 		if (st)
 			return st;
 	}
 	out[n++] = 'x';
 	return cell_reply_send(reply, out, n) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+static enum cell_status chain(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	struct cellsrv *cs = ctx;
+
+	pthread_mutex_lock(&seen_lock);
+	cs->seen.had_ctx = cell_trace_current(&cs->seen.ctx);
+	cs->seen.len = req->len;
+	pthread_mutex_unlock(&seen_lock);
+	return call_on(cs, M_CHAIN, req, reply);
 }
 
 /*
@@ -79,19 +87,7 @@ static enum cell_status chain(const struct cell_vesicle *req, struct cell_reply 
 static enum cell_status chain_blind(const struct cell_vesicle *req, struct cell_reply *reply,
 				    void *ctx)
 {
-	struct cellsrv *cs = ctx;
-	uint8_t out[64];
-	uint32_t n = 0;
-	enum cell_status st;
-
-	if (cs->next) {
-		st = cell_client_call(cs->next, M_BLIND, req->data, req->len, out, sizeof(out) - 1,
-				      &n, DEADLINE);
-		if (st)
-			return st;
-	}
-	out[n++] = 'x';
-	return cell_reply_send(reply, out, n) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+	return call_on(ctx, M_BLIND, req, reply);
 }
 
 static enum cell_status echo(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
