@@ -53,4 +53,13 @@ int cell_cmd_logs(int argc, char **argv);
 int cell_cmd_spawn(int argc, char **argv);
 int cell_cmd_stop(int argc, char **argv);
 
+/*
+ * The ribosome (ribosome.h, Documentation/ribosome.rst): dna.c: cell dna DIR;
+ * build.c: cell build DIR; add.c: cell add GIT_URL, cell run NAME.
+ */
+int cell_cmd_dna(int argc, char **argv);
+int cell_cmd_build(int argc, char **argv);
+int cell_cmd_add(int argc, char **argv);
+int cell_cmd_run(int argc, char **argv);
+
 #endif /* CELL_CMD_H */

@@ -40,6 +40,12 @@ static const struct cell_command commands[] = {
 	  "spawn [-j] NAME [OPTIONS] -- BIN ARGS  start a cell in a capsid under celld" },
 	{ "stop", cell_cmd_stop,
 	  "stop [-j] NAME [--timeout MS] stop a supervised cell (SIGTERM, then SIGKILL)" },
+#ifdef CELL_CLI_RIBOSOME
+	{ "dna", cell_cmd_dna,
+	  "dna [-j] DIR                the DNA of the cell in DIR and its inputs" },
+	{ "build", cell_cmd_build,
+	  "build [-j] [-s STATE] DIR   build the cell in DIR into the cache (by DNA)" },
+#endif
 #endif
 };
 

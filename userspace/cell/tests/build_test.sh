@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# build_test.sh BUILD TOP: `cell dna` and `cell build` (Documentation/ribosome.rst)
+# on a fixture git repository made from userspace/examples/hello.  Two
+# `git clone`s in two directories give the same DNA and, built into two
+# caches, byte-identical binaries, with make and with CMake; a changed
+# compiler flag (conf or $CFLAGS), source byte or schema changes the DNA, a
+# schema comment does not; a second build is a cache hit that runs nothing;
+# a failing build and bad recipes are refused clearly.  The state dir is
+# $RUN/state* (CELL_STATE_DIR or -s), never the user's.
+# shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
+set -u
+BIN=$(cd "$1" && pwd)
+TOP=$(cd "$2" && pwd)
+# shellcheck source=userspace/celld/tests/lib.sh
+. "$TOP/userspace/celld/tests/lib.sh"
+echo "TAP version 13"
+echo "1..19"
+export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
+export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
+export CELL_STATE_DIR=$RUN/state
+unset CC CFLAGS CPPFLAGS LDFLAGS SOURCE_DATE_EPOCH
+export GIT_CONFIG_NOSYSTEM=1 HOME=$RUN/home
+mkdir -p "$HOME"
+git config --global user.name ribosome-test
+git config --global user.email test@cell.invalid
+git config --global init.defaultBranch main
+
+# The fixture: the example cell as a repository of its own, one commit.
+repo=$RUN/fixture
+mkdir -p "$repo"
+cp "$TOP"/userspace/examples/hello/* "$repo/"
+git -C "$repo" init -q
+git -C "$repo" add .
+GIT_COMMITTER_DATE="2026-01-02T03:04:05Z" git -C "$repo" commit -q -m hello --date="2026-01-02T03:04:05Z"
+git clone -q "file://$repo" "$RUN/one/hello"
+git clone -q "$repo" "$RUN/elsewhere/deeper/hello"
+a=$RUN/one/hello
+b=$RUN/elsewhere/deeper/hello
+
+dna() { cell dna "$1" | head -1 | cut -d' ' -f1; }
+dna_a=$(dna "$a")
+check "cell dna: a 64-digit SHA-256 ($dna_a)" '[[ "$dna_a" =~ ^[0-9a-f]{64}$ ]]'
+check "two clones in two directories: the same DNA" '[ "$(dna "$b")" = "$dna_a" ]'
+out=$(cell dna "$a")
+check "cell dna lists each input with its hash: sources, schema, compiler, flags, epoch" \
+	'for k in "file   [0-9a-f]{64}  hello_server.c" "schema [0-9a-f]{64}  hello.cell: canonical text, fingerprint 0x" "cc     [0-9a-f]{64}  --version: " "cc     [0-9a-f]{64}  -dumpfullversion: " "flags  [0-9a-f]{64}  cflags: -O2 -g" "SOURCE_DATE_EPOCH: 1767323045 \(from git\)"; do echo "$out" | grep -qE "$k" || exit 1; done'
+check "cell dna -j: the same DNA as JSON" \
+	'[ "$(cell dna -j "$a" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"dna\"])")" = "$dna_a" ]'
+
+# Two builds, two caches: the same binary, byte for byte.
+out=$(cell build -j "$a"); rc=$?
+bin_a=$(echo "$out" | python3 -c "import json,sys; print(json.load(sys.stdin)['binary'])" 2>/dev/null)
+check "cell build (make): built into STATE/ribosome/<DNA>/hello" \
+	'[ $rc -eq 0 ] && [ "$bin_a" = "$RUN/state/ribosome/$dna_a/hello" ] && [ -x "$bin_a" ]'
+out=$(cell build -s "$RUN/state2" "$b"); rc=$?
+check "the other clone, another cache (-s): built, not cached (got: $out)" \
+	'[ $rc -eq 0 ] && [[ "$out" == "hello: built $dna_a in "* ]]'
+check "the two binaries are byte-identical (cmp)" \
+	'cmp "$bin_a" "$RUN/state2/ribosome/$dna_a/hello"'
+check "no build path in the binary" '! grep -qa "$RUN" "$bin_a"'
+check "names/hello points at the build" '[ "$(readlink "$RUN/state/ribosome/names/hello")" = "../$dna_a" ]'
+
+# A cache hit runs nothing: the binary stays the same file, no build.log is rewritten.
+before=$(stat -c '%i %Y' "$bin_a" "$RUN/state/ribosome/$dna_a/build.log")
+out=$(cell build "$a"); rc=$?
+check "a second build of the same DNA is a cache hit (got: $out)" \
+	'[ $rc -eq 0 ] && [[ "$out" == "hello: cached $dna_a in "* ]] && [ "$(stat -c "%i %Y" "$bin_a" "$RUN/state/ribosome/$dna_a/build.log")" = "$before" ]'
+
+# What changes the DNA, and what does not.
+sed -i 's/^cflags=-O2 -g$/cflags=-O1 -g/' "$b/cell.conf"
+check "one compiler flag changed in cell.conf: another DNA" '[ "$(dna "$b")" != "$dna_a" ]'
+git -C "$b" checkout -q cell.conf
+check "CFLAGS in the environment: another DNA" '[ "$(CFLAGS=-DX=1 dna "$b")" != "$dna_a" ]'
+printf ' ' >>"$b/hello_server.c"
+check "one source byte more: another DNA" '[ "$(dna "$b")" != "$dna_a" ]'
+git -C "$b" checkout -q hello_server.c
+sed -i '1i // a comment' "$b/hello.cell"
+check "a comment in the schema: the same DNA (canonical text)" '[ "$(dna "$b")" = "$dna_a" ]'
+sed -i 's/string text;/string text; u32 n;/' "$b/hello.cell"
+check "a field more in the schema: another DNA" '[ "$(dna "$b")" != "$dna_a" ]'
+git -C "$b" checkout -q hello.cell
+
+# CMake, in both clones: the same binary again.
+for d in "$a" "$b"; do
+	sed -i 's/^build=make$/build=cmake/; s|^output=hello_server$|output=build/hello_server|' "$d/cell.conf"
+done
+out=$(cell build "$a"); rc=$?
+out2=$(cell build -s "$RUN/state2" "$b")
+dna_c=$(dna "$a")
+check "build=cmake: another DNA, built in both clones, byte-identical (got: $out)" \
+	'[ $rc -eq 0 ] && [ "$dna_c" != "$dna_a" ] && [[ "$out2" == "hello: built $dna_c "* ]] && cmp "$RUN/state/ribosome/$dna_c/hello" "$RUN/state2/ribosome/$dna_c/hello"'
+
+# Refusals.
+sed -i 's/^build=cmake$/build=false/' "$a/cell.conf"
+out=$(cell build "$a" 2>&1); rc=$?
+check "a failing build: exit 1, its status and log, nothing cached" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"the build failed (exit status 1)"* ]] && [ -z "$(ls "$RUN/state/ribosome/tmp")" ]'
+printf 'name=x\nschema=../etc/passwd\nsources=*.c\nbuild=make\noutput=x\n' >"$a/cell.conf"
+out=$(cell dna "$a" 2>&1); rc=$?
+check "a schema path out of the tree is refused (got: $out)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"line 2: schema=../etc/passwd: a path inside the tree is needed"* ]]'
+printf 'name=x\ncolour=blue\n' >"$a/cell.conf"
+out=$(cell dna "$a" 2>&1); rc=$?
+check "an unknown key is refused (got: $out)" '[ $rc -eq 1 ] && [[ "$out" == *"line 2: unknown key colour"* ]]'
+exit $fail
