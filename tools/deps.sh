@@ -23,7 +23,8 @@ declare -A groups=(
 	[observe]="prometheus tmux"
 	[release]="python3-docutils man-db dkms dh-dkms debhelper dpkg-dev fakeroot lintian"
 	[bench]="iceoryx libiceoryx-binding-c-dev libzmq3-dev libnng-dev
-		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux python3-grpcio"
+		 libgrpc++-dev protobuf-compiler-grpc gnuplot-nox util-linux python3-grpcio
+		 etcd-server etcd-client"
 )
 
 wanted=()

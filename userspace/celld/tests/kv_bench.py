@@ -15,7 +15,15 @@ through libcell's cell_kv_put from THREADS handles homed at a follower
    REPS rounds, the three interleaved in each; the ratio of the median
    p99s (async / none) is the figure;
 3. the cost of one snapshot of that state alone, and of the freeze that is
-   all the loop does with async snapshots (celld_kv_bench snapshot).
+   all the loop does with async snapshots (celld_kv_bench snapshot);
+4. etcd beside it, when Debian's etcd-server and go are installed (tools/
+   deps.sh bench): three etcd in the same netns shape, the same load
+   shape (etcd_load.go: THREADS clients, 100-byte values, 64 keys, each
+   put waiting for its commit, the clients in the leader's namespace as
+   celld's end up at its leader), REPS rounds alternating with celld's 1.
+   etcd is reached through its JSON gateway (no gRPC in Go's standard
+   library), which adds a translation per put.  Without etcd: a visible
+   SKIP of that check.
 
 usage: kv_bench.py BUILD_DIR [--seconds S] [--threads T] [--fill N] [--reps R]
 Prints TAP with the figures as JSON comments; SKIP without root/netns.
@@ -35,6 +43,7 @@ from nemesis import Cluster, sh  # noqa: E402
 
 N = 0
 FAILED = 0
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def tap(ok, what):
@@ -52,6 +61,79 @@ def leader_of(cl):
                 return i
         time.sleep(0.1)
     return None
+
+
+class EtcdCluster(Cluster):
+    """Three etcd (Debian's etcd-server) on Cluster's network namespaces."""
+
+    def start(self, i):
+        urls = ",".join("n%d=http://10.78.0.%d:2380" % (j, j) for j in range(1, self.n + 1))
+        log = open("%s/n%d.log" % (self.run, i), "a")
+        self.procs[i] = subprocess.Popen(
+            ["ip", "netns", "exec", "%sn%d" % (self.ns, i), "etcd", "--name", "n%d" % i,
+             "--data-dir", "%s/n%d/state/etcd" % (self.run, i),
+             "--listen-peer-urls", "http://10.78.0.%d:2380" % i,
+             "--initial-advertise-peer-urls", "http://10.78.0.%d:2380" % i,
+             "--listen-client-urls", "http://10.78.0.%d:2379" % i,
+             "--advertise-client-urls", "http://10.78.0.%d:2379" % i,
+             "--initial-cluster", urls, "--initial-cluster-state", "new",
+             "--initial-cluster-token", self.ns],
+            stdout=log, stderr=log)
+
+    def in_ns(self, i, *args, **kw):
+        return subprocess.run(["ip", "netns", "exec", "%sn%d" % (self.ns, i)] + list(args),
+                              capture_output=True, text=True, **kw)
+
+    def leader(self):
+        eps = ",".join("http://10.78.0.%d:2379" % j for j in range(1, self.n + 1))
+        for _ in range(100):
+            r = self.in_ns(1, "etcdctl", "--endpoints", eps, "endpoint", "status", "-w",
+                           "json", timeout=10, env=dict(os.environ, ETCDCTL_API="3"))
+            try:
+                for e in json.loads(r.stdout):
+                    if e["Status"]["leader"] == e["Status"]["header"]["member_id"]:
+                        return int(e["Endpoint"].split(".")[-1].split(":")[0])
+            except (ValueError, KeyError, TypeError):
+                pass
+            time.sleep(0.2)
+        return None
+
+
+def etcd_tool(build):
+    """etcd_load built with Debian's go, or None when etcd or go is missing."""
+    if not shutil.which("etcd") or not shutil.which("etcdctl") or not shutil.which("go"):
+        return None
+    out = build + "/userspace/celld/etcd_load"
+    env = dict(os.environ, GOCACHE=build + "/go-cache", GOPATH=build + "/go-path",
+               GO111MODULE="off", GOFLAGS="")
+    r = subprocess.run(["go", "build", "-o", out, HERE + "/etcd_load.go"],
+                       capture_output=True, text=True, env=env)
+    if r.returncode:
+        print("# go build etcd_load.go failed: %s" % r.stderr.strip(), flush=True)
+        return None
+    return out
+
+
+def bench_etcd(o, tool, seconds, vlen, tag):
+    run = tempfile.mkdtemp(prefix="etcdbench.")
+    cl = EtcdCluster(o.build, 3, run)
+    try:
+        cl.setup()
+        L = cl.leader()
+        if L is None:
+            print("# %s: no etcd leader" % tag, flush=True)
+            return None
+        r = cl.in_ns(L, tool, "http://10.78.0.%d:2379" % L, str(seconds), str(o.threads),
+                     str(vlen), "64", timeout=seconds + 60)
+        if r.returncode:
+            print("# %s: etcd_load failed: %s" % (tag, r.stderr.strip()), flush=True)
+            return None
+        res = json.loads(r.stdout)
+        print("# %s: %s" % (tag, json.dumps(res)), flush=True)
+        return res
+    finally:
+        cl.cleanup()
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def bench(o, build, snapshot_every, fill, seconds, vlen, tag, extra=()):
@@ -98,12 +180,42 @@ def main():
     if os.getuid() != 0 or not shutil.which("ip"):
         print("1..0 # SKIP needs root and ip(8) for network namespaces")
         return 0
-    print("1..5")
-    base = bench(o, o.build, 1 << 30, 0, o.seconds, 100, "3 nodes, 100 B values")
-    tap(base is not None and base["writes"] > 0 and base["failures"] == 0,
-        "committed writes through cell_kv_put (%s writes/s, p50 %s ms, p99 %s ms)"
-        % ((base or {}).get("writes_per_s"), (base or {}).get("p50_ms"),
+    print("1..6")
+    tool = etcd_tool(o.build)
+    small = {"celld": [], "etcd": []}
+    for r in range(o.reps):
+        small["celld"].append(bench(o, o.build, 1 << 30, 0, o.seconds, 100,
+                                    "round %d, celld, 3 nodes, 100 B values" % (r + 1)))
+        if tool:
+            small["etcd"].append(bench_etcd(o, tool, o.seconds, 100,
+                                            "round %d, etcd, 3 nodes, 100 B values" % (r + 1)))
+
+    def medians(runs):
+        if not runs or any(x is None or x["writes"] == 0 for x in runs):
+            return None
+        return {f: statistics.median(x[f] for x in runs)
+                for f in ("writes_per_s", "p50_ms", "p99_ms")}
+    base = medians(small["celld"])
+    tap(base is not None and all(x["failures"] == 0 for x in small["celld"]),
+        "committed writes through cell_kv_put (median of %d: %s writes/s, p50 %s ms, p99 %s ms)"
+        % (o.reps, (base or {}).get("writes_per_s"), (base or {}).get("p50_ms"),
            (base or {}).get("p99_ms")))
+    if not tool:
+        tap(True, "# SKIP etcd comparison: needs etcd, etcdctl and go (tools/deps.sh bench)")
+    else:
+        et = medians(small["etcd"])
+        if et and base:
+            print("# celld / etcd, 3 nodes, %d clients, 100 B (medians of %d, same run): "
+                  "writes/s %.0f / %.0f = %.2f; p50 %.2f / %.2f ms = %.2f; "
+                  "p99 %.2f / %.2f ms = %.2f"
+                  % (o.threads, o.reps, base["writes_per_s"], et["writes_per_s"],
+                     base["writes_per_s"] / et["writes_per_s"], base["p50_ms"], et["p50_ms"],
+                     base["p50_ms"] / et["p50_ms"], base["p99_ms"], et["p99_ms"],
+                     base["p99_ms"] / et["p99_ms"]), flush=True)
+        tap(et is not None and all(x["failures"] == 0 for x in small["etcd"]),
+            "etcd measured beside it (median of %d: %s writes/s, p50 %s ms, p99 %s ms)"
+            % (o.reps, (et or {}).get("writes_per_s"), (et or {}).get("p50_ms"),
+               (et or {}).get("p99_ms")))
     kinds = (("none", 1 << 30, ()), ("async", 256, ("cluster.snapshot_async=1",)),
              ("sync", 256, ("cluster.snapshot_async=0",)))
     runs = {k: [] for k, _, _ in kinds}
