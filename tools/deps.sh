@@ -14,7 +14,8 @@ declare -A groups=(
 		 libuv1-dev python3 python3-venv python3-pip python3-setuptools
 		 libmicrohttpd-dev libsodium-dev libraft-dev
 		 libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
-		 golang-go bubblewrap libseccomp-dev libcap-dev git"
+		 golang-go bubblewrap libseccomp-dev libcap-dev git
+		 gnupg openssh-client"
 	[kernel]="linux-headers-amd64 linux-image-amd64 qemu-system-x86
 		  busybox-static cpio kmod sparse"
 	[bpf]="libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 nftables

@@ -43,7 +43,7 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 	return 0;
 }
 
-static void remove_tree(const char *path)
+void ribosome_remove_tree(const char *path)
 {
 	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -276,7 +276,7 @@ static int build_fresh(const char *cmd, const char *cache, const struct dna *d, 
 out_msg_rm:
 	fprintf(stderr, "cell %s: %s: %s\n", cmd, tmp, strerror(errno));
 out_rm:
-	remove_tree(tmp);
+	ribosome_remove_tree(tmp);
 	return rc;
 out_msg:
 	fprintf(stderr, "cell %s: %s: %s\n", cmd, tmp, strerror(errno));

@@ -44,6 +44,11 @@
 
 int ribosome_capture(char *const argv[], char *out, size_t cap)
 {
+	return ribosome_capture_all(argv, out, cap, false);
+}
+
+int ribosome_capture_all(char *const argv[], char *out, size_t cap, bool with_stderr)
+{
 	size_t got = 0;
 	int fds[2], status;
 	ssize_t n;
@@ -61,7 +66,7 @@ int ribosome_capture(char *const argv[], char *out, size_t cap)
 		int null = open("/dev/null", O_RDWR);
 
 		dup2(fds[1], 1);
-		dup2(null, 2);
+		dup2(with_stderr ? fds[1] : null, 2);
 		dup2(null, 0);
 		execvp(argv[0], argv);
 		_exit(127);

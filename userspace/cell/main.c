@@ -45,6 +45,10 @@ static const struct cell_command commands[] = {
 	  "dna [-j] DIR                the DNA of the cell in DIR and its inputs" },
 	{ "build", cell_cmd_build,
 	  "build [-j] [-s STATE] DIR   build the cell in DIR into the cache (by DNA)" },
+	{ "add", cell_cmd_add,
+	  "add [-j] [-s STATE] GIT_URL clone (file:// or a path), verify its tag, build it" },
+	{ "run", cell_cmd_run,
+	  "run [-s STATE] NAME [OPTS]  spawn the built cell NAME under celld (cell spawn)" },
 #endif
 #endif
 };

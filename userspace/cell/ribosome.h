@@ -100,6 +100,8 @@ void dna_print(const struct dna *d, bool json, FILE *out);
  * Return: the exit status (0 = success), or -1 if it could not run.
  */
 int ribosome_capture(char *const argv[], char *out, size_t cap);
+/* The same, with stderr kept too (interleaved) when @with_stderr. */
+int ribosome_capture_all(char *const argv[], char *out, size_t cap, bool with_stderr);
 
 /*
  * The state directory as celld has it (cell id's rules), or $CELL_STATE_DIR,
@@ -108,6 +110,9 @@ int ribosome_capture(char *const argv[], char *out, size_t cap);
  */
 __attribute__((warn_unused_result)) int ribosome_dir(const char *cmd, const char *given, char *buf,
 						     size_t cap);
+
+/* rm -r @path (no symlink followed); errors ignored. */
+void ribosome_remove_tree(const char *path);
 
 /* mkdir -p @path with mode 0700 (0755 for @open).  0 or -errno. */
 int ribosome_mkdirs(const char *path, bool open);

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# add_test.sh BUILD TOP: cells from git (Documentation/ribosome.rst).  A
+# fixture repository made from userspace/examples/hello is added with
+# `cell add file://...` (built, same DNA as `cell dna` of a clone), run in
+# its capsid with `cell run` under a celld, and answers a call.  URLs other
+# than file:// and local paths are refused.  With keys in the state dir's
+# ribosome/keys: no tag, a tag signed by an unknown SSH key, an unsigned
+# tag and a lightweight tag are refused and build nothing; tags signed by
+# a known SSH key or a known OpenPGP key are built.
+# shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
+set -u
+BIN=$(cd "$1" && pwd)
+TOP=$(cd "$2" && pwd)
+# shellcheck source=userspace/celld/tests/lib.sh
+. "$TOP/userspace/celld/tests/lib.sh"
+echo "TAP version 13"
+echo "1..17"
+gpg_homes=()
+finish() {
+	for h in "${gpg_homes[@]}"; do gpgconf --homedir "$h" --kill all 2>/dev/null; done
+	cleanup
+}
+trap finish EXIT
+skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
+export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
+export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
+export CELL_STATE_DIR=$RUN/state
+unset CC CFLAGS CPPFLAGS LDFLAGS SOURCE_DATE_EPOCH
+export GIT_CONFIG_NOSYSTEM=1 HOME=$RUN/home
+mkdir -p "$HOME"
+git config --global user.name ribosome-test
+git config --global user.email test@cell.invalid
+git config --global init.defaultBranch main
+cache=$RUN/state/ribosome
+
+repo=$RUN/fixture
+mkdir -p "$repo"
+cp "$TOP"/userspace/examples/hello/* "$repo/"
+git -C "$repo" init -q
+git -C "$repo" add .
+GIT_COMMITTER_DATE="2026-01-02T03:04:05Z" git -C "$repo" commit -q -m hello --date="2026-01-02T03:04:05Z"
+git clone -q "$repo" "$RUN/clone"
+dna=$(cell dna "$RUN/clone" | head -1 | cut -d' ' -f1)
+
+out=$(cell add "file://$repo"); rc=$?
+check "cell add file://: built, not verified (no keys) (got: $out)" \
+	'[ $rc -eq 0 ] && [[ "$out" == *"hello: HEAD ("*") not verified (the node has no keys)"* ]] && [[ "$out" == *"hello: built $dna: $cache/$dna/hello"* ]]'
+check "the clone is kept in ribosome/src/hello, names/hello points at its DNA" \
+	'[ -f "$cache/src/hello/cell.conf" ] && [ "$(readlink "$cache/names/hello")" = "../$dna" ] && [ -z "$(ls -A "$cache/tmp")" ]'
+out=$(cell add "$repo"); rc=$?
+check "a local path is taken too: the same DNA, cached" '[ $rc -eq 0 ] && [[ "$out" == *"hello: cached $dna:"* ]]'
+bad=0
+for url in https://example.invalid/x.git ssh://example.invalid/x git://example.invalid/x \
+	example.invalid:x.git "$RUN/nowhere"; do
+	out=$(cell add "$url" 2>&1) && bad=1
+	[[ "$out" == *"only file:// URLs and local directories are cloned (no network)"* ]] || bad=1
+done
+check "https, ssh, git, scp-like and absent paths are refused" '[ $bad -eq 0 ]'
+
+# cell run: the build in its capsid, through celld's spawn.
+chmod 755 "$RUN"
+mkdir -p "$RUN/probe-sock" "$RUN/probe-data"
+if why=$("$BIN/userspace/celld/capsid_run" probe "$RUN/probe-sock" "$RUN/probe-data" -- \
+	/usr/bin/true 2>&1); then
+	start_celld -S -o capsid.spawn=1
+	chmod 755 "$RUN/state" "$cache"
+	out=$(cell run hello -o ro="$BIN" --wait 2>&1); rc=$?
+	check "cell run hello: spawned and ready in its capsid (got: $out)" \
+		'[ $rc -eq 0 ] && [[ "$out" == "hello: pid "[0-9]*", ready" ]]'
+	out=$(CELL_RUNTIME_DIR=$CELL_RUNTIME_DIR/capsid/hello cell call -j hello greet '{"name": "ribosome"}' 2>&1)
+	check "the cell answers a call (got: $out)" '[ "$out" = "{\"text\":\"hello, ribosome\"}" ]'
+	check "cell ps: origin capsid" 'cell ps -j hello | grep -q "\"origin\":\"capsid\""'
+	out=$(cell stop hello)
+	check "cell stop hello (got: $out)" '[ "$out" = "hello: pid 0, stopped" ]'
+else
+	for c in "cell run hello" "the cell answers a call" "cell ps" "cell stop"; do
+		skip "$c" "capsid: cannot start one here: $why"
+	done
+fi
+out=$(cell run nosuch 2>&1); rc=$?
+check "cell run of a name never built: refused" '[ $rc -eq 1 ] && [[ "$out" == *"nosuch is not built here"* ]]'
+
+# Keys: SSH allowed signers.
+ssh-keygen -q -t ed25519 -N '' -C known -f "$RUN/known"
+ssh-keygen -q -t ed25519 -N '' -C stranger -f "$RUN/stranger"
+mkdir -p "$cache/keys"
+echo "test@cell.invalid $(cat "$RUN/known.pub")" >"$cache/keys/allowed_signers"
+builds() { find "$cache" -maxdepth 1 -name '????????????????????????????????????????????????????????????????' | wc -l; }
+before=$(builds)
+out=$(cell add "$repo" 2>&1); rc=$?
+check "with keys, an untagged repository is refused" '[ $rc -eq 1 ] && [[ "$out" == *"has no tag: the node has keys"* ]]'
+sshtag() { # KEY TAG DATE
+	GIT_COMMITTER_DATE=$3 git -C "$repo" -c gpg.format=ssh -c user.signingkey="$1" \
+		tag -s -m "$2" "$2"
+}
+sshtag "$RUN/known" v1 2026-01-03T00:00:00Z
+out=$(cell add "$repo"); rc=$?
+check "a tag signed by a known SSH key: verified and built (got: $out)" \
+	'[ $rc -eq 0 ] && [[ "$out" == *"hello: v1 ("*") verified: Good \"git\" signature for test@cell.invalid with ED25519 key"* ]] && [[ "$out" == *"hello: cached $dna:"* ]]'
+sed -i 's/hello, /hi, /' "$repo/hello_server.c"
+GIT_COMMITTER_DATE="2026-01-04T00:00:00Z" git -C "$repo" commit -q -am hi --date="2026-01-04T00:00:00Z"
+sshtag "$RUN/stranger" v2 2026-01-04T00:00:00Z
+out=$(cell add "$repo" 2>&1); rc=$?
+check "the newest tag signed by an unknown key: refused (got: $out)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"tag v2: refused, not signed by a key of $cache/keys"* ]] && [[ "$out" == *"No principal matched"* ]]'
+check "and nothing was built or left, names/hello unchanged" \
+	'[ "$(builds)" = "$before" ] && [ -z "$(find "$cache/src" -maxdepth 1 -name ".*.*")" ] && [ "$(readlink "$cache/names/hello")" = "../$dna" ] && grep -q "hello, " "$cache/src/hello/hello_server.c"'
+git -C "$repo" tag -d v2 >/dev/null
+GIT_COMMITTER_DATE="2026-01-05T00:00:00Z" git -C "$repo" tag -a -m v3 v3
+out=$(cell add "$repo" 2>&1); rc=$?
+check "an unsigned annotated tag: refused (got: $out)" '[ $rc -eq 1 ] && [[ "$out" == *"tag v3: refused"*"no signature found"* ]]'
+git -C "$repo" tag -d v3 >/dev/null
+GIT_COMMITTER_DATE="2026-01-06T00:00:00Z" git -C "$repo" tag v4
+out=$(cell add "$repo" 2>&1); rc=$?
+check "a lightweight tag: refused" '[ $rc -eq 1 ] && [[ "$out" == *"tag v4: refused"* ]] && [ "$(builds)" = "$before" ]'
+git -C "$repo" tag -d v4 >/dev/null
+
+# Keys: an OpenPGP key in ribosome/keys/gnupg.
+if command -v gpg >/dev/null; then
+	signer=$RUN/gpg-signer
+	mkdir -m 700 "$signer" "$cache/keys/gnupg"
+	gpg_homes+=("$signer" "$cache/keys/gnupg")
+	GNUPGHOME=$signer gpg --batch --quiet --passphrase '' --quick-gen-key \
+		'Signer <signer@cell.invalid>' ed25519 sign never 2>/dev/null
+	fpr=$(GNUPGHOME=$signer gpg --with-colons --list-keys signer@cell.invalid 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+	GNUPGHOME=$signer GIT_COMMITTER_DATE=2026-01-07T00:00:00Z git -C "$repo" \
+		-c user.signingkey="$fpr" tag -s -m v5 v5
+	out=$(cell add "$repo" 2>&1); rc=$?
+	check "an OpenPGP-signed tag, key not in the node's keyring: refused" \
+		'[ $rc -eq 1 ] && [[ "$out" == *"tag v5: refused"*"No public key"* ]]'
+	GNUPGHOME=$signer gpg --armor --export "$fpr" | GNUPGHOME=$cache/keys/gnupg gpg --batch --quiet --import 2>/dev/null
+	out=$(cell add -j "$repo"); rc=$?
+	check "with the key imported: verified, the new commit built (got: $out)" \
+		'[ $rc -eq 0 ] && echo "$out" | python3 -c "import json,sys; j=json.load(sys.stdin); assert j[\"ref\"]==\"v5\" and j[\"verified\"] and \"Good signature\" in j[\"signer\"] and j[\"dna\"]!=\"$dna\" and not j[\"cached\"]"'
+else
+	skip "an OpenPGP-signed tag, unknown key" "no gpg (tools/deps.sh build)"
+	skip "an OpenPGP-signed tag, known key" "no gpg (tools/deps.sh build)"
+fi
+exit $fail
