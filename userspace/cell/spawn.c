@@ -9,6 +9,8 @@
  * ready_timeout_ms=, stop_timeout_ms=, max_restarts=, ...).  BIN is made
  * absolute here (a bare name is looked up in PATH).  --wait waits until
  * `cell ps` says ready (exit 1 if it is failed or the wait ends first).
+ * Spawned while NAME runs another program, it starts beside it as NAME@K
+ * (evolution: Documentation/capsid.rst), and that is the name printed.
  *
  * stop asks for SIGTERM, then SIGKILL after MS (default: the cell's
  * stop_timeout_ms), and waits until the cell is stopped.
@@ -83,8 +85,11 @@ static int state_of(struct cell_client *c, const char *name, char *state, size_t
 	if (st == CELL_STATUS_OK) {
 		cells = nucleus_cell_list_cells(resp, &count);
 		for (uint32_t i = 0; i < count; i++) {
-			const char *s = nucleus_cell_info_state_at(resp, &cells[i], &n);
+			const char *s = nucleus_cell_info_name_at(resp, &cells[i], &n);
 
+			if (n != strlen(name) || memcmp(s, name, n))
+				continue; /* the query also lists NAME's instances NAME@K */
+			s = nucleus_cell_info_state_at(resp, &cells[i], &n);
 			if (!n)
 				continue; /* not supervised */
 			snprintf(state, cap, "%.*s", (int)n, s);
@@ -268,7 +273,7 @@ int cell_cmd_spawn(int argc, char **argv)
 	enum cell_status st;
 	bool json = false;
 	int wait_ms = 0, pid, rc;
-	char state[32];
+	char state[CELL_NAME_MAX + 32], inst[CELL_NAME_MAX + 1], *as;
 	uint32_t n;
 	const char *s;
 
@@ -291,6 +296,13 @@ int cell_cmd_spawn(int argc, char **argv)
 	pid = resp->pid;
 	s = nucleus_spawned_state(resp, &n);
 	snprintf(state, sizeof(state), "%.*s", (int)n, s);
+	/* "starting as NAME@K": started beside a running NAME, as that instance. */
+	as = strstr(state, " as ");
+	if (as) {
+		snprintf(inst, sizeof(inst), "%s", as + 4);
+		*as = '\0';
+		a.name = inst;
+	}
 	if (wait_ms > 0) {
 		rc = wait_state(c, "spawn", a.name, " ready failed stopped ", (unsigned int)wait_ms,
 				state, sizeof(state), &pid);

@@ -52,6 +52,13 @@ int celld_access_conf_key(struct celld_access_conf *a, const char *file, const c
 struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
 					      const char *const **peers);
 
+/*
+ * A supervised cell enrolling itself as @name (its server's name) at socket
+ * @path: when that is instance NAME@K's socket (supervisor.c), @name
+ * becomes "NAME@K", so that it updates its own entry, not NAME's.
+ */
+void celld_capsid_enroll_name(const char *path, char *name, size_t cap);
+
 /* cell_server_opts.admit of the nucleus: @ctx is struct celld. */
 enum cell_status celld_access_admit(const struct cell_vesicle *v, char *why, size_t cap, void *ctx);
 

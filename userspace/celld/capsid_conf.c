@@ -22,8 +22,11 @@ int (*capsid_conf_extra_key)(struct capsid_conf *cf, const char *where, const ch
 
 static bool valid_name(const char *s)
 {
-	/* The registry's rules (lowercase, digits, - _ .); "nucleus" is celld's. */
-	return celld_name_valid(s) && strcmp(s, "nucleus");
+	/*
+	 * The registry's rules (lowercase, digits, - _ .); "nucleus" is celld's,
+	 * and NAME@K is the name of an instance the supervisor numbers itself.
+	 */
+	return celld_name_valid(s) && strcmp(s, "nucleus") && !strchr(s, '@');
 }
 
 void capsid_complain(struct capsid_why *w, const char *fmt, ...)
@@ -156,6 +159,7 @@ void capsid_conf_set(struct capsid_conf *cf, const char *key, const char *v, str
 		{ "scale_interval_ms", offsetof(struct capsid_conf, scale_interval_ms) },
 		{ "scale_up_after_ms", offsetof(struct capsid_conf, scale_up_after_ms) },
 		{ "scale_down_after_ms", offsetof(struct capsid_conf, scale_down_after_ms) },
+		{ "retire_idle_s", offsetof(struct capsid_conf, retire_idle_s) },
 	};
 
 	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)

@@ -54,6 +54,9 @@ struct capsid_conf {
 	unsigned int scale_interval_ms;		 /* how often the metrics are polled */
 	unsigned int scale_up_after_ms;		 /* above target this long: one more instance */
 	unsigned int scale_down_after_ms;	 /* below target this long: one fewer */
+	/* evolution: an older fingerprint of the name, beside this one, is stopped once no
+	 * client has been connected to it for this long (0: it is kept) */
+	unsigned int retire_idle_s;
 };
 
 #define CAPSID_CONF_MAX_INSTANCES 16

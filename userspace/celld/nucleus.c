@@ -89,6 +89,7 @@ static enum cell_status on_enroll(const struct cell_vesicle *v, struct cell_repl
 		return refuse(reply, status_of(rc), err);
 	if (celld_registration_entry(&r, &e))
 		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	celld_capsid_enroll_name(e.path, e.name, sizeof(e.name)); /* NAME@K, for an instance */
 	e.pid = v->peer_pid; /* what the kernel says, not the request */
 	e.uid = v->peer_uid;
 	rc = celld_registry_add(d->registry, &e, err, sizeof(err), &kept);
@@ -152,7 +153,14 @@ static enum cell_status on_withdraw(const struct cell_vesicle *v, struct cell_re
 			 (unsigned int)e->uid);
 		return refuse(reply, CELL_STATUS_PERMISSION_DENIED, err);
 	}
-	if (celld_registry_remove(d->registry, "", name))
+	/*
+	 * Instance NAME@K of a supervised cell withdraws its server's name,
+	 * NAME, at exit: that entry is another instance's, kept by the
+	 * supervisor (which updates NAME@K's own at the exit).
+	 */
+	if (e->sup_state && e->pid && e->pid != v->peer_pid && celld_access_sandboxed(d, v))
+		e = NULL;
+	if (e && celld_registry_remove(d->registry, "", name))
 		return refuse(reply, CELL_STATUS_NOT_FOUND, "no such cell");
 	if (!reply)
 		return CELL_STATUS_OK;

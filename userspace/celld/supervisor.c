@@ -22,6 +22,8 @@
  *                              failure by the policy (default 10000)
  *   stop_timeout_ms=MS         SIGTERM, then SIGKILL after MS (default 5000)
  *   log_size=BYTES|Nk|NM       its log ring (logs.c; default 256k)
+ *   retire_idle_s=S            evolution: retires an older version of its
+ *                              name once no client used it for S seconds
  *   instances=MIN..MAX scale_* parsed (capsid_conf.c, mitosis.c); more than
  *                              one instance is refused: not built yet
  *   nucleus=0|1 grant=METHOD,... nucleus_rate=N nucleus_burst=N
@@ -38,8 +40,15 @@
  * it.  At the deadline SIGKILL goes to bwrap, whose death takes the whole
  * namespace.
  *
- * A cell's socket directory is RUNTIME_DIR/capsid/NAME, its data directory
- * STATE_DIR/capsid/NAME.  Exits are seen through a pidfd on the loop.
+ * Instances: a spawn of a running NAME with another program starts beside
+ * it as NAME@K (evolution; refused once ready if its fingerprint is a
+ * running instance's).  Each instance is a cell here, with its own
+ * registry entry, log ring and dirs; while ready it is published as the
+ * symlink RUNTIME_DIR/INSTANCE.sock -> capsid/INSTANCE/NAME.sock, where
+ * lib/tissue.c finds it.  A timer (on_house) retires idle older versions.
+ *
+ * A cell's socket directory is RUNTIME_DIR/capsid/INSTANCE, its data
+ * directory STATE_DIR/capsid/INSTANCE (INSTANCE: NAME or NAME@K).  Exits are seen through a pidfd on the loop.
  * The cell's stdout and stderr go to its log ring (`cell logs`).
  * Readiness probes block the loop for at most PROBE_TIMEOUT_MS each (as
  * scan.c's probes do).  Documentation/capsid.rst.
@@ -67,7 +76,9 @@
 
 #include "capsid.h"
 #include "capsid_conf.h"
+#include "collect.h"
 #include "logs.h"
+#include "mitosis.h"
 #include "probe.h"
 
 /* What starting cells as uid 65534 takes (caps.c keeps them for capsid.dir and capsid.spawn). */
@@ -77,6 +88,7 @@ static const int capsid_caps[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL, 
 #define PROBE_EVERY_MS	 50
 #define PROBE_TIMEOUT_MS 250
 #define TERM_RETRY_MS	 10
+#define HOUSE_EVERY_MS	 250
 
 _Static_assert(CAPSID_CONF_MAX_PATHS == CAPSID_MAX_PATHS, "capsid_conf.h and capsid.h differ");
 
@@ -107,6 +119,19 @@ struct sup_cell {
 	uv_poll_t *poll;	    /* on the pidfd; freed by its close callback */
 	uv_timer_t timer;	    /* backoff, readiness probes, the SIGKILL deadline */
 	struct celld_cell_log *log; /* NULL: its output goes to celld's stderr */
+	/* Instances: several cells of one name (evolution, mitosis). */
+	char inst[CELL_NAME_MAX];   /* its name in cell ps and logs: NAME, or NAME@K */
+	unsigned int number;	    /* the K of NAME@K; 0 for NAME */
+	struct sup_cell *head;	    /* a mitosis instance: the cell whose conf scales it */
+	bool versioned;		    /* started beside a running NAME: compared when ready */
+	bool clash;		    /* it had a running instance's fingerprint: failed */
+	bool linked;		    /* RUNTIME_DIR/INST.sock points at its socket */
+	struct stat exe;	    /* its program when it was spawned (same program: refused) */
+	uint64_t generation;	    /* the order of spawns: a later one is a newer version */
+	uint64_t idle_since;	    /* superseded: no client connected since (ms), 0: one is */
+	struct mitosis mito;	    /* a head with instances=MIN..MAX */
+	uint64_t next_sample;	    /* ms */
+	uint64_t busy_ns, busy_at;  /* its latency sum at the last sample, and when (ns) */
 };
 
 static struct sup_cell *cells[MAX_CELLS];
@@ -114,6 +139,9 @@ static int ncells;
 static int available; /* capsid.spawn or capsid.dir, the capabilities, bwrap: asked once */
 static char unavailable_why[256];
 static bool dirs_prepared;
+static uint64_t generations;	/* spawns so far */
+static uv_timer_t house;	/* every HOUSE_EVERY_MS: retiring idle versions, mitosis */
+static bool house_running;
 static char nucleus_sock[4200]; /* given to each cell (nucleus=1) */
 
 struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
@@ -126,6 +154,21 @@ struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
 			return &cells[i]->cf.access;
 		}
 	return NULL;
+}
+
+void celld_capsid_enroll_name(const char *path, char *name, size_t cap)
+{
+	for (int i = 0; path && i < ncells; i++) {
+		struct sup_cell *c = cells[i];
+		size_t n = strlen(c->sock_dir), len = strlen(name);
+
+		if (c->number && !strcmp(name, c->cf.name) && !strncmp(path, c->sock_dir, n) &&
+		    path[n] == '/' && !strncmp(path + n + 1, name, len) &&
+		    !strcmp(path + n + 1 + len, ".sock")) {
+			snprintf(name, cap, "%s", c->inst);
+			return;
+		}
+	}
 }
 
 /* capsid_conf_extra_key: access.c's keys (nucleus=, grant=, nucleus_rate=, nucleus_burst=). */
@@ -156,7 +199,7 @@ static void bind_spec(struct sup_cell *c)
 		c->spec.ro_paths[i] = cf->ro[i];
 	for (unsigned int i = 0; i < cf->npeer; i++)
 		c->spec.peer_sockets[i] = cf->peer[i];
-	c->spec.name = cf->name;
+	c->spec.name = c->inst;
 	c->spec.argv = c->argv;
 	c->spec.socket_dir = c->sock_dir;
 	c->spec.data_dir = c->data_dir;
@@ -168,6 +211,17 @@ static void bind_spec(struct sup_cell *c)
 	c->spec.stderr_fd = 2;
 }
 
+static bool running(const struct sup_cell *c)
+{
+	return c->state != CELLD_SUP_FAILED && c->state != CELLD_SUP_STOPPED;
+}
+
+/* The cell whose conf an instance follows: its mitosis head, or itself. */
+static struct sup_cell *root_of(struct sup_cell *c)
+{
+	return c->head ? c->head : c;
+}
+
 /* ---- the registry entry: what `cell ps` shows ------------------------ */
 
 static void publish(struct sup_cell *c)
@@ -177,7 +231,7 @@ static void publish(struct sup_cell *c)
 	bool running = c->pid > 0;
 
 	snprintf(path, sizeof(path), "%s/%s.sock", c->sock_dir, c->cf.name);
-	snprintf(e.name, sizeof(e.name), "%s", c->cf.name);
+	snprintf(e.name, sizeof(e.name), "%s", c->inst);
 	e.path = path;
 	e.pid = running ? (c->main_pid > 0 ? c->main_pid : c->pid) : 0;
 	e.uid = geteuid() == 0 ? 65534 : geteuid(); /* the cell's uid (capsid.c) */
@@ -191,14 +245,66 @@ static void publish(struct sup_cell *c)
 	e.sup_started_ns = running ? c->started_ns : 0;
 	if (celld_registry_add(c->d->registry, &e, err, sizeof(err), NULL)) {
 		if (!c->unlisted)
-			celld_log("capsid %s: not listed in cell ps: %s", c->cf.name, err);
+			celld_log("capsid %s: not listed in cell ps: %s", c->inst, err);
 		c->unlisted = true; /* said once */
 	}
+}
+
+/*
+ * Where clients find it (lib/tissue.c's layout): RUNTIME_DIR/INST.sock, a
+ * symlink to its socket capsid/INST/NAME.sock, made while it is ready.
+ * Made under a temporary name and renamed, so a client sees the old link
+ * or the new one, never none; a file there that is not a symlink (a cell
+ * outside celld) is left alone.
+ */
+static void link_socket(struct sup_cell *c)
+{
+	char link[4200], tmp[4300], target[600];
+	struct stat st;
+
+	snprintf(link, sizeof(link), "%s/%s.sock", c->d->cfg.runtime_dir, c->inst);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.sock.%d", c->d->cfg.runtime_dir, c->inst,
+		 (int)getpid());
+	snprintf(target, sizeof(target), "capsid/%s/%s.sock", c->inst, c->cf.name);
+	if (!lstat(link, &st) && !S_ISLNK(st.st_mode)) {
+		celld_log("capsid %s: %s is not celld's symlink: not published there", c->inst,
+			  link);
+		return;
+	}
+	unlink(tmp);
+	if (symlink(target, tmp) || rename(tmp, link)) {
+		celld_log("capsid %s: cannot publish %s: %s", c->inst, link, strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	c->linked = true;
+}
+
+/* Its symlink goes when it stops being ready (not another cell's file). */
+static void unlink_socket(struct sup_cell *c)
+{
+	char link[4200], target[600], seen[600];
+	ssize_t n;
+
+	if (!c->linked)
+		return;
+	c->linked = false;
+	snprintf(link, sizeof(link), "%s/%s.sock", c->d->cfg.runtime_dir, c->inst);
+	snprintf(target, sizeof(target), "capsid/%s/%s.sock", c->inst, c->cf.name);
+	n = readlink(link, seen, sizeof(seen) - 1);
+	if (n < 0 || (size_t)n != strlen(target) || memcmp(seen, target, (size_t)n))
+		return;
+	if (unlink(link) && errno != ENOENT)
+		celld_log("capsid %s: cannot remove %s: %s", c->inst, link, strerror(errno));
 }
 
 static void set_state(struct sup_cell *c, enum celld_sup_state s)
 {
 	c->state = (uint8_t)s;
+	if (s == CELLD_SUP_READY)
+		link_socket(c);
+	else
+		unlink_socket(c);
 	publish(c);
 }
 
@@ -299,9 +405,33 @@ static void stop_tick(struct sup_cell *c)
 		return;
 	}
 	uv_timer_stop(&c->timer);
-	celld_log("capsid %s: still running %u ms after %s: SIGKILL", c->cf.name, c->stop_ms,
+	celld_log("capsid %s: still running %u ms after %s: SIGKILL", c->inst, c->stop_ms,
 		  c->term_sent ? "SIGTERM" : "the stop (no program to send SIGTERM to)");
 	kill_cell(c);
+}
+
+/*
+ * A second version must differ: a ready instance of the name outside @c's
+ * own group with @c's fingerprint makes @c a copy (a hot swap is `cell
+ * swap`), so it is stopped and failed.  Return: whether it was.
+ */
+static bool same_fingerprint(struct sup_cell *c)
+{
+	for (int i = 0; i < ncells; i++) {
+		struct sup_cell *o = cells[i];
+
+		if (o == c || root_of(o) == root_of(c) || strcmp(o->cf.name, c->cf.name) ||
+		    o->state != CELLD_SUP_READY || o->fingerprint != c->fingerprint)
+			continue;
+		celld_log("capsid %s: refused: fingerprint 0x%016llx is %s's already (the same "
+			  "schema: a hot swap, not a second version); stopping it",
+			  c->inst, (unsigned long long)c->fingerprint, o->inst);
+		c->clash = true;
+		c->stop_asked = true;
+		begin_stop(c, c->cf.stop_timeout_ms);
+		return true;
+	}
+	return false;
 }
 
 static void probe_ready(struct sup_cell *c)
@@ -317,15 +447,20 @@ static void probe_ready(struct sup_cell *c)
 		if (p.pid > 0)
 			c->main_pid = p.pid;
 		uv_timer_stop(&c->timer);
-		celld_log("capsid %s: ready after %llu ms (PING %u us), pid %d", c->cf.name,
-			  (unsigned long long)(now_ms() - c->started_at), p.rtt_us, (int)p.pid);
+		if (same_fingerprint(c))
+			goto out_release;
+		celld_log("capsid %s: ready after %llu ms (PING %u us), pid %d, fingerprint "
+			  "0x%016llx",
+			  c->inst, (unsigned long long)(now_ms() - c->started_at), p.rtt_us,
+			  (int)p.pid, (unsigned long long)c->fingerprint);
 		set_state(c, CELLD_SUP_READY);
 	} else if (now_ms() >= c->deadline) {
-		celld_log("capsid %s: not ready within %u ms (%s): stopping it", c->cf.name,
+		celld_log("capsid %s: not ready within %u ms (%s): stopping it", c->inst,
 			  c->cf.ready_timeout_ms, p.error[0] ? p.error : "no PING answer");
 		c->not_ready = true;
 		begin_stop(c, c->cf.stop_timeout_ms);
 	}
+out_release:
 	cell_probe_release(&p);
 }
 
@@ -356,7 +491,7 @@ static void by_policy(struct sup_cell *c, const char *how, bool failure, uint64_
 	if (c->cf.restart == CAPSID_RESTART_NEVER ||
 	    (c->cf.restart == CAPSID_RESTART_ON_FAILURE && !failure)) {
 		celld_log("capsid %s: exited (%s) after %llu ms; restart=%s: not restarted",
-			  c->cf.name, how, (unsigned long long)ran,
+			  c->inst, how, (unsigned long long)ran,
 			  capsid_restart_names[c->cf.restart]);
 		set_state(c, failure ? CELLD_SUP_FAILED : CELLD_SUP_STOPPED);
 		return;
@@ -369,7 +504,7 @@ static void by_policy(struct sup_cell *c, const char *how, bool failure, uint64_
 		c->delay_ms = 0; /* it ran long enough: start over from the first delay */
 	if (++c->restarts > c->cf.max_restarts) {
 		c->restarts = c->cf.max_restarts;
-		celld_log("capsid %s: exited (%s); failed: %u restarts within %u s", c->cf.name,
+		celld_log("capsid %s: exited (%s); failed: %u restarts within %u s", c->inst,
 			  how, c->cf.max_restarts, c->cf.window_s);
 		set_state(c, CELLD_SUP_FAILED);
 		return;
@@ -377,7 +512,7 @@ static void by_policy(struct sup_cell *c, const char *how, bool failure, uint64_
 	c->delay_ms = c->delay_ms ? c->delay_ms * 2 : c->cf.backoff_ms;
 	if (c->delay_ms > c->cf.backoff_max_ms)
 		c->delay_ms = c->cf.backoff_max_ms;
-	celld_log("capsid %s: exited (%s) after %llu ms; restart %u of %u in %u ms", c->cf.name,
+	celld_log("capsid %s: exited (%s) after %llu ms; restart %u of %u in %u ms", c->inst,
 		  how, (unsigned long long)ran, c->restarts, c->cf.max_restarts, c->delay_ms);
 	set_state(c, CELLD_SUP_BACKOFF);
 	uv_timer_start(&c->timer, on_tick, c->delay_ms, 0);
@@ -410,9 +545,9 @@ static void on_exit_ready(uv_poll_t *p, int status, int events)
 	else
 		snprintf(how, sizeof(how), "signal %d", WTERMSIG(st));
 	if (c->stop_asked) {
-		celld_log("capsid %s: stopped (%s) after %llu ms", c->cf.name, how,
+		celld_log("capsid %s: stopped (%s) after %llu ms", c->inst, how,
 			  (unsigned long long)ran);
-		set_state(c, CELLD_SUP_STOPPED);
+		set_state(c, c->clash ? CELLD_SUP_FAILED : CELLD_SUP_STOPPED);
 		return;
 	}
 	if (c->not_ready)
@@ -448,7 +583,7 @@ static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
 		rc = celld_cell_log_pipes(c->log, &c->spec.stdout_fd, &c->spec.stderr_fd);
 	if (rc)
 		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)",
-			  c->cf.name, strerror(-rc));
+			  c->inst, strerror(-rc));
 	pid = capsid_spawn(&c->spec, why, whylen);
 	if (c->log)
 		celld_cell_log_started(c->log, pid);
@@ -468,7 +603,7 @@ static void start(struct sup_cell *c)
 
 		c->pid = 0;
 		if (c->state != CELLD_SUP_BACKOFF) { /* the first start: the error is the answer */
-			celld_log("capsid %s: not started: %s", c->cf.name, why);
+			celld_log("capsid %s: not started: %s", c->inst, why);
 			set_state(c, CELLD_SUP_FAILED);
 			return;
 		}
@@ -485,7 +620,7 @@ static void start(struct sup_cell *c)
 	c->started_ns = cell_now_ns();
 	if (watch(c)) {
 		celld_log("capsid %s: pidfd_open: %s: stopping it (it could not be supervised)",
-			  c->cf.name, strerror(errno));
+			  c->inst, strerror(errno));
 		kill_cell(c);
 		waitpid(c->pid, NULL, 0);
 		capsid_reap(&c->spec, c->pid);
@@ -493,7 +628,7 @@ static void start(struct sup_cell *c)
 		set_state(c, CELLD_SUP_FAILED);
 		return;
 	}
-	celld_log("capsid %s: started, pid %d", c->cf.name, (int)c->pid);
+	celld_log("capsid %s: started, pid %d", c->inst, (int)c->pid);
 	if (!c->cf.ready_ping) {
 		set_state(c, CELLD_SUP_READY);
 		return;
@@ -548,64 +683,135 @@ static void prepare_dirs(struct celld *d)
 	}
 }
 
-static struct sup_cell *find_cell(const char *name)
+/* The cell of instance name @inst ("NAME" or "NAME@K"). */
+static struct sup_cell *find_cell(const char *inst)
 {
 	for (int i = 0; i < ncells; i++)
-		if (!strcmp(cells[i]->cf.name, name))
+		if (!strcmp(cells[i]->inst, inst))
+			return cells[i];
+	return NULL;
+}
+
+/* A running cell of @name (any instance), or NULL. */
+static struct sup_cell *find_running(const char *name)
+{
+	for (int i = 0; i < ncells; i++)
+		if (!strcmp(cells[i]->cf.name, name) && running(cells[i]))
 			return cells[i];
 	return NULL;
 }
 
 /*
- * Makes (or, for a name whose cell is failed or stopped, reuses) the cell
- * of @cf and starts it.  Return: the cell, or NULL with @w saying why.
+ * The instance name for a new cell of @name: NAME when no running cell has
+ * it (and @bare_ok), else NAME@K with the lowest K no running cell has.
+ * Return: false if NAME@K would not fit a cell name.
  */
-static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, uid_t owner,
-				 struct capsid_why *w)
+static bool free_instance(const char *name, bool bare_ok, char *inst, unsigned int *number)
 {
-	struct sup_cell *c = find_cell(cf->name);
+	for (unsigned int k = bare_ok ? 0 : 1; k <= MAX_CELLS; k++) {
+		struct sup_cell *c;
+		int n = k ? snprintf(inst, CELL_NAME_MAX, "%s@%u", name, k)
+			  : snprintf(inst, CELL_NAME_MAX, "%s", name);
 
-	if (c && c->state != CELLD_SUP_FAILED && c->state != CELLD_SUP_STOPPED) {
-		capsid_complain(w, "cell %s is supervised already (%s)", cf->name,
-				celld_sup_state_name(c->state));
-		return NULL;
+		if (n >= CELL_NAME_MAX)
+			return false;
+		c = find_cell(inst);
+		if (!c || !running(c)) {
+			*number = k;
+			return true;
+		}
 	}
-	if (cf->inst_max > 1) {
-		capsid_complain(w, "instances=%u..%u: mitosis is not built into the supervisor yet "
-				   "(Documentation/capsid.rst)",
-				cf->inst_min, cf->inst_max);
-		return NULL;
+	return false;
+}
+
+/* The same program file as @c was started from (an identical argv and file). */
+static bool same_program(const struct sup_cell *c, const struct capsid_conf *cf,
+			 const struct stat *exe)
+{
+	return c->cf.nargs == cf->nargs && c->cf.args_used == cf->args_used &&
+	       !memcmp(c->cf.args, cf->args, cf->args_used) && c->exe.st_dev == exe->st_dev &&
+	       c->exe.st_ino == exe->st_ino && c->exe.st_size == exe->st_size &&
+	       c->exe.st_mtim.tv_sec == exe->st_mtim.tv_sec &&
+	       c->exe.st_mtim.tv_nsec == exe->st_mtim.tv_nsec;
+}
+
+/*
+ * Whether @cf may start beside the running @other of its name (evolution):
+ * only a different program, since the same one has the same fingerprint
+ * (a hot swap, not a second version); its fingerprint is compared again
+ * once it answers PING (probe_ready()), so ready=none cannot be told apart.
+ */
+static bool may_evolve(const struct sup_cell *other, const struct capsid_conf *cf,
+		       const struct stat *exe, struct capsid_why *w)
+{
+	for (int i = 0; i < ncells; i++)
+		if (!strcmp(cells[i]->cf.name, cf->name) && running(cells[i]) &&
+		    same_program(cells[i], cf, exe)) {
+			capsid_complain(w, "cell %s is supervised already (%s)", cells[i]->inst,
+					celld_sup_state_name(cells[i]->state));
+			return false;
+		}
+	if (!cf->ready_ping || !other->cf.ready_ping) {
+		capsid_complain(w, "cell %s runs already; a second version beside it needs "
+				   "ready=ping (its fingerprint is compared)",
+				other->inst);
+		return false;
 	}
-	if (!c && ncells == MAX_CELLS) {
+	return true;
+}
+
+static struct sup_cell *new_cell(struct celld *d, struct capsid_why *w)
+{
+	struct sup_cell *c;
+
+	if (ncells == MAX_CELLS) {
 		capsid_complain(w, "%d cells supervised already", MAX_CELLS);
 		return NULL;
 	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			capsid_complain(w, "out of memory");
-			return NULL;
-		}
-		c->d = d;
-		uv_timer_init(d->loop, &c->timer);
-		c->timer.data = c;
-		cells[ncells++] = c;
+		capsid_complain(w, "out of memory");
+		return NULL;
 	}
+	c->d = d;
+	uv_timer_init(d->loop, &c->timer);
+	c->timer.data = c;
+	cells[ncells++] = c;
+	return c;
+}
+
+/* Sets @c up as instance @inst of @cf and starts it.  Return: @c, or NULL (@w: why). */
+static struct sup_cell *start_instance(struct sup_cell *c, const struct capsid_conf *cf,
+				       const char *inst, unsigned int number, uid_t owner,
+				       struct capsid_why *w)
+{
+	struct celld *d = c->d;
+
+	for (int i = 0; i < ncells; i++)
+		if (cells[i]->head == c)
+			cells[i]->head = NULL; /* a reused head's old instances go their own way */
 	c->cf = *cf;
+	snprintf(c->inst, sizeof(c->inst), "%s", inst);
+	c->number = number;
+	c->head = NULL;
 	c->pidfd = -1;
 	c->owner = owner;
-	c->stop_asked = c->unlisted = c->killed = false;
+	c->stop_asked = c->unlisted = c->killed = c->versioned = c->clash = false;
 	c->restarts = c->delay_ms = 0;
 	c->fingerprint = 0;
+	c->idle_since = c->next_sample = c->busy_ns = c->busy_at = 0;
+	memset(&c->mito, 0, sizeof(c->mito));
+	if (stat(cf->args, &c->exe))
+		memset(&c->exe, 0, sizeof(c->exe));
 	free(c->schema);
 	c->schema = NULL;
-	snprintf(c->sock_dir, sizeof(c->sock_dir), "%s/capsid/%s", d->cfg.runtime_dir, cf->name);
-	snprintf(c->data_dir, sizeof(c->data_dir), "%s/capsid/%s", d->cfg.state_dir, cf->name);
+	snprintf(c->sock_dir, sizeof(c->sock_dir), "%s/capsid/%s", d->cfg.runtime_dir, inst);
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s/capsid/%s", d->cfg.state_dir, inst);
 	bind_spec(c);
-	/* The same ring for the same name, also when a failed or stopped name is reused. */
-	c->log = celld_cell_log_open(d, cf->name, cf->log_size);
+	/* The same ring for the same instance, also when a failed or stopped one is reused. */
+	c->log = celld_cell_log_open(d, inst, cf->log_size);
 	if (!c->log)
-		celld_log("capsid %s: no log ring: %s (output to celld's stderr)", cf->name,
+		celld_log("capsid %s: no log ring: %s (output to celld's stderr)", inst,
 			  strerror(errno));
 	prepare_dirs(d);
 	if (make_dir(c->sock_dir) || make_dir(c->data_dir)) {
@@ -618,6 +824,48 @@ static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, 
 	return c;
 }
 
+/*
+ * Makes (or, for an instance name whose cell is failed or stopped, reuses)
+ * the cell of @cf and starts it: as NAME, or beside a running NAME as
+ * NAME@K when its program differs (evolution).  Return: the cell, or NULL
+ * with @w saying why.
+ */
+static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, uid_t owner,
+				 struct capsid_why *w)
+{
+	struct sup_cell *other = find_running(cf->name), *c;
+	char inst[CELL_NAME_MAX];
+	unsigned int number;
+	struct stat exe;
+
+	if (cf->inst_max > 1) {
+		capsid_complain(w, "instances=%u..%u: mitosis is not built into the supervisor yet "
+				   "(Documentation/capsid.rst)",
+				cf->inst_min, cf->inst_max);
+		return NULL;
+	}
+	if (stat(cf->args, &exe))
+		memset(&exe, 0, sizeof(exe));
+	if (other && !may_evolve(other, cf, &exe, w))
+		return NULL;
+	if (!free_instance(cf->name, true, inst, &number)) {
+		capsid_complain(w, "no free instance name for %s", cf->name);
+		return NULL;
+	}
+	c = find_cell(inst);
+	if (!c)
+		c = new_cell(d, w);
+	if (!c || !start_instance(c, cf, inst, number, owner, w))
+		return NULL;
+	c->versioned = other != NULL;
+	c->generation = ++generations;
+	if (other)
+		celld_log("capsid %s: started beside %s (another program: its fingerprint is "
+			  "compared once it answers PING)",
+			  c->inst, other->inst);
+	return c;
+}
+
 /* `cell stop` and celld's exit: no restart after this. */
 static void stop_cell(struct sup_cell *c, unsigned int timeout_ms)
 {
@@ -625,18 +873,142 @@ static void stop_cell(struct sup_cell *c, unsigned int timeout_ms)
 	switch (c->state) {
 	case CELLD_SUP_STARTING:
 	case CELLD_SUP_READY:
-		celld_log("capsid %s: stopping (SIGTERM, SIGKILL after %u ms)", c->cf.name,
+		celld_log("capsid %s: stopping (SIGTERM, SIGKILL after %u ms)", c->inst,
 			  timeout_ms);
 		begin_stop(c, timeout_ms);
 		break;
 	case CELLD_SUP_BACKOFF:
 		uv_timer_stop(&c->timer);
-		celld_log("capsid %s: stopped (was waiting to restart)", c->cf.name);
+		celld_log("capsid %s: stopped (was waiting to restart)", c->inst);
 		set_state(c, CELLD_SUP_STOPPED);
 		break;
 	default: /* stopping already, failed or stopped */
 		break;
 	}
+}
+
+/* stop_cell() of @c and, if it is a mitosis head, of its instances. */
+static void stop_group(struct sup_cell *c, unsigned int timeout_ms)
+{
+	for (int i = 0; i < ncells; i++)
+		if (cells[i]->head == c)
+			stop_cell(cells[i], timeout_ms);
+	stop_cell(c, timeout_ms);
+}
+
+/* ---- evolution: an older version is retired once nobody uses it ------- */
+
+/*
+ * Connected sockets at @path in one /proc/.../net/unix table: a server's
+ * accepted sockets carry its listening path and belong to the client's
+ * network namespace, so each namespace a client may be in is read.
+ */
+static unsigned int count_connected(const char *table, const char *path)
+{
+	size_t plen = strlen(path);
+	unsigned int n = 0;
+	char line[4400];
+	FILE *f = fopen(table, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int st;
+		int at = 0;
+
+		/* Num RefCount Protocol Flags Type St Inode Path; St 03 is connected. */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %x %*s %n", &st, &at) != 1 || !at || st != 3)
+			continue;
+		if (strcspn(line + at, "\n") == plen && !memcmp(line + at, path, plen))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The clients connected to @c now: in celld's network namespace and in each running cell's. */
+static unsigned int clients_of(const struct sup_cell *c)
+{
+	ino_t seen[MAX_CELLS + 1];
+	unsigned int nseen = 0, n = 0;
+	char path[4200], table[64], ns[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.sock", c->sock_dir, c->cf.name);
+	if (!stat("/proc/self/ns/net", &st))
+		seen[nseen++] = st.st_ino;
+	n += count_connected("/proc/self/net/unix", path);
+	for (int i = 0; i < ncells; i++) {
+		pid_t pid = cells[i]->main_pid;
+		bool known = false;
+
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
+		if (pid <= 0 || stat(ns, &st))
+			continue;
+		for (unsigned int j = 0; j < nseen; j++)
+			known = known || seen[j] == st.st_ino;
+		if (known)
+			continue;
+		seen[nseen++] = st.st_ino;
+		snprintf(table, sizeof(table), "/proc/%d/net/unix", (int)pid);
+		n += count_connected(table, path);
+	}
+	return n;
+}
+
+/*
+ * The version that retires @r: the newest ready cell of its name (not of
+ * its group) spawned after it, with another fingerprint and retire_idle_s.
+ */
+static struct sup_cell *newer_version(const struct sup_cell *r)
+{
+	struct sup_cell *best = NULL;
+
+	for (int i = 0; i < ncells; i++) {
+		struct sup_cell *o = cells[i];
+
+		if (o->head || o == r || strcmp(o->cf.name, r->cf.name) ||
+		    o->state != CELLD_SUP_READY || o->fingerprint == r->fingerprint ||
+		    o->generation < r->generation || !o->cf.retire_idle_s)
+			continue;
+		if (!best || o->generation > best->generation)
+			best = o;
+	}
+	return best;
+}
+
+/* Stops @r's group once no client has been connected to it for the newer version's retire_idle_s. */
+static void retire_if_idle(struct sup_cell *r, uint64_t now)
+{
+	struct sup_cell *n = r->state == CELLD_SUP_READY && !r->stop_asked ? newer_version(r) : NULL;
+	unsigned int clients = 0;
+
+	for (int i = 0; n && i < ncells; i++)
+		if ((cells[i] == r || cells[i]->head == r) && running(cells[i]))
+			clients += clients_of(cells[i]);
+	if (!n || clients) {
+		r->idle_since = 0;
+		return;
+	}
+	if (!r->idle_since)
+		r->idle_since = now;
+	if (now - r->idle_since < (uint64_t)n->cf.retire_idle_s * 1000)
+		return;
+	celld_log("capsid %s: retired: no client for %u s, and %s (fingerprint 0x%016llx) is ready "
+		  "beside it (its fingerprint 0x%016llx)",
+		  r->inst, n->cf.retire_idle_s, n->inst, (unsigned long long)n->fingerprint,
+		  (unsigned long long)r->fingerprint);
+	stop_group(r, r->cf.stop_timeout_ms);
+}
+
+static void on_house(uv_timer_t *t)
+{
+	uint64_t now = now_ms();
+
+	(void)t;
+	for (int i = 0; i < ncells; i++)
+		if (!cells[i]->head)
+			retire_if_idle(cells[i], now);
 }
 
 /* ---- nucleus methods: spawn, stop ------------------------------------- */
@@ -666,16 +1038,21 @@ static bool span_text(const char *s, uint32_t n, char *buf, size_t cap)
 
 static enum cell_status answer(struct cell_reply *reply, const struct sup_cell *c)
 {
+	char state[CELL_NAME_MAX + 32];
 	struct nucleus_spawned *out;
 	struct cellc_builder b;
 
 	if (!reply)
 		return CELL_STATUS_OK;
-	out = nucleus_spawned_reply_begin(reply, NUCLEUS_SPAWNED_SIZE + 32, &b);
+	out = nucleus_spawned_reply_begin(reply, NUCLEUS_SPAWNED_SIZE + sizeof(state), &b);
 	if (!out)
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
 	out->pid = c->main_pid > 0 ? c->main_pid : c->pid;
-	(void)nucleus_spawned_set_state_str(&b, out, celld_sup_state_name(c->state));
+	if (strcmp(c->inst, c->cf.name)) /* `cell spawn` says which instance it became */
+		snprintf(state, sizeof(state), "%s as %s", celld_sup_state_name(c->state), c->inst);
+	else
+		snprintf(state, sizeof(state), "%s", celld_sup_state_name(c->state));
+	(void)nucleus_spawned_set_state_str(&b, out, state);
 	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
 }
 
@@ -743,7 +1120,7 @@ static enum cell_status on_stop(const struct cell_vesicle *v, struct cell_reply 
 			      "only root, celld's uid and the cell's owner may stop it");
 	celld_log("capsid %s: stop asked by uid %u (pid %d)", name, (unsigned int)v->peer_uid,
 		  (int)v->peer_pid);
-	stop_cell(c, req->timeout_ms ? req->timeout_ms : c->cf.stop_timeout_ms);
+	stop_group(c, req->timeout_ms ? req->timeout_ms : c->cf.stop_timeout_ms);
 	return answer(reply, c);
 }
 
@@ -790,6 +1167,9 @@ int celld_capsid_start(struct celld *d)
 	rc = serve_methods(d);
 	if (rc)
 		return rc;
+	uv_timer_init(d->loop, &house);
+	uv_timer_start(&house, on_house, HOUSE_EVERY_MS, HOUSE_EVERY_MS);
+	house_running = true;
 	capsid_conf_extra_key = access_key;
 	snprintf(nucleus_sock, sizeof(nucleus_sock), "%s/nucleus.sock", d->cfg.runtime_dir);
 	available = 0;
@@ -869,7 +1249,7 @@ void celld_capsid_stop(struct celld *d)
 				celld_log("capsid %s: still running %u ms after %s at celld's "
 					  "exit: "
 					  "SIGKILL",
-					  c->cf.name, (unsigned int)(now_ms() - t0),
+					  c->inst, (unsigned int)(now_ms() - t0),
 					  c->term_sent ? "SIGTERM" : "the stop (no program yet)");
 				kill_cell(c);
 				c->killed = true;
@@ -879,9 +1259,15 @@ void celld_capsid_stop(struct celld *d)
 		if (waiting)
 			usleep(10000);
 	}
+	if (house_running) {
+		uv_timer_stop(&house);
+		uv_close((uv_handle_t *)&house, NULL);
+		house_running = false;
+	}
 	for (int i = 0; i < ncells; i++) {
 		struct sup_cell *c = cells[i];
 
+		unlink_socket(c);
 		if (c->poll) {
 			uv_poll_stop(c->poll);
 			uv_close((uv_handle_t *)c->poll, poll_closed);
@@ -898,6 +1284,13 @@ void celld_capsid_stop(struct celld *d)
 }
 
 #else /* !CELLD_HAVE_CAPSID */
+
+void celld_capsid_enroll_name(const char *path, char *name, size_t cap)
+{
+	(void)path;
+	(void)name;
+	(void)cap;
+}
 
 struct celld_access_conf *celld_capsid_access(pid_t pid, const char **name,
 					      const char *const **peers)
