@@ -5,8 +5,9 @@
 # on a fixture git repository made from userspace/examples/hello.  Two
 # `git clone`s in two directories give the same DNA and, built into two
 # caches, byte-identical binaries, with make and with CMake; a changed
-# compiler flag (conf or $CFLAGS), source byte or schema changes the DNA, a
-# schema comment does not; a second build is a cache hit that runs nothing;
+# compiler flag (conf or $CFLAGS), source byte, schema field or deps= line
+# changes the DNA, a schema comment does not; deps= versions come from dpkg
+# or pkg-config, an unknown one is refused; source_date_epoch= is used; a second build is a cache hit that runs nothing;
 # a failing build and bad recipes are refused clearly.  The state dir is
 # $RUN/state* (CELL_STATE_DIR or -s), never the user's.
 # shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
@@ -16,7 +17,7 @@ TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
 echo "TAP version 13"
-echo "1..19"
+echo "1..22"
 export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
 export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
 export CELL_STATE_DIR=$RUN/state
@@ -81,6 +82,21 @@ check "a comment in the schema: the same DNA (canonical text)" '[ "$(dna "$b")" 
 sed -i 's/string text;/string text; u32 n;/' "$b/hello.cell"
 check "a field more in the schema: another DNA" '[ "$(dna "$b")" != "$dna_a" ]'
 git -C "$b" checkout -q hello.cell
+echo "deps=libc6-dev,gnutls" >>"$b/cell.conf"
+out=$(cell dna "$b")
+libc=$(dpkg-query -W -f='${Version}' libc6-dev 2>/dev/null)
+check "deps=: dpkg's version of libc6-dev, pkg-config's of gnutls, in the DNA" \
+	'[ -n "$libc" ] && echo "$out" | grep -qE "^  dep    [0-9a-f]{64}  libc6-dev: dpkg " && echo "$out" | grep -qF "libc6-dev: dpkg $libc" && echo "$out" | grep -qF "gnutls: pkg-config $(pkg-config --modversion gnutls)" && [ "$(dna "$b")" != "$dna_a" ]'
+git -C "$b" checkout -q cell.conf
+echo "deps=no-such-package-anywhere" >>"$b/cell.conf"
+out=$(cell dna "$b" 2>&1); rc=$?
+check "a dependency neither dpkg nor pkg-config knows is refused" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"deps: no-such-package-anywhere: neither dpkg nor pkg-config knows it"* ]]'
+git -C "$b" checkout -q cell.conf
+echo "source_date_epoch=12345" >>"$b/cell.conf"
+check "source_date_epoch= in cell.conf wins over git's" \
+	'cell dna "$b" | grep -q "SOURCE_DATE_EPOCH: 12345 (from cell.conf)"'
+git -C "$b" checkout -q cell.conf
 
 # CMake, in both clones: the same binary again.
 for d in "$a" "$b"; do
