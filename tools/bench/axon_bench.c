@@ -500,7 +500,6 @@ static int client(int iters, int rounds)
 	printf("  %-34s QUIC / TCP+TLS = %.2fx\n",
 	       "calls/s, 128 in flight:", median(cps[T_QUIC], rounds) / median(cps[T_TLS], rounds));
 	printf("UDP datagrams lost (echo retried): %d\n", lost);
-	printf("gRPC over TCP+TLS: not measured (not done in this bench)\n");
 	cell_client_free(c.quic);
 	return 0;
 }
