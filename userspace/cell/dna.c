@@ -294,6 +294,17 @@ static int add_files(const char *cmd, struct dna *d)
 
 /* ---- the schema ---- */
 
+/* @path resolves to a file under @dir (no symlinked directory leads out): 0 or -EXDEV. */
+static int inside_tree(const char *dir, const char *path)
+{
+	char real[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (!realpath(path, real))
+		return -errno;
+	return strncmp(real, dir, n) || real[n] != '/' ? -EXDEV : 0;
+}
+
 static int add_schema(const char *cmd, struct dna *d)
 {
 	struct schema s = { 0 };
@@ -303,9 +314,10 @@ static int add_schema(const char *cmd, struct dna *d)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", d->dir, d->recipe.schema);
-	rc = slurp(path, &d->schema_raw, &d->schema_raw_len);
+	rc = inside_tree(d->dir, path) ?: slurp(path, &d->schema_raw, &d->schema_raw_len);
 	if (rc) {
-		fprintf(stderr, "cell %s: schema %s: %s\n", cmd, path, strerror(-rc));
+		fprintf(stderr, "cell %s: schema %s: %s\n", cmd, path,
+			rc == -EXDEV ? "leads out of the tree (a symlink)" : strerror(-rc));
 		return -1;
 	}
 	diag.file = d->recipe.schema;

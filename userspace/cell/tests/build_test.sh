@@ -17,7 +17,7 @@ TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
 echo "TAP version 13"
-echo "1..22"
+echo "1..23"
 export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
 export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
 export CELL_STATE_DIR=$RUN/state
@@ -117,6 +117,13 @@ printf 'name=x\nschema=../etc/passwd\nsources=*.c\nbuild=make\noutput=x\n' >"$a/
 out=$(cell dna "$a" 2>&1); rc=$?
 check "a schema path out of the tree is refused (got: $out)" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"line 2: schema=../etc/passwd: a path inside the tree is needed"* ]]'
+mkdir "$RUN/outside"
+cp "$a/hello.cell" "$RUN/outside/"
+ln -s ../../outside "$a/lnk"
+printf 'name=x\nschema=lnk/hello.cell\nsources=*.c\nbuild=make\noutput=x\n' >"$a/cell.conf"
+out=$(cell dna "$a" 2>&1); rc=$?
+check "a schema reached through a symlink out of the tree is refused (got: $out)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"lnk/hello.cell: leads out of the tree (a symlink)"* ]]'
 printf 'name=x\ncolour=blue\n' >"$a/cell.conf"
 out=$(cell dna "$a" 2>&1); rc=$?
 check "an unknown key is refused (got: $out)" '[ $rc -eq 1 ] && [[ "$out" == *"line 2: unknown key colour"* ]]'
