@@ -4,7 +4,8 @@
 # add_test.sh BUILD TOP: cells from git (Documentation/ribosome.rst).  A
 # fixture repository made from userspace/examples/hello is added with
 # `cell add file://...` (built, same DNA as `cell dna` of a clone), run in
-# its capsid with `cell run` under a celld, and answers a call.  URLs other
+# its capsid with `cell run` under a celld, and answers a call; a changed
+# schema's build runs beside it as hello@1 and both answer.  URLs other
 # than file:// and local paths are refused.  With keys in the state dir's
 # ribosome/keys: no tag, a tag signed by an unknown SSH key, an unsigned
 # tag and a lightweight tag are refused and build nothing; tags signed by
@@ -16,7 +17,7 @@ TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
 echo "TAP version 13"
-echo "1..17"
+echo "1..20"
 gpg_homes=()
 finish() {
 	for h in "${gpg_homes[@]}"; do gpgconf --homedir "$h" --kill all 2>/dev/null; done
@@ -72,10 +73,27 @@ if why=$("$BIN/userspace/celld/capsid_run" probe "$RUN/probe-sock" "$RUN/probe-d
 	out=$(CELL_RUNTIME_DIR=$CELL_RUNTIME_DIR/capsid/hello cell call -j hello greet '{"name": "ribosome"}' 2>&1)
 	check "the cell answers a call (got: $out)" '[ "$out" = "{\"text\":\"hello, ribosome\"}" ]'
 	check "cell ps: origin capsid" 'cell ps -j hello | grep -q "\"origin\":\"capsid\""'
-	out=$(cell stop hello)
-	check "cell stop hello (got: $out)" '[ "$out" = "hello: pid 0, stopped" ]'
+	# A new schema, a new DNA: cell run starts it beside the old (capsid.rst, instances).
+	git clone -q "$repo" "$RUN/evolved"
+	sed -i 's/string text;/string text; u32 n;/' "$RUN/evolved/hello.cell"
+	git -C "$RUN/evolved" commit -q -am "greeting: a number"
+	out=$(cell add "$RUN/evolved"); rc=$?
+	check "cell add of a changed schema: another DNA built" \
+		'[ $rc -eq 0 ] && [[ "$out" == *"hello: built "* ]] && [[ "$out" != *"$dna"* ]]'
+	out=$(cell run hello -o ro="$BIN" 2>&1)
+	ready1() { cell ps -j hello@1 | grep -q '"state":"ready"'; }
+	waited() { for _ in $(seq 300); do "$@" && return 0; sleep 0.05; done; return 1; }
+	check "cell run of the new DNA starts it beside the old, as hello@1 (got: $out)" \
+		'[[ "$out" == "hello@1: pid "[0-9]*", starting" ]] && waited ready1'
+	old=$(cell call -j hello greet '{"name": "old"}' 2>&1)
+	new=$(cell call -j hello@1 greet '{"name": "new"}' 2>&1)
+	check "both answer, each with its own schema (got: $old $new)" \
+		'[ "$old" = "{\"text\":\"hello, old\"}" ] && [ "$new" = "{\"text\":\"hello, new\",\"n\":0}" ]'
+	out=$(cell stop hello@1 && cell stop hello)
+	check "cell stop hello@1, hello (got: $out)" '[[ "$out" == *"hello: pid 0, stopped" ]]'
 else
-	for c in "cell run hello" "the cell answers a call" "cell ps" "cell stop"; do
+	for c in "cell run hello" "the cell answers a call" "cell ps" "cell add of a changed schema" \
+		"cell run beside" "both answer" "cell stop"; do
 		skip "$c" "capsid: cannot start one here: $why"
 	done
 fi
