@@ -12,11 +12,13 @@
  *   env      CC CFLAGS CPPFLAGS LDFLAGS ("" unset, "=VALUE" set), and the
  *            SOURCE_DATE_EPOCH the build gets (cell.conf's, the environment's,
  *            the newest commit's that touched DIR, or 0)
- *   tool     the sha256 of cellc's binary, libcell's cflags and libs
+ *   tool     the header cellc writes for the schema, libcell's cflags and libs
+ *   header   libcell's cell/NAME.h and linux/cell.h, found through those cflags
  *   dep      each deps= package: "dpkg VERSION" or "pkg-config VERSION"
  *
  * cell dna [-j] DIR prints the DNA and each input with its own SHA-256.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -39,8 +41,9 @@
 #include "jsonout.h"
 #include "ribosome.h"
 
-#define MAX_FILE_BYTES (64u << 20)
-#define MAX_INPUTS     4096
+#define MAX_FILE_BYTES	(64u << 20)
+#define MAX_INPUTS	4096
+#define CELLC_OUT_BYTES (8u << 20)
 
 int ribosome_capture(char *const argv[], char *out, size_t cap)
 {
@@ -416,30 +419,12 @@ static void hex_of(const uint8_t *h, char *out)
 		sprintf(out + 2 * i, "%02x", h[i]);
 }
 
-/* cellc (its binary's SHA-256) and libcell's flags: what the build is given. */
-static int add_tools(const char *cmd, struct dna *d)
+/* libcell's flags: $CELL_CFLAGS and $CELL_LIBS, else pkg-config's. */
+static int add_libcell_flags(const char *cmd, struct dna *d)
 {
-	const char *cellc = getenv("CELLC"), *cf = getenv("CELL_CFLAGS"), *cl = getenv("CELL_LIBS");
-	uint8_t h[32];
-	char hex[65], *bin;
-	size_t len;
+	const char *cf = getenv("CELL_CFLAGS"), *cl = getenv("CELL_LIBS");
 	struct dna_input *in;
 
-	if (cellc && cellc[0])
-		snprintf(d->cellc, sizeof(d->cellc), "%s", cellc);
-	else if (ribosome_capture((char *const[]){ "sh", "-c", "command -v cellc", NULL }, d->cellc,
-				  sizeof(d->cellc)))
-		d->cellc[0] = '\0';
-	if (!d->cellc[0] || slurp(d->cellc, &bin, &len)) {
-		fprintf(stderr, "cell %s: cellc not found (set CELLC or put it in PATH)\n", cmd);
-		return -1;
-	}
-	gnutls_hash_fast(GNUTLS_DIG_SHA256, bin, len, h);
-	free(bin);
-	hex_of(h, hex);
-	in = add_text(d, "tool", "cellc", hex);
-	if (in)
-		snprintf(in->shown, sizeof(in->shown), "%.140s", d->cellc);
 	if (cf)
 		snprintf(d->cell_cflags, sizeof(d->cell_cflags), "%s", cf);
 	else if (ribosome_capture((char *const[]){ "pkg-config", "--cflags", "libcell", NULL },
@@ -462,6 +447,126 @@ static int add_tools(const char *cmd, struct dna *d)
 	if (in)
 		snprintf(in->shown, sizeof(in->shown), "%.150s", d->cell_libs);
 	return in ? 0 : -1;
+}
+
+/* One header of libcell's, as the compiler would find it (first -I wins). */
+static int add_header(struct dna *d, const char *dir, const char *rel)
+{
+	char path[PATH_MAX + 300], *bytes;
+	struct dna_input *in;
+	size_t len;
+
+	for (int i = 0; i < d->ninputs; i++)
+		if (!strcmp(d->inputs[i].kind, "header") && !strcmp(d->inputs[i].key, rel))
+			return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (slurp(path, &bytes, &len))
+		return 0; /* not in this directory */
+	in = add_input(d, "header", rel, bytes, len);
+	if (!in)
+		return -1;
+	snprintf(in->shown, sizeof(in->shown), "%.150s", dir);
+	return 0;
+}
+
+static int h_file(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return n > 2 && !strcmp(e->d_name + n - 2, ".h");
+}
+
+/* cell/NAME.h and linux/cell.h under @dir; the number of cell/ headers. */
+static int add_headers_of(struct dna *d, const char *dir)
+{
+	char sub[PATH_MAX + 8], rel[300];
+	struct dirent **names;
+	int n, rc = 0;
+
+	snprintf(sub, sizeof(sub), "%s/cell", dir);
+	n = scandir(sub, &names, h_file, alphasort);
+	for (int i = 0; i < n; i++) {
+		snprintf(rel, sizeof(rel), "cell/%.250s", names[i]->d_name);
+		if (!rc)
+			rc = add_header(d, dir, rel);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	if (rc || add_header(d, dir, "linux/cell.h"))
+		return -1;
+	return n > 0 ? n : 0;
+}
+
+/*
+ * libcell's public headers, found through the -I and -isystem directories
+ * of CELL_CFLAGS (else /usr/local/include, /usr/include), cell/NAME.h and
+ * linux/cell.h: a generated
+ * header includes <cell/rpc.h>, so their bytes are part of what is built.
+ */
+static int add_libcell_headers(const char *cmd, struct dna *d)
+{
+	char flags[RECIPE_TEXT_BYTES], *save = NULL;
+	bool next_is_dir = false;
+	int found = 0, n;
+
+	snprintf(flags, sizeof(flags), "%s", d->cell_cflags);
+	for (char *t = strtok_r(flags, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		const char *dir = next_is_dir ? t : !strncmp(t, "-I", 2) && t[2] ? t + 2 : NULL;
+
+		next_is_dir = !strcmp(t, "-I") || !strcmp(t, "-isystem");
+		if (dir && (n = add_headers_of(d, dir)) < 0)
+			return -1;
+		found += dir ? n : 0;
+	}
+	for (int i = 0; !found && i < 2; i++) {
+		n = add_headers_of(d, i ? "/usr/include" : "/usr/local/include");
+		if (n < 0)
+			return -1;
+		found += n;
+	}
+	if (!found)
+		fprintf(stderr, "cell %s: warning: no cell/*.h under CELL_CFLAGS's directories\n",
+			cmd);
+	return 0;
+}
+
+/*
+ * cellc ($CELLC, else cellc in PATH): what goes into the DNA is the header
+ * it writes for the schema, not its binary, so two builds of the same
+ * cellc in two places agree, and a cellc that writes other code does not.
+ */
+static int add_cellc(const char *cmd, struct dna *d)
+{
+	const char *cellc = getenv("CELLC");
+	char path[PATH_MAX + RECIPE_PATH_BYTES], *out;
+	struct dna_input *in;
+	size_t len;
+
+	if (cellc && cellc[0])
+		snprintf(d->cellc, sizeof(d->cellc), "%s", cellc);
+	else if (ribosome_capture((char *const[]){ "sh", "-c", "command -v cellc", NULL }, d->cellc,
+				  sizeof(d->cellc)))
+		d->cellc[0] = '\0';
+	if (!d->cellc[0] || access(d->cellc, X_OK)) {
+		fprintf(stderr, "cell %s: cellc not found (set CELLC or put it in PATH)\n", cmd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", d->dir, d->recipe.schema);
+	out = malloc(CELLC_OUT_BYTES);
+	if (!out ||
+	    ribosome_capture((char *const[]){ d->cellc, path, NULL }, out, CELLC_OUT_BYTES) ||
+	    (len = strlen(out)) == CELLC_OUT_BYTES - 1) {
+		fprintf(stderr, "cell %s: %s %s fails (or writes over %u bytes)\n", cmd, d->cellc,
+			d->recipe.schema, CELLC_OUT_BYTES);
+		free(out);
+		return -1;
+	}
+	in = add_input(d, "tool", "cellc", out, len);
+	if (!in)
+		return -1;
+	snprintf(in->shown, sizeof(in->shown), "the header it writes (%.120s)", d->cellc);
+	return 0;
 }
 
 static int add_dep(const char *cmd, struct dna *d, char *pkg)
@@ -565,7 +670,8 @@ int dna_compute(const char *cmd, const char *dir, struct dna *d)
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++)
 		if (add_env(d, envs[i]))
 			return -1;
-	if (add_epoch(d) || add_tools(cmd, d))
+	if (add_epoch(d) || add_cellc(cmd, d) || add_libcell_flags(cmd, d) ||
+	    add_libcell_headers(cmd, d))
 		return -1;
 	for (int i = 0; i < d->recipe.ndeps; i++)
 		if (add_dep(cmd, d, d->recipe.deps[i]))

@@ -7,7 +7,8 @@
 # caches, byte-identical binaries, with make and with CMake; a changed
 # compiler flag (conf or $CFLAGS), source byte, schema field or deps= line
 # changes the DNA, a schema comment does not; deps= versions come from dpkg
-# or pkg-config, an unknown one is refused; source_date_epoch= is used; a second build is a cache hit that runs nothing;
+# or pkg-config, an unknown one is refused; a libcell header or cellc's
+# output changes it, cellc's binary does not; source_date_epoch= is used; a second build is a cache hit that runs nothing;
 # a failing build and bad recipes are refused clearly.  The state dir is
 # $RUN/state* (CELL_STATE_DIR or -s), never the user's.
 # shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
@@ -17,7 +18,7 @@ TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
 echo "TAP version 13"
-echo "1..23"
+echo "1..26"
 export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
 export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
 export CELL_STATE_DIR=$RUN/state
@@ -93,6 +94,21 @@ out=$(cell dna "$b" 2>&1); rc=$?
 check "a dependency neither dpkg nor pkg-config knows is refused" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"deps: no-such-package-anywhere: neither dpkg nor pkg-config knows it"* ]]'
 git -C "$b" checkout -q cell.conf
+# libcell's headers and cellc's output count; cellc's binary does not.
+mkdir -p "$RUN/inc/cell" "$RUN/inc/linux"
+cp "$TOP"/lib/include/cell/*.h "$RUN/inc/cell/"
+cp "$TOP/uapi/linux/cell.h" "$RUN/inc/linux/"
+inc_dna=$(CELL_CFLAGS="-I$RUN/inc" dna "$b")
+echo "/* one more line */" >>"$RUN/inc/cell/rpc.h"
+check "a changed libcell header: another DNA" \
+	'[ -n "$inc_dna" ] && [ "$(CELL_CFLAGS="-I$RUN/inc" dna "$b")" != "$inc_dna" ] && cell dna "$b" | grep -qE "^  header [0-9a-f]{64}  cell/rpc.h: "'
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$CELLC" >"$RUN/cellc-same"
+printf '#!/bin/sh\n"%s" "$@" && echo "/* more */"\n' "$CELLC" >"$RUN/cellc-more"
+chmod +x "$RUN/cellc-same" "$RUN/cellc-more"
+check "another cellc binary writing the same header: the same DNA" \
+	'[ "$(CELLC=$RUN/cellc-same dna "$b")" = "$dna_a" ]'
+check "a cellc writing another header: another DNA" \
+	'[ "$(CELLC=$RUN/cellc-more dna "$b")" != "$dna_a" ]'
 echo "source_date_epoch=12345" >>"$b/cell.conf"
 check "source_date_epoch= in cell.conf wins over git's" \
 	'cell dna "$b" | grep -q "SOURCE_DATE_EPOCH: 12345 (from cell.conf)"'
