@@ -3,9 +3,10 @@
  * cell build [-j] [-s STATE_DIR] DIR: the cell in DIR built into the cache
  * STATE_DIR/ribosome/<DNA>/ (Documentation/ribosome.rst), or found there.
  *
- * The build never sees DIR: the inputs that were hashed (dna.c), and only
- * those, are written from memory into a fresh STATE_DIR/ribosome/tmp/
- * directory and built there with SOURCE_DATE_EPOCH, LC_ALL=C, TZ=UTC, and
+ * The build does not run in DIR: the inputs that were hashed (dna.c), and
+ * only those, are written from memory into a fresh STATE_DIR/ribosome/tmp/
+ * directory and built there (in a bubblewrap sandbox where one starts:
+ * probe_sandbox) with SOURCE_DATE_EPOCH, LC_ALL=C, TZ=UTC, and
  * CFLAGS = cflags= of the conf, $CFLAGS, -ffile-prefix-map and
  * -fdebug-prefix-map of that directory (and of DIR) to ".".  The build is
  * given CC, CELLC, CELL_CFLAGS and CELL_LIBS.  build=cmake runs
@@ -119,6 +120,76 @@ static void set_build_env(const struct dna *d, const char *src)
 	free(cflags);
 }
 
+/*
+ * The build runs in a bubblewrap sandbox when one starts here: / read-only,
+ * a fresh /tmp, no network (its own empty network namespace), its own pid,
+ * IPC and UTS namespaces, no capabilities, a new session; only the build
+ * directory is writable.  Else unsandboxed, said
+ * on stderr (and "sandbox":false with -j).
+ */
+#define BWRAP "/usr/bin/bwrap"
+static bool sandboxed;
+
+static void probe_sandbox(const char *cmd)
+{
+	char why[300];
+
+	sandboxed = !ribosome_capture_all(
+		(char *const[]){ BWRAP, "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev",
+				 "--proc", "/proc", "--unshare-net", "--unshare-pid",
+				 "--die-with-parent", "--", "/bin/true", NULL },
+		why, sizeof(why), true);
+	if (!sandboxed)
+		fprintf(stderr, "cell %s: warning: building unsandboxed: %s: %s\n", cmd, BWRAP,
+			why[0] ? why : "cannot run");
+}
+
+bool ribosome_build_sandboxed(void)
+{
+	return sandboxed;
+}
+
+static void exec_step(const char *src, char *const argv[])
+{
+	/* In this order: / first, then /tmp over it, then the build directory. */
+	const char *box[] = { BWRAP,
+			      "--ro-bind",
+			      "/",
+			      "/",
+			      "--tmpfs",
+			      "/tmp",
+			      "--bind",
+			      src,
+			      src,
+			      "--dev",
+			      "/dev",
+			      "--proc",
+			      "/proc",
+			      "--unshare-net",
+			      "--unshare-pid",
+			      "--unshare-ipc",
+			      "--unshare-uts",
+			      "--die-with-parent",
+			      "--new-session",
+			      "--cap-drop",
+			      "ALL",
+			      "--chdir",
+			      src,
+			      "--" };
+	const size_t nbox = sizeof(box) / sizeof(box[0]);
+	const char *all[nbox + 8];
+	size_t n = 0;
+
+	if (!sandboxed)
+		execvp(argv[0], argv);
+	for (; n < nbox; n++)
+		all[n] = box[n];
+	for (int i = 0; argv[i] && n < nbox + 7; i++)
+		all[n++] = argv[i];
+	all[n] = NULL;
+	execv(BWRAP, (char *const *)all);
+}
+
 /* Runs one step in @src, output appended to @log; 0 or its exit status. */
 static int step(const struct dna *d, const char *src, const char *log, char *const argv[])
 {
@@ -135,7 +206,7 @@ static int step(const struct dna *d, const char *src, const char *log, char *con
 		dup2(fd, 1);
 		dup2(fd, 2);
 		set_build_env(d, src);
-		execvp(argv[0], argv);
+		exec_step(src, argv);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -260,6 +331,7 @@ static int build_fresh(const char *cmd, const char *cache, const struct dna *d, 
 	snprintf(keepdir, sizeof(keepdir), "%s/keep", tmp);
 	if (lay_out(d, src))
 		goto out_msg_rm;
+	probe_sandbox(cmd);
 	st = run_build(d, src, log);
 	if (st) {
 		fprintf(stderr, "cell %s: %s: the build failed (exit status %d); its log ends:\n",
@@ -343,8 +415,8 @@ int cell_cmd_build(int argc, char **argv)
 	if (!rc && json) {
 		fputs("{\"name\":", stdout);
 		json_put_string(stdout, d.recipe.name, (uint32_t)strlen(d.recipe.name));
-		printf(",\"dna\":\"%s\",\"cached\":%s,\"ms\":%ld,\"binary\":", d.hex,
-		       hit ? "true" : "false", ms);
+		printf(",\"dna\":\"%s\",\"cached\":%s,\"sandbox\":%s,\"ms\":%ld,\"binary\":", d.hex,
+		       hit ? "true" : "false", ribosome_build_sandboxed() ? "true" : "false", ms);
 		json_put_string(stdout, bin, (uint32_t)strlen(bin));
 		puts("}");
 	} else if (!rc) {

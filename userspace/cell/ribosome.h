@@ -126,4 +126,7 @@ __attribute__((warn_unused_result)) int ribosome_build(const char *cmd, const ch
 						       const char *dir, struct dna *d, char *bin,
 						       size_t cap, bool *hit);
 
+/* Whether the last fresh build ran in a bubblewrap sandbox (build.c). */
+bool ribosome_build_sandboxed(void);
+
 #endif /* CELL_RIBOSOME_H */

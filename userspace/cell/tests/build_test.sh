@@ -18,7 +18,7 @@ TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
 echo "TAP version 13"
-echo "1..26"
+echo "1..28"
 export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
 export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
 export CELL_STATE_DIR=$RUN/state
@@ -123,6 +123,28 @@ out2=$(cell build -s "$RUN/state2" "$b")
 dna_c=$(dna "$a")
 check "build=cmake: another DNA, built in both clones, byte-identical (got: $out)" \
 	'[ $rc -eq 0 ] && [ "$dna_c" != "$dna_a" ] && [[ "$out2" == "hello: built $dna_c "* ]] && cmp "$RUN/state/ribosome/$dna_c/hello" "$RUN/state2/ribosome/$dna_c/hello"'
+
+# The sandbox: no network, nothing written outside the build directory.
+esc=/var/tmp/cell-build-escape.$$
+cat >"$b/cell.conf" <<EOF
+name=boxed
+schema=hello.cell
+sources=*.c
+build=python3 -c "import socket; print(sorted(n for i, n in socket.if_nameindex()))" >ifaces; touch $esc $b/escaped; true
+output=ifaces
+EOF
+out=$(cell build -j "$b" 2>&1); rc=$?
+if [[ "$out" == *'"sandbox":true'* ]]; then
+	ifaces=$(cat "$RUN/state/ribosome/$(dna "$b")/boxed" 2>/dev/null)
+	check "the build sees no network interface but lo (got: $ifaces)" '[ $rc -eq 0 ] && [ "$ifaces" = "['"'"'lo'"'"']" ]'
+	check "the build cannot write outside its directory ($esc, the tree)" '[ ! -e "$esc" ] && [ ! -e "$b/escaped" ]'
+else
+	n=$((n + 2))
+	echo "ok $((n - 1)) the build sees no network interface but lo # SKIP no sandbox: $out"
+	echo "ok $n the build cannot write outside its directory # SKIP no sandbox"
+fi
+rm -f "$esc" "$b/escaped"
+git -C "$b" checkout -q cell.conf
 
 # Refusals.
 sed -i 's/^build=cmake$/build=false/' "$a/cell.conf"
