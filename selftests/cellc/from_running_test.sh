@@ -6,8 +6,15 @@
 #  - from the running demo cell, every output (C, --mcu, --lang=python,
 #    --canonical, --fingerprint) is byte for byte what the file gives;
 #  - --pin: the right fingerprint passes, another fails with both named;
-#  - an absent cell (no socket, stale socket) and NAME@other-node fail
-#    clearly; NAME@<this host>, NAME@localhost and NAME@N (instance N) work;
+#  - an absent cell (no socket, stale socket) fails clearly; NAME@<this
+#    host>, NAME@localhost and NAME@N (instance N) work;
+#  - NAME@NODE through a fake celld nucleus (fake_nucleus): the header from
+#    the node's quic:// endpoint (a demo cell with a key of ours) is the
+#    file's; the node's key is pinned (another node's id is refused), the
+#    announced fingerprint must be served; no celld, no such node, an
+#    ambiguous prefix, a node not announcing NAME, no quic:// endpoint, a
+#    malformed answer and --pin fail clearly (the QUIC cases SKIP without
+#    QUIC or python3-cryptography, which makes the key);
 #  - quic://host:port (a cell on another machine, here on loopback): the
 #    same outputs, --pin, nobody answering, a bad address, an unknown key,
 #    and hostile cells over QUIC (SKIP when libcell has no QUIC);
@@ -19,6 +26,7 @@ cellc=$1
 demo_server=$2
 hostile=$3
 demo_cell=$4
+fake_nucleus=$5
 tmp=$(mktemp -d)
 export CELL_RUNTIME_DIR=$tmp/run CELL_NO_REGISTER=1
 mkdir -p "$CELL_RUNTIME_DIR"
@@ -114,16 +122,23 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPA
 	"$CELL_RUNTIME_DIR/stale.sock"
 fails_with "stale socket: nobody serves it" "no running cell 'stale': nobody serves" \
 	--from-running stale
-fails_with "NAME@other-node: celld routes no names to other nodes, quic:// named instead" \
-	"node 'no-such-node' is not this machine.*--from-running quic://HOST:PORT" \
+fails_with "NAME@NODE: a node that is neither this host nor a hex id" \
+	"no such node 'no-such-node': not this machine's host name, and not a node id" \
 	--from-running demo@no-such-node
+fails_with "NAME@NODE without celld: no nucleus, said so" \
+	"no celld: $CELL_RUNTIME_DIR/nucleus.sock does not exist" --from-running demo@2f9c
 check "NAME@localhost is this machine" eval '"$cellc" --from-running demo@localhost >/dev/null'
 check "NAME@\$(hostname) is this machine" \
 	eval '"$cellc" --from-running "demo@$(hostname)" >/dev/null'
 
 "$demo_server" demo@3 >"$tmp/demo3.log" 2>&1 &
 pids+=($!)
-if wait_sock demo@3; then
+# Its socket exists from bind() on, before listen(): wait for its line instead.
+listening() { # LOG: the server said it listens, within 5 s
+	for _ in $(seq 100); do grep -q "^server: listening" "$1" && return 0; sleep 0.05; done
+	return 1
+}
+if listening "$tmp/demo3.log"; then
 	check "NAME@N is instance N of NAME, a local cell" \
 		eval '"$cellc" --from-running demo@3 --fingerprint | grep -qx "$fp"'
 else
@@ -227,6 +242,96 @@ else
 			--from-running "$qh_none"
 	}
 	check "the QUIC demo cell still serves" eval '"$cellc" --from-running "$q" >/dev/null'
+fi
+
+# NAME@NODE through a fake nucleus, each in a runtime dir of its own.
+nucleus() { # DIR MODE ROW...: a fake nucleus serving DIR
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	CELL_RUNTIME_DIR=$dir "$fake_nucleus" "$@" >"$dir.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do grep -q ready "$dir.log" && return 0; sleep 0.05; done
+	return 1
+}
+hex() { printf "%s%0$((64 - ${#1}))d" "$1" 0; }
+rows=("demo/$(hex aa11)/$fp/udp://192.0.2.1:7000" "orders/$(hex bb22)/0x1/quic://192.0.2.1:1"
+	"demo/$(hex ab33)/$fp/quic://192.0.2.1:2" "demo/$(hex ab44)/$fp/quic://192.0.2.1:3")
+nucleus "$tmp/nuc" ok "${rows[@]}" || not_ok "fake nucleus starts"
+at() { CELL_RUNTIME_DIR=$tmp/nuc fails_with "$@"; }
+at "NAME@NODE: an id prefix no node has" \
+	"no such node 'ee': no node celld knows of.*nodes known: $(hex aa11)" --from-running demo@ee
+at "NAME@NODE: a prefix two nodes serving NAME share is ambiguous" \
+	"node 'ab' is ambiguous: nodes $(hex ab33) and $(hex ab44) both serve 'demo'" \
+	--from-running demo@ab
+at "NAME@NODE: a node that does not announce NAME, with what it announces" \
+	"node $(hex bb22) does not announce a cell 'demo' (it announces: orders)" \
+	--from-running demo@bb22
+at "NAME@NODE: a node announcing NAME without a quic:// endpoint (no axon)" \
+	"cell 'demo' on node $(hex aa11) has no quic:// endpoint" --from-running demo@AA11
+at "NAME@NODE: --pin against the announced fingerprint" \
+	"cell 'demo' on node $(hex aa11) has fingerprint $fp, pinned 0x00000000deadbeef" \
+	--from-running demo@aa11 --pin 0xdeadbeef
+nucleus "$tmp/nucbad" garbage "demo/$(hex aa11)/$fp/quic://192.0.2.1:2" ||
+	not_ok "fake nucleus starts"
+CELL_RUNTIME_DIR=$tmp/nucbad fails_with "NAME@NODE: a malformed answer from celld is refused" \
+	"celld answered list with a malformed cell_list: cell_list.cells" --from-running demo@aa11
+
+# The quic:// part: a demo cell with a key of ours, so that its node id is known.
+mkdir -p "$tmp/nstate"
+key=$(python3 - "$tmp/nstate/node.key" 2>/dev/null <<'EOF'
+import os, sys
+from cryptography.hazmat.primitives import serialization as s
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+k = Ed25519PrivateKey.generate()
+seed = k.private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption())
+pub = k.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, seed + pub)
+print(pub.hex())
+EOF
+)
+if [ -z "$key" ]; then
+	n=$((n + 1))
+	echo "ok $n # SKIP NAME@NODE over QUIC: no python3-cryptography to make a node key"
+elif [ -z "${qport:-}" ]; then
+	n=$((n + 1))
+	echo "ok $n # SKIP NAME@NODE over QUIC: no QUIC (see above)"
+else
+	CELL_STATE_DIR=$tmp/nstate CELL_DEMO_QUIC=127.0.0.1:0 "$demo_server" ndemo \
+		>"$tmp/ndemo.log" 2>&1 &
+	pids+=($!)
+	nport=$(quic_port "$tmp/ndemo.log" '^server: quic port ')
+	nq=quic://127.0.0.1:$nport
+	nucleus "$tmp/nucq" ok "demo/$key/$fp/$nq" "demo/$(hex cc55)/$fp/$nq" ||
+		not_ok "fake nucleus starts"
+	nucleus "$tmp/nuclie" ok "demo/$key/0x1234/$nq" || not_ok "fake nucleus starts"
+	for args in "" "--lang=go" "--fingerprint"; do
+		# shellcheck disable=SC2086 # word splitting of $args intended
+		(cd "$(dirname "$demo_cell")" && "$cellc" $args "$(basename "$demo_cell")") \
+			>"$tmp/file.out" 2>"$tmp/err" &&
+			CELL_RUNTIME_DIR=$tmp/nucq "$cellc" $args --from-running "demo@${key:0:8}" \
+				>"$tmp/live.out" 2>>"$tmp/err" &&
+			cmp -s "$tmp/file.out" "$tmp/live.out"
+		if [ $? = 0 ] && [ -s "$tmp/live.out" ]; then
+			ok "--from-running demo@NODE ${args:-(C header)}: the file's output, byte for byte"
+		else
+			not_ok "--from-running demo@NODE ${args:-(C header)}: the file's output, byte for byte"
+			sed 's/^/# /' "$tmp/err"
+		fi
+	done
+	# An id that starts with 7 decimal digits is a node, not an instance number.
+	CELL_RUNTIME_DIR=$tmp/nucq fails_with "NAME@NODE: 7 decimal digits are a node id prefix" \
+		"no such node '1234567'" --from-running demo@1234567
+	check "NAME@NODE: the whole id, upper case, and --pin of its fingerprint" \
+		eval 'CELL_RUNTIME_DIR=$tmp/nucq "$cellc" --from-running "demo@${key^^}" --pin "$fp" >/dev/null'
+	CELL_RUNTIME_DIR=$tmp/nucq fails_with \
+		"NAME@NODE: the endpoint must present the node's key (another node's id refused)" \
+		"cannot reach the cell at $nq: .*key not admitted" --from-running demo@cc55
+	CELL_RUNTIME_DIR=$tmp/nuclie fails_with \
+		"NAME@NODE: a served fingerprint other than the announced one is refused" \
+		"$nq answers with fingerprint $fp, but the node announces 0x0000000000001234" \
+		--from-running "demo@${key:0:7}"
 fi
 
 rc=0

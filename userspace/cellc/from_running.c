@@ -16,25 +16,39 @@
  * a second connection with that one asks for the text.  Identity and
  * trust are libcell's defaults (node.key, $CELL_KNOWN_PEERS; without a
  * known-peers file every key is accepted).
+ *
+ * NAME@NODE with NODE another node's id (or a unique prefix of it, as
+ * `cell ps` prints it): the local celld's nucleus is asked (list, REMOTE)
+ * which node with such an id announces NAME, with which fingerprint and
+ * which quic:// endpoints (its axon proxy); the quic:// steps then run
+ * against that endpoint, trusting only that node's key (its id is its
+ * Ed25519 key), and the fingerprint must be the announced one too.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cell/quic.h>
 #include <cell/rpc.h>
 #include <cell/time.h>
 
 #include "cellc.h"
 #include "probe.h"
+#include "remote_list.h"
 
 #define STEP_TIMEOUT_MS 2000
 #define MAX_PULLED	(1U << 20) /* a canonical schema text is a few KiB */
 
 static char label[256];
+/* NAME@NODE: the quic:// steps trust only NODE's key (pin_node()). */
+static struct cell_quic_opts node_quic;
+static bool node_pinned;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -75,9 +89,15 @@ static size_t bad_utf8_at(const unsigned char *p, size_t len)
 	return len;
 }
 
-static bool all_digits(const char *s)
+/*
+ * An instance number of lib/tissue.c (1 to 999999, no leading zero).  A
+ * node id prefix of 1 to 6 decimal digits therefore reads as one: give 7.
+ */
+static bool instance_number(const char *s)
 {
-	if (!*s)
+	size_t n = strlen(s);
+
+	if (!n || n > 6 || *s == '0')
 		return false;
 	for (; *s; s++)
 		if (*s < '0' || *s > '9')
@@ -86,34 +106,32 @@ static bool all_digits(const char *s)
 }
 
 /*
- * NAME@node: only this machine's name is served by name (celld routes no
- * name to another node yet; quic://host:port reaches one).  NAME@N with a
- * number is instance N of NAME (lib/tissue.c), a local cell name.
+ * NAME[@node]: the cell's name in @name, and *@node NULL for this machine
+ * (no @, "local", "localhost", this host's name) or the other node's name.
+ * NAME@N with an instance number is instance N of NAME, a local cell.
  */
-static int local_name(const char *spec, char *name, size_t cap)
+static int split_spec(const char *spec, char *name, size_t cap, const char **node)
 {
 	const char *at = strchr(spec, '@');
 	char host[256] = "";
 
-	if (!at || all_digits(at + 1)) {
+	*node = NULL;
+	if (!at || instance_number(at + 1)) {
 		if (strlen(spec) >= cap)
 			return fail("cell name '%s' too long", spec);
 		strcpy(name, spec);
 		return 0;
 	}
-	if ((size_t)(at - spec) >= cap || at == spec)
+	if ((size_t)(at - spec) >= cap || at == spec || !at[1])
 		return fail("bad cell name in '%s'", spec);
 	memcpy(name, spec, at - spec);
 	name[at - spec] = 0;
 	if (gethostname(host, sizeof(host) - 1))
 		host[0] = 0;
-	if (!strcmp(at + 1, "local") || !strcmp(at + 1, "localhost") ||
-	    (host[0] && !strcmp(at + 1, host)))
-		return 0;
-	return fail("%s: node '%s' is not this machine ('%s'); celld does not route cell "
-		    "names to other nodes yet: name the remote cell by its QUIC address, "
-		    "--from-running quic://HOST:PORT",
-		    spec, at + 1, host);
+	if (strcmp(at + 1, "local") && strcmp(at + 1, "localhost") &&
+	    (!host[0] || strcmp(at + 1, host)))
+		*node = at + 1;
+	return 0;
 }
 
 /* The probe (pid, fingerprint of the refused HELLO), with a clear absence. */
@@ -157,6 +175,8 @@ static struct cell_client *connect_to(const char *name, uint64_t fp)
 
 	if (!is_quic(name))
 		return cell_probe_connect(NULL, name, fp, STEP_TIMEOUT_MS);
+	if (node_pinned)
+		o.quic = &node_quic;
 	return cell_client_connect(name, &o);
 }
 
@@ -276,10 +296,299 @@ static int verify(const char *name, const char *text, size_t len, uint64_t fp, s
 	return 0;
 }
 
+/* ---- NAME@NODE through celld ----------------------------------------- */
+
+/* One answer of celld's list, copied: the rows point into @msg. */
+struct listing {
+	void *msg;
+	struct remote_row *rows;
+	uint32_t n;
+};
+
+/* What celld says of NAME on the node NODE resolved to. */
+struct placement {
+	char node[REMOTE_NODE_MAX + 1];
+	uint64_t fingerprint;
+	unsigned nquic;
+	char quic[REMOTE_ENDPOINTS_MAX][REMOTE_URI_MAX + 1];
+};
+
+static bool text_is(struct remote_text t, const char *s)
+{
+	return strlen(s) == t.len && !memcmp(t.p, s, t.len);
+}
+
+static bool text_starts(struct remote_text t, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return n <= t.len && !memcmp(t.p, prefix, n);
+}
+
+/* The local celld's nucleus, or NULL after saying why not. */
+static struct cell_client *nucleus_connect(void)
+{
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = REMOTE_NUCLEUS_FINGERPRINT,
+		.connect_deadline = cell_deadline_in_ms(STEP_TIMEOUT_MS),
+		.spin_ns = CELL_SPIN_NONE,
+	};
+	char dir[256], path[512];
+	struct cell_client *c;
+	struct stat st;
+
+	if (cell_runtime_dir(dir, sizeof(dir)) ||
+	    cell_socket_path(NULL, "nucleus", path, sizeof(path))) {
+		fail("no runtime directory to find celld in");
+		return NULL;
+	}
+	if (stat(path, &st)) {
+		fail("no celld: %s does not exist (runtime dir %s; NAME@NODE asks the local "
+		     "celld which node serves NAME; set CELL_RUNTIME_DIR to use another)",
+		     path, dir);
+		return NULL;
+	}
+	c = cell_client_connect("nucleus", &o);
+	if (!c)
+		fail("no celld answers on %s: %s", path, cell_last_error(NULL));
+	return c;
+}
+
+/* celld's cells of other nodes named @name ("" every one), in @l. */
+static int ask_list(struct cell_client *c, const char *name, struct listing *l)
+{
+	const uint32_t cap = REMOTE_QUERY_SIZE + REMOTE_NAME_MAX;
+	struct cell_response r = { 0 };
+	struct cell_call *call;
+	enum cell_status st;
+	const char *why;
+	size_t qlen;
+	void *buf;
+	int rc = -1;
+
+	st = cell_call_begin(c, REMOTE_METHOD_LIST, cap, 0, cell_deadline_in_ms(STEP_TIMEOUT_MS),
+			     &call, &buf);
+	if (st != CELL_STATUS_OK)
+		return fail("celld: list: %s", cell_status_name(st));
+	qlen = remote_query_encode(buf, cap, name, REMOTE_QUERY_REMOTE);
+	st = qlen ? cell_call_finish(call, (uint32_t)qlen, &r) : CELL_STATUS_INVALID_ARGUMENT;
+	if (st == CELL_STATUS_OK) {
+		l->msg = xalloc(r.len ? r.len : 1);
+		memcpy(l->msg, r.data, r.len);
+		rc = remote_list_decode(l->msg, r.len, &l->rows, &l->n, &why);
+		if (rc == -EBADMSG)
+			fail("celld answered list with a malformed cell_list: %s", why);
+		else if (rc)
+			fail("celld's answer to list: %s", strerror(-rc));
+	} else {
+		fail("celld: list: %s%s%.*s", cell_status_name(st), r.detail_len ? ": " : "",
+		     (int)(r.detail && r.detail_len < 200 ? r.detail_len : 0),
+		     r.detail ? r.detail : "");
+	}
+	cell_call_end(call);
+	return rc;
+}
+
+/*
+ * The rows (of cell @name; NULL: any) of nodes whose id starts with
+ * @prefix: *@first the first, *@other one of another node (or UINT32_MAX).
+ * Return: how many match (0, 1 node, 2 for two or more nodes).
+ */
+static unsigned match_nodes(const struct listing *l, const char *name, const char *prefix,
+			    uint32_t *first, uint32_t *other)
+{
+	*first = *other = UINT32_MAX;
+	for (uint32_t i = 0; i < l->n && *other == UINT32_MAX; i++) {
+		const struct remote_row *row = &l->rows[i];
+
+		if (!row->node.len || !text_starts(row->node, prefix) ||
+		    (name && !text_is(row->name, name)))
+			continue;
+		if (*first == UINT32_MAX)
+			*first = i;
+		else if (row->node.len != l->rows[*first].node.len ||
+			 memcmp(row->node.p, l->rows[*first].node.p, row->node.len))
+			*other = i;
+	}
+	return *first == UINT32_MAX ? 0 : *other == UINT32_MAX ? 1 : 2;
+}
+
+/* Up to @max distinct node ids of @l (@node: only that one's cell names). */
+static void describe(const struct listing *l, const struct remote_text *node, unsigned max,
+		     struct buf *out)
+{
+	struct remote_text seen[8];
+	unsigned nseen = 0, more = 0;
+
+	for (uint32_t i = 0; i < l->n; i++) {
+		struct remote_text t = node ? l->rows[i].name : l->rows[i].node;
+		bool dup = false;
+
+		if (node && (l->rows[i].node.len != node->len ||
+			     memcmp(l->rows[i].node.p, node->p, node->len)))
+			continue;
+		for (unsigned k = 0; k < nseen && !dup; k++)
+			dup = seen[k].len == t.len && !memcmp(seen[k].p, t.p, t.len);
+		if (dup)
+			continue;
+		if (nseen == max || nseen == 8) {
+			more++;
+			continue;
+		}
+		seen[nseen++] = t;
+		buf_printf(out, "%s%.*s", nseen > 1 ? ", " : "", (int)t.len, t.p);
+	}
+	if (more)
+		buf_printf(out, " and %u more", more);
+	if (!nseen)
+		buf_puts(out, "none");
+}
+
+/* NAME on no node matching @prefix: why, from every remote cell celld knows. */
+static int explain_absence(struct cell_client *c, const char *name, const char *node,
+			   const char *prefix)
+{
+	struct listing all = { 0 };
+	struct buf what = { 0 };
+	uint32_t first, other;
+	unsigned m;
+
+	if (ask_list(c, "", &all))
+		return -1;
+	m = match_nodes(&all, NULL, prefix, &first, &other);
+	if (m) {
+		describe(&all, &all.rows[first].node, 8, &what);
+		fail("%s@%s: node %.*s%s does not announce a cell '%s' (it announces: %s)", name,
+		     node, (int)all.rows[first].node.len, all.rows[first].node.p,
+		     m > 1 ? " (and other nodes matching)" : "", name, what.p);
+	} else {
+		describe(&all, NULL, 4, &what);
+		fail("%s@%s: no such node '%s': no node celld knows of has an id starting with it "
+		     "(nodes known: %s; a node is named by its id as `cell ps` and `cell peers` "
+		     "print it, or any unique prefix of it)",
+		     name, node, node, what.p);
+	}
+	buf_release(&what);
+	free(all.rows);
+	return -1;
+}
+
+/* Which node NODE is, and what it announces of NAME, from the local celld. */
+static int resolve_node(const char *name, const char *node, struct placement *pl)
+{
+	struct listing l = { 0 };
+	char prefix[REMOTE_NODE_MAX + 1];
+	struct cell_client *c;
+	uint32_t first, other;
+	size_t i, n = strlen(node);
+	int rc = -1;
+
+	for (i = 0; i < n && i < REMOTE_NODE_MAX && isxdigit((unsigned char)node[i]); i++)
+		prefix[i] = (char)tolower((unsigned char)node[i]);
+	prefix[i] = 0;
+	if (i < n)
+		return fail("%s@%s: no such node '%s': not this machine's host name, and not a "
+			    "node id (hex digits, as `cell ps` and `cell peers` print it)",
+			    name, node, node);
+	if (strlen(name) > REMOTE_NAME_MAX)
+		return fail("cell name '%s' too long", name);
+	c = nucleus_connect();
+	if (!c || ask_list(c, name, &l))
+		goto out_free;
+	switch (match_nodes(&l, name, prefix, &first, &other)) {
+	case 0:
+		rc = explain_absence(c, name, node, prefix);
+		break;
+	case 1:
+		snprintf(pl->node, sizeof(pl->node), "%.*s", (int)l.rows[first].node.len,
+			 l.rows[first].node.p);
+		pl->fingerprint = l.rows[first].fingerprint;
+		for (uint32_t k = 0; k < l.rows[first].nendpoints; k++)
+			if (text_starts(l.rows[first].uri[k], "quic://"))
+				snprintf(pl->quic[pl->nquic++], sizeof(pl->quic[0]), "%.*s",
+					 (int)l.rows[first].uri[k].len, l.rows[first].uri[k].p);
+		rc = 0;
+		break;
+	default:
+		fail("%s@%s: node '%s' is ambiguous: nodes %.*s and %.*s both serve '%s': give "
+		     "more digits",
+		     name, node, node, (int)l.rows[first].node.len, l.rows[first].node.p,
+		     (int)l.rows[other].node.len, l.rows[other].node.p, name);
+	}
+out_free:
+	free(l.rows);
+	if (c)
+		cell_client_free(c);
+	return rc;
+}
+
+/*
+ * The quic:// steps trust only @node's key: a known-peers file holding it
+ * alone (a memfd, named by its /proc path; open until cellc exits).
+ */
+static int pin_node(const char *node)
+{
+	static char path[64];
+	int fd;
+
+	if (strlen(node) != 2 * CELL_QUIC_PUBKEY_BYTES)
+		return fail("node %s: its id is not a %d-hex-digit key, cannot trust its QUIC "
+			    "endpoint",
+			    node, 2 * CELL_QUIC_PUBKEY_BYTES);
+	fd = memfd_create("cellc-node-key", MFD_CLOEXEC);
+	if (fd < 0 || dprintf(fd, "%s\n", node) < 0)
+		return fail("memfd for node %s's key: %s", node, strerror(errno));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	node_quic = (struct cell_quic_opts){ .sz = sizeof(node_quic), .known_peers = path };
+	node_pinned = true;
+	return 0;
+}
+
+/*
+ * NAME@NODE: resolved, pinned, then the quic:// steps on the first endpoint
+ * that answers; @target receives it.  The server's fingerprint must be the
+ * announced one.
+ */
+static int from_node(const char *name, const char *node, const char *pin, uint64_t pinned,
+		     char *target, size_t cap, uint64_t *fp)
+{
+	struct placement pl = { 0 };
+	unsigned i;
+
+	if (resolve_node(name, node, &pl))
+		return -1;
+	if (pin && pl.fingerprint != pinned)
+		return fail("cell '%s' on node %s has fingerprint 0x%016" PRIx64 ", pinned "
+			    "0x%016" PRIx64 ": its schema changed, refusing to generate",
+			    name, pl.node, pl.fingerprint, pinned);
+	if (!pl.nquic)
+		return fail("cell '%s' on node %s has no quic:// endpoint: that node's celld does "
+			    "not export it (celld -o axon=on)",
+			    name, pl.node);
+	if (pin_node(pl.node))
+		return -1;
+	for (i = 0; i < pl.nquic; i++) {
+		snprintf(target, cap, "%s", pl.quic[i]);
+		if (!remote_fingerprint(target, fp))
+			break;
+	}
+	if (i == pl.nquic)
+		return fail("cell '%s' on node %s: none of its %u quic:// endpoints answered", name,
+			    pl.node, pl.nquic);
+	if (*fp != pl.fingerprint)
+		return fail("cell '%s' on node %s: %s answers with fingerprint 0x%016" PRIx64
+			    ", but the node announces 0x%016" PRIx64 ": refusing to generate "
+			    "(ask again once discovery has caught up)",
+			    name, pl.node, target, *fp, pl.fingerprint);
+	return 0;
+}
+
 int from_running(const char *spec, const char *pin, struct schema *s, const char **src_name)
 {
 	struct cell_probe p;
-	char name[128], *end, *text = NULL;
+	char name[REMOTE_URI_MAX + 1], target[REMOTE_URI_MAX + 1], *end, *text = NULL;
+	const char *node;
 	uint64_t pinned = 0;
 	size_t len = 0;
 	int rc;
@@ -301,8 +610,15 @@ int from_running(const char *spec, const char *pin, struct schema *s, const char
 			return fail("cell at %s has fingerprint 0x%016" PRIx64 ", pinned "
 				    "0x%016" PRIx64 ": its schema changed, refusing to generate",
 				    name, p.fingerprint, pinned);
+	} else if (split_spec(spec, name, sizeof(name), &node)) {
+		return -1;
+	} else if (node) {
+		memset(&p, 0, sizeof(p));
+		if (from_node(name, node, pin, pinned, target, sizeof(target), &p.fingerprint))
+			return -1;
+		strcpy(name, target); /* the quic:// steps below */
 	} else {
-		if (local_name(spec, name, sizeof(name)) || probe(name, &p))
+		if (probe(name, &p))
 			return -1;
 		cell_probe_release(&p);
 		if (pin && p.fingerprint != pinned)
