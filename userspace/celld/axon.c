@@ -50,6 +50,7 @@ struct proxy {
 	unsigned port;
 	struct cell_server *srv;
 	struct cell_client *local; /* to the local cell; the proxy thread's alone */
+	char *schema;		   /* the cell's schema text (method 0), owned; may be NULL */
 	pthread_t thread;
 	bool running;
 	struct celld_axon *ax;
@@ -173,6 +174,7 @@ static void proxy_stop(struct proxy *p)
 	}
 	cell_server_free(p->srv);
 	cell_client_free(p->local);
+	free(p->schema);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -214,10 +216,17 @@ static void proxy_start(struct celld_axon *ax, const struct celld_entry *e)
 	p->ax = ax;
 	snprintf(p->name, sizeof(p->name), "%s", e->name);
 	p->fingerprint = e->fingerprint;
+	/*
+	 * Method 0 is answered by the proxy's server itself (not forwarded):
+	 * with the registered text, copied, since the server keeps the pointer
+	 * and the registry entry may change while the proxy thread serves.
+	 */
+	p->schema = e->schema ? strdup(e->schema) : NULL;
+	so.schema = p->schema;
 	p->srv = cell_server_new(e->name, &so);
 	if (!p->srv) {
 		celld_log("axon: %s not exported: %s", e->name, cell_last_error(NULL));
-		return;
+		goto fail;
 	}
 	for (unsigned m = 0; m < AXON_FORWARDED_METHODS; m++)
 		if (cell_server_handle(p->srv, (uint16_t)m, forward, p))
@@ -242,6 +251,7 @@ static void proxy_start(struct celld_axon *ax, const struct celld_entry *e)
 	return;
 fail:
 	cell_server_free(p->srv);
+	free(p->schema);
 	memset(p, 0, sizeof(*p));
 }
 
