@@ -263,6 +263,10 @@ static int copy_binary(const char *from, const char *to)
 		return -1;
 	}
 	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	if (out >= 0 && fchmod(out, 0755)) { /* whatever the umask: capsids run it */
+		close(out);
+		out = -1;
+	}
 	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, (size_t)n) != n) {
 			n = -1;
@@ -281,7 +285,7 @@ static int keep(const char *cmd, const struct dna *d, const char *src, const cha
 
 	if (snprintf(from, sizeof(from), "%s/%s", src, d->recipe.output) >= (int)sizeof(from) ||
 	    snprintf(to, sizeof(to), "%s/%s", keepdir, d->recipe.name) >= (int)sizeof(to) ||
-	    mkdir(keepdir, 0755) || copy_binary(from, to)) {
+	    mkdir(keepdir, 0755) || chmod(keepdir, 0755) || copy_binary(from, to)) {
 		fprintf(stderr, "cell %s: the build made no %s (output=)\n", cmd, d->recipe.output);
 		return -1;
 	}

@@ -135,7 +135,14 @@ int ribosome_dir(const char *cmd, const char *given, char *buf, size_t cap)
 		fprintf(stderr, "cell %s: no state directory (give -s DIR)\n", cmd);
 		return -1;
 	}
+	/*
+	 * Traversable, not listable (0711): a capsid's bwrap runs as the
+	 * cell's uid and must reach ribosome/<DNA>/ (celld makes the state
+	 * directory itself 0711 for the same reason).
+	 */
 	rc = ribosome_mkdirs(buf, false);
+	if (!rc && chmod(buf, 0711))
+		rc = -errno;
 	if (rc) {
 		fprintf(stderr, "cell %s: %s: %s\n", cmd, buf, strerror(-rc));
 		return -1;

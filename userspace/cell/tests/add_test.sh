@@ -66,7 +66,6 @@ mkdir -p "$RUN/probe-sock" "$RUN/probe-data"
 if why=$("$BIN/userspace/celld/capsid_run" probe "$RUN/probe-sock" "$RUN/probe-data" -- \
 	/usr/bin/true 2>&1); then
 	start_celld -S -o capsid.spawn=1
-	chmod 755 "$RUN/state" "$cache"
 	out=$(cell run hello -o ro="$BIN" --wait 2>&1); rc=$?
 	check "cell run hello: spawned and ready in its capsid (got: $out)" \
 		'[ $rc -eq 0 ] && [[ "$out" == "hello: pid "[0-9]*", ready" ]]'
