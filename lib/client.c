@@ -22,6 +22,11 @@
  * ring bytes are given back in ring order, so @pend remembers each read
  * frame's end and whether it is finished.
  *
+ * Instances: a client with a fingerprint that connects by a bare name
+ * ("orders", not "orders@2") takes the first instance of the name whose
+ * server has that fingerprint (pick_instance()), and reconnects try the
+ * instance it had first.  This is connect-time only: calls never look.
+ *
  * Peer death: the reader checks the socket between sleep slices
  * (CELL_RING_WAIT_SLICE_NS), a producer waiting for ring space likewise;
  * when the server is gone every call in flight ends with UNAVAILABLE.
@@ -41,6 +46,7 @@
 #include <cell/trace.h>
 #include "cpu_relax.h"
 #include "futex.h"
+#include "instances.h"
 #include "opts.h"
 #include "resilience_internal.h"
 #include "rpc_internal.h"
@@ -87,7 +93,7 @@ struct pend {
 
 struct cell_client {
 	struct cell_client_opts o;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* the instance in use */
 	enum cell_ring_backend backend;
 	bool module_by_name;	   /* the module was asked for: nothing else will do */
 	pthread_mutex_t send_lock; /* the tx side of @ch */
@@ -110,6 +116,11 @@ struct cell_client {
 	_Atomic uint64_t spin_cur;   /* adaptive budget, up to spin_ns */
 	struct cell_resilience *res; /* opts.resilience: backoff, breaker, retries */
 	struct cell_qc *qc;	     /* a quic:// target (lib/quic/), or NULL */
+	/* Connect time only (after the fields calls use): instances of @name. */
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char name[CELL_NAME_MAX]; /* as asked for */
+	bool pick;		  /* may take another instance of @name (its fingerprint) */
+	bool refused_fp;	  /* the last handshake failed on the fingerprint */
 };
 
 /* cell_call_begin() refused by the breaker (for cell_client_call_once()). */
@@ -156,6 +167,7 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	enum cell_status st;
 	ssize_t n;
 
+	c->refused_fp = false;
 	sock = cell_ux_connect(c->path);
 	if (sock < 0) {
 		cell_fail(status_of(sock), "connect %s: %s", c->path, strerror(-sock));
@@ -200,6 +212,7 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	st = cell_hs_parse_welcome(buf, (size_t)n, &welcome, &why, &c->server_fp, &detail,
 				   &detail_len);
 	if (st != CELL_STATUS_OK) {
+		c->refused_fp = st == CELL_STATUS_FINGERPRINT_MISMATCH;
 		if (st == CELL_STATUS_FINGERPRINT_MISMATCH)
 			cell_fail(st, "fingerprint mismatch: client 0x%016llx, server 0x%016llx",
 				  (unsigned long long)c->o.fingerprint,
@@ -315,6 +328,121 @@ static void drop_chan(struct cell_client *c)
 	c->pend_head = c->pend_count = 0;
 }
 
+/* ---- picking an instance by fingerprint --------------------------------- */
+
+/* Append @fmt's text to the list in @buf (@cap bytes, truncated), comma-separated. */
+static void __attribute__((format(printf, 3, 4)))
+list_add(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, cap);
+	va_list ap;
+
+	if (len + 3 >= cap)
+		return;
+	if (len) {
+		strcpy(buf + len, ", ");
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+/* "orders@2" of ".../orders@2.sock". */
+static void instance_of_path(const char *path, char *buf, size_t cap)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len > 5 && !strcmp(base + len - 5, ".sock"))
+		len -= 5;
+	snprintf(buf, cap, "%.*s", (int)len, base);
+}
+
+/* For the error text: the instance just tried, its fingerprint or why it did not answer. */
+static void note_tried(const struct cell_client *c, char *list, size_t cap, int err)
+{
+	char inst[CELL_NAME_MAX + 8];
+
+	instance_of_path(c->path, inst, sizeof(inst));
+	if (c->refused_fp)
+		list_add(list, cap, "%s 0x%016llx", inst, (unsigned long long)c->server_fp);
+	else
+		list_add(list, cap, "%s (%s)", inst, strerror(-err));
+}
+
+/*
+ * The instance at c->path failed with @err: its server has another
+ * fingerprint, or there is none.  Try the other instances of c->name in
+ * order (lib/instances.h) and keep the first whose server has ours.  If
+ * none has: c->path stays, the error is the first instance's (-EPROTO,
+ * FINGERPRINT_MISMATCH, if it answered with another fingerprint), and when
+ * some instance has another fingerprint the text names every instance
+ * tried with its fingerprint, or why it did not answer.
+ */
+static int pick_instance(struct cell_client *c, uint64_t deadline, int err)
+{
+	char first[sizeof(c->path)], first_why[256], list[384] = "";
+	bool refused = c->refused_fp, mismatch = c->refused_fp;
+	struct cell_instance_file *files;
+	enum cell_status first_st;
+	size_t n = 0;
+	int rc;
+
+	strcpy(first, c->path);
+	snprintf(first_why, sizeof(first_why), "%s", cell_last_error(&first_st));
+	note_tried(c, list, sizeof(list), err);
+	rc = cell_instances_scan(c->dir, c->name, &files, &n);
+	for (size_t i = 0; !rc && i < n && cell_now_ns() < deadline; i++) {
+		char inst[CELL_NAME_MAX + 16];
+
+		snprintf(inst, sizeof(inst), files[i].number ? "%s@%u" : "%s", c->name,
+			 files[i].number);
+		if (cell_socket_path(c->dir, inst, c->path, sizeof(c->path)) ||
+		    !strcmp(c->path, first))
+			continue;
+		drop_chan(c);
+		rc = do_connect(c, deadline);
+		if (!rc) {
+			free(files);
+			cell_log(CELL_LOG_INFO, "cell %s: %s has fingerprint 0x%016llx (tried: %s)",
+				 c->name, c->path, (unsigned long long)c->o.fingerprint, list);
+			return 0;
+		}
+		note_tried(c, list, sizeof(list), rc);
+		mismatch |= c->refused_fp;
+		rc = 0;
+	}
+	free(files);
+	strcpy(c->path, first);
+	c->refused_fp = refused;
+	if (!mismatch)
+		cell_fail(first_st, "%s", first_why);
+	else if (refused)
+		cell_fail(CELL_STATUS_FINGERPRINT_MISMATCH,
+			  "fingerprint mismatch: client 0x%016llx, no instance of %s has it: %s",
+			  (unsigned long long)c->o.fingerprint, c->name, list);
+	else
+		cell_fail(first_st, "no instance of %s has fingerprint 0x%016llx: %s", c->name,
+			  (unsigned long long)c->o.fingerprint, list);
+	return err;
+}
+
+/*
+ * Connect to the instance at c->path; a client that picks goes to another
+ * instance of its name when that one has another fingerprint or is gone.
+ */
+static int connect_local(struct cell_client *c, uint64_t deadline)
+{
+	int err = do_connect(c, deadline);
+
+	if (!err || !c->pick || (!c->refused_fp && err != -ENOENT && err != -ECONNREFUSED))
+		return err;
+	return pick_instance(c, deadline, err);
+}
+
 /* The first connection under a policy: retried with backoff while no server listens. */
 static int connect_with_backoff(struct cell_client *c, uint64_t deadline)
 {
@@ -323,7 +451,7 @@ static int connect_with_backoff(struct cell_client *c, uint64_t deadline)
 	int err;
 
 	for (;;) {
-		err = do_connect(c, deadline);
+		err = connect_local(c, deadline);
 		cell_resilience_record(c->res, !err);
 		if (!err || !tries-- || (err != -ENOENT && err != -ECONNREFUSED && err != -EAGAIN))
 			return err;
@@ -406,9 +534,10 @@ static int connect_remote(struct cell_client *c, const char *dir, const char *na
 	return 0;
 }
 
-struct cell_client *cell_client_connect(const char *name, const struct cell_client_opts *opts)
+static struct cell_client *client_connect(const char *name, const struct cell_client_opts *opts,
+					  bool may_pick)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *dir;
 	struct cell_client *c;
 	uint64_t deadline;
 	uint32_t want;
@@ -419,6 +548,7 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	if (!c)
 		return errno = ENOMEM, NULL;
 	c->kick = -1;
+	dir = c->dir;
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	err = cell_opts_copy(&c->o, sizeof(c->o), opts, "cell_client_opts");
@@ -446,13 +576,13 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	if (err)
 		goto fail;
 	if (c->o.runtime_dir) {
-		if (strlen(c->o.runtime_dir) >= sizeof(dir)) {
+		if (strlen(c->o.runtime_dir) >= sizeof(c->dir)) {
 			err = -ENAMETOOLONG;
 			goto fail;
 		}
 		strcpy(dir, c->o.runtime_dir);
 	} else {
-		err = cell_runtime_dir(dir, sizeof(dir));
+		err = cell_runtime_dir(dir, sizeof(c->dir));
 		if (err)
 			goto fail;
 	}
@@ -462,6 +592,9 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 		cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad cell name \"%s\"", name ? name : "");
 		goto fail;
 	}
+	strcpy(c->name, name); /* checked: shorter than CELL_NAME_MAX */
+	/* fingerprint 0 (schema-less, e.g. cell call) keeps to the name's own socket. */
+	c->pick = may_pick && c->o.fingerprint && !strchr(name, '@');
 	want = c->o.max_inflight ? c->o.max_inflight : CELL_RPC_DEFAULT_INFLIGHT;
 	c->nslots = want;
 	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -471,7 +604,7 @@ struct cell_client *cell_client_connect(const char *name, const struct cell_clie
 	}
 	deadline = c->o.connect_deadline ? c->o.connect_deadline
 					 : cell_deadline_in_ns(DEFAULT_CONNECT_NS);
-	err = do_connect(c, deadline);
+	err = connect_local(c, deadline);
 	if (err == -ENOENT || err == -ECONNREFUSED) {
 		/* No local instance: a remote one that celld knows of, if any. */
 		int rerr = connect_remote(c, dir, name, err);
@@ -509,6 +642,16 @@ fail:
 	cell_client_free(c);
 	errno = -err;
 	return NULL;
+}
+
+struct cell_client *cell_client_connect(const char *name, const struct cell_client_opts *opts)
+{
+	return client_connect(name, opts, true);
+}
+
+struct cell_client *cell_client_connect_exact(const char *name, const struct cell_client_opts *opts)
+{
+	return client_connect(name, opts, false);
 }
 
 void cell_client_free(struct cell_client *c)
@@ -948,7 +1091,7 @@ static enum cell_status reconnect_locked(struct cell_client *c, uint64_t deadlin
 	 * (whose order is send_lock, then lock).
 	 */
 	drop_chan(c);
-	err = do_connect(c, deadline);
+	err = connect_local(c, deadline);
 	return err ? status_of(err) : CELL_STATUS_OK;
 }
 

@@ -330,6 +330,13 @@ int cell_remote_parse(const char *buf, size_t n, struct cell_remote *out);
 /* Read DIR/axon/NAME: 0, -ENOENT (no remote instance known) or -EINVAL. */
 int cell_remote_lookup(const char *dir, const char *name, struct cell_remote *out);
 
+/*
+ * cell_client_connect() to instance @name itself: never another instance
+ * of the name picked by fingerprint (tissue picks for itself).
+ */
+struct cell_client *cell_client_connect_exact(const char *name,
+					      const struct cell_client_opts *opts);
+
 /* mkdir the runtime directory; refuse a /tmp one that is not ours and 0700. */
 int cell_runtime_dir_create(const char *dir);
 

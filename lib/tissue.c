@@ -13,8 +13,6 @@
  * the next call, broadcast, rescan or close, which is what makes the
  * replies valid until then.
  */
-#include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -28,11 +26,12 @@
 
 #include <cell/tissue.h>
 
+#include "instances.h"
 #include "opts.h"
+#include "rpc_internal.h"
 
 #define DEFAULT_RESCAN_NS 1000000000ull
 #define DEFAULT_DOWN_NS	  100000000ull
-#define INSTANCE_DIGITS	  6 /* "name@999999" is a valid cell name */
 #define SOCK_SUFFIX	  ".sock"
 #define SUN_PATH_MAX	  (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -41,7 +40,11 @@ struct instance {
 	unsigned int number;		      /* 0 for "name", N for "name@N" */
 	void *conn;			      /* NULL until connected */
 	bool started;			      /* a call was started on conn and not released */
-	uint64_t down_until;		      /* skip until this time (CLOCK_MONOTONIC ns) */
+	bool mismatched;		      /* serves another fingerprint: skipped */
+	dev_t dev;			      /* the socket's identity at the last scan */
+	ino_t ino;
+	uint64_t ctime_ns;
+	uint64_t down_until; /* skip until this time (CLOCK_MONOTONIC ns) */
 };
 
 struct cell_tissue {
@@ -56,6 +59,7 @@ struct cell_tissue {
 	size_t next; /* round-robin position */
 	struct cell_tissue_reply *replies;
 	size_t replies_cap;
+	uint64_t mismatch_refusals; /* connects refused for the fingerprint */
 };
 
 static uint64_t now_ns(void)
@@ -94,9 +98,15 @@ static void *rpc_connect(const char *dir, const char *instance, void *ctx)
 		return NULL;
 	o.runtime_dir = dir;
 	o.reconnect = 0; /* the tissue fails over instead */
-	rc->client = cell_client_connect(instance, &o);
+	/* This very instance: the tissue itself picks among them. */
+	rc->client = cell_client_connect_exact(instance, &o);
 	if (!rc->client) {
+		enum cell_status st;
+		int err = errno;
+
+		(void)cell_last_error(&st);
 		free(rc);
+		errno = st == CELL_STATUS_FINGERPRINT_MISMATCH ? EPROTONOSUPPORT : err;
 		return NULL;
 	}
 	return rc;
@@ -273,119 +283,62 @@ void cell_tissue_close(struct cell_tissue *t)
 	free(t);
 }
 
-/*
- * If @file is "<name>.sock" or "<name>@<N>.sock" (N from 1, no leading
- * zero, at most INSTANCE_DIGITS digits), store N (0 for the bare name).
- */
-static bool parse_instance(const char *name, const char *file, unsigned int *number)
-{
-	size_t len = strlen(name), digits;
-	const char *p = file + len;
-
-	if (strncmp(file, name, len))
-		return false;
-	*number = 0;
-	if (*p == '@') {
-		p++;
-		digits = strspn(p, "0123456789");
-		if (digits < 1 || digits > INSTANCE_DIGITS || *p == '0')
-			return false;
-		*number = (unsigned int)strtoul(p, NULL, 10);
-		p += digits;
-	}
-	return strcmp(p, SOCK_SUFFIX) == 0;
-}
-
-static bool is_socket(int dirfd, const struct dirent *de)
-{
-	struct stat st;
-
-	if (de->d_type != DT_UNKNOWN)
-		return de->d_type == DT_SOCK;
-	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode);
-}
-
-static int compare_numbers(const void *a, const void *b)
-{
-	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The sorted instance numbers of @t's name present in its directory. */
-static int scan_numbers(const struct cell_tissue *t, unsigned int **out, size_t *count)
-{
-	DIR *dir = opendir(t->dir);
-	unsigned int *numbers = NULL, number;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-
-	*out = NULL;
-	*count = 0;
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno; /* no directory: no instance */
-	while ((de = readdir(dir))) {
-		if (!parse_instance(t->name, de->d_name, &number) || !is_socket(dirfd(dir), de))
-			continue;
-		if (n == cap) {
-			unsigned int *grown =
-				realloc(numbers, (cap = cap ? 2 * cap : 8) * sizeof(*numbers));
-
-			if (!grown) {
-				free(numbers);
-				closedir(dir);
-				return -ENOMEM;
-			}
-			numbers = grown;
-		}
-		numbers[n++] = number;
-	}
-	closedir(dir);
-	if (n)
-		qsort(numbers, n, sizeof(*numbers), compare_numbers);
-	*out = numbers;
-	*count = n;
-	return 0;
-}
-
-static void instance_init(struct instance *in, const char *name, unsigned int number)
+static void instance_init(struct instance *in, const char *name, const struct cell_instance_file *f)
 {
 	memset(in, 0, sizeof(*in));
-	in->number = number;
-	if (number)
-		snprintf(in->name, sizeof(in->name), "%s@%u", name, number);
+	in->number = f->number;
+	in->dev = f->dev;
+	in->ino = f->ino;
+	in->ctime_ns = f->ctime_ns;
+	if (f->number)
+		snprintf(in->name, sizeof(in->name), "%s@%u", name, f->number);
 	else
 		snprintf(in->name, sizeof(in->name), "%s", name);
 }
 
+/*
+ * An instance seen again.  One that served another fingerprint is given
+ * another look when its socket is a new one (a new server bound the name).
+ */
+static void instance_keep(struct instance *in, const struct cell_instance_file *f)
+{
+	if (in->dev != f->dev || in->ino != f->ino || in->ctime_ns != f->ctime_ns)
+		in->mismatched = false;
+	in->dev = f->dev;
+	in->ino = f->ino;
+	in->ctime_ns = f->ctime_ns;
+}
+
 int cell_tissue_rescan(struct cell_tissue *t)
 {
-	unsigned int *numbers;
+	struct cell_instance_file *files;
 	struct instance *fresh;
 	size_t n, old = 0;
 	int err;
 
 	release_views(t);
-	err = scan_numbers(t, &numbers, &n);
+	err = cell_instances_scan(t->dir, t->name, &files, &n);
 	if (err)
 		return err;
 	fresh = calloc(n ? n : 1, sizeof(*fresh));
 	if (!fresh) {
-		free(numbers);
+		free(files);
 		return -ENOMEM;
 	}
 	/* Both lists are sorted: keep the state of instances still present. */
 	for (size_t i = 0; i < n; i++) {
-		while (old < t->count && t->inst[old].number < numbers[i])
+		while (old < t->count && t->inst[old].number < files[i].number)
 			disconnect(t, &t->inst[old++]);
-		if (old < t->count && t->inst[old].number == numbers[i])
+		if (old < t->count && t->inst[old].number == files[i].number) {
 			fresh[i] = t->inst[old++];
-		else
-			instance_init(&fresh[i], t->name, numbers[i]);
+			instance_keep(&fresh[i], &files[i]);
+		} else {
+			instance_init(&fresh[i], t->name, &files[i]);
+		}
 	}
 	while (old < t->count)
 		disconnect(t, &t->inst[old++]);
-	free(numbers);
+	free(files);
 	free(t->inst);
 	t->inst = fresh;
 	t->count = n;
@@ -416,7 +369,14 @@ static enum cell_status instance_start(struct cell_tissue *t, struct instance *i
 	enum cell_status status;
 
 	if (!in->conn) {
+		errno = 0;
 		in->conn = t->ops.connect(t->dir, in->name, t->ctx);
+		if (!in->conn && errno == EPROTONOSUPPORT) {
+			/* Another schema: not ours to call until a new server binds there. */
+			in->mismatched = true;
+			t->mismatch_refusals++;
+			return CELL_STATUS_FINGERPRINT_MISMATCH;
+		}
 		if (!in->conn) {
 			mark_down(t, in);
 			return CELL_STATUS_UNAVAILABLE;
@@ -482,18 +442,26 @@ static enum cell_status call_round(struct cell_tissue *t, bool skip_down, uint16
 	for (size_t i = 0; i < n; i++) {
 		struct instance *in = &t->inst[(start + i) % n];
 
-		if (skip_down && in->down_until > now)
+		if (in->mismatched || (skip_down && in->down_until > now))
 			continue;
 		if (past(deadline))
 			return reply->status = CELL_STATUS_DEADLINE_EXCEEDED;
 		status = instance_call(t, in, method, req, req_len, deadline, reply);
-		if (status != CELL_STATUS_UNAVAILABLE) {
+		if (status != CELL_STATUS_UNAVAILABLE && !in->mismatched) {
 			/* Continue after this one, so skipped instances' turns spread evenly. */
 			t->next = (start + i) % n + 1;
 			return status;
 		}
 	}
 	return CELL_STATUS_UNAVAILABLE;
+}
+
+static bool every_instance_mismatched(const struct cell_tissue *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		if (!t->inst[i].mismatched)
+			return false;
+	return t->count > 0;
 }
 
 enum cell_status cell_tissue_call(struct cell_tissue *t, uint16_t method, const void *req,
@@ -519,6 +487,8 @@ enum cell_status cell_tissue_call(struct cell_tissue *t, uint16_t method, const 
 	status = call_round(t, false, method, req, req_len, deadline, reply);
 	if (status == CELL_STATUS_UNAVAILABLE)
 		*reply = (struct cell_tissue_reply){ .status = status };
+	if (status == CELL_STATUS_UNAVAILABLE && every_instance_mismatched(t))
+		return reply->status = CELL_STATUS_FINGERPRINT_MISMATCH;
 	return status;
 }
 
@@ -540,6 +510,7 @@ int cell_tissue_broadcast(struct cell_tissue *t, uint16_t method, const void *re
 			  uint64_t deadline, const struct cell_tissue_reply **replies)
 {
 	int err = cell_tissue_rescan(t);
+	size_t n = 0;
 
 	*replies = NULL;
 	if (err < 0)
@@ -552,13 +523,36 @@ int cell_tissue_broadcast(struct cell_tissue *t, uint16_t method, const void *re
 		struct cell_tissue_reply *r = &t->replies[i];
 
 		*r = (struct cell_tissue_reply){ .instance = t->inst[i].name };
+		if (t->inst[i].mismatched)
+			continue;
 		r->status = past(deadline) ? CELL_STATUS_DEADLINE_EXCEEDED
 					   : instance_start(t, &t->inst[i], method, req, req_len,
 							    deadline);
 	}
 	for (size_t i = 0; i < t->count; i++)
-		if (t->replies[i].status == CELL_STATUS_OK)
+		if (t->replies[i].status == CELL_STATUS_OK && !t->inst[i].mismatched)
 			instance_wait(t, &t->inst[i], deadline, &t->replies[i]);
+	/* Instances of another fingerprint are no part of this tissue: left out. */
+	for (size_t i = 0; i < t->count; i++)
+		if (!t->inst[i].mismatched)
+			t->replies[n++] = t->replies[i];
 	*replies = t->replies;
-	return (int)t->count;
+	return (int)n;
+}
+
+int cell_tissue_stats(const struct cell_tissue *t, struct cell_tissue_stats *out)
+{
+	struct cell_tissue_stats st = { .sz = sizeof(st) };
+	size_t sz;
+
+	if (!t || !out || out->sz < sizeof(out->sz))
+		return -EINVAL;
+	sz = out->sz < sizeof(st) ? out->sz : sizeof(st);
+	st.instances = t->count;
+	for (size_t i = 0; i < t->count; i++)
+		st.mismatched += t->inst[i].mismatched;
+	st.mismatch_refusals = t->mismatch_refusals;
+	memcpy(out, &st, sz);
+	out->sz = sz;
+	return 0;
 }

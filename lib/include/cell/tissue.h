@@ -15,6 +15,13 @@
  *    and each one's answer (status and response view) comes back, dead
  *    instances as UNAVAILABLE.
  *
+ * Fingerprints: with a client fingerprint (cell_tissue_opts.client), a
+ * tissue uses only the instances that serve it.  An instance whose server
+ * refuses the fingerprint at the handshake is skipped by calls and left out
+ * of broadcasts until a new server binds its socket (seen at a rescan);
+ * cell_tissue_stats() counts them.  Old and new versions of a cell can so
+ * run side by side, each tissue calling its own.
+ *
  * Delivery: a call retried after its instance died during the call may have
  * run there before it died (at-least-once execution); an answered call is
  * answered once.  Methods that must not run twice should be idempotent.
@@ -55,7 +62,11 @@ struct cell_tissue_reply {
  */
 struct cell_tissue_ops {
 	size_t sz; /* sizeof(struct cell_tissue_ops) */
-	/* Connect to instance @instance in @dir; NULL with errno on failure. */
+	/*
+	 * Connect to instance @instance in @dir; NULL with errno on failure:
+	 * EPROTONOSUPPORT when it serves another schema (fingerprint), which
+	 * makes the tissue skip it (see cell_tissue_stats()).
+	 */
 	void *(*connect)(const char *dir, const char *instance, void *ctx);
 	/* Send a request of @len bytes; do not wait for the answer. */
 	enum cell_status (*start)(void *conn, uint16_t method, const void *req, size_t len,
@@ -130,7 +141,8 @@ LIBCELL_API const char *cell_tissue_instance(const struct cell_tissue *t, size_t
  * every return) stays valid until the next call, broadcast, rescan or close
  * on @t.
  * Return: the answer's status; NOT_FOUND when no instance of the name
- * exists, UNAVAILABLE when none could be reached, DEADLINE_EXCEEDED,
+ * exists, FINGERPRINT_MISMATCH when every one serves another fingerprint,
+ * UNAVAILABLE when none could be reached, DEADLINE_EXCEEDED,
  * RESOURCE_EXHAUSTED on ENOMEM.
  */
 LIBCELL_API enum cell_status cell_tissue_call(struct cell_tissue *t, uint16_t method,
@@ -141,7 +153,8 @@ LIBCELL_API enum cell_status cell_tissue_call(struct cell_tissue *t, uint16_t me
  * cell_tissue_broadcast() - send the call to every instance (after a
  * rescan), all at once, then collect one reply each, in instance order;
  * instances that cannot be reached report UNAVAILABLE, those still silent
- * at @deadline DEADLINE_EXCEEDED.  *@replies is an array owned by @t, valid until the
+ * at @deadline DEADLINE_EXCEEDED; instances of another fingerprint get no
+ * call and no reply.  *@replies is an array owned by @t, valid until the
  * next call, broadcast, rescan or close on @t.
  * Return: the number of replies (0 if no instance exists), or a negative
  * errno (ENOMEM).
@@ -150,6 +163,22 @@ LIBCELL_API CELL_MUST_CHECK int cell_tissue_broadcast(struct cell_tissue *t, uin
 						      const void *req, size_t req_len,
 						      uint64_t deadline,
 						      const struct cell_tissue_reply **replies);
+
+/* What a tissue found and left out (cell_tissue_stats()). */
+struct cell_tissue_stats {
+	size_t sz;		    /* sizeof(struct cell_tissue_stats), set by the caller */
+	uint64_t instances;	    /* found by the last scan (cell_tissue_count()) */
+	uint64_t mismatched;	    /* of those, skipped: they serve another fingerprint */
+	uint64_t mismatch_refusals; /* handshakes refused for the fingerprint, since open */
+};
+
+/**
+ * cell_tissue_stats() - fill @out (its first @out->sz bytes; @out->sz
+ * becomes the bytes filled).
+ * Return: 0, or -EINVAL for a NULL @t or @out, or an @out->sz below a size_t.
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_tissue_stats(const struct cell_tissue *t,
+						  struct cell_tissue_stats *out);
 
 #ifdef __cplusplus
 }
