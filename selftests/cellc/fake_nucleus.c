@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * fake_nucleus MODE [ROW...]: a cell "nucleus" (celld's fingerprint) whose
- * list method answers what it is told, for cellc --from-running NAME@node
- * in from_running_test.sh.  ROW: NAME/NODE/0xFP[/URI[,URI...]], a cell of
- * another node.  MODE: ok (the rows whose name the query names, all of
- * them for an empty name, as celld does), garbage (a cell_list whose cells
- * span points past the end).  Serves on one thread until SIGTERM.
+ * fake_nucleus MODE [self=NODE] [ROW...]: a cell "nucleus" (celld's
+ * fingerprint) whose list method answers what it is told, for cellc
+ * --from-running NAME@node in from_running_test.sh.  ROW:
+ * NAME/NODE/0xFP[/URI[,URI...]], a cell of another node.  self=NODE: the
+ * discovery method answers NODE as this node's id (without it, discovery
+ * is an unknown method).  MODE: ok (the rows whose name the query names,
+ * all of them for an empty name, as celld does), garbage (a cell_list
+ * whose cells span points past the end), badstats (a discovery_stats whose
+ * node span does).  Serves on one thread until SIGTERM.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +29,8 @@ struct row {
 static struct cell_server *server;
 static struct row rows[MAX_ROWS];
 static unsigned nrows;
-static int garbage;
+static int garbage, badstats;
+static const char *self;
 
 static void on_signal(int sig)
 {
@@ -92,6 +96,26 @@ static enum cell_status on_list(const struct cell_vesicle *v, struct cell_reply 
 	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
 }
 
+static enum cell_status on_discovery(const struct cell_vesicle *v, struct cell_reply *reply,
+				     void *ctx)
+{
+	struct nucleus_discovery_stats *st;
+	struct cellc_builder b;
+
+	(void)v;
+	(void)ctx;
+	if (!reply)
+		return CELL_STATUS_BAD_MESSAGE;
+	st = nucleus_discovery_stats_reply_begin(reply, 4096, &b);
+	if (!st)
+		return CELL_STATUS_RESOURCE_EXHAUSTED;
+	st->enabled = 1;
+	(void)nucleus_discovery_stats_set_node_str(&b, st, self);
+	if (badstats)
+		st->node.len = 1000;
+	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct cell_server_opts o = { .sz = sizeof(o), .fingerprint = NUCLEUS_FINGERPRINT };
@@ -99,19 +123,25 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || argc - 2 > MAX_ROWS ||
-	    (strcmp(argv[1], "ok") && strcmp(argv[1], "garbage"))) {
-		fputs("usage: fake_nucleus ok|garbage [NAME/NODE/0xFP[/URI,...]]...\n", stderr);
+	    (strcmp(argv[1], "ok") && strcmp(argv[1], "garbage") && strcmp(argv[1], "badstats"))) {
+		fputs("usage: fake_nucleus ok|garbage|badstats [self=NODE] "
+		      "[NAME/NODE/0xFP[/URI,...]]...\n",
+		      stderr);
 		return 2;
 	}
 	garbage = !strcmp(argv[1], "garbage");
+	badstats = !strcmp(argv[1], "badstats");
 	for (int i = 2; i < argc; i++)
-		if (parse_row(argv[i], &rows[nrows++])) {
+		if (!strncmp(argv[i], "self=", 5))
+			self = argv[i] + 5;
+		else if (parse_row(argv[i], &rows[nrows++])) {
 			fprintf(stderr, "fake_nucleus: bad row '%s'\n", argv[i]);
 			return 2;
 		}
 	o.no_register = 1;
 	server = cell_server_new("nucleus", &o);
-	if (!server || cell_server_handle(server, NUCLEUS_METHOD_LIST, on_list, NULL)) {
+	if (!server || cell_server_handle(server, NUCLEUS_METHOD_LIST, on_list, NULL) ||
+	    (self && cell_server_handle(server, NUCLEUS_METHOD_DISCOVERY, on_discovery, NULL))) {
 		fprintf(stderr, "fake_nucleus: %s\n", cell_last_error(NULL));
 		return 1;
 	}

@@ -14,7 +14,8 @@
 #    announced fingerprint must be served; no celld, no such node, an
 #    ambiguous prefix, a node not announcing NAME, no quic:// endpoint, a
 #    malformed answer and --pin fail clearly (the QUIC cases SKIP without
-#    QUIC or python3-cryptography, which makes the key);
+#    QUIC or python3-cryptography, which makes the key); this node's own id
+#    (discovery's answer) is the local cell;
 #  - quic://host:port (a cell on another machine, here on loopback): the
 #    same outputs, --pin, nobody answering, a bad address, an unknown key,
 #    and hostile cells over QUIC (SKIP when libcell has no QUIC);
@@ -333,6 +334,18 @@ else
 		"$nq answers with fingerprint $fp, but the node announces 0x0000000000001234" \
 		--from-running "demo@${key:0:7}"
 fi
+
+# This node by its own id (discovery's answer), beside the local demo cell.
+nucleus "$CELL_RUNTIME_DIR" ok "self=$(hex 5e1f)" "demo/$(hex 5e2a)/$fp/quic://192.0.2.1:2" ||
+	not_ok "fake nucleus starts"
+check "NAME@NODE: this node's own id is the local cell" \
+	eval '"$cellc" --from-running demo@5E1F --fingerprint | grep -qx "$fp"'
+fails_with "NAME@NODE: a prefix of this node's id and another's is ambiguous" \
+	"node '5e' is ambiguous: this node ($(hex 5e1f)) and node $(hex 5e2a)" --from-running demo@5e
+nucleus "$tmp/nucstats" badstats "self=$(hex 5e1f)" || not_ok "fake nucleus starts"
+CELL_RUNTIME_DIR=$tmp/nucstats fails_with "NAME@NODE: a malformed discovery answer is refused" \
+	"celld answered discovery with a malformed discovery_stats: discovery_stats.node" \
+	--from-running demo@5e1f
 
 rc=0
 "$cellc" --pin 0x1 "$demo_cell" >/dev/null 2>&1 || rc=$?

@@ -6,7 +6,9 @@
  * text lies inside the message and keeps the decoder's promises (name at
  * most 32 bytes without NUL, node lower-case hex, 1..16 printable uris),
  * and no more rows than the message has room for.  A violated property
- * aborts.  Seeds: selftests/fuzz/corpus/cellc_remote_list (remote_list_seeds).
+ * aborts.  The same input is also decoded as celld's discovery_stats
+ * (remote_stats_node(): this node's id).  Seeds:
+ * selftests/fuzz/corpus/cellc_remote_list (remote_list_seeds).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,30 @@ static void inside(const uint8_t *data, size_t size, struct remote_text t, uint3
 		abort();
 }
 
+/* The same bytes as celld's discovery_stats answer (remote_stats_node()). */
+static void stats(const uint8_t *data, size_t size)
+{
+	struct remote_text node;
+	const char *why;
+
+	if (remote_stats_node(data, size, &node, &why)) {
+		if (!why || node.len)
+			abort();
+		return;
+	}
+	inside(data, size, node, REMOTE_NODE_MAX);
+	for (uint32_t k = 0; k < node.len; k++)
+		if (!node.p[k] || !strchr("0123456789abcdef", node.p[k]))
+			abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct remote_row *rows;
 	const char *why;
 	uint32_t n;
 
+	stats(data, size);
 	if (remote_list_decode(data, size, &rows, &n, &why)) {
 		if (rows || n || !why)
 			abort();

@@ -55,6 +55,20 @@ static uint32_t list(uint32_t n, const char *node, const char *const *uris)
 	return cellc_builder_finish(&b);
 }
 
+/* A discovery_stats answer of node @node. */
+static uint32_t stats(const char *node)
+{
+	struct nucleus_discovery_stats *st;
+	struct cellc_builder b;
+
+	memset(buf, 0, sizeof(buf));
+	cellc_builder_init(&b, buf, sizeof(buf));
+	st = nucleus_discovery_stats_start(&b);
+	st->enabled = 1;
+	(void)nucleus_discovery_stats_set_node_str(&b, st, node);
+	return cellc_builder_finish(&b);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const none[] = { NULL };
@@ -70,5 +84,6 @@ int main(int argc, char **argv)
 	       put(argv[1], "one-quic", list(1, node, axon)) |
 	       put(argv[1], "one-no-endpoint", list(1, node, none)) |
 	       put(argv[1], "three-two-endpoints", list(3, node, two)) |
-	       put(argv[1], "local", list(2, "", axon));
+	       put(argv[1], "local", list(2, "", axon)) |
+	       put(argv[1], "discovery-stats", stats(node));
 }

@@ -34,6 +34,11 @@ _Static_assert(REMOTE_CELL_INFO_SIZE == NUCLEUS_CELL_INFO_SIZE &&
 		       offsetof(struct nucleus_cell_info, node) == REMOTE_CELL_INFO_NODE &&
 		       offsetof(struct nucleus_cell_info, endpoints) == REMOTE_CELL_INFO_ENDPOINTS,
 	       "cell_info layout");
+_Static_assert(REMOTE_METHOD_DISCOVERY == NUCLEUS_METHOD_DISCOVERY &&
+		       REMOTE_EMPTY_SIZE == NUCLEUS_EMPTY_SIZE &&
+		       REMOTE_DISCOVERY_STATS_SIZE == NUCLEUS_DISCOVERY_STATS_SIZE &&
+		       offsetof(struct nucleus_discovery_stats, node) == 0,
+	       "discovery and discovery_stats layout");
 _Static_assert(REMOTE_ENDPOINT_SIZE == NUCLEUS_ENDPOINT_SIZE &&
 		       REMOTE_ENDPOINT_ALIGN == NUCLEUS_ENDPOINT_ALIGN,
 	       "endpoint layout");
@@ -306,6 +311,61 @@ TEST(spans_rereading_bytes_beyond_the_tail_are_refused)
 	ASSERT_NE(0, len);
 	ASSERT_LT(len, 600);
 	ASSERT_TRUE(refused(len, "spans add up to more than the message", true));
+}
+
+/* A discovery_stats of node @node with one counter, built into buf. */
+static uint32_t build_stats(const char *node)
+{
+	struct nucleus_discovery_stats *st;
+	struct nucleus_stat_counter *c;
+	struct cellc_builder b;
+
+	memset(buf, 0xee, sizeof(buf));
+	cellc_builder_init(&b, buf, CAP);
+	st = nucleus_discovery_stats_start(&b);
+	st->enabled = 1;
+	(void)nucleus_discovery_stats_set_node_str(&b, st, node);
+	c = nucleus_discovery_stats_alloc_counters(&b, st, 1);
+	if (c)
+		(void)nucleus_stat_counter_set_name_str(&b, c, "received");
+	return cellc_builder_finish(&b);
+}
+
+TEST(own_node_id_is_read_from_discovery_stats)
+{
+	struct remote_text node;
+	const char *why;
+	uint32_t len = build_stats(NODE2);
+
+	ASSERT_NE(0, len);
+	ASSERT_EQ(0, nucleus_discovery_stats_validate(buf, len, &why));
+	ASSERT_EQ(0, remote_stats_node(buf, len, &node, &why));
+	ASSERT_TRUE(is(node, NODE2));
+	len = build_stats("");
+	ASSERT_EQ(0, remote_stats_node(buf, len, &node, &why));
+	ASSERT_EQ(0, node.len);
+}
+
+TEST(bad_discovery_stats_are_refused)
+{
+	struct nucleus_discovery_stats *st = (void *)buf;
+	struct remote_text node;
+	const char *why = NULL, *vwhy;
+	uint32_t len = build_stats(NODE2);
+
+	ASSERT_EQ(-EBADMSG, remote_stats_node(buf, REMOTE_DISCOVERY_STATS_SIZE - 1, &node, &why));
+	ASSERT_NE(NULL, strstr(why, "shorter than its fixed part"));
+	st->node.len = len;
+	ASSERT_EQ(-EBADMSG, remote_stats_node(buf, len, &node, &why));
+	ASSERT_NE(NULL, strstr(why, "discovery_stats.node"));
+	ASSERT_NE(0, nucleus_discovery_stats_validate(buf, len, &vwhy));
+	len = build_stats(NODE2);
+	st->node.off = 20; /* inside the fixed part */
+	ASSERT_EQ(-EBADMSG, remote_stats_node(buf, len, &node, &why));
+	ASSERT_NE(0, nucleus_discovery_stats_validate(buf, len, &vwhy));
+	len = build_stats("Node-2");
+	ASSERT_EQ(-EBADMSG, remote_stats_node(buf, len, &node, &why));
+	ASSERT_NE(NULL, strstr(why, "not lower-case hex"));
 }
 
 TEST_HARNESS_MAIN

@@ -375,16 +375,18 @@ static int ask_list(struct cell_client *c, const char *name, struct listing *l)
 	st = qlen ? cell_call_finish(call, (uint32_t)qlen, &r) : CELL_STATUS_INVALID_ARGUMENT;
 	if (st == CELL_STATUS_OK) {
 		l->msg = xalloc(r.len ? r.len : 1);
-		memcpy(l->msg, r.data, r.len);
+		if (r.len)
+			memcpy(l->msg, r.data, r.len);
 		rc = remote_list_decode(l->msg, r.len, &l->rows, &l->n, &why);
 		if (rc == -EBADMSG)
 			fail("celld answered list with a malformed cell_list: %s", why);
 		else if (rc)
 			fail("celld's answer to list: %s", strerror(-rc));
 	} else {
-		fail("celld: list: %s%s%.*s", cell_status_name(st), r.detail_len ? ": " : "",
-		     (int)(r.detail && r.detail_len < 200 ? r.detail_len : 0),
-		     r.detail ? r.detail : "");
+		uint32_t dlen = r.detail ? r.detail_len : 0;
+
+		fail("celld: list: %s%s%.*s", cell_status_name(st), dlen ? ": " : "",
+		     (int)(dlen < 200 ? dlen : 199), r.detail ? r.detail : "");
 	}
 	cell_call_end(call);
 	return rc;
@@ -474,14 +476,60 @@ static int explain_absence(struct cell_client *c, const char *name, const char *
 	return -1;
 }
 
-/* Which node NODE is, and what it announces of NAME, from the local celld. */
+/*
+ * This node's id as celld's discovery knows it, in @self ("" when discovery
+ * is off or celld does not say).  Only a malformed answer is an error.
+ */
+static int own_node(struct cell_client *c, char *self, size_t cap)
+{
+	struct cell_response r = { 0 };
+	struct remote_text id;
+	struct cell_call *call;
+	const char *why;
+	void *buf;
+	int rc = 0;
+
+	self[0] = 0;
+	if (cell_call_begin(c, REMOTE_METHOD_DISCOVERY, REMOTE_EMPTY_SIZE, 0,
+			    cell_deadline_in_ms(STEP_TIMEOUT_MS), &call, &buf) != CELL_STATUS_OK)
+		return 0;
+	memset(buf, 0, REMOTE_EMPTY_SIZE);
+	if (cell_call_finish(call, REMOTE_EMPTY_SIZE, &r) == CELL_STATUS_OK) {
+		rc = remote_stats_node(r.data, r.len, &id, &why);
+		if (rc)
+			fail("celld answered discovery with a malformed discovery_stats: %s", why);
+		else
+			snprintf(self, cap, "%.*s", (int)id.len, id.p ? id.p : "");
+	}
+	cell_call_end(call);
+	return rc;
+}
+
+/* @row's node, fingerprint and quic:// endpoints, copied into @pl: 0. */
+static int place(const struct remote_row *row, struct placement *pl)
+{
+	snprintf(pl->node, sizeof(pl->node), "%.*s", (int)row->node.len, row->node.p);
+	pl->fingerprint = row->fingerprint;
+	for (uint32_t k = 0; k < row->nendpoints; k++)
+		if (text_starts(row->uri[k], "quic://"))
+			snprintf(pl->quic[pl->nquic++], sizeof(pl->quic[0]), "%.*s",
+				 (int)row->uri[k].len, row->uri[k].p);
+	return 0;
+}
+
+/*
+ * Which node NODE is, and what it announces of NAME, from the local celld.
+ * Return: 0 another node (@pl filled), 1 this node, -1 after saying why.
+ */
 static int resolve_node(const char *name, const char *node, struct placement *pl)
 {
+	char prefix[REMOTE_NODE_MAX + 1], self[REMOTE_NODE_MAX + 1];
 	struct listing l = { 0 };
-	char prefix[REMOTE_NODE_MAX + 1];
 	struct cell_client *c;
 	uint32_t first, other;
 	size_t i, n = strlen(node);
+	unsigned m;
+	bool me;
 	int rc = -1;
 
 	for (i = 0; i < n && i < REMOTE_NODE_MAX && isxdigit((unsigned char)node[i]); i++)
@@ -494,28 +542,25 @@ static int resolve_node(const char *name, const char *node, struct placement *pl
 	if (strlen(name) > REMOTE_NAME_MAX)
 		return fail("cell name '%s' too long", name);
 	c = nucleus_connect();
-	if (!c || ask_list(c, name, &l))
+	if (!c || own_node(c, self, sizeof(self)) || ask_list(c, name, &l))
 		goto out_free;
-	switch (match_nodes(&l, name, prefix, &first, &other)) {
-	case 0:
-		rc = explain_absence(c, name, node, prefix);
-		break;
-	case 1:
-		snprintf(pl->node, sizeof(pl->node), "%.*s", (int)l.rows[first].node.len,
-			 l.rows[first].node.p);
-		pl->fingerprint = l.rows[first].fingerprint;
-		for (uint32_t k = 0; k < l.rows[first].nendpoints; k++)
-			if (text_starts(l.rows[first].uri[k], "quic://"))
-				snprintf(pl->quic[pl->nquic++], sizeof(pl->quic[0]), "%.*s",
-					 (int)l.rows[first].uri[k].len, l.rows[first].uri[k].p);
-		rc = 0;
-		break;
-	default:
+	m = match_nodes(&l, name, prefix, &first, &other);
+	me = self[0] && !strncmp(self, prefix, strlen(prefix));
+	if (me && m)
+		fail("%s@%s: node '%s' is ambiguous: this node (%s) and node %.*s both have ids "
+		     "starting with it: give more digits",
+		     name, node, node, self, (int)l.rows[first].node.len, l.rows[first].node.p);
+	else if (me)
+		rc = 1;
+	else if (m == 1)
+		rc = place(&l.rows[first], pl);
+	else if (m)
 		fail("%s@%s: node '%s' is ambiguous: nodes %.*s and %.*s both serve '%s': give "
 		     "more digits",
 		     name, node, node, (int)l.rows[first].node.len, l.rows[first].node.p,
 		     (int)l.rows[other].node.len, l.rows[other].node.p, name);
-	}
+	else
+		rc = explain_absence(c, name, node, prefix);
 out_free:
 	free(l.rows);
 	if (c)
@@ -548,16 +593,17 @@ static int pin_node(const char *node)
 /*
  * NAME@NODE: resolved, pinned, then the quic:// steps on the first endpoint
  * that answers; @target receives it.  The server's fingerprint must be the
- * announced one.
+ * announced one.  Return: 0, 1 when NODE is this node, -1 after an error.
  */
 static int from_node(const char *name, const char *node, const char *pin, uint64_t pinned,
 		     char *target, size_t cap, uint64_t *fp)
 {
 	struct placement pl = { 0 };
 	unsigned i;
+	int rc = resolve_node(name, node, &pl);
 
-	if (resolve_node(name, node, &pl))
-		return -1;
+	if (rc)
+		return rc; /* -1, or 1: this node */
 	if (pin && pl.fingerprint != pinned)
 		return fail("cell '%s' on node %s has fingerprint 0x%016" PRIx64 ", pinned "
 			    "0x%016" PRIx64 ": its schema changed, refusing to generate",
@@ -586,12 +632,12 @@ static int from_node(const char *name, const char *node, const char *pin, uint64
 
 int from_running(const char *spec, const char *pin, struct schema *s, const char **src_name)
 {
-	struct cell_probe p;
+	struct cell_probe p = { 0 };
 	char name[REMOTE_URI_MAX + 1], target[REMOTE_URI_MAX + 1], *end, *text = NULL;
 	const char *node;
 	uint64_t pinned = 0;
 	size_t len = 0;
-	int rc;
+	int rc = 0;
 
 	if (pin) {
 		errno = 0;
@@ -612,12 +658,12 @@ int from_running(const char *spec, const char *pin, struct schema *s, const char
 				    name, p.fingerprint, pinned);
 	} else if (split_spec(spec, name, sizeof(name), &node)) {
 		return -1;
-	} else if (node) {
-		memset(&p, 0, sizeof(p));
-		if (from_node(name, node, pin, pinned, target, sizeof(target), &p.fingerprint))
-			return -1;
+	} else if (node && !(rc = from_node(name, node, pin, pinned, target, sizeof(target),
+					    &p.fingerprint))) {
 		strcpy(name, target); /* the quic:// steps below */
-	} else {
+	} else if (rc < 0) {
+		return -1;
+	} else { /* this machine, also by its node id */
 		if (probe(name, &p))
 			return -1;
 		cell_probe_release(&p);

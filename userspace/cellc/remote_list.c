@@ -22,6 +22,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-en
 struct reader {
 	const unsigned char *m;
 	size_t len;
+	uint32_t fixed;	 /* the root's fixed size: where the tail starts */
 	uint64_t budget; /* tail bytes not yet spent on spans */
 	const char *why;
 };
@@ -62,7 +63,7 @@ static bool span(struct reader *r, uint64_t at, uint32_t size, uint32_t align, u
 	if (!*count)
 		return *off == 0 || refuse(r, why);
 	bytes = (uint64_t)*count * size;
-	if (*off < REMOTE_CELL_LIST_SIZE || *off % align || *off + bytes > r->len)
+	if (*off < r->fixed || *off % align || *off + bytes > r->len)
 		return refuse(r, why);
 	if (bytes > r->budget)
 		return refuse(r, "cell_list: spans add up to more than the message");
@@ -135,7 +136,7 @@ static bool row(struct reader *r, uint64_t at, struct remote_row *out)
 int remote_list_decode(const void *msg, size_t len, struct remote_row **rows, uint32_t *n,
 		       const char **why)
 {
-	struct reader r = { .m = msg, .len = len };
+	struct reader r = { .m = msg, .len = len, .fixed = REMOTE_CELL_LIST_SIZE };
 	struct remote_row *out = NULL;
 	uint32_t off, count;
 
@@ -178,4 +179,25 @@ size_t remote_query_encode(void *buf, size_t cap, const char *name, uint32_t fla
 	memcpy(p, v, sizeof(v));
 	memcpy(p + REMOTE_QUERY_SIZE, name, len);
 	return REMOTE_QUERY_SIZE + len;
+}
+
+int remote_stats_node(const void *msg, size_t len, struct remote_text *node, const char **why)
+{
+	struct reader r = { .m = msg, .len = len, .fixed = REMOTE_DISCOVERY_STATS_SIZE };
+
+	node->p = NULL;
+	node->len = 0;
+	*why = NULL;
+	if (len < REMOTE_DISCOVERY_STATS_SIZE || len > REMOTE_LIST_MAX) {
+		*why = "discovery_stats: shorter than its fixed part or longer than 16 MiB";
+		return -EBADMSG;
+	}
+	r.budget = len - REMOTE_DISCOVERY_STATS_SIZE;
+	if (!text(&r, 0, REMOTE_NODE_MAX, hex_byte, node,
+		  "discovery_stats.node: out of bounds, longer than 79 bytes or not lower-case "
+		  "hex")) {
+		*why = r.why;
+		return -EBADMSG;
+	}
+	return 0;
 }

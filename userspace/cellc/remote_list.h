@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
- * The one celld question cellc asks for --from-running NAME@node: the
- * nucleus "list" method (userspace/celld/nucleus.cell) with a query, and
- * its cell_list answer.  cellc cannot include the generated nucleus.cell.h
+ * The celld questions cellc asks for --from-running NAME@node: the nucleus
+ * "list" method (userspace/celld/nucleus.cell) with a query, and its
+ * cell_list answer; "discovery" for this node's own id.  cellc cannot include the generated nucleus.cell.h
  * (it is cellc that generates it), so the few layouts needed are written
  * here by hand; selftests/cellc/remote_list_test.c checks every constant
  * against the generated header and decodes what its builders make.
@@ -21,20 +21,24 @@
 /* NUCLEUS_FINGERPRINT and NUCLEUS_METHOD_LIST of nucleus.cell. */
 #define REMOTE_NUCLEUS_FINGERPRINT 0xfe32532124ceee5cULL
 #define REMOTE_METHOD_LIST	   3
+/* NUCLEUS_METHOD_DISCOVERY: its request is an empty (one zero byte). */
+#define REMOTE_METHOD_DISCOVERY 6
+#define REMOTE_EMPTY_SIZE	1U
 /* query.flags: REMOTE, the cells other nodes announce. */
 #define REMOTE_QUERY_REMOTE 2U
 
 /* Fixed sizes and offsets (bytes) of the structs read or written. */
-#define REMOTE_QUERY_SIZE	   12U /* name @0, flags @8 */
-#define REMOTE_CELL_LIST_SIZE	   12U /* cells @0 */
-#define REMOTE_CELL_INFO_SIZE	   88U
-#define REMOTE_CELL_INFO_ALIGN	   8U
-#define REMOTE_CELL_INFO_NAME	   0U
-#define REMOTE_CELL_INFO_FP	   8U
-#define REMOTE_CELL_INFO_NODE	   40U
-#define REMOTE_CELL_INFO_ENDPOINTS 56U
-#define REMOTE_ENDPOINT_SIZE	   8U /* uri @0 */
-#define REMOTE_ENDPOINT_ALIGN	   4U
+#define REMOTE_QUERY_SIZE	    12U /* name @0, flags @8 */
+#define REMOTE_CELL_LIST_SIZE	    12U /* cells @0 */
+#define REMOTE_CELL_INFO_SIZE	    88U
+#define REMOTE_CELL_INFO_ALIGN	    8U
+#define REMOTE_CELL_INFO_NAME	    0U
+#define REMOTE_CELL_INFO_FP	    8U
+#define REMOTE_CELL_INFO_NODE	    40U
+#define REMOTE_CELL_INFO_ENDPOINTS  56U
+#define REMOTE_ENDPOINT_SIZE	    8U /* uri @0 */
+#define REMOTE_ENDPOINT_ALIGN	    4U
+#define REMOTE_DISCOVERY_STATS_SIZE 36U /* node @0 */
 
 /* Limits of what is accepted (longer is refused, not cut). */
 #define REMOTE_NAME_MAX	     32U /* CELL_NAME_MAX */
@@ -77,5 +81,14 @@ size_t remote_query_encode(void *buf, size_t cap, const char *name, uint32_t fla
  */
 int remote_list_decode(const void *msg, size_t len, struct remote_row **rows, uint32_t *n,
 		       const char **why) __attribute__((warn_unused_result));
+
+/**
+ * remote_stats_node() - this node's id from celld's discovery_stats answer
+ * @msg (@len bytes): *@node, a view into @msg, "" when discovery is off.
+ * Only that field is looked at.
+ * Return: 0, or -EBADMSG with *@why naming the rule broken.
+ */
+int remote_stats_node(const void *msg, size_t len, struct remote_text *node, const char **why)
+	__attribute__((warn_unused_result));
 
 #endif /* CELLC_REMOTE_LIST_H */

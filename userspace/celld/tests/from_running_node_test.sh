@@ -7,7 +7,8 @@
 # it over QUIC and announces it.  On node 1, cellc asks its celld which node
 # has that id prefix, pulls the schema from node 2's QUIC endpoint and must
 # generate exactly what demo.cell gives; an unknown node, a cell node 2
-# does not serve, a wrong --pin and a node 1 without celld fail clearly.
+# does not serve, a wrong --pin and a node 1 without celld fail clearly;
+# node 1's own id means node 1's (absent) demo cell.
 # Root + netns, else SKIP.
 BIN=$1
 DEMO_CELL=$2
@@ -69,6 +70,9 @@ check "an id prefix no node has: no such node" 'failed_with "no such node '"'"'$
 run 1 --from-running "nope@$pfx" >/dev/null
 check "a cell node 2 does not serve: node named, what it announces listed" \
 	'failed_with "node $id2 does not announce a cell '"'"'nope'"'"' (it announces: .*demo"'
+run 1 --from-running "demo@${id1:0:12}" >/dev/null
+check "node 1's own id is this machine: the local cell, which node 1 does not run" \
+	'failed_with "no running cell '"'"'demo'"'"': $RUN/n1/run/demo.sock does not exist"'
 mkdir -p "$RUN/empty"
 ip netns exec "${NS}n1" env CELL_RUNTIME_DIR="$RUN/empty" timeout 20 "$CELLC" \
 	--from-running "demo@$pfx" >/dev/null 2>"$RUN/err"
