@@ -55,7 +55,10 @@ run() { # NODE ARGS...: cellc on NODE, stderr in $RUN/err, exit code in $RUN/rc
 }
 failed_with() { [ "$(cat "$RUN/rc")" = 1 ] && grep -q -- "$1" "$RUN/err"; }
 (cd "$(dirname "$DEMO_CELL")" && "$CELLC" "$(basename "$DEMO_CELL")") >"$RUN/file.h"
+t0=$(date +%s%N)
 run 1 --from-running "demo@$pfx" >"$RUN/live.h"
+t1=$(date +%s%N)
+echo "# cellc --from-running demo@NODE: $(((t1 - t0) / 1000000)) ms (celld asked, 2 QUIC handshakes, incl. process start)"
 check "cellc --from-running demo@<node 2's id prefix> on node 1: demo.cell's header, byte for byte" \
 	'[ -s "$RUN/live.h" ] && cmp -s "$RUN/file.h" "$RUN/live.h" || { sed "s/^/# /" "$RUN/err"; false; }'
 fp=$("$CELLC" --fingerprint "$DEMO_CELL")
