@@ -95,7 +95,7 @@ static int lay_out(const struct dna *d, const char *src)
 	return write_file(path, d->schema_raw, d->schema_raw_len, 0644);
 }
 
-static void set_build_env(const struct dna *d, const char *src)
+static void set_build_env(const struct dna *d, const char *src, const char *scratch)
 {
 	const char *user = getenv("CFLAGS");
 	char epoch[32], *cflags = NULL;
@@ -110,6 +110,7 @@ static void set_build_env(const struct dna *d, const char *src)
 	setenv("SOURCE_DATE_EPOCH", epoch, 1);
 	setenv("LC_ALL", "C", 1);
 	setenv("TZ", "UTC", 1);
+	setenv("TMPDIR", scratch, 1); /* the compiler's temporary files */
 	setenv("CC", d->cc, 1);
 	setenv("CELLC", d->cellc, 1);
 	setenv("CELL_CFLAGS", d->cell_cflags, 1);
@@ -121,10 +122,11 @@ static void set_build_env(const struct dna *d, const char *src)
 }
 
 /*
- * The build runs in a bubblewrap sandbox when one starts here: / read-only,
- * a fresh /tmp, no network (its own empty network namespace), its own pid,
- * IPC and UTS namespaces, no capabilities, a new session; only the build
- * directory is writable.  Else unsandboxed, said
+ * The build runs in a bubblewrap sandbox when one starts here: / read-only
+ * (/tmp too: cellc or libcell may live there), no network (its own empty
+ * network namespace), its own pid, IPC and UTS namespaces, no
+ * capabilities, a new session; only the build directory and a scratch
+ * directory beside it (its TMPDIR) are writable.  Else unsandboxed, said
  * on stderr (and "sandbox":false with -j).
  */
 #define BWRAP "/usr/bin/bwrap"
@@ -135,9 +137,9 @@ static void probe_sandbox(const char *cmd)
 	char why[300];
 
 	sandboxed = !ribosome_capture_all(
-		(char *const[]){ BWRAP, "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev",
-				 "--proc", "/proc", "--unshare-net", "--unshare-pid",
-				 "--die-with-parent", "--", "/bin/true", NULL },
+		(char *const[]){ BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+				 "--unshare-net", "--unshare-pid", "--die-with-parent", "--",
+				 "/bin/true", NULL },
 		why, sizeof(why), true);
 	if (!sandboxed)
 		fprintf(stderr, "cell %s: warning: building unsandboxed: %s: %s\n", cmd, BWRAP,
@@ -149,18 +151,19 @@ bool ribosome_build_sandboxed(void)
 	return sandboxed;
 }
 
-static void exec_step(const char *src, char *const argv[])
+static void exec_step(const char *src, const char *scratch, char *const argv[])
 {
-	/* In this order: / first, then /tmp over it, then the build directory. */
+	/* / read-only (cellc, libcell, the toolchain), then the two writable dirs. */
 	const char *box[] = { BWRAP,
 			      "--ro-bind",
 			      "/",
 			      "/",
-			      "--tmpfs",
-			      "/tmp",
 			      "--bind",
 			      src,
 			      src,
+			      "--bind",
+			      scratch,
+			      scratch,
 			      "--dev",
 			      "/dev",
 			      "--proc",
@@ -193,8 +196,13 @@ static void exec_step(const char *src, char *const argv[])
 /* Runs one step in @src, output appended to @log; 0 or its exit status. */
 static int step(const struct dna *d, const char *src, const char *log, char *const argv[])
 {
+	const char *slash = strrchr(src, '/');
+	char scratch[PATH_MAX + 16];
 	int status, fd;
 	pid_t pid;
+
+	/* build.XXXXXX/scratch beside build.XXXXXX/src (build_fresh makes it). */
+	snprintf(scratch, sizeof(scratch), "%.*s/scratch", (int)(slash - src), src);
 
 	pid = fork();
 	if (pid < 0)
@@ -205,8 +213,8 @@ static int step(const struct dna *d, const char *src, const char *log, char *con
 			_exit(126);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		set_build_env(d, src);
-		exec_step(src, argv);
+		set_build_env(d, src, scratch);
+		exec_step(src, scratch, argv);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -330,6 +338,9 @@ static int build_fresh(const char *cmd, const char *cache, const struct dna *d, 
 	snprintf(tmp, sizeof(tmp), "%s/tmp/build.XXXXXX", cache);
 	if (!mkdtemp(tmp))
 		goto out_msg;
+	snprintf(src, sizeof(src), "%s/scratch", tmp);
+	if (mkdir(src, 0700))
+		goto out_msg_rm;
 	snprintf(src, sizeof(src), "%s/src", tmp);
 	snprintf(log, sizeof(log), "%s/build.log", tmp);
 	snprintf(keepdir, sizeof(keepdir), "%s/keep", tmp);
