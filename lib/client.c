@@ -56,6 +56,8 @@
 #define DEFAULT_SPIN_NS	   (20 * CELL_NSEC_PER_USEC)
 #define PEND_PER_SLOT	   8
 #define CLIENT_FEATURES	   (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL | CELL_FEAT_TRACE)
+/* After a server's GOODBYE, how long a new call waits for those in flight at most. */
+#define GOAWAY_WAIT_NS (2 * CELL_NSEC_PER_SEC)
 
 enum call_state {
 	CALL_FREE,
@@ -84,6 +86,7 @@ struct cell_call {
 	void *buf;	   /* the request's reserved bytes, while begun */
 	struct cell_trace_ctx trace;
 	struct cell_qcall *q; /* a quic:// call: all of it is in lib/quic/ */
+	pthread_t owner;      /* the thread that began it (under c->lock) */
 };
 
 struct pend {
@@ -116,6 +119,7 @@ struct cell_client {
 	_Atomic uint64_t spin_cur;   /* adaptive budget, up to spin_ns */
 	struct cell_resilience *res; /* opts.resilience: backoff, breaker, retries */
 	struct cell_qc *qc;	     /* a quic:// target (lib/quic/), or NULL */
+	bool goaway; /* the server said GOODBYE on this connection (it drains); under lock */
 	/* Connect time only (after the fields calls use): instances of @name. */
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char name[CELL_NAME_MAX]; /* as asked for */
@@ -153,6 +157,15 @@ static bool client_alive(void *ctx)
 }
 
 /* Connect and handshake; fills c->ch.  errno-style negative on failure. */
+/* A control frame from the server (c->lock held): a GOODBYE says it drains. */
+static void client_on_control(void *ctx, const struct cell_hdr *hdr)
+{
+	struct cell_client *c = ctx;
+
+	if (hdr->method == CELL_METHOD_GOODBYE && !(hdr->flags & CELL_F_CANCEL))
+		c->goaway = true;
+}
+
 static int do_connect(struct cell_client *c, uint64_t deadline)
 {
 	uint8_t frame[CELL_HS_FRAME_SIZE], buf[CELL_HS_FRAME_SIZE + 2048];
@@ -232,6 +245,9 @@ static int do_connect(struct cell_client *c, uint64_t deadline)
 	err = cell_chan_init(&c->ch, sock, c->o.fingerprint);
 	if (err)
 		goto fail_fds;
+	c->ch.on_control = client_on_control;
+	c->ch.control_ctx = c;
+	c->goaway = false;
 	c->ch.attachments = welcome.features & CELL_FEAT_ATTACHMENTS;
 	c->ch.trace = welcome.features & CELL_FEAT_TRACE;
 	if ((welcome.features & CELL_FEAT_SHM_MODULE) && (welcome.features & CELL_FEAT_SHM_MEMFD)) {
@@ -860,13 +876,12 @@ static int deliver_locked(struct cell_client *c, struct cell_rx *rx)
 
 /* ---- the reader ------------------------------------------------------- */
 
-/* Read every frame there is; <0: connection lost. */
-static int read_available(struct cell_client *c)
+/* Read every frame there is (c->lock held); <0: connection lost. */
+static int read_available_locked(struct cell_client *c)
 {
 	struct cell_rx rx;
 	int rc, n = 0;
 
-	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		/*
 		 * Frames whose calls have not ended yet pin the ring bytes
@@ -892,6 +907,15 @@ static int read_available(struct cell_client *c)
 		}
 		n++;
 	}
+	return rc;
+}
+
+static int read_available(struct cell_client *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = read_available_locked(c);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -1113,6 +1137,78 @@ static enum cell_status res_reconnect_locked(struct cell_client *c, uint64_t dea
 	return st;
 }
 
+/*
+ * A reconnecting client, before a call: one poll of the socket.  What is
+ * there is read: on the ring path control frames (a GOODBYE), on the unix
+ * path responses too.  A dead server with no call in flight is lost here
+ * (the caller reconnects); with calls in flight the reader finds out, after
+ * reading what the ring still holds.
+ */
+static void look_at_socket_locked(struct cell_client *c)
+{
+	struct pollfd pfd = { .fd = c->ch.sock, .events = POLLIN | POLLRDHUP };
+	int rc = 0;
+
+	if (c->ch.dead) {
+		if (!c->inflight)
+			lost_locked(c);
+		return;
+	}
+	if (poll(&pfd, 1, 0) <= 0)
+		return;
+	if (pfd.revents & POLLIN)
+		rc = c->ch.shm ? cell_chan_poll_socket(&c->ch) : read_available_locked(c);
+	if (!atomic_load(&c->connected))
+		return; /* read_available_locked() lost it */
+	if (rc < 0 || (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))) {
+		c->ch.dead = true;
+		if (!c->inflight)
+			lost_locked(c);
+	}
+}
+
+/* Whether the calling thread has a call begun and not ended on @c (c->lock held). */
+static bool thread_has_calls_locked(struct cell_client *c)
+{
+	pthread_t self = pthread_self();
+
+	for (uint32_t i = 0; i < c->nslots; i++)
+		if (atomic_load_explicit(&c->calls[i].state, memory_order_relaxed) != CALL_FREE &&
+		    pthread_equal(c->calls[i].owner, self))
+			return true;
+	return false;
+}
+
+/*
+ * The server said GOODBYE (it drains: a hot swap, Documentation/capsid.rst):
+ * calls made here are still answered here; new calls go to a new
+ * connection once none is in flight.  A thread with calls of its own in
+ * flight (it pipelines) goes on here: it would wait for itself.  Any other
+ * waits, with the lock let go, until the calls in flight have ended (then
+ * the connection is lost here, and the caller reconnects with nothing in
+ * flight), for GOAWAY_WAIT_NS or until its deadline at most; then it too
+ * goes on here (the server serves the connection until its drain ends).
+ */
+static void check_server_locked(struct cell_client *c, uint64_t deadline)
+{
+	uint64_t until;
+
+	look_at_socket_locked(c);
+	if (!c->goaway || !atomic_load(&c->connected) ||
+	    (c->inflight && thread_has_calls_locked(c)))
+		return;
+	until = cell_now_ns() + GOAWAY_WAIT_NS;
+	if (until > deadline)
+		until = deadline;
+	while (c->goaway && c->inflight && atomic_load(&c->connected) && cell_now_ns() < until) {
+		pthread_mutex_unlock(&c->lock);
+		nanosleep(&(struct timespec){ 0, 50 * 1000 }, NULL);
+		pthread_mutex_lock(&c->lock);
+	}
+	if (c->goaway && !c->inflight && atomic_load(&c->connected))
+		lost_locked(c);
+}
+
 /* Of Cell's own methods, these may be called like any other. */
 static bool callable_control(uint16_t method)
 {
@@ -1167,8 +1263,8 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	}
 #endif
 	pthread_mutex_lock(&c->lock);
-	if (c->o.reconnect && !c->inflight && atomic_load(&c->connected) && !client_alive(c))
-		lost_locked(c);
+	if (c->o.reconnect && atomic_load(&c->connected))
+		check_server_locked(c, deadline);
 	if (!atomic_load(&c->connected)) {
 		st = c->res ? res_reconnect_locked(c, deadline)
 		     : c->o.reconnect
@@ -1192,6 +1288,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	call->seq = call->seq >= (UINT32_MAX - 1 - slot) / c->nslots ? 0 : call->seq + 1;
 	call->id = slot + 1 + c->nslots * call->seq;
 	call->method = method;
+	call->owner = pthread_self();
 	call->oneway = flags & CELL_CALL_ONEWAY;
 	call->deadline = deadline;
 	call->t0 = c->o.metrics ? cell_now_ns() : 0;

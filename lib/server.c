@@ -51,6 +51,8 @@
 #define CANCEL_MEMORY	64
 #define DETAIL_MAX	1024U
 #define SERVER_FEATURES (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL | CELL_FEAT_TRACE)
+/* cell_server_drain() with a timeout of 0. */
+#define DEFAULT_DRAIN_MS 5000U
 
 struct handler {
 	cell_handler_fn fn;
@@ -79,6 +81,7 @@ struct conn {
 	gid_t gid;
 	int pidfd;	 /* of the process that connected (SO_PEERPIDFD), or -1 */
 	uint64_t serial; /* this server's connection number, from 1, never reused */
+	atomic_bool told_to_go; /* the drain's GOODBYE was sent to it */
 	uint32_t cancelled[CANCEL_MEMORY];
 	unsigned int ncancelled;
 	struct conn *prev, *next;
@@ -98,6 +101,7 @@ struct cell_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char name[CELL_NAME_MAX]; /* the cell's name, for its spans */
 	int lfd, epfd, stopfd;
+	int drainfd; /* cell_server_drain() writes it; a worker then starts the drain */
 	int timerfd;		  /* fires when a handshake may have timed out */
 	bool timer_armed;	  /* under lock */
 	uint64_t timer_due;	  /* under lock: when it fires, if armed */
@@ -105,6 +109,15 @@ struct cell_server {
 	unsigned int nhandlers;
 	atomic_bool running;
 	atomic_bool stopped;
+	/*
+	 * Draining (cell_server_drain()): no more accepts, every connection told
+	 * GOODBYE, served until its client leaves or drain_deadline (ns) passes;
+	 * the socket file is left to the successor.  drain_ms is written by
+	 * cell_server_drain() before drainfd; the rest by the draining thread.
+	 */
+	atomic_uint drain_ms;
+	atomic_bool draining;
+	_Atomic uint64_t drain_deadline;
 	pthread_mutex_t lock; /* conns, nconns */
 	struct conn *conns;
 	unsigned int nconns;
@@ -149,6 +162,19 @@ static void conn_on_control(void *ctx, const struct cell_hdr *hdr)
 	}
 }
 
+/*
+ * The drain's notice to a client (a GOODBYE from the server): finish the
+ * calls made here, make new ones on a new connection.  Once per connection;
+ * best effort (a client that misses it is served until the drain's deadline).
+ */
+static void tell_to_go(struct conn *c)
+{
+	if (atomic_exchange(&c->told_to_go, true))
+		return;
+	(void)cell_chan_send_control(&c->ch, CELL_F_REQUEST | CELL_F_ONEWAY, CELL_METHOD_GOODBYE,
+				     0);
+}
+
 static bool was_cancelled(const struct conn *c, uint32_t id)
 {
 	unsigned int n = c->ncancelled < CANCEL_MEMORY ? c->ncancelled : CANCEL_MEMORY;
@@ -185,6 +211,7 @@ static void send_raw_error(int sock, uint64_t fingerprint, enum cell_status st, 
 static void conn_free(struct conn *c)
 {
 	struct cell_server *srv = c->srv;
+	bool last;
 
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->epfd, NULL);
 	pthread_mutex_lock(&srv->lock);
@@ -195,7 +222,10 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	last = !srv->nconns && atomic_load(&srv->draining);
 	pthread_mutex_unlock(&srv->lock);
+	if (last)
+		cell_server_stop(srv); /* drained: every client has left */
 	cell_chan_fini(&c->ch);
 	free(c->scratch);
 	if (c->doorbell >= 0)
@@ -262,6 +292,14 @@ static void expire_handshakes(struct cell_server *srv)
 		return;
 	pthread_mutex_lock(&srv->lock);
 	now = cell_now_ns();
+	if (atomic_load(&srv->draining)) {
+		next = atomic_load(&srv->drain_deadline);
+		if (now >= next) {
+			pthread_mutex_unlock(&srv->lock);
+			cell_server_stop(srv); /* clients still here are dropped by the free */
+			return;
+		}
+	}
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		uint64_t due = c->accepted_at + HANDSHAKE_NS;
 		uint64_t parked = atomic_load(&c->parked_since);
@@ -523,7 +561,9 @@ static int handshake(struct conn *c)
 	}
 	if (err)
 		return err;
-	atomic_store(&c->ready, true);
+	atomic_store(&c->ready, true); /* seq_cst: the other half of begin_drain()'s pair */
+	if (atomic_load(&c->srv->draining))
+		tell_to_go(c);
 	return 1;
 }
 
@@ -1089,6 +1129,39 @@ int cell_quic_public_key(const struct cell_quic_opts *opts,
 }
 #endif
 
+/*
+ * The drain, on the first worker that sees drainfd: a last accept (who
+ * connected before the successor took the socket over is served too), no
+ * more accepts, then GOODBYE to every connection.  The draining flag and a
+ * connection's ready flag are a Dekker pair (seq_cst): a handshake that
+ * ends meanwhile either is seen ready here or sees the flag and tells its
+ * client itself.  The last connection to go stops the server (conn_free()),
+ * the deadline too (expire_handshakes()).
+ */
+static void begin_drain(struct cell_server *srv)
+{
+	uint64_t ticks, none = 0, ms = atomic_load(&srv->drain_ms);
+	uint64_t deadline = cell_now_ns() + ms * CELL_NSEC_PER_MSEC;
+	bool empty;
+
+	if (read(srv->drainfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	if (!atomic_compare_exchange_strong(&srv->drain_deadline, &none, deadline))
+		return; /* draining already */
+	accept_all(srv);
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->lfd, NULL);
+	atomic_store(&srv->draining, true);
+	pthread_mutex_lock(&srv->lock);
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (atomic_load(&c->ready))
+			tell_to_go(c);
+	empty = !srv->nconns;
+	timer_within(srv, ms * CELL_NSEC_PER_MSEC);
+	pthread_mutex_unlock(&srv->lock);
+	if (empty)
+		cell_server_stop(srv);
+}
+
 static int serve_event(struct cell_server *srv, struct epoll_event *ev)
 {
 	struct conn *c;
@@ -1100,6 +1173,10 @@ static int serve_event(struct cell_server *srv, struct epoll_event *ev)
 	}
 	if (ev->data.ptr == &srv->stopfd)
 		return 0;
+	if (ev->data.ptr == &srv->drainfd) {
+		begin_drain(srv);
+		return 0;
+	}
 	if (ev->data.ptr == &srv->timerfd) {
 		expire_handshakes(srv);
 		return 0;
@@ -1170,7 +1247,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		errno = ENOMEM;
 		return NULL;
 	}
-	srv->lfd = srv->epfd = srv->stopfd = srv->timerfd = -1;
+	srv->lfd = srv->epfd = srv->stopfd = srv->timerfd = srv->drainfd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
 	err = cell_opts_copy(&srv->o, sizeof(srv->o), opts, "cell_server_opts");
 	if (err)
@@ -1231,13 +1308,17 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 	}
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	srv->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv->epfd < 0 || srv->stopfd < 0)
+	srv->drainfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->epfd < 0 || srv->stopfd < 0 || srv->drainfd < 0)
 		goto fail_errno;
 	ev.data.ptr = &srv->lfd;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev))
 		goto fail_errno;
 	ev.data.ptr = &srv->stopfd;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stopfd, &ev))
+		goto fail_errno;
+	ev.data.ptr = &srv->drainfd;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->drainfd, &ev))
 		goto fail_errno;
 	srv->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	ev.data.ptr = &srv->timerfd;
@@ -1324,6 +1405,15 @@ void cell_server_stop(struct cell_server *srv)
 		return; /* the counter is already non-zero: readable anyway */
 }
 
+void cell_server_drain(struct cell_server *srv, unsigned int timeout_ms)
+{
+	uint64_t one = 1;
+
+	atomic_store(&srv->drain_ms, timeout_ms ? timeout_ms : DEFAULT_DRAIN_MS);
+	if (write(srv->drainfd, &one, sizeof(one)) < 0)
+		return; /* the counter is already non-zero: readable anyway */
+}
+
 int cell_server_stopped(const struct cell_server *srv)
 {
 	return atomic_load(&((struct cell_server *)srv)->stopped);
@@ -1381,13 +1471,16 @@ void cell_server_free(struct cell_server *srv)
 #endif
 	if (srv->lfd >= 0) {
 		close(srv->lfd);
-		if (srv->o.listen_fd <= 0)
-			unlink(srv->path); /* a socket handed in stays (its owner made the file) */
+		/* A socket handed in stays (its owner made the file), a drained one too (a successor's). */
+		if (srv->o.listen_fd <= 0 && !atomic_load(&srv->draining))
+			unlink(srv->path);
 	}
 	if (srv->epfd >= 0)
 		close(srv->epfd);
 	if (srv->stopfd >= 0)
 		close(srv->stopfd);
+	if (srv->drainfd >= 0)
+		close(srv->drainfd);
 	if (srv->timerfd >= 0)
 		close(srv->timerfd);
 	pthread_mutex_destroy(&srv->lock);

@@ -272,6 +272,21 @@ LIBCELL_API CELL_MUST_CHECK int cell_server_run(struct cell_server *srv, unsigne
 LIBCELL_API void cell_server_stop(struct cell_server *srv);
 
 /**
+ * cell_server_drain() - stop taking clients and let the connected ones
+ * leave without losing a call (a hot swap: Documentation/capsid.rst).  The
+ * server accepts what is queued on its socket once more, then no more;
+ * tells every client GOODBYE (a libcell client with .reconnect finishes
+ * the calls it made on this connection and makes new ones on a new
+ * connection, to whoever serves the socket's path by then); serves each
+ * connection until its client closes it; and stops (as cell_server_stop())
+ * when the last one has gone or @timeout_ms (0: 5000) has passed, whichever
+ * comes first.  The socket file is left in place (it is the successor's).
+ * QUIC links are not drained: they end at the stop.  Safe from any thread
+ * and from a signal handler.
+ */
+LIBCELL_API void cell_server_drain(struct cell_server *srv, unsigned int timeout_ms);
+
+/**
  * cell_server_stopped() - whether cell_server_stop() was called (for event
  * loops that want to leave when it was).
  */
