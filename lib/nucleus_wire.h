@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* NUCLEUS_FINGERPRINT of the generated nucleus.cell.h. */
-#define CELL_NUCLEUS_FINGERPRINT       0xfe32532124ceee5cULL
+#define CELL_NUCLEUS_FINGERPRINT       0x5b417708a88bcef3ULL
 #define CELL_NUCLEUS_METHOD_ENROLL     1
 #define CELL_NUCLEUS_REGISTRATION_SIZE 48U
 #define CELL_NUCLEUS_ENDPOINT_SIZE     8U

@@ -29,6 +29,7 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -102,6 +103,9 @@ struct cell_server {
 	char name[CELL_NAME_MAX]; /* the cell's name, for its spans */
 	int lfd, epfd, stopfd;
 	int drainfd; /* cell_server_drain() writes it; a worker then starts the drain */
+	/* The socket file it bound (0/0: none): only that one is unlinked at the end. */
+	dev_t sock_dev;
+	ino_t sock_ino;
 	int timerfd;		  /* fires when a handshake may have timed out */
 	bool timer_armed;	  /* under lock */
 	uint64_t timer_due;	  /* under lock: when it fires, if armed */
@@ -1239,6 +1243,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 	struct epoll_event ev = { .events = EPOLLIN };
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct cell_server *srv;
+	struct stat st;
 	int err;
 
 	cell_clear_error();
@@ -1299,6 +1304,10 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		srv->lfd = srv->o.listen_fd;
 	} else {
 		srv->lfd = cell_ux_listen(srv->path);
+		if (srv->lfd >= 0 && !lstat(srv->path, &st)) {
+			srv->sock_dev = st.st_dev;
+			srv->sock_ino = st.st_ino;
+		}
 	}
 	if (srv->lfd < 0) {
 		err = srv->lfd;
@@ -1462,6 +1471,8 @@ unsigned int cell_server_connections(const struct cell_server *srv)
 
 void cell_server_free(struct cell_server *srv)
 {
+	struct stat st;
+
 	if (!srv)
 		return;
 	while (srv->conns)
@@ -1471,8 +1482,14 @@ void cell_server_free(struct cell_server *srv)
 #endif
 	if (srv->lfd >= 0) {
 		close(srv->lfd);
-		/* A socket handed in stays (its owner made the file), a drained one too (a successor's). */
-		if (srv->o.listen_fd <= 0 && !atomic_load(&srv->draining))
+		/*
+		 * A socket handed in stays (its owner made the file), a drained one
+		 * too (a successor's), and so does a file another server put at the
+		 * path since (a hot swap renames the new one's over it).
+		 */
+		if (srv->o.listen_fd <= 0 && !atomic_load(&srv->draining) &&
+		    !lstat(srv->path, &st) && st.st_dev == srv->sock_dev &&
+		    st.st_ino == srv->sock_ino)
 			unlink(srv->path);
 	}
 	if (srv->epfd >= 0)

@@ -50,6 +50,8 @@ static const struct cell_command commands[] = {
 	{ "run", cell_cmd_run,
 	  "run [-s STATE] NAME [OPTS]  spawn the built cell NAME under celld (cell spawn)" },
 #endif
+	{ "swap", cell_cmd_swap,
+	  "swap [-j] [--wait=MS] NAME BIN ARGS  replace a supervised cell's program, no call lost" },
 #endif
 };
 

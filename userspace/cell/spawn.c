@@ -2,6 +2,7 @@
 /*
  * cell spawn NAME [--share-net] [--restart=POLICY] [-o KEY=VALUE]... [--wait[=MS]] -- BIN ARGS
  * cell stop NAME [--timeout MS]
+ * cell swap [--wait=MS] NAME [--] BIN ARGS
  *
  * spawn asks celld (the nucleus's "spawn" method) to start BIN in a capsid
  * under its supervisor, as a cell of -o capsid.dir would be; the -o keys
@@ -14,6 +15,12 @@
  *
  * stop asks for SIGTERM, then SIGKILL after MS (default: the cell's
  * stop_timeout_ms), and waits until the cell is stopped.
+ *
+ * swap asks for a hot swap (the nucleus's "swap" method): BIN ARGS replace
+ * the cell's program, with the same fingerprint, without a lost call; it
+ * waits (default SWAP_WAIT_MS) until the old program has drained and
+ * exited, and exits 1 unless the swap was made ("refused: ...", "failed:
+ * ...": the reason).
  *
  * -j prints {"name", "pid", "state"} as JSON.  Exit status: 0, 1 for a
  * refusal or a failure (the reason on stderr), 2 for a usage error.
@@ -39,6 +46,7 @@
 #define READY_WAIT_MS	15000
 #define MAX_OPTIONS	64
 #define STOP_MARGIN_MS	5000
+#define SWAP_WAIT_MS	30000
 
 static struct cell_client *nucleus(const char *cmd)
 {
@@ -383,6 +391,116 @@ int cell_cmd_stop(int argc, char **argv)
 		print_result(json, argv[optind], pid, state);
 	if (call)
 		cell_call_end(call);
+	cell_client_free(c);
+	return rc;
+}
+
+static int swap_usage(FILE *out)
+{
+	fputs("usage: cell swap [-j] [--wait=MS] NAME [--] BIN [ARGS...]\n"
+	      "  replace the program of supervised cell NAME by BIN (the same fingerprint)\n"
+	      "  without a lost call; waits (default 30000 ms) until the old one has drained\n",
+	      out);
+	return out == stdout ? 0 : 2;
+}
+
+/* One swap request (@argc 0: how the last swap went); its answer's pid and text. */
+static int swap_call(struct cell_client *c, const char *name, int argc, char **argv,
+		     const char *bin, int *pid, char *text, size_t cap)
+{
+	const struct nucleus_spawned *resp;
+	struct nucleus_spawn_request *req;
+	struct cell_response raw = { 0 };
+	struct nucleus_conf_arg *args;
+	struct cell_call *call = NULL;
+	struct cellc_builder b;
+	uint64_t len = NUCLEUS_SPAWN_REQUEST_SIZE + strlen(name) + strlen(bin) + 64;
+	enum cell_status st;
+	const char *s;
+	uint32_t n;
+	int rc = 0;
+
+	for (int i = 0; i < argc; i++)
+		len += NUCLEUS_CONF_ARG_SIZE + strlen(argv[i]) + 16;
+	st = nucleus_swap_begin(c, len, cell_deadline_in_ms(CALL_TIMEOUT_MS), &call, &b, &req);
+	if (st == CELL_STATUS_OK) {
+		(void)nucleus_spawn_request_set_name_str(&b, req, name);
+		args = nucleus_spawn_request_alloc_argv(&b, req, (uint32_t)argc);
+		for (int i = 0; args && i < argc; i++)
+			(void)nucleus_conf_arg_set_value_str(&b, &args[i], i ? argv[i] : bin);
+		st = nucleus_swap_finish(call, &b, &resp, &raw);
+	}
+	if (st != CELL_STATUS_OK) {
+		rc = failed("swap", st, &raw);
+	} else {
+		*pid = resp->pid;
+		s = nucleus_spawned_state(resp, &n);
+		snprintf(text, cap, "%.*s", (int)n, s);
+	}
+	if (call)
+		cell_call_end(call);
+	return rc;
+}
+
+int cell_cmd_swap(int argc, char **argv)
+{
+	static const struct option longopts[] = { { "wait", required_argument, NULL, 'w' },
+						  { "json", no_argument, NULL, 'j' },
+						  { "help", no_argument, NULL, 'h' },
+						  { 0 } };
+	static char bin[PATH_MAX];
+	unsigned int wait_ms = SWAP_WAIT_MS;
+	struct cell_client *c;
+	const char *name;
+	bool json = false;
+	char text[256];
+	int opt, rc, pid = 0;
+	uint64_t end;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jw:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			wait_ms = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return swap_usage(stdout);
+		default:
+			return swap_usage(stderr);
+		}
+	}
+	if (argc - optind < 2)
+		return swap_usage(stderr);
+	name = argv[optind++];
+	if (!strcmp(argv[optind], "--") && ++optind == argc)
+		return swap_usage(stderr);
+	rc = absolute(argv[optind], bin, sizeof(bin));
+	if (rc) {
+		fprintf(stderr, "cell swap: %s: %s\n", argv[optind], strerror(-rc));
+		return 1;
+	}
+	c = nucleus("swap");
+	if (!c)
+		return 1;
+	rc = swap_call(c, name, argc - optind, argv + optind, bin, &pid, text, sizeof(text));
+	end = cell_deadline_in_ms(wait_ms);
+	while (!rc && (!strncmp(text, "swapping", 8) || !strncmp(text, "draining", 8))) {
+		if (cell_now_ns() >= end) {
+			fprintf(stderr, "cell swap: %s: still %s after %u ms\n", name, text,
+				wait_ms);
+			rc = 1;
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+		rc = swap_call(c, name, 0, NULL, "", &pid, text, sizeof(text));
+	}
+	if (!rc) {
+		print_result(json, name, pid, text);
+		rc = strncmp(text, "swapped", 7) ? 1 : 0;
+	}
 	cell_client_free(c);
 	return rc;
 }

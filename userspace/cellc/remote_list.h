@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* NUCLEUS_FINGERPRINT and NUCLEUS_METHOD_LIST of nucleus.cell. */
-#define REMOTE_NUCLEUS_FINGERPRINT 0xfe32532124ceee5cULL
+#define REMOTE_NUCLEUS_FINGERPRINT 0x5b417708a88bcef3ULL
 #define REMOTE_METHOD_LIST	   3
 /* NUCLEUS_METHOD_DISCOVERY: its request is an empty (one zero byte). */
 #define REMOTE_METHOD_DISCOVERY 6

@@ -538,6 +538,7 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 	int sfd, err_pipe[2], rc;
 	uid_t uid = s->uid ? s->uid : 65534;
 	gid_t gid = s->gid ? s->gid : 65534;
+	const char *sock_host = s->socket_dir_host ? s->socket_dir_host : s->socket_dir;
 	pid_t pid;
 	ssize_t n;
 
@@ -551,7 +552,7 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 			     "cap_chown: "
 			     "the cell would run as root; not started",
 			     s->name);
-	if (geteuid() == 0 && (chown_dir(s->socket_dir, uid, gid) || chown_dir(s->data_dir, uid, gid)))
+	if (geteuid() == 0 && (chown_dir(sock_host, uid, gid) || chown_dir(s->data_dir, uid, gid)))
 		return failf(why, whylen, errno, "capsid %s: chown of its dirs: %s", s->name,
 			     strerror(errno));
 	sfd = capsid_seccomp_fd(s->share_net, why, whylen);
@@ -585,7 +586,7 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 
 		arg2(&v, "--ro-bind", bind, bind);
 	}
-	arg2(&v, "--bind", s->socket_dir, s->socket_dir);
+	arg2(&v, "--bind", sock_host, s->socket_dir);
 	if (s->nucleus_socket) { /* where libcell looks for it: $CELL_RUNTIME_DIR/nucleus.sock */
 		snprintf(nucleus_at, sizeof(nucleus_at), "%s/nucleus.sock", s->socket_dir);
 		arg2(&v, "--ro-bind", s->nucleus_socket, nucleus_at);
@@ -665,7 +666,10 @@ void capsid_reap(const struct capsid_spec *s, pid_t pid)
 	struct stat st;
 
 	/* bwrap made an empty file to mount the nucleus socket on: not a socket of the cell's. */
-	snprintf(cg, sizeof(cg), "%s/nucleus.sock", s->socket_dir ? s->socket_dir : "");
+	snprintf(cg, sizeof(cg), "%s/nucleus.sock",
+		 s->socket_dir_host ? s->socket_dir_host
+		 : s->socket_dir    ? s->socket_dir
+				    : "");
 	if (s->nucleus_socket && !lstat(cg, &st) && S_ISREG(st.st_mode) && st.st_size == 0)
 		unlink(cg);
 

@@ -20,6 +20,11 @@ struct capsid_spec {
 	const char *name;	/* the cell's name, for messages and the cgroup */
 	char *const *argv;	/* the program (an absolute path) and its arguments */
 	const char *socket_dir; /* writable inside: the cell's socket directory */
+	/*
+	 * NULL: socket_dir is the host's own; else the host directory bound at
+	 * socket_dir inside (a hot swap's staging directory: supervisor.c)
+	 */
+	const char *socket_dir_host;
 	const char *data_dir;	/* writable inside: its own data; the working directory */
 	const char *ro_paths[CAPSID_MAX_PATHS]; /* also visible, read-only (its binary's tree) */
 	const char *peer_sockets[CAPSID_MAX_PATHS]; /* sockets of the cells it may call */

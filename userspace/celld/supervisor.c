@@ -57,6 +57,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,17 @@ struct sup_cell {
 	struct mitosis mito;	    /* a head with instances=MIN..MAX */
 	uint64_t next_sample;	    /* ms */
 	uint64_t busy_ns, busy_at;  /* its latency sum at the last sample, and when (ns) */
+	/*
+	 * A hot swap (swap_begin()): @swap is the other process's record while
+	 * the new program gets ready, then the old one's while it drains; in
+	 * that record @swap_of is the cell.  @sock_host: "" or the staging
+	 * directory bound at sock_dir for a swapped-in process.
+	 */
+	struct sup_cell *swap, *swap_of;
+	bool swap_committed; /* in the record: it holds the old process now */
+	unsigned int swaps;  /* swaps begun, for the staging directories' names */
+	char sock_host[4200];
+	char swap_said[256]; /* how the last swap went (`cell swap` asks) */
 };
 
 static struct sup_cell *cells[MAX_CELLS];
@@ -202,6 +214,7 @@ static void bind_spec(struct sup_cell *c)
 	c->spec.name = c->inst;
 	c->spec.argv = c->argv;
 	c->spec.socket_dir = c->sock_dir;
+	c->spec.socket_dir_host = c->sock_host[0] ? c->sock_host : NULL;
 	c->spec.data_dir = c->data_dir;
 	c->spec.share_net = cf->share_net;
 	c->spec.memory_max = cf->memory_max;
@@ -229,6 +242,9 @@ static void publish(struct sup_cell *c)
 	struct celld_entry e = { 0 };
 	char path[4200], err[256];
 	bool running = c->pid > 0;
+
+	if (c->swap_of)
+		return; /* a swap's other process: the cell's entry is the cell's */
 
 	snprintf(path, sizeof(path), "%s/%s.sock", c->sock_dir, c->cf.name);
 	snprintf(e.name, sizeof(e.name), "%s", c->inst);
@@ -433,12 +449,19 @@ static bool same_fingerprint(struct sup_cell *c)
 	}
 	return false;
 }
+static void swap_ready(struct sup_cell *n, struct cell_probe *p);
 
 static void probe_ready(struct sup_cell *c)
 {
 	struct cell_probe p;
+	bool answered = !cell_probe_run(c->sock_host[0] ? c->sock_host : c->sock_dir, c->cf.name,
+					PROBE_TIMEOUT_MS, &p) &&
+			p.rtt_us;
 
-	if (!cell_probe_run(c->sock_dir, c->cf.name, PROBE_TIMEOUT_MS, &p) && p.rtt_us) {
+	if (answered && c->swap_of) {
+		uv_timer_stop(&c->timer);
+		swap_ready(c, &p);
+	} else if (answered) {
 		free(c->schema);
 		c->schema = p.schema;
 		p.schema = NULL;
@@ -455,8 +478,13 @@ static void probe_ready(struct sup_cell *c)
 			  (int)p.pid, (unsigned long long)c->fingerprint);
 		set_state(c, CELLD_SUP_READY);
 	} else if (now_ms() >= c->deadline) {
-		celld_log("capsid %s: not ready within %u ms (%s): stopping it", c->inst,
-			  c->cf.ready_timeout_ms, p.error[0] ? p.error : "no PING answer");
+		celld_log("capsid %s: %snot ready within %u ms (%s): stopping it", c->inst,
+			  c->swap_of ? "the swap's new program is " : "", c->cf.ready_timeout_ms,
+			  p.error[0] ? p.error : "no PING answer");
+		if (c->swap_of)
+			snprintf(c->swap_of->swap_said, sizeof(c->swap_of->swap_said),
+				 "failed: the new program was not ready within %u ms (%.150s)",
+				 c->cf.ready_timeout_ms, p.error[0] ? p.error : "no PING answer");
 		c->not_ready = true;
 		begin_stop(c, c->cf.stop_timeout_ms);
 	}
@@ -518,6 +546,9 @@ static void by_policy(struct sup_cell *c, const char *how, bool failure, uint64_
 	uv_timer_start(&c->timer, on_tick, c->delay_ms, 0);
 }
 
+static void swap_reaped(struct sup_cell *n, const char *how);
+static void leave_staging(struct sup_cell *c);
+
 /* The pidfd is readable: bwrap, hence the cell, has exited. */
 static void on_exit_ready(uv_poll_t *p, int status, int events)
 {
@@ -544,6 +575,11 @@ static void on_exit_ready(uv_poll_t *p, int status, int events)
 		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
 	else
 		snprintf(how, sizeof(how), "signal %d", WTERMSIG(st));
+	if (c->swap_of) {
+		swap_reaped(c, how);
+		return;
+	}
+	leave_staging(c); /* a restart binds the cell's own socket directory again */
 	if (c->stop_asked) {
 		celld_log("capsid %s: stopped (%s) after %llu ms", c->inst, how,
 			  (unsigned long long)ran);
@@ -870,6 +906,10 @@ static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, 
 static void stop_cell(struct sup_cell *c, unsigned int timeout_ms)
 {
 	c->stop_asked = true;
+	if (c->swap && !c->swap->swap_committed && c->swap->state == CELLD_SUP_STARTING) {
+		snprintf(c->swap_said, sizeof(c->swap_said), "failed: the cell was stopped");
+		begin_stop(c->swap, timeout_ms); /* the new program, not ready yet */
+	}
 	switch (c->state) {
 	case CELLD_SUP_STARTING:
 	case CELLD_SUP_READY:
@@ -1011,7 +1051,251 @@ static void on_house(uv_timer_t *t)
 			retire_if_idle(cells[i], now);
 }
 
-/* ---- nucleus methods: spawn, stop ------------------------------------- */
+/* ---- hot swap ---------------------------------------------------------- */
+
+/*
+ * `cell swap NAME BIN [ARGS...]`: the cell's program replaced by another of
+ * the same fingerprint without a lost call (Documentation/capsid.rst).
+ *
+ *  1. The new program (record @n, not in cells[]: it publishes nothing)
+ *     starts in a capsid whose socket directory, the same path inside, is
+ *     the host's staging directory RUNTIME/capsid/.swap/NAME-K: it binds
+ *     its socket there, where no client looks.
+ *  2. Ready once it answers PING there, with the cell's fingerprint; with
+ *     another one the swap is refused and the new program stopped.
+ *  3. Its socket is renamed over the cell's (atomic).
+ *     New connections reach the new program; the old program's socket has
+ *     no name left.
+ *  4. The old process moves to @n and gets SIGTERM: libcell's drain
+ *     (cell_server_drain()) takes what is queued, tells its clients
+ *     GOODBYE, serves them until they leave (reconnecting, to the new
+ *     program) and exits; SIGKILL after stop_timeout_ms.  A program that
+ *     does not drain loses the calls in flight (the test shows it).
+ */
+
+/* DIR/NAME.sock into @buf. */
+static void sock_path(char *buf, size_t cap, const char *dir, const char *name)
+{
+	snprintf(buf, cap, "%s/%s.sock", dir, name);
+}
+
+/*
+ * The socket in @c's staging directory takes the name of the cell's socket
+ * (rename: atomic; a hard link would need CAP_FOWNER, the socket being the
+ * cell's uid's).
+ */
+static int rename_socket(const struct sup_cell *c)
+{
+	char from[4300], to[4300];
+
+	sock_path(from, sizeof(from), c->sock_host, c->cf.name);
+	sock_path(to, sizeof(to), c->sock_dir, c->cf.name);
+	return rename(from, to) ? -errno : 0;
+}
+
+/* Its staging directory goes (after its process was reaped); its own socket dir is used again. */
+static void leave_staging(struct sup_cell *c)
+{
+	char sock[4300];
+
+	if (!c->sock_host[0])
+		return;
+	sock_path(sock, sizeof(sock), c->sock_host, c->cf.name);
+	unlink(sock);
+	if (rmdir(c->sock_host) && errno != ENOENT)
+		celld_log("capsid %s: rmdir %s: %s", c->inst, c->sock_host, strerror(errno));
+	c->sock_host[0] = '\0';
+	bind_spec(c);
+}
+
+static void timer_closed(uv_handle_t *h);
+
+static void swap_free(struct sup_cell *n)
+{
+	leave_staging(n);
+	uv_timer_stop(&n->timer);
+	uv_close((uv_handle_t *)&n->timer, timer_closed);
+}
+
+#define EXCHANGE(a, b)                  \
+	do {                            \
+		__typeof__(a) t_ = (a); \
+		(a) = (b);              \
+		(b) = t_;               \
+	} while (0)
+
+/* The cell @c takes @n's process (the new program) and @n the cell's (the old one). */
+static void exchange(struct sup_cell *c, struct sup_cell *n)
+{
+	static struct capsid_conf cf; /* the loop's thread only; too big for the stack twice */
+	char host[sizeof(c->sock_host)];
+
+	cf = c->cf;
+	c->cf = n->cf;
+	n->cf = cf;
+	EXCHANGE(c->pid, n->pid);
+	EXCHANGE(c->main_pid, n->main_pid);
+	EXCHANGE(c->pidfd, n->pidfd);
+	EXCHANGE(c->poll, n->poll);
+	EXCHANGE(c->started_at, n->started_at);
+	EXCHANGE(c->started_ns, n->started_ns);
+	EXCHANGE(c->rtt_us, n->rtt_us);
+	EXCHANGE(c->schema, n->schema);
+	memcpy(host, c->sock_host, sizeof(host));
+	memcpy(c->sock_host, n->sock_host, sizeof(host));
+	memcpy(n->sock_host, host, sizeof(host));
+	c->poll->data = c;
+	n->poll->data = n;
+	c->term_sent = n->term_sent = false;
+	bind_spec(c);
+	bind_spec(n);
+}
+
+static void swap_refuse(struct sup_cell *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The swap ends before its commit: @n's new program is stopped, the cell untouched. */
+static void swap_refuse(struct sup_cell *n, const char *fmt, ...)
+{
+	struct sup_cell *c = n->swap_of;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->swap_said, sizeof(c->swap_said), fmt, ap);
+	va_end(ap);
+	celld_log("capsid %s: swap %s", c->inst, c->swap_said);
+	begin_stop(n, n->cf.stop_timeout_ms);
+}
+
+/* @n's new program answered PING in its staging directory (probe_ready()). */
+static void swap_ready(struct sup_cell *n, struct cell_probe *p)
+{
+	struct sup_cell *c = n->swap_of;
+	pid_t old = c->main_pid > 0 ? c->main_pid : c->pid;
+	int err;
+
+	if (c->state != CELLD_SUP_READY || c->stop_asked) {
+		swap_refuse(n, "failed: the cell is %s now", celld_sup_state_name(c->state));
+		return;
+	}
+	if (p->fingerprint != c->fingerprint) {
+		swap_refuse(n,
+			    "refused: the new program answers fingerprint 0x%016llx, the cell "
+			    "0x%016llx (a side-by-side version, not a swap)",
+			    (unsigned long long)p->fingerprint, (unsigned long long)c->fingerprint);
+		return;
+	}
+	err = rename_socket(n);
+	if (err) {
+		swap_refuse(n, "failed: its socket could not take the cell's name: %s",
+			    strerror(-err));
+		return;
+	}
+	if (p->pid > 0)
+		n->main_pid = p->pid;
+	n->rtt_us = p->rtt_us;
+	free(n->schema);
+	n->schema = p->schema;
+	p->schema = NULL;
+	exchange(c, n);
+	n->swap_committed = true;
+	snprintf(n->swap_said, sizeof(n->swap_said), "pid %d -> pid %d", (int)old,
+		 (int)(c->main_pid > 0 ? c->main_pid : c->pid));
+	snprintf(c->swap_said, sizeof(c->swap_said), "draining: %.100s (the old one drains)",
+		 n->swap_said);
+	celld_log("capsid %s: swapped after %llu ms: %s; SIGTERM to the old one (its drain)",
+		  c->inst, (unsigned long long)(now_ms() - c->started_at), n->swap_said);
+	set_state(c, CELLD_SUP_READY);
+	begin_stop(n, c->cf.stop_timeout_ms);
+}
+
+/* @n's process has exited (on_exit_ready()): the new program before its commit, or the old one. */
+static void swap_reaped(struct sup_cell *n, const char *how)
+{
+	struct sup_cell *c = n->swap_of;
+
+	if (n->swap_committed) {
+		snprintf(c->swap_said, sizeof(c->swap_said),
+			 "swapped: %.100s; the old one exited (%.80s)", n->swap_said, how);
+		celld_log("capsid %s: the old program exited (%s) after its drain", c->inst,
+			  how);
+	} else {
+		if (!strncmp(c->swap_said, "swapping", 8))
+			snprintf(c->swap_said, sizeof(c->swap_said),
+				 "failed: the new program exited (%s) before it was ready", how);
+		celld_log("capsid %s: the swap's new program exited (%s)", c->inst, how);
+	}
+	c->swap = NULL;
+	swap_free(n);
+}
+
+/* Whether @bin can be seen in the cell's capsid: under /usr or one of its ro= paths. */
+static bool visible_in(const struct capsid_conf *cf, const char *bin)
+{
+	if (!strncmp(bin, "/usr/", 5))
+		return true;
+	for (unsigned int i = 0; i < cf->nro; i++) {
+		size_t n = strlen(cf->ro[i]);
+
+		while (n > 1 && cf->ro[i][n - 1] == '/')
+			n--;
+		if (!strncmp(bin, cf->ro[i], n) && bin[n] == '/')
+			return true;
+	}
+	return false;
+}
+
+/* The record of @c's new program, @args its argv (from a parsed spawn request); NULL: @w says why. */
+static struct sup_cell *swap_begin(struct sup_cell *c, const struct capsid_conf *args,
+				   struct capsid_why *w)
+{
+	struct sup_cell *n = calloc(1, sizeof(*n));
+
+	if (!n) {
+		capsid_complain(w, "out of memory");
+		return NULL;
+	}
+	n->d = c->d;
+	uv_timer_init(c->d->loop, &n->timer);
+	n->timer.data = n;
+	n->swap_of = c;
+	n->cf = c->cf;
+	memcpy(n->inst, c->inst, sizeof(n->inst));
+	n->number = c->number;
+	memcpy(n->cf.args, args->args, sizeof(n->cf.args));
+	memcpy(n->cf.argoff, args->argoff, sizeof(n->cf.argoff));
+	n->cf.nargs = args->nargs;
+	n->cf.args_used = args->args_used;
+	n->pidfd = -1;
+	n->owner = c->owner;
+	n->log = c->log;
+	n->fingerprint = c->fingerprint;
+	memcpy(n->sock_dir, c->sock_dir, sizeof(n->sock_dir));
+	memcpy(n->data_dir, c->data_dir, sizeof(n->data_dir));
+	snprintf(n->sock_host, sizeof(n->sock_host), "%s/capsid/.swap/%s-%u", c->d->cfg.runtime_dir,
+		 c->inst, ++c->swaps);
+	bind_spec(n);
+	if (make_dir(n->sock_host)) {
+		capsid_complain(w, "cannot make %s: %s", n->sock_host, strerror(errno));
+		n->sock_host[0] = '\0';
+		swap_free(n);
+		return NULL;
+	}
+	n->window_start = now_ms();
+	n->state = CELLD_SUP_STARTING; /* not BACKOFF: a failed start is reported, not retried */
+	start(n);
+	if (n->state == CELLD_SUP_FAILED) {
+		capsid_complain(w, "the new program did not start: celld's log says why");
+		swap_free(n);
+		return NULL;
+	}
+	c->swap = n;
+	snprintf(c->swap_said, sizeof(c->swap_said), "swapping: pid %d (the new program) starting",
+		 (int)n->pid);
+	return n;
+}
+
+/* ---- nucleus methods: spawn, stop, swap -------------------------------- */
 
 static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
 {
@@ -1036,24 +1320,30 @@ static bool span_text(const char *s, uint32_t n, char *buf, size_t cap)
 	return true;
 }
 
-static enum cell_status answer(struct cell_reply *reply, const struct sup_cell *c)
+static enum cell_status answer_text(struct cell_reply *reply, pid_t pid, const char *state)
 {
-	char state[CELL_NAME_MAX + 32];
 	struct nucleus_spawned *out;
 	struct cellc_builder b;
 
 	if (!reply)
 		return CELL_STATUS_OK;
-	out = nucleus_spawned_reply_begin(reply, NUCLEUS_SPAWNED_SIZE + sizeof(state), &b);
+	out = nucleus_spawned_reply_begin(reply, NUCLEUS_SPAWNED_SIZE + strlen(state) + 32, &b);
 	if (!out)
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
-	out->pid = c->main_pid > 0 ? c->main_pid : c->pid;
+	out->pid = pid;
+	(void)nucleus_spawned_set_state_str(&b, out, state);
+	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+static enum cell_status answer(struct cell_reply *reply, const struct sup_cell *c)
+{
+	char state[CELL_NAME_MAX + 32];
+
 	if (strcmp(c->inst, c->cf.name)) /* `cell spawn` says which instance it became */
 		snprintf(state, sizeof(state), "%s as %s", celld_sup_state_name(c->state), c->inst);
 	else
 		snprintf(state, sizeof(state), "%s", celld_sup_state_name(c->state));
-	(void)nucleus_spawned_set_state_str(&b, out, state);
-	return cellc_reply_finish(reply, &b) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+	return answer_text(reply, c->main_pid > 0 ? c->main_pid : c->pid, state);
 }
 
 static enum cell_status on_spawn(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
@@ -1124,10 +1414,78 @@ static enum cell_status on_stop(const struct cell_vesicle *v, struct cell_reply 
 	return answer(reply, c);
 }
 
+/*
+ * swap: the request of a spawn with the cell's name and the new argv (no
+ * options); an empty argv asks how the last swap went.  Answered at once
+ * ("swapping: ..."): `cell swap` asks again until it is "swapped: ...",
+ * "refused: ..." or "failed: ...".
+ */
+static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	const struct nucleus_spawn_request *req = v->data;
+	struct capsid_why w = { .where = NULL };
+	const char *bad = "invalid request", *s;
+	char name[CELL_NAME_MAX];
+	struct capsid_conf *args;
+	struct sup_cell *c;
+	uint32_t n, nargs, nopts;
+
+	(void)ctx;
+	if (nucleus_spawn_request_validate(v->data, v->len, &bad))
+		return refuse(reply, CELL_STATUS_BAD_MESSAGE, bad);
+	s = nucleus_spawn_request_name(req, &n);
+	(void)nucleus_spawn_request_argv(req, &nargs);
+	(void)nucleus_spawn_request_options(req, &nopts);
+	if (!span_text(s, n, name, sizeof(name)))
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "bad cell name");
+	c = find_cell(name);
+	if (!c)
+		return refuse(reply, CELL_STATUS_NOT_FOUND, "no supervised cell of that name");
+	if (!may_manage(v->peer_uid, c))
+		return refuse(reply, CELL_STATUS_PERMISSION_DENIED,
+			      "only root, celld's uid and the cell's owner may swap it");
+	if (!nargs)
+		return answer_text(reply, c->main_pid > 0 ? c->main_pid : c->pid,
+				   c->swap_said[0] ? c->swap_said : "no swap yet");
+	if (nopts)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
+			      "a swap keeps the cell's options: none may be given");
+	if (c->swap)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE, c->swap_said);
+	if (c->state != CELLD_SUP_READY)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE, "only a ready cell is swapped");
+	if (!c->cf.ready_ping)
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
+			      "ready=none: a swap needs the readiness PING (the fingerprint)");
+	args = malloc(sizeof(*args));
+	if (!args)
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	if (!capsid_conf_from_spawn(v->data, args, &w) || !visible_in(&c->cf, args->args)) {
+		if (!w.bad)
+			snprintf(w.text, sizeof(w.text),
+				 "%.400s is not in the cell's capsid (not under /usr or an ro= "
+				 "path)",
+				 args->args);
+		free(args);
+		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, w.text);
+	}
+	celld_log("capsid %s: swap to %s asked by uid %u (pid %d)", name, args->args,
+		  (unsigned int)v->peer_uid, (int)v->peer_pid);
+	c->swap_said[0] = '\0';
+	if (!swap_begin(c, args, &w)) {
+		free(args);
+		return refuse(reply, CELL_STATUS_UNAVAILABLE, w.text);
+	}
+	free(args);
+	return answer_text(reply, c->swap->pid, c->swap_said);
+}
+
 static int serve_methods(struct celld *d)
 {
 	int rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_SPAWN, on_spawn, d);
 
+	if (!rc)
+		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_SWAP, on_swap, d);
 	return rc ? rc : cell_server_handle(d->nucleus, NUCLEUS_METHOD_STOP, on_stop, d);
 }
 
@@ -1220,6 +1578,30 @@ static void timer_closed(uv_handle_t *h)
 	free(c);
 }
 
+/* celld's exit: a swap's other process (new, or old and draining) is killed. */
+static void swap_kill(struct sup_cell *c)
+{
+	struct sup_cell *n = c->swap;
+
+	if (!n)
+		return;
+	c->swap = NULL;
+	if (n->pid > 0) {
+		kill_cell(n);
+		waitpid(n->pid, NULL, 0);
+		capsid_reap(&n->spec, n->pid);
+		celld_log("capsid %s: celld's exit: the swap's other process (pid %d) killed",
+			  c->inst, (int)n->pid);
+	}
+	if (n->poll) {
+		uv_poll_stop(n->poll);
+		uv_close((uv_handle_t *)n->poll, poll_closed);
+	}
+	if (n->pidfd >= 0)
+		close(n->pidfd);
+	swap_free(n);
+}
+
 /*
  * celld's exit: every running cell gets SIGTERM at once, then each has its
  * stop_timeout_ms to exit before SIGKILL.  Runs after the loop stopped, so
@@ -1231,6 +1613,8 @@ void celld_capsid_stop(struct celld *d)
 	bool waiting = true;
 
 	(void)d;
+	for (int i = 0; i < ncells; i++)
+		swap_kill(cells[i]);
 	for (int i = 0; i < ncells; i++)
 		if (cells[i]->pid > 0 && cells[i]->state != CELLD_SUP_STOPPING) {
 			cells[i]->deadline = t0 + cells[i]->cf.stop_timeout_ms;
@@ -1317,6 +1701,8 @@ int celld_capsid_start(struct celld *d)
 
 	if (!rc)
 		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_STOP, unbuilt, d);
+	if (!rc)
+		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_SWAP, unbuilt, d);
 	if (rc)
 		return rc;
 	if (celld_option(d, "capsid.dir", NULL)) {

@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: swap_cell NAME [--no-drain] [--fail-every=N] [--drain-ms=MS]\n");
+		fprintf(stderr, "usage: swap_cell NAME [--no-drain] [--fail-every=N] "
+				"[--drain-ms=MS]\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
@@ -99,7 +100,8 @@ int main(int argc, char **argv)
 	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	printf("swap_cell: serving %s (drain %s)\n", cell_server_path(server), drain ? "on" : "off");
+	printf("swap_cell: serving %s (drain %s)\n", cell_server_path(server),
+	       drain ? "on" : "off");
 	fflush(stdout);
 	err = cell_server_run(server, 2);
 	sigprocmask(SIG_BLOCK, &sa.sa_mask, NULL);

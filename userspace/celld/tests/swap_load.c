@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 	l.depth = argc > 5 ? (unsigned int)atoi(argv[5]) : 4;
 	if (argc < 3 || !nthreads || nthreads > 64 || !l.nclients || l.nclients > 16 || !l.depth ||
 	    l.depth > MAX_DEPTH) {
-		fprintf(stderr, "usage: swap_load NAME STOP [THREADS<=64 [CLIENTS<=16 [DEPTH<=%d]]]\n",
+		fprintf(stderr,
+			"usage: swap_load NAME STOP [THREADS<=64 [CLIENTS<=16 [DEPTH<=%d]]]\n",
 			MAX_DEPTH);
 		return 2;
 	}
@@ -173,7 +174,8 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < l.nclients; i++) {
 		l.clients[i] = cell_client_connect(argv[1], &o);
 		if (!l.clients[i]) {
-			fprintf(stderr, "swap_load: connect %s: %s\n", argv[1], cell_last_error(NULL));
+			fprintf(stderr, "swap_load: connect %s: %s\n", argv[1],
+				cell_last_error(NULL));
 			return 1;
 		}
 	}
@@ -195,8 +197,8 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
 	printf("swap_load: calls %llu ok %llu failed %llu wrong %llu\n",
-	       (unsigned long long)l.calls, (unsigned long long)l.ok,
-	       (unsigned long long)l.failed, (unsigned long long)l.wrong);
+	       (unsigned long long)l.calls, (unsigned long long)l.ok, (unsigned long long)l.failed,
+	       (unsigned long long)l.wrong);
 	rc = l.failed || l.wrong || !l.ok || l.ok != l.calls;
 	for (unsigned int i = 0; i < l.nclients; i++)
 		cell_client_free(l.clients[i]);
