@@ -3,8 +3,8 @@
  * Mitosis: when a supervised cell with instances=MIN..MAX gets one more
  * instance or one fewer.  Only the decision, from figures the supervisor
  * polls (each instance's in-flight calls and p99 from its metrics); no
- * I/O, so that it is unit-tested (tests/mitosis_test.c).  Not yet wired
- * into supervisor.c (see Documentation/capsid.rst).
+ * I/O, so that it is unit-tested (tests/mitosis_test.c).  supervisor.c
+ * samples and acts (scale()); Documentation/capsid.rst, "Mitosis".
  */
 #ifndef CELLD_MITOSIS_H
 #define CELLD_MITOSIS_H

@@ -24,8 +24,8 @@
  *   log_size=BYTES|Nk|NM       its log ring (logs.c; default 256k)
  *   retire_idle_s=S            evolution: retires an older version of its
  *                              name once no client used it for S seconds
- *   instances=MIN..MAX scale_* parsed (capsid_conf.c, mitosis.c); more than
- *                              one instance is refused: not built yet
+ *   instances=MIN..MAX scale_* mitosis: NAME@K started and retired by the
+ *                              load in its metrics (scale(), mitosis.c)
  *   nucleus=0|1 grant=METHOD,... nucleus_rate=N nucleus_burst=N
  *                              its rights on the nucleus (access.c)
  *
@@ -89,7 +89,7 @@ static const int capsid_caps[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL, 
 #define PROBE_EVERY_MS	 50
 #define PROBE_TIMEOUT_MS 250
 #define TERM_RETRY_MS	 10
-#define HOUSE_EVERY_MS	 250
+#define IDLE_EVERY_MS	 250 /* connections are counted this often */
 
 _Static_assert(CAPSID_CONF_MAX_PATHS == CAPSID_MAX_PATHS, "capsid_conf.h and capsid.h differ");
 
@@ -133,6 +133,7 @@ struct sup_cell {
 	struct mitosis mito;	    /* a head with instances=MIN..MAX */
 	uint64_t next_sample;	    /* ms */
 	uint64_t busy_ns, busy_at;  /* its latency sum at the last sample, and when (ns) */
+	uint64_t *hist;		    /* its latency buckets then (summed over methods) */
 	/*
 	 * A hot swap (swap_begin()): @swap is the other process's record while
 	 * the new program gets ready, then the old one's while it drains; in
@@ -152,7 +153,7 @@ static int available; /* capsid.spawn or capsid.dir, the capabilities, bwrap: as
 static char unavailable_why[256];
 static bool dirs_prepared;
 static uint64_t generations;	/* spawns so far */
-static uv_timer_t house;	/* every HOUSE_EVERY_MS: retiring idle versions, mitosis */
+static uv_timer_t house;	/* mitosis, retiring idle versions (on_house) */
 static bool house_running;
 static char nucleus_sock[4200]; /* given to each cell (nucleus=1) */
 
@@ -633,6 +634,8 @@ static void start(struct sup_cell *c)
 
 	c->not_ready = false;
 	c->main_pid = 0;
+	free(c->hist); /* a new run counts its metrics from 0 */
+	c->hist = NULL;
 	c->pid = spawn_logged(c, why, sizeof(why));
 	if (c->pid < 0) {
 		char how[300];
@@ -824,8 +827,10 @@ static struct sup_cell *start_instance(struct sup_cell *c, const struct capsid_c
 	struct celld *d = c->d;
 
 	for (int i = 0; i < ncells; i++)
-		if (cells[i]->head == c)
-			cells[i]->head = NULL; /* a reused head's old instances go their own way */
+		if (cells[i]->head == c) { /* a reused head's old instances: on their own, unscaled */
+			cells[i]->head = NULL;
+			cells[i]->cf.inst_min = cells[i]->cf.inst_max = 1;
+		}
 	c->cf = *cf;
 	snprintf(c->inst, sizeof(c->inst), "%s", inst);
 	c->number = number;
@@ -836,6 +841,8 @@ static struct sup_cell *start_instance(struct sup_cell *c, const struct capsid_c
 	c->restarts = c->delay_ms = 0;
 	c->fingerprint = 0;
 	c->idle_since = c->next_sample = c->busy_ns = c->busy_at = 0;
+	free(c->hist);
+	c->hist = NULL;
 	memset(&c->mito, 0, sizeof(c->mito));
 	if (stat(cf->args, &c->exe))
 		memset(&c->exe, 0, sizeof(c->exe));
@@ -874,12 +881,6 @@ static struct sup_cell *add_cell(struct celld *d, const struct capsid_conf *cf, 
 	unsigned int number;
 	struct stat exe;
 
-	if (cf->inst_max > 1) {
-		capsid_complain(w, "instances=%u..%u: mitosis is not built into the supervisor yet "
-				   "(Documentation/capsid.rst)",
-				cf->inst_min, cf->inst_max);
-		return NULL;
-	}
 	if (stat(cf->args, &exe))
 		memset(&exe, 0, sizeof(exe));
 	if (other && !may_evolve(other, cf, &exe, w))
@@ -934,6 +935,149 @@ static void stop_group(struct sup_cell *c, unsigned int timeout_ms)
 		if (cells[i]->head == c)
 			stop_cell(cells[i], timeout_ms);
 	stop_cell(c, timeout_ms);
+}
+
+/* ---- mitosis: instances started and retired by the load --------------- */
+
+#define SAMPLE_TIMEOUT_MS 100
+
+/*
+ * The p99 (us) of the calls counted in @now and not in @then, bucket by
+ * bucket (@nb of them, bounds as in any histogram, e.g. @h's), as the
+ * middle of its bucket: within the histogram's relative error.
+ */
+static uint32_t interval_p99(const uint64_t *now, const uint64_t *then, unsigned int nb,
+			     const struct cell_hist *h)
+{
+	uint64_t total = 0, seen = 0, rank, lo, hi;
+
+	for (unsigned int b = 0; b < nb; b++)
+		total += now[b] - then[b];
+	rank = (total * 99 + 99) / 100; /* nearest rank: ceil(0.99 * total) */
+	for (unsigned int b = 0; total && b < nb; b++) {
+		seen += now[b] - then[b];
+		if (seen < rank)
+			continue;
+		cell_hist_bucket(h, b, &lo, &hi);
+		return (uint32_t)((lo / 2 + (hi == UINT64_MAX ? lo : hi) / 2) / 1000);
+	}
+	return 0;
+}
+
+/*
+ * One instance's figures since its last sample: in flight, by Little's law
+ * (the latency summed over the calls it answered in the interval, divided
+ * by the interval), and its p99 over those calls.  The first sample of a
+ * run (or after its counters went back) only sets the baseline: 0 and 0.
+ * Return: false if it could not be sampled.
+ */
+static bool sample_instance(struct sup_cell *m, double *inflight, uint32_t *p99_us)
+{
+	unsigned int nb = cell_hist_bucket_count();
+	uint64_t busy = 0, now = cell_now_ns(), lo, hi;
+	const struct cell_hist *h = NULL;
+	struct collect_result r;
+	uint64_t *counts;
+	bool base;
+
+	collect_metrics(m->sock_dir, m->cf.name, m->fingerprint, SAMPLE_TIMEOUT_MS, &r);
+	counts = r.snap && cell_metrics_snapshot_count(r.snap) ? calloc(nb, sizeof(*counts)) : NULL;
+	if (!counts) {
+		cell_metrics_snapshot_free(r.snap);
+		return false;
+	}
+	for (size_t i = 0; i < cell_metrics_snapshot_count(r.snap); i++) {
+		h = cell_method_stats_latency(cell_metrics_snapshot_method(r.snap, i));
+		busy += cell_hist_sum(h);
+		for (unsigned int b = 0; b < nb; b++)
+			counts[b] += cell_hist_bucket(h, b, &lo, &hi);
+	}
+	base = !m->hist || busy < m->busy_ns || now <= m->busy_at;
+	for (unsigned int b = 0; !base && b < nb; b++)
+		base = counts[b] < m->hist[b];
+	*inflight = base ? 0 : (double)(busy - m->busy_ns) / (double)(now - m->busy_at);
+	*p99_us = base ? 0 : interval_p99(counts, m->hist, nb, h);
+	free(m->hist);
+	m->hist = counts;
+	m->busy_ns = busy;
+	m->busy_at = now;
+	cell_metrics_snapshot_free(r.snap);
+	return true;
+}
+
+/* A new instance of @head's group: NAME@K with its conf. */
+static void grow(struct sup_cell *head)
+{
+	struct capsid_why w = { .where = NULL };
+	char inst[CELL_NAME_MAX];
+	unsigned int number;
+	struct sup_cell *c;
+
+	if (!free_instance(head->cf.name, false, inst, &number)) {
+		celld_log("capsid %s: mitosis: no free instance name", head->inst);
+		return;
+	}
+	c = find_cell(inst);
+	if (!c)
+		c = new_cell(head->d, &w);
+	if (!c || !start_instance(c, &head->cf, inst, number, head->owner, &w)) {
+		celld_log("capsid %s: mitosis: %s not started: %s", head->inst, inst, w.text);
+		return;
+	}
+	c->head = head;
+	c->generation = head->generation;
+}
+
+/* Retires the newest instance @head started (SIGTERM, then its stop_timeout_ms). */
+static void shrink(struct sup_cell *head)
+{
+	struct sup_cell *newest = NULL;
+
+	for (int i = 0; i < ncells; i++) {
+		struct sup_cell *c = cells[i];
+
+		if (c->head == head && running(c) && !c->stop_asked &&
+		    (!newest || c->started_ns > newest->started_ns))
+			newest = c;
+	}
+	if (newest)
+		stop_cell(newest, newest->cf.stop_timeout_ms);
+}
+
+/* Every scale_interval_ms of a head with instances=MIN..MAX: sample, decide, act. */
+static void scale(struct sup_cell *head, uint64_t now)
+{
+	struct mitosis_sample s = { 0 };
+	double inflight = 0;
+	int step;
+
+	if (head->cf.inst_max <= 1 || head->stop_asked || !running(head) || now < head->next_sample)
+		return;
+	head->next_sample = now + head->cf.scale_interval_ms;
+	for (int i = 0; i < ncells; i++) {
+		struct sup_cell *m = cells[i];
+		double one = 0;
+		uint32_t p99 = 0;
+
+		if ((m != head && m->head != head) || !running(m) || m->stop_asked)
+			continue;
+		s.instances++; /* starting ones too: not started twice */
+		if (m->state == CELLD_SUP_READY && sample_instance(m, &one, &p99)) {
+			inflight += one;
+			if (p99 > s.p99_us)
+				s.p99_us = p99;
+		}
+	}
+	s.inflight_sum = (uint64_t)(inflight + 0.5);
+	step = mitosis_step(&head->mito, &head->cf, now, &s);
+	if (step)
+		celld_log("capsid %s: mitosis: %u instance(s), %.1f calls in flight, p99 %u us: %s",
+			  head->inst, s.instances, inflight, s.p99_us,
+			  step > 0 ? "one more" : "one fewer (the newest)");
+	if (step > 0)
+		grow(head);
+	else if (step < 0)
+		shrink(head);
 }
 
 /* ---- evolution: an older version is retired once nobody uses it ------- */
@@ -1043,12 +1187,24 @@ static void retire_if_idle(struct sup_cell *r, uint64_t now)
 
 static void on_house(uv_timer_t *t)
 {
-	uint64_t now = now_ms();
+	static uint64_t idle_checked;
+	uint64_t now = now_ms(), every = IDLE_EVERY_MS;
+	bool idle_check = now - idle_checked >= IDLE_EVERY_MS;
 
-	(void)t;
-	for (int i = 0; i < ncells; i++)
-		if (!cells[i]->head)
-			retire_if_idle(cells[i], now);
+	if (idle_check)
+		idle_checked = now;
+	for (int i = 0; i < ncells; i++) {
+		struct sup_cell *c = cells[i];
+
+		if (c->head)
+			continue;
+		if (idle_check)
+			retire_if_idle(c, now);
+		scale(c, now);
+		if (c->cf.inst_max > 1 && running(c) && c->cf.scale_interval_ms < every)
+			every = c->cf.scale_interval_ms;
+	}
+	uv_timer_set_repeat(t, every); /* the finest scale_interval_ms of a scaled cell */
 }
 
 /* ---- hot swap ---------------------------------------------------------- */
@@ -1526,7 +1682,7 @@ int celld_capsid_start(struct celld *d)
 	if (rc)
 		return rc;
 	uv_timer_init(d->loop, &house);
-	uv_timer_start(&house, on_house, HOUSE_EVERY_MS, HOUSE_EVERY_MS);
+	uv_timer_start(&house, on_house, IDLE_EVERY_MS, IDLE_EVERY_MS);
 	house_running = true;
 	capsid_conf_extra_key = access_key;
 	snprintf(nucleus_sock, sizeof(nucleus_sock), "%s/nucleus.sock", d->cfg.runtime_dir);
@@ -1575,6 +1731,7 @@ static void timer_closed(uv_handle_t *h)
 	struct sup_cell *c = h->data;
 
 	free(c->schema);
+	free(c->hist);
 	free(c);
 }
 

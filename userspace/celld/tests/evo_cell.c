@@ -4,15 +4,18 @@
  * celld_evo_v1 with evo_v1.cell, celld_evo_v2 with evo_v2.cell (another
  * fingerprint), EVO_VERSION telling them apart.
  *
- *   evo_cell serve NAME               serve hello (metrics on, 8 threads);
- *                                     a reply carries the server's version
+ *   evo_cell serve NAME               serve hello (metrics on, 8 threads;
+ *                                     SIGTERM: drains); a reply carries the
+ *                                     server's version
  *   evo_cell call NAME SECONDS        call hello for SECONDS with one client
  *                                     of this version; every answer must
  *                                     come from this version
  *   evo_cell load NAME THREADS MS     a tissue load generator: THREADS
  *                                     callers of hello (each handler sleeps
- *                                     MS) over every instance of NAME until
- *                                     SIGTERM or SIGINT, then prints
+ *                                     MS) over every instance of NAME; after
+ *                                     SIGUSR1 one caller only; at SIGTERM or
+ *                                     SIGINT it prints "INSTANCE: N" per
+ *                                     instance that answered and
  *                                     "sent N answered N failed N"
  *
  * Exit status 0 only if every call was answered OK.  The runtime directory
@@ -38,13 +41,33 @@
 static struct cell_server *server;
 static atomic_bool stopping;
 static atomic_ullong sent, answered, failed;
+static atomic_uint callers = 1u << 30; /* callers below this index go on (SIGUSR1: 1) */
+
+#define MAX_SEEN 16
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char name[CELL_NAME_MAX + 12];
+	unsigned long long answers;
+} seen[MAX_SEEN];
+
+static void count_answer(const char *instance)
+{
+	pthread_mutex_lock(&seen_lock);
+	for (int i = 0; i < MAX_SEEN; i++)
+		if (!seen[i].name[0] || !strcmp(seen[i].name, instance)) {
+			snprintf(seen[i].name, sizeof(seen[i].name), "%s", instance);
+			seen[i].answers++;
+			break;
+		}
+	pthread_mutex_unlock(&seen_lock);
+}
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	atomic_store(&stopping, true);
 	if (server)
-		cell_server_stop(server); /* async-signal-safe */
+		cell_server_drain(server, 2000); /* its callers finish, then it stops */
 }
 
 static enum cell_status hello(const struct evo_greeting *req, struct evo_greeting *resp,
@@ -112,7 +135,7 @@ static int call(const char *name, double seconds)
 
 struct loader {
 	const char *name;
-	unsigned int delay_ms;
+	unsigned int index, delay_ms;
 	pthread_t thread;
 };
 
@@ -129,7 +152,7 @@ static void *load_one(void *arg)
 		atomic_fetch_add(&failed, 1);
 		return NULL;
 	}
-	while (!atomic_load(&stopping)) {
+	while (!atomic_load(&stopping) && l->index < atomic_load(&callers)) {
 		struct evo_greeting req = { .version = EVO_VERSION, .delay_ms = l->delay_ms };
 		struct cell_tissue_reply r;
 		enum cell_status st;
@@ -140,6 +163,7 @@ static void *load_one(void *arg)
 				      cell_deadline_in_ms(5000), &r);
 		if (st == CELL_STATUS_OK && r.len == sizeof(req)) {
 			atomic_fetch_add(&answered, 1);
+			count_answer(r.instance);
 			continue;
 		}
 		fprintf(stderr, "evo_cell: call %llu: %s (%s)\n", (unsigned long long)req.seq,
@@ -153,19 +177,31 @@ static void *load_one(void *arg)
 static int load(const char *name, unsigned int threads, unsigned int delay_ms)
 {
 	struct loader *l = calloc(threads, sizeof(*l));
+	sigset_t set;
+	int sig = 0;
 
 	if (!l || !threads)
 		return 2;
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	/* The callers never see a signal: this thread takes them with sigwait(). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (unsigned int i = 0; i < threads; i++) {
-		l[i] = (struct loader){ .name = name, .delay_ms = delay_ms };
+		l[i] = (struct loader){ .name = name, .index = i, .delay_ms = delay_ms };
 		if (pthread_create(&l[i].thread, NULL, load_one, &l[i]))
 			return 1;
 	}
+	while (sig != SIGTERM && sig != SIGINT)
+		if (!sigwait(&set, &sig) && sig == SIGUSR1)
+			atomic_store(&callers, 1);
+	atomic_store(&stopping, true);
 	for (unsigned int i = 0; i < threads; i++)
 		pthread_join(l[i].thread, NULL);
 	free(l);
+	for (int i = 0; i < MAX_SEEN && seen[i].name[0]; i++)
+		printf("%s: %llu\n", seen[i].name, seen[i].answers);
 	printf("sent %llu answered %llu failed %llu\n", (unsigned long long)sent,
 	       (unsigned long long)answered, (unsigned long long)failed);
 	return failed || sent != answered ? 1 : 0;

@@ -8,8 +8,9 @@
 # started as evo@1 but refused once its PING shows the fingerprint; version 2
 # (evo_v2.cell, another fingerprint) starts beside it as evo@1.  Each is
 # published as a symlink RUNTIME_DIR/INSTANCE.sock; `cell ps` shows both
-# fingerprints; an old client and a new client call their versions at the
-# same time, both served; once the old client is gone, evo is retired after
+# fingerprints; an old client and a new client of evo call at the same
+# time, each served by its own version (libcell picks the instance by
+# fingerprint); once the old client is gone, evo is retired after
 # retire_idle_s and its symlink removed, while evo@1 goes on serving.
 # shellcheck disable=SC2034 # rc, out, ... are read by the check strings (eval)
 set -u
@@ -64,18 +65,19 @@ check "cell ps -j: evo has version 1's fingerprint ($fp1), evo@1 version 2's ($f
 check "cell ps (table): both rows, ready, each with its fingerprint" \
 	'cell ps | grep -qE "^evo +$fp1 .* ready " && cell ps | grep -qE "^evo@1 +$fp2 .* ready "'
 out=$("$v1" call evo@1 0.2 2>&1); rc=$?
-check "a version 1 client cannot call version 2 (the fingerprint is checked)" '[ $rc -ne 0 ]'
+check "a version 1 client cannot call evo@1 by its name (the fingerprint is checked)" '[ $rc -ne 0 ]'
 
+# Both clients name the cell "evo": libcell picks the instance with their fingerprint.
 "$v1" call evo 4 >"$RUN/old.log" 2>&1 &
 old=$!
-"$v2" call evo@1 4 >"$RUN/new.log" 2>&1 &
+"$v2" call evo 4 >"$RUN/new.log" 2>&1 &
 new=$!
 wait "$old"
 rc_old=$?
 wait "$new"
 rc_new=$?
 sed 's/^/# /' "$RUN/old.log" "$RUN/new.log"
-check "an old client (v1 -> evo) and a new client (v2 -> evo@1) for 4 s at once: both served" \
+check "an old client (v1) and a new client (v2) of evo for 4 s at once: each served by its version" \
 	'[ $rc_old -eq 0 ] && [ $rc_new -eq 0 ] && grep -q " 0 answered by another version" "$RUN/old.log" && grep -q " 0 answered by another version" "$RUN/new.log"'
 check "evo was not retired while its client was connected (4 s > retire_idle_s=3)" 'state_is evo ready'
 t0=$SECONDS

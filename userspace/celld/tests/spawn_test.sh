@@ -59,9 +59,10 @@ out=$(cell spawn big --restart=never -o ready=none -o memory_max=2147483648 -- /
 check "memory_max above 1e9 bytes (2 GiB) is taken (got: $out)" '[[ "$out" == "big: pid "* ]]'
 out=$(cell spawn odd -o max_restarts=-1 -- /bin/true 2>&1); rc=$?
 check "a signed number is refused" '[ $rc -eq 1 ] && [[ "$out" == *"max_restarts=-1 is not a number"* ]]'
-out=$(cell spawn many -o instances=1..3 -o scale_target_inflight=4 -- /bin/true 2>&1); rc=$?
-check "instances above 1 are refused while mitosis is not wired" \
-	'[ $rc -eq 1 ] && [[ "$out" == *"mitosis is not built into the supervisor yet"* ]]'
+out=$(cell spawn many --restart=never -o ready=none -o instances=1..3 -o scale_target_inflight=4 \
+	-- /bin/true 2>&1); rc=$?
+check "an instance range with a target is taken (mitosis: celld_mitosis_e2e; got: $out)" \
+	'[ $rc -eq 0 ] && [[ "$out" == "many: pid "* ]]'
 out=$(cell spawn many -o instances=1..3 -- /bin/true 2>&1); rc=$?
 check "an instance range without a target is refused" \
 	'[ $rc -eq 1 ] && [[ "$out" == *"needs scale_target_inflight="* ]]'
