@@ -22,7 +22,9 @@
  * withdraw of its own name; lookup of itself and of the cells whose sockets
  * its conf gives it (peer=); list, answered with those cells only; any
  * method its conf grants (grant=kv,cluster,...: then without restriction).
- * Anything else: PERMISSION_DENIED, with the reason.
+ * Anything else: PERMISSION_DENIED, with the reason.  Another node over
+ * QUIC (the nucleus's cluster.quic listener; no connection number, no
+ * pid): PING, SCHEMA, kv and cluster status only.
  *
  * How often.  A token bucket per sandboxed cell (nucleus_rate= calls/s,
  * nucleus_burst=), shared by all its processes and connections; and, with
@@ -60,7 +62,8 @@
 enum caller_kind {
 	CALLER_HOST,
 	CALLER_CELL,
-	CALLER_UNTRUSTED
+	CALLER_UNTRUSTED,
+	CALLER_REMOTE /* another node over QUIC (cluster.quic): known by its key */
 };
 
 struct caller {
@@ -293,11 +296,13 @@ static const char *bwrap_pid_text(pid_t pid)
 
 static struct caller *caller_of(const struct celld *d, const struct cell_vesicle *v)
 {
-	static struct caller remote = { .kind = CALLER_HOST };
+	static struct caller remote = { .kind = CALLER_REMOTE };
+	static struct caller unknown = { .kind = CALLER_UNTRUSTED,
+					 .why = "no connection number and no credentials" };
 	struct caller *c = &cache[v->peer_conn % CACHE_SLOTS];
 
 	if (v->peer_conn == 0)
-		return &remote;
+		return v->peer_pid == 0 ? &remote : &unknown;
 	if (c->conn != v->peer_conn) {
 		c->conn = v->peer_conn;
 		classify(d, v, c);
@@ -533,6 +538,14 @@ enum cell_status celld_access_admit(const struct cell_vesicle *v, char *why, siz
 	switch (c->kind) {
 	case CALLER_UNTRUSTED:
 		snprintf(why, cap, "not trusted: %s", c->why);
+		return CELL_STATUS_PERMISSION_DENIED;
+	case CALLER_REMOTE: /* the QUIC server asked the known-peers file already */
+		if (v->method == CELL_METHOD_PING || v->method == CELL_METHOD_SCHEMA ||
+		    v->method == NUCLEUS_METHOD_KV || v->method == NUCLEUS_METHOD_CLUSTER)
+			return CELL_STATUS_OK;
+		snprintf(why, cap,
+			 "a remote node may call only kv and cluster (status), not method %u",
+			 (unsigned int)v->method);
 		return CELL_STATUS_PERMISSION_DENIED;
 	case CALLER_CELL:
 		a = cell_of(ctx, v, c, &self, &peers);

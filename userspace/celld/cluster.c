@@ -27,6 +27,19 @@
  *                           default, 1, does it on libraft's threadpool
  *                           from a frozen view: the loop only freezes)
  *   cluster.election_ms=N   election timeout (1000); heartbeats at a tenth
+ *   cluster.quic=HOST:PORT  the nucleus also answers on QUIC there, for the
+ *                           other nodes only: -o peers=FILE (their keys; no
+ *                           TOFU) is required, and a remote caller may call
+ *                           kv and cluster status, nothing else (access.c)
+ *
+ * Across machines.  A node's ENDPOINT may be quic://HOST:PORT (its
+ * cluster.quic).  A kv call from a local client to a follower whose leader
+ * has such an endpoint is forwarded there by the follower (one hop, with
+ * this node's key; a forwarded call is never forwarded again) and the
+ * leader's answer returned, so clients need not reach other machines or
+ * hold keys.  The request keeps its client id and request number, so a
+ * retry after a lost answer is applied once.  A unix: endpoint is still
+ * handed to the client (NOT_LEADER), which goes there itself.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -40,9 +53,12 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include <cell/quic.h>
 #include <cell/rpc.h>
+#include <cell/time.h>
 
 #include "celld.h"
+#include "identity.h"
 #include "kv.h"
 #include "nucleus.cell.h"
 
@@ -144,6 +160,11 @@ struct celld_cluster {
 	int start_err;
 	uint32_t own_requests; /* registry writes of this node in this term */
 	raft_term own_term;
+	/* Forwarding to a quic:// leader: celld's loop thread only. */
+	const char *known_peers; /* -o peers=FILE */
+	char fwd_endpoint[ENDPOINT_MAX];
+	struct cell_client *fwd;
+	uint64_t forwarded, forward_errors;
 };
 
 static const struct peer *peer_by_id(const struct celld_cluster *cl, raft_id id)
@@ -796,6 +817,82 @@ static enum cell_status answer(struct cell_reply *reply, const struct req *q)
 	return st;
 }
 
+/* A call that came over QUIC (another node): no process credentials. */
+static bool remote_caller(const struct cell_vesicle *v)
+{
+	return v->peer_conn == 0 && v->peer_pid == 0;
+}
+
+/* The quic:// endpoint of a NOT_LEADER detail ("leader ID ADDRESS ENDPOINT"), or NULL. */
+static const char *quic_leader(const char *detail)
+{
+	const char *ep = strrchr(detail, ' ');
+
+	return ep && !strncmp(ep + 1, "quic://", 7) ? ep + 1 : NULL;
+}
+
+/*
+ * Send the kv request of @v to the leader at @ep and answer with its
+ * answer.  @not_leader: this node's NOT_LEADER detail, given back when the
+ * leader says it is not one any more (the client then starts again).
+ */
+static enum cell_status forward(struct celld_cluster *cl, const char *ep,
+				const struct cell_vesicle *v, const char *not_leader,
+				struct cell_reply *reply)
+{
+	struct cell_quic_opts q = {
+		.sz = sizeof(q),
+		.identity = cl->d->identity->sk,
+		.known_peers = cl->known_peers,
+	};
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = NUCLEUS_FINGERPRINT,
+		.quic = &q,
+		.connect_deadline = cell_deadline_in_ms(cl->timeout_ms),
+	};
+	uint32_t cap = NUCLEUS_KV_ANSWER_SIZE + KV_VALUE_MAX + 64, got = 0;
+	enum cell_status st;
+	char why[300];
+	void *buf;
+
+	if (cl->fwd && strcmp(cl->fwd_endpoint, ep)) {
+		cell_client_free(cl->fwd);
+		cl->fwd = NULL;
+	}
+	if (!cl->fwd) {
+		cl->fwd = cell_client_connect(ep, &o);
+		if (!cl->fwd) {
+			cl->forward_errors++;
+			snprintf(why, sizeof(why), "the leader at %s is not reachable: %s", ep,
+				 cell_last_error(NULL));
+			return refuse(reply, CELL_STATUS_UNAVAILABLE, why);
+		}
+		snprintf(cl->fwd_endpoint, sizeof(cl->fwd_endpoint), "%s", ep);
+	}
+	buf = malloc(cap);
+	if (!buf)
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
+	st = cell_client_call(cl->fwd, NUCLEUS_METHOD_KV, v->data, v->len, buf, cap, &got,
+			      cell_deadline_in_ms(cl->timeout_ms));
+	if (st == CELL_STATUS_OK) {
+		cl->forwarded++;
+		st = cell_reply_send(reply, buf, got) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+		free(buf);
+		return st;
+	}
+	free(buf);
+	cl->forward_errors++;
+	if (st == CELL_STATUS_NOT_LEADER)
+		return refuse(reply, st, not_leader);
+	snprintf(why, sizeof(why), "forwarded to the leader at %s: %s", ep, cell_last_error(NULL));
+	if (st == CELL_STATUS_UNAVAILABLE) { /* a new connection next time */
+		cell_client_free(cl->fwd);
+		cl->fwd = NULL;
+	}
+	return refuse(reply, st, why);
+}
+
 static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
 {
 	struct celld *d = ctx;
@@ -861,6 +958,14 @@ static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *r
 			      "no commit within cluster.timeout_ms: outcome unknown, retry with "
 			      "the "
 			      "same request number");
+	}
+	if (q->status == CELL_STATUS_NOT_LEADER && quic_leader(q->detail) && !remote_caller(v)) {
+		char detail[sizeof(q->detail)], ep[ENDPOINT_MAX];
+
+		memcpy(detail, q->detail, sizeof(detail));
+		snprintf(ep, sizeof(ep), "%s", quic_leader(q->detail));
+		req_put(q);
+		return forward(cl, ep, v, detail, reply);
 	}
 	if (q->status) {
 		st = refuse(reply, q->status, q->detail);
@@ -1060,6 +1165,30 @@ int celld_cluster_start(struct celld *d)
 		free(cl);
 		return -EINVAL;
 	}
+	if (celld_option(d, "cluster.quic", NULL)) {
+		const char *qaddr = celld_option(d, "cluster.quic", NULL);
+		struct cell_quic_opts qo = { .sz = sizeof(qo) };
+
+		cl->known_peers = celld_option(d, "peers", NULL);
+		if (!cl->known_peers || !d->identity) {
+			celld_log("cluster: cluster.quic=%s needs -o peers=FILE with the other "
+				  "nodes' keys (no TOFU for the cluster) and a node identity",
+				  qaddr);
+			free(cl);
+			return -EINVAL;
+		}
+		qo.identity = d->identity->sk;
+		qo.known_peers = cl->known_peers;
+		rc = cell_server_listen_quic(d->nucleus, qaddr, &qo);
+		if (rc) {
+			celld_log("cluster: nucleus on QUIC %s: %s", qaddr, cell_last_error(NULL));
+			free(cl);
+			return rc;
+		}
+		celld_log("cluster: the nucleus answers the other nodes on QUIC %s (kv and "
+			  "cluster status only)",
+			  qaddr);
+	}
 	dir = celld_option(d, "cluster.dir", NULL);
 	if (dir)
 		snprintf(cl->dir, sizeof(cl->dir), "%s", dir);
@@ -1142,6 +1271,11 @@ void celld_cluster_stop(struct celld *d)
 			  (unsigned long long)cl->guard.commits_lowered,
 			  (unsigned long long)cl->guard.reports_lowered);
 	raft_guard_remove(&cl->guard);
+	if (cl->forwarded || cl->forward_errors)
+		celld_log("cluster: %llu kv calls forwarded to the leader, %llu failed",
+			  (unsigned long long)cl->forwarded,
+			  (unsigned long long)cl->forward_errors);
+	cell_client_free(cl->fwd);
 	kv_fsm_close(&cl->fsm);
 	kv_state_free(cl->state);
 	pthread_mutex_destroy(&cl->lock);

@@ -77,8 +77,7 @@ class Cluster:
             os.makedirs("%s/n%d/run" % (self.run, i))
             os.makedirs("%s/n%d/state" % (self.run, i))
             if i <= self.founders:
-                peers.append("%d@10.78.0.%d:7380=unix:%s/n%d/run/nucleus.sock"
-                             % (i, i, self.run, i))
+                peers.append("%d@10.78.0.%d:7380=%s" % (i, i, self.endpoint(i)))
         self.peers = ",".join(peers)
         for i in range(1, self.n + 1):
             self.start(i)
@@ -93,7 +92,7 @@ class Cluster:
              "-o", "cluster.peers=" + self.peers, "-o", "cluster.election_ms=400",
              "-o", "cluster.timeout_ms=2000", "-o", "cluster.snapshot_every=128"]
             + (["-o", "cluster.join=1"] if i > self.founders else [])
-            + [x for o in self.opts for x in ("-o", o)],
+            + [x for o in self.opts + self.node_opts(i) for x in ("-o", o)],
             stdout=log, stderr=log)
         self.stopped.discard(i)
 
@@ -140,7 +139,12 @@ class Cluster:
             sh("ip", "netns", "del", ns, check=False)
 
     def endpoint(self, i):
+        """Where node i's nucleus answers (its ENDPOINT in cluster.peers)."""
         return "unix:%s/n%d/run/nucleus.sock" % (self.run, i)
+
+    def node_opts(self, i):
+        """More "-o KEY=VALUE" for node i alone."""
+        return []
 
     def cell(self, i, *args, timeout=10):
         """`cell ARGS` against node i: (exit status, stdout, stderr)."""
