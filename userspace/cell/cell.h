@@ -53,6 +53,7 @@ int cell_cmd_logs(int argc, char **argv);
 int cell_cmd_spawn(int argc, char **argv);
 int cell_cmd_stop(int argc, char **argv);
 int cell_cmd_swap(int argc, char **argv);
+int cell_cmd_rollout(int argc, char **argv);
 
 /*
  * The ribosome (ribosome.h, Documentation/ribosome.rst): dna.c: cell dna DIR;

@@ -52,6 +52,8 @@ static const struct cell_command commands[] = {
 #endif
 	{ "swap", cell_cmd_swap,
 	  "swap [-j] [--wait=MS] NAME BIN ARGS  replace a supervised cell's program, no call lost" },
+	{ "rollout", cell_cmd_rollout,
+	  "rollout [OPTS] NAME BIN|DIR ARGS  a canary beside NAME, then promoted or rolled back" },
 #endif
 };
 

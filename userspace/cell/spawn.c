@@ -22,6 +22,13 @@
  * exited, and exits 1 unless the swap was made ("refused: ...", "failed:
  * ...": the reason).
  *
+ * rollout starts BIN ARGS (or the binary `cell build DIR` makes) as a
+ * canary NAME@K beside NAME (the swap method with canary=1), lets both
+ * serve for --window MS, compares the canary's error rate and p99 with
+ * NAME's from their metrics (CELL_METHOD_METRICS, collect.c), then
+ * promotes it (a swap of NAME to BIN ARGS, the canary stopped) or rolls it
+ * back (the canary stopped).  Exit 0 when promoted, 1 when rolled back.
+ *
  * -j prints {"name", "pid", "state"} as JSON.  Exit status: 0, 1 for a
  * refusal or a failure (the reason on stderr), 2 for a usage error.
  */
@@ -34,13 +41,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <cell/metrics.h>
 #include <cell/rpc.h>
 #include <cell/time.h>
 #include <cell/wire.h>
 
 #include "cell.h"
+#include "collect.h"
 #include "jsonout.h"
 #include "nucleus.cell.h"
+#ifdef CELL_CLI_RIBOSOME
+#include "ribosome.h"
+#endif
 
 #define CALL_TIMEOUT_MS 5000
 #define READY_WAIT_MS	15000
@@ -404,9 +418,12 @@ static int swap_usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-/* One swap request (@argc 0: how the last swap went); its answer's pid and text. */
-static int swap_call(struct cell_client *c, const char *name, int argc, char **argv,
-		     const char *bin, int *pid, char *text, size_t cap)
+/*
+ * One swap request (@argc 0: how the last swap went; @canary: start BIN as a
+ * canary beside NAME instead); its answer's pid and text.
+ */
+static int swap_request(struct cell_client *c, const char *name, int argc, char **argv,
+			const char *bin, bool canary, int *pid, char *text, size_t cap)
 {
 	const struct nucleus_spawned *resp;
 	struct nucleus_spawn_request *req;
@@ -414,7 +431,8 @@ static int swap_call(struct cell_client *c, const char *name, int argc, char **a
 	struct nucleus_conf_arg *args;
 	struct cell_call *call = NULL;
 	struct cellc_builder b;
-	uint64_t len = NUCLEUS_SPAWN_REQUEST_SIZE + strlen(name) + strlen(bin) + 64;
+	uint64_t len = NUCLEUS_SPAWN_REQUEST_SIZE + strlen(name) + strlen(bin) + 96;
+	struct nucleus_conf_arg *opts;
 	enum cell_status st;
 	const char *s;
 	uint32_t n;
@@ -428,10 +446,13 @@ static int swap_call(struct cell_client *c, const char *name, int argc, char **a
 		args = nucleus_spawn_request_alloc_argv(&b, req, (uint32_t)argc);
 		for (int i = 0; args && i < argc; i++)
 			(void)nucleus_conf_arg_set_value_str(&b, &args[i], i ? argv[i] : bin);
+		opts = canary ? nucleus_spawn_request_alloc_options(&b, req, 1) : NULL;
+		if (opts)
+			(void)nucleus_conf_arg_set_value_str(&b, &opts[0], "canary=1");
 		st = nucleus_swap_finish(call, &b, &resp, &raw);
 	}
 	if (st != CELL_STATUS_OK) {
-		rc = failed("swap", st, &raw);
+		rc = failed(canary ? "rollout" : "swap", st, &raw);
 	} else {
 		*pid = resp->pid;
 		s = nucleus_spawned_state(resp, &n);
@@ -440,6 +461,32 @@ static int swap_call(struct cell_client *c, const char *name, int argc, char **a
 	if (call)
 		cell_call_end(call);
 	return rc;
+}
+
+/*
+ * A swap of @name to @bin, waited for (@wait_ms) until the old program has
+ * exited.  Return: 0 swapped, 1 not (refused, failed, still going; @text
+ * says), 2 the request failed (said on stderr).
+ */
+static int swap_and_wait(struct cell_client *c, const char *cmd, const char *name, int argc,
+			 char **argv, const char *bin, unsigned int wait_ms, int *pid, char *text,
+			 size_t cap)
+{
+	uint64_t end = cell_deadline_in_ms(wait_ms);
+
+	if (swap_request(c, name, argc, argv, bin, false, pid, text, cap))
+		return 2;
+	while (!strncmp(text, "swapping", 8) || !strncmp(text, "draining", 8)) {
+		if (cell_now_ns() >= end) {
+			fprintf(stderr, "cell %s: %s: still %s after %u ms\n", cmd, name, text,
+				wait_ms);
+			return 1;
+		}
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+		if (swap_request(c, name, 0, NULL, "", false, pid, text, cap))
+			return 2;
+	}
+	return strncmp(text, "swapped", 7) ? 1 : 0;
 }
 
 int cell_cmd_swap(int argc, char **argv)
@@ -455,7 +502,6 @@ int cell_cmd_swap(int argc, char **argv)
 	bool json = false;
 	char text[256];
 	int opt, rc, pid = 0;
-	uint64_t end;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+jw:h", longopts, NULL)) != -1) {
@@ -485,22 +531,320 @@ int cell_cmd_swap(int argc, char **argv)
 	c = nucleus("swap");
 	if (!c)
 		return 1;
-	rc = swap_call(c, name, argc - optind, argv + optind, bin, &pid, text, sizeof(text));
-	end = cell_deadline_in_ms(wait_ms);
-	while (!rc && (!strncmp(text, "swapping", 8) || !strncmp(text, "draining", 8))) {
-		if (cell_now_ns() >= end) {
-			fprintf(stderr, "cell swap: %s: still %s after %u ms\n", name, text,
-				wait_ms);
-			rc = 1;
-			break;
-		}
-		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
-		rc = swap_call(c, name, 0, NULL, "", &pid, text, sizeof(text));
-	}
-	if (!rc) {
+	rc = swap_and_wait(c, "swap", name, argc - optind, argv + optind, bin, wait_ms, &pid, text,
+			   sizeof(text));
+	if (rc != 2)
 		print_result(json, name, pid, text);
-		rc = strncmp(text, "swapped", 7) ? 1 : 0;
-	}
 	cell_client_free(c);
+	return rc ? 1 : 0;
+}
+
+/* ---- cell rollout ------------------------------------------------------ */
+
+#define ROLLOUT_WINDOW_MS  3000
+#define ROLLOUT_MIN_CALLS  100
+#define ROLLOUT_TIMEOUT_MS 1000
+
+struct rollout_opts {
+	unsigned int window_ms, min_calls;
+	double max_error_rate; /* the canary's may exceed the old one's by this (fraction) */
+	double max_p99_ratio;  /* the canary's p99 may be this many times the old one's */
+	uint64_t p99_floor_ns; /* differences below this are noise */
+};
+
+/* What one instance's schema methods did: calls, errors, p99 (the worst method's). */
+struct load_seen {
+	uint64_t calls, errors, p99_ns;
+	bool have;
+};
+
+static void seen_of(const struct cell_metrics_snapshot *snap, struct load_seen *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; snap && i < cell_metrics_snapshot_count(snap); i++) {
+		const struct cell_method_stats *m = cell_metrics_snapshot_method(snap, i);
+		uint64_t q;
+
+		if (cell_method_stats_method(m) >= CELL_METHOD_CONTROL_BASE)
+			continue;
+		out->calls += cell_method_stats_calls(m);
+		out->errors += cell_method_stats_errors(m);
+		q = cell_hist_quantile(cell_method_stats_latency(m), 0.99);
+		if (q > out->p99_ns)
+			out->p99_ns = q;
+	}
+	out->have = snap != NULL;
+}
+
+/* The metrics of local cell @inst (fingerprint @fp); 0, or -1 with @err. */
+static int seen_now(const char *inst, uint64_t fp, struct load_seen *out, char *err, size_t cap)
+{
+	struct collect_result r;
+
+	memset(&r, 0, sizeof(r));
+	collect_metrics(NULL, inst, fp, ROLLOUT_TIMEOUT_MS, &r);
+	if (!r.up || !r.snap) {
+		snprintf(err, cap, "%s: no metrics: %s", inst, r.error[0] ? r.error : "none kept");
+		cell_metrics_snapshot_free(r.snap);
+		return -1;
+	}
+	seen_of(r.snap, out);
+	cell_metrics_snapshot_free(r.snap);
+	return 0;
+}
+
+/* The fingerprint celld lists for local cell @inst, 0 if none. */
+static uint64_t fingerprint_of(const char *inst)
+{
+	struct collect_cell *cells = NULL;
+	uint64_t fp = 0;
+	char err[160];
+	size_t n = 0;
+
+	if (collect_list_local(NULL, ROLLOUT_TIMEOUT_MS, &cells, &n, err, sizeof(err)))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(cells[i].name, inst))
+			fp = cells[i].fingerprint;
+	free(cells);
+	return fp;
+}
+
+static double rate(const struct load_seen *s)
+{
+	return s->calls ? (double)s->errors / (double)s->calls : 0.0;
+}
+
+/* Why the canary @k loses against @old (into @why), or NULL: it may be promoted. */
+static const char *verdict(const struct rollout_opts *o, const struct load_seen *old,
+			   const struct load_seen *k, char *why, size_t cap)
+{
+	if (k->calls < o->min_calls) {
+		snprintf(why, cap, "too few calls reached the canary (%llu, at least %u wanted)",
+			 (unsigned long long)k->calls, o->min_calls);
+		return why;
+	}
+	if (rate(k) > rate(old) + o->max_error_rate) {
+		snprintf(why, cap, "canary error rate %.2f%% against %.2f%% (more than +%.2f%%)",
+			 100 * rate(k), 100 * rate(old), 100 * o->max_error_rate);
+		return why;
+	}
+	if (k->p99_ns > o->p99_floor_ns + (uint64_t)(o->max_p99_ratio * (double)old->p99_ns)) {
+		snprintf(why, cap, "canary p99 %.1f us against %.1f us (more than %.1fx)",
+			 (double)k->p99_ns / 1000, (double)old->p99_ns / 1000, o->max_p99_ratio);
+		return why;
+	}
+	return NULL;
+}
+
+static void print_seen(const char *what, const char *inst, const struct load_seen *s)
+{
+	printf("  %-7s %-12s %8llu calls %6llu errors (%.2f%%)  p99 %.1f us\n", what, inst,
+	       (unsigned long long)s->calls, (unsigned long long)s->errors, 100 * rate(s),
+	       (double)s->p99_ns / 1000);
+}
+
+/* `cell stop` of @inst, without waiting; 0 or 1 (said). */
+static int stop_quietly(struct cell_client *c, const char *inst)
+{
+	const struct nucleus_spawned *resp;
+	struct nucleus_stop_request *req;
+	struct cell_response raw = { 0 };
+	struct cell_call *call = NULL;
+	struct cellc_builder b;
+	enum cell_status st;
+	char state[64];
+	int pid = 0, rc;
+
+	st = nucleus_stop_begin(c, NUCLEUS_STOP_REQUEST_SIZE + strlen(inst) + 16,
+				cell_deadline_in_ms(CALL_TIMEOUT_MS), &call, &b, &req);
+	if (st == CELL_STATUS_OK) {
+		(void)nucleus_stop_request_set_name_str(&b, req, inst);
+		st = nucleus_stop_finish(call, &b, &resp, &raw);
+	}
+	rc = st != CELL_STATUS_OK ? failed("rollout", st, &raw) : 0;
+	if (call)
+		cell_call_end(call);
+	if (!rc)
+		rc = wait_state(c, "rollout", inst, " stopped failed gone ", 60000 + STOP_MARGIN_MS,
+				state, sizeof(state), &pid);
 	return rc;
+}
+
+static int rollout_usage(FILE *out)
+{
+	fputs("usage: cell rollout [--window=MS] [--min-calls=N] [--max-error-rate=F]\n"
+	      "                    [--max-p99-ratio=F] NAME [--] BIN|DIR [ARGS...]\n"
+	      "  a canary NAME@K of BIN beside NAME for MS (default 3000); promoted (swapped in)\n"
+	      "  unless its error rate exceeds NAME's by F (default 0.01) or its p99 is more than\n"
+	      "  F times NAME's (default 2) plus 1 ms; else rolled back.  Exit 0 promoted, 1 not\n",
+	      out);
+	return out == stdout ? 0 : 2;
+}
+
+static int rollout_parse(int argc, char **argv, struct rollout_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "window", required_argument, NULL, 'w' },
+		{ "min-calls", required_argument, NULL, 'n' },
+		{ "max-error-rate", required_argument, NULL, 'e' },
+		{ "max-p99-ratio", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	*o = (struct rollout_opts){ ROLLOUT_WINDOW_MS, ROLLOUT_MIN_CALLS, 0.01, 2.0, 1000000 };
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+w:n:e:p:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			o->window_ms = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			o->min_calls = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'e':
+			o->max_error_rate = strtod(optarg, NULL);
+			break;
+		case 'p':
+			o->max_p99_ratio = strtod(optarg, NULL);
+			break;
+		case 'h':
+			return -1;
+		default:
+			return -2;
+		}
+	}
+	if (argc - optind < 2)
+		return -2;
+	if (!strcmp(argv[optind + 1], "--") && optind + 2 == argc)
+		return -2;
+	return 0;
+}
+
+/* BIN as an absolute path, or the binary `cell build DIR` makes of a directory. */
+static int rollout_binary(const char *arg, char *bin, size_t cap)
+{
+	struct stat st;
+	int rc;
+
+	if (!stat(arg, &st) && S_ISDIR(st.st_mode)) {
+#ifdef CELL_CLI_RIBOSOME
+		static struct dna d;
+		char cache[4096];
+		bool hit = false;
+
+		if (ribosome_dir("rollout", NULL, cache, sizeof(cache)))
+			return -1;
+		rc = ribosome_build("rollout", cache, arg, &d, bin, cap, &hit);
+		dna_release(&d);
+		if (!rc)
+			printf("rollout: %s built into %s%s\n", arg, bin, hit ? " (cached)" : "");
+		return rc ? -1 : 0;
+#else
+		fprintf(stderr, "cell rollout: %s: a directory needs the ribosome (cell build)\n",
+			arg);
+		return -1;
+#endif
+	}
+	rc = absolute(arg, bin, cap);
+	if (rc)
+		fprintf(stderr, "cell rollout: %s: %s\n", arg, strerror(-rc));
+	return rc ? -1 : 0;
+}
+
+/* The canary's life: started, ready, measured against @name, judged.  *@promote: the verdict. */
+static int rollout_judge(struct cell_client *c, const struct rollout_opts *o, const char *name,
+			 const char *inst, bool *promote)
+{
+	struct load_seen old0, old1, k, old;
+	uint64_t fp = fingerprint_of(name), kfp;
+	char state[64], why[256], err[200];
+	const char *lose;
+	int pid = 0;
+
+	*promote = false;
+	if (wait_state(c, "rollout", inst, " ready failed stopped ", READY_WAIT_MS, state,
+		       sizeof(state), &pid) ||
+	    strcmp(state, "ready")) {
+		printf("rollout %s: rolled back: the canary %s did not get ready (%s)\n", name,
+		       inst, state);
+		return 0;
+	}
+	kfp = fingerprint_of(inst);
+	if (!fp || kfp != fp) {
+		printf("rollout %s: rolled back: the canary serves fingerprint 0x%016llx, %s "
+		       "0x%016llx (a side-by-side version, not a rollout)\n",
+		       name, (unsigned long long)kfp, name, (unsigned long long)fp);
+		return 0;
+	}
+	if (seen_now(name, fp, &old0, err, sizeof(err))) {
+		printf("rollout %s: rolled back: %s\n", name, err);
+		return 0;
+	}
+	printf("rollout %s: canary %s (pid %d) ready; comparing for %u ms\n", name, inst, pid,
+	       o->window_ms);
+	fflush(stdout);
+	nanosleep(&(struct timespec){ o->window_ms / 1000, (long)(o->window_ms % 1000) * 1000000 },
+		  NULL);
+	if (seen_now(name, fp, &old1, err, sizeof(err)) ||
+	    seen_now(inst, fp, &k, err, sizeof(err))) {
+		printf("rollout %s: rolled back: %s\n", name, err);
+		return 0;
+	}
+	/* The old one's counts over the window; its p99 is that of its whole run. */
+	old = old1;
+	old.calls = old1.calls - old0.calls;
+	old.errors = old1.errors - old0.errors;
+	print_seen("old", name, &old);
+	print_seen("canary", inst, &k);
+	lose = verdict(o, &old, &k, why, sizeof(why));
+	if (lose)
+		printf("rollout %s: rolled back: %s\n", name, lose);
+	*promote = !lose;
+	return 0;
+}
+
+int cell_cmd_rollout(int argc, char **argv)
+{
+	static char bin[PATH_MAX];
+	struct rollout_opts o;
+	char text[256], inst[CELL_NAME_MAX] = "";
+	struct cell_client *c;
+	const char *name;
+	bool promote = false;
+	int rc, pid = 0;
+
+	rc = rollout_parse(argc, argv, &o);
+	if (rc)
+		return rollout_usage(rc == -1 ? stdout : stderr);
+	name = argv[optind++];
+	if (!strcmp(argv[optind], "--"))
+		optind++;
+	if (rollout_binary(argv[optind], bin, sizeof(bin)))
+		return 1;
+	c = nucleus("rollout");
+	if (!c)
+		return 1;
+	rc = swap_request(c, name, argc - optind, argv + optind, bin, true, &pid, text,
+			  sizeof(text));
+	if (rc || sscanf(text, "canary %31s", inst) != 1) {
+		if (!rc)
+			fprintf(stderr, "cell rollout: celld answered \"%s\"\n", text);
+		cell_client_free(c);
+		return 1;
+	}
+	rc = rollout_judge(c, &o, name, inst, &promote);
+	if (!rc && promote) {
+		rc = swap_and_wait(c, "rollout", name, argc - optind, argv + optind, bin,
+				   SWAP_WAIT_MS, &pid, text, sizeof(text));
+		printf("rollout %s: %s: %s\n", name, rc ? "not promoted" : "promoted", text);
+	}
+	if (stop_quietly(c, inst))
+		rc = 1;
+	else
+		printf("rollout %s: canary %s stopped\n", name, inst);
+	cell_client_free(c);
+	return rc || !promote ? 1 : 0;
 }

@@ -145,6 +145,7 @@ struct sup_cell {
 	unsigned int swaps;  /* swaps begun, for the staging directories' names */
 	char sock_host[4200];
 	char swap_said[256]; /* how the last swap went (`cell swap` asks) */
+	bool canary;	     /* `cell rollout`'s canary: the cell's fingerprint beside it */
 };
 
 static struct sup_cell *cells[MAX_CELLS];
@@ -434,6 +435,8 @@ static void stop_tick(struct sup_cell *c)
  */
 static bool same_fingerprint(struct sup_cell *c)
 {
+	if (c->canary)
+		return false; /* it is meant to: `cell rollout` compares the two */
 	for (int i = 0; i < ncells; i++) {
 		struct sup_cell *o = cells[i];
 
@@ -1451,6 +1454,45 @@ static struct sup_cell *swap_begin(struct sup_cell *c, const struct capsid_conf 
 	return n;
 }
 
+/*
+ * `cell rollout`'s canary: @c's conf with @args's argv, started beside @c as
+ * NAME@K with the same fingerprint (no clash: it is flagged).  The CLI
+ * compares the two instances' metrics, then swaps @c to the canary's
+ * program (promote) and stops the canary, or only stops it (roll back).
+ */
+static struct sup_cell *canary_begin(struct sup_cell *c, const struct capsid_conf *args,
+				     struct capsid_why *w)
+{
+	static struct capsid_conf cf; /* the loop's thread only */
+	char inst[CELL_NAME_MAX];
+	unsigned int number;
+	struct sup_cell *k;
+
+	cf = c->cf;
+	memcpy(cf.args, args->args, sizeof(cf.args));
+	memcpy(cf.argoff, args->argoff, sizeof(cf.argoff));
+	cf.nargs = args->nargs;
+	cf.args_used = args->args_used;
+	if (!free_instance(cf.name, false, inst, &number)) {
+		capsid_complain(w, "no free instance name for %s", cf.name);
+		return NULL;
+	}
+	k = find_cell(inst);
+	if (!k)
+		k = new_cell(c->d, w);
+	if (!k)
+		return NULL;
+	k->canary = true; /* before its readiness probe (same_fingerprint()) */
+	if (!start_instance(k, &cf, inst, number, c->owner, w)) {
+		k->canary = false;
+		return NULL;
+	}
+	k->versioned = true;
+	k->generation = ++generations;
+	celld_log("capsid %s: canary %s started (%s)", c->inst, k->inst, cf.args);
+	return k;
+}
+
 /* ---- nucleus methods: spawn, stop, swap -------------------------------- */
 
 static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
@@ -1570,9 +1612,53 @@ static enum cell_status on_stop(const struct cell_vesicle *v, struct cell_reply 
 	return answer(reply, c);
 }
 
+/* The request's argv alone into @cf (a canary's: its one option is not a conf key). */
+static bool argv_of(const struct nucleus_spawn_request *req, struct capsid_conf *cf,
+		    struct capsid_why *w)
+{
+	const struct nucleus_conf_arg *a = nucleus_spawn_request_argv(req, &(uint32_t){ 0 });
+	uint32_t count, n;
+	const char *s;
+
+	(void)nucleus_spawn_request_argv(req, &count);
+	memset(cf, 0, sizeof(*cf));
+	for (uint32_t i = 0; i < count; i++) {
+		s = nucleus_conf_arg_value_at(req, &a[i], &n);
+		if (i == CAPSID_CONF_MAX_ARGS || cf->args_used + n + 1 > sizeof(cf->args) ||
+		    memchr(s, '\0', n)) {
+			capsid_complain(w, "argument %u: too long, too many or holds a NUL", i);
+			return false;
+		}
+		memcpy(cf->args + cf->args_used, s, n);
+		cf->args[cf->args_used + n] = '\0';
+		cf->argoff[cf->nargs++] = (uint16_t)cf->args_used;
+		cf->args_used += n + 1;
+	}
+	if (!cf->nargs || cf->args[0] != '/') {
+		capsid_complain(w, "the program must be an absolute path");
+		return false;
+	}
+	return true;
+}
+
+/* Whether the swap request's one option is "canary=1". */
+static bool is_canary_request(const struct nucleus_spawn_request *req)
+{
+	const struct nucleus_conf_arg *a;
+	uint32_t count, n;
+	const char *s;
+
+	a = nucleus_spawn_request_options(req, &count);
+	if (count != 1)
+		return false;
+	s = nucleus_conf_arg_value_at(req, &a[0], &n);
+	return n == 8 && !memcmp(s, "canary=1", 8);
+}
+
 /*
  * swap: the request of a spawn with the cell's name and the new argv (no
- * options); an empty argv asks how the last swap went.  Answered at once
+ * options; "canary=1" alone: start it as a canary NAME@K beside the cell
+ * instead, for `cell rollout`); an empty argv asks how the last swap went.  Answered at once
  * ("swapping: ..."): `cell swap` asks again until it is "swapped: ...",
  * "refused: ..." or "failed: ...".
  */
@@ -1603,9 +1689,9 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 	if (!nargs)
 		return answer_text(reply, c->main_pid > 0 ? c->main_pid : c->pid,
 				   c->swap_said[0] ? c->swap_said : "no swap yet");
-	if (nopts)
+	if (nopts > 1 || (nopts && !is_canary_request(req)))
 		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
-			      "a swap keeps the cell's options: none may be given");
+			      "a swap keeps the cell's options: none may be given (but canary=1)");
 	if (c->swap)
 		return refuse(reply, CELL_STATUS_UNAVAILABLE, c->swap_said);
 	if (c->state != CELLD_SUP_READY)
@@ -1616,7 +1702,8 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 	args = malloc(sizeof(*args));
 	if (!args)
 		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-	if (!capsid_conf_from_spawn(v->data, args, &w) || !visible_in(&c->cf, args->args)) {
+	if (!(nopts ? argv_of(req, args, &w) : capsid_conf_from_spawn(v->data, args, &w)) ||
+	    !visible_in(&c->cf, args->args)) {
 		if (!w.bad)
 			snprintf(w.text, sizeof(w.text),
 				 "%.400s is not in the cell's capsid (not under /usr or an ro= "
@@ -1624,6 +1711,19 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 				 args->args);
 		free(args);
 		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, w.text);
+	}
+	if (nopts) { /* canary=1: a canary beside the cell instead (`cell rollout`) */
+		struct sup_cell *k;
+
+		celld_log("capsid %s: canary of %s asked by uid %u (pid %d)", name, args->args,
+			  (unsigned int)v->peer_uid, (int)v->peer_pid);
+		k = canary_begin(c, args, &w);
+		free(args);
+		if (!k)
+			return refuse(reply, CELL_STATUS_UNAVAILABLE, w.text);
+		snprintf(w.text, sizeof(w.text), "canary %s %s", k->inst,
+			 celld_sup_state_name(k->state));
+		return answer_text(reply, k->main_pid > 0 ? k->main_pid : k->pid, w.text);
 	}
 	celld_log("capsid %s: swap to %s asked by uid %u (pid %d)", name, args->args,
 		  (unsigned int)v->peer_uid, (int)v->peer_pid);

@@ -13,7 +13,12 @@
  * and exits 0 only if every call was answered, rightly, and there was at
  * least one.  It says "swap_load: running" once every thread had an answer.
  *
- *   swap_load NAME STOP [THREADS [CLIENTS [DEPTH]]]   (default 4 2 4)
+ *   swap_load NAME STOP [THREADS [CLIENTS [DEPTH [tissue]]]]   (default 4 2 4)
+ *
+ * With "tissue" each thread calls through a tissue of its own (cell/tissue.h:
+ * round-robin over NAME, NAME@1, ... in $CELL_RUNTIME_DIR, one call at a
+ * time), as `cell rollout`'s test does to reach a canary; answers that are
+ * errors count as failed.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 #include <cell/rpc.h>
+#include <cell/tissue.h>
 #include <cell/wire.h>
 
 #include "demo.cell.h"
@@ -34,7 +40,8 @@
 #define SHOW_MAX    5
 
 struct load {
-	const char *stop;
+	const char *name, *stop;
+	bool tissue;
 	struct cell_client *clients[16];
 	unsigned int nclients, depth;
 	atomic_uint_least64_t calls, ok, failed, wrong;
@@ -122,6 +129,60 @@ static void collect(struct load *l, struct cell_call *call, uint64_t seq)
 	cell_call_end(call);
 }
 
+/* Tissue mode: one call at a time through @t, built in @buf. */
+static void tissue_call(struct load *l, struct cell_tissue *t, uint64_t seq)
+{
+	uint8_t buf[PAYLOAD + 64] __attribute__((aligned(8)));
+	struct cell_tissue_reply r;
+	struct cellc_builder b;
+	struct demo_blob *req;
+	enum cell_status st;
+	uint8_t *data;
+	uint32_t n;
+
+	atomic_fetch_add(&l->calls, 1);
+	cellc_builder_init(&b, buf, sizeof(buf));
+	req = demo_blob_start(&b);
+	data = req ? demo_blob_alloc_data(&b, req, PAYLOAD) : NULL;
+	for (uint32_t i = 0; data && i < PAYLOAD; i++)
+		data[i] = byte_of(seq, i);
+	if (req)
+		req->seq = seq;
+	n = cellc_builder_finish(&b);
+	st = n ? cell_tissue_call(t, DEMO_METHOD_ECHO, buf, n, cell_deadline_in_ms(DEADLINE_MS), &r)
+	       : CELL_STATUS_INTERNAL;
+	if (st != CELL_STATUS_OK) {
+		atomic_fetch_add(&l->failed, 1);
+		complain(l, "tissue call", st);
+	} else if (demo_blob_validate(r.data, r.len, NULL) ||
+		   !answer_ok((const struct demo_blob *)r.data, seq)) {
+		atomic_fetch_add(&l->wrong, 1);
+	} else {
+		atomic_fetch_add(&l->ok, 1);
+	}
+}
+
+static void run_tissue(struct worker *w)
+{
+	struct load *l = w->l;
+	struct cell_client_opts co = demo_client_opts();
+	struct cell_tissue_opts to = { .sz = sizeof(to), .client = &co };
+	struct cell_tissue *t = cell_tissue_open(l->name, &to);
+	uint64_t seq = (uint64_t)(w->id + 1) << 40;
+
+	if (!t) {
+		fprintf(stderr, "swap_load: cell_tissue_open %s failed\n", l->name);
+		atomic_fetch_add(&l->failed, 1);
+		atomic_fetch_add(&l->started, 1);
+		return;
+	}
+	tissue_call(l, t, ++seq);
+	atomic_fetch_add(&l->started, 1);
+	while (!atomic_load(&l->done))
+		tissue_call(l, t, ++seq);
+	cell_tissue_close(t);
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
@@ -130,6 +191,10 @@ static void *run(void *arg)
 	uint64_t seq = (uint64_t)(w->id + 1) << 40;
 	bool counted = false;
 
+	if (l->tissue) {
+		run_tissue(w);
+		return NULL;
+	}
 	while (!atomic_load(&l->done)) {
 		struct cell_call *calls[MAX_DEPTH];
 		uint64_t seqs[MAX_DEPTH];
@@ -168,10 +233,12 @@ int main(int argc, char **argv)
 			MAX_DEPTH);
 		return 2;
 	}
+	l.name = argv[1];
 	l.stop = argv[2];
+	l.tissue = argc > 6 && !strcmp(argv[6], "tissue");
 	o.reconnect = 1;
 	o.max_inflight = 64;
-	for (unsigned int i = 0; i < l.nclients; i++) {
+	for (unsigned int i = 0; !l.tissue && i < l.nclients; i++) {
 		l.clients[i] = cell_client_connect(argv[1], &o);
 		if (!l.clients[i]) {
 			fprintf(stderr, "swap_load: connect %s: %s\n", argv[1],
@@ -200,7 +267,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)l.calls, (unsigned long long)l.ok, (unsigned long long)l.failed,
 	       (unsigned long long)l.wrong);
 	rc = l.failed || l.wrong || !l.ok || l.ok != l.calls;
-	for (unsigned int i = 0; i < l.nclients; i++)
+	for (unsigned int i = 0; !l.tissue && i < l.nclients; i++)
 		cell_client_free(l.clients[i]);
 	return rc;
 }
