@@ -506,12 +506,13 @@ static int close_other_fds(int *keep, int nkeep)
  * so once the peer restarts (a new socket at the same path) the caller could
  * never reach it again.  Where the socket is the only thing of its own
  * directory by the capsid layout (DIR/NAME/NAME.sock: each supervised cell's
- * socket directory), the directory is bound, read-only, and the peer's new
- * socket appears in it.  Any other socket is bound alone.
+ * socket directory, or DIR/NAME@K/NAME.sock: an instance's), the directory
+ * is bound, read-only, and the peer's new socket appears in it.  Any other
+ * socket is bound alone.
  */
 static const char *peer_bind_path(const char *sock, char *dir, size_t cap)
 {
-	const char *slash = strrchr(sock, '/'), *prev;
+	const char *slash = strrchr(sock, '/'), *prev, *at;
 	size_t dlen, nlen;
 
 	if (!slash || slash == sock)
@@ -522,6 +523,12 @@ static const char *peer_bind_path(const char *sock, char *dir, size_t cap)
 	if (*prev != '/')
 		return sock;
 	nlen = (size_t)(slash - prev - 1); /* the directory's own name */
+	at = memchr(prev + 1, '@', nlen);
+	if (at && (at[1] < '1' || at[1] > '9' ||
+		   strspn(at + 1, "0123456789") != (size_t)(slash - at - 1)))
+		return sock; /* NAME@K: K from 1, digits only */
+	if (at)
+		nlen = (size_t)(at - prev - 1); /* an instance's: NAME@K/NAME.sock */
 	if (!nlen || strlen(slash + 1) != nlen + 5 || strncmp(slash + 1, prev + 1, nlen) ||
 	    strcmp(slash + 1 + nlen, ".sock") || dlen >= cap)
 		return sock;

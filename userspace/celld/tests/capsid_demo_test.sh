@@ -49,13 +49,8 @@ echo "# capsid: demo client 32 B p50 sandboxed/plain, median of 3 rounds: $med"
 check "three paired rounds measured" '[ -n "$med" ]'
 # A caller cell given the demo server's socket (peer=) reaches it again
 # after the server restarts: the socket's directory is bound, not the
-# socket's inode (DIR/demo/demo.sock, the supervisor's layout).
-mkdir -p "$RUN/peers/demo" "$RUN/peer-data" "$RUN/caller-sock" "$RUN/caller-data"
-peer=$RUN/peers/demo/demo.sock
-"$run" -r "$BIN" demo "$RUN/peers/demo" "$RUN/peer-data" -- "$server" >"$RUN/peer1.log" 2>&1 &
-peer_pid=$!
-pids+=($!)
-wait_for test -S "$peer"
+# socket's inode (DIR/demo/demo.sock, the supervisor's layout, and
+# DIR/demo@1/demo.sock, an instance's).
 caller_py='
 import os, socket, sys, time
 def connect():
@@ -74,20 +69,35 @@ for _ in range(400):
     time.sleep(0.05)
 print("connect 2", connect(), flush=True)
 '
-"$run" -p "$peer" caller "$RUN/caller-sock" "$RUN/caller-data" -- \
-	/usr/bin/python3 -c "$caller_py" "$peer" "$RUN/caller-data/restarted" >"$RUN/caller.log" 2>&1 &
-caller_pid=$!
-pids+=($!)
-wait_for grep -q "connect 1" "$RUN/caller.log"
-check "a caller cell reaches the peer it was given" 'grep -q "connect 1 ok" "$RUN/caller.log"'
-kill "$peer_pid"
-wait "$peer_pid" 2>/dev/null
-"$run" -r "$BIN" demo "$RUN/peers/demo" "$RUN/peer-data" -- "$server" >"$RUN/peer2.log" 2>&1 &
-pids+=($!)
-wait_for test -S "$peer"
-touch "$RUN/caller-data/restarted"
-wait "$caller_pid" 2>/dev/null
-check "and reaches it again after the peer restarted (a new socket at the same path)" \
-	'grep -q "connect 2 ok" "$RUN/caller.log" || { sed "s/^/# caller: /" "$RUN/caller.log"; false; }'
+# peer_restart DIRNAME: the caller given peers/DIRNAME/demo.sock, across a restart of that peer.
+peer_restart() {
+	local dir=$RUN/peers/$1 caller=$RUN/caller-$1 peer=$RUN/peers/$1/demo.sock
+	mkdir -p "$dir" "$RUN/peer-data" "$caller-sock" "$caller-data"
+	"$run" -r "$BIN" demo "$dir" "$RUN/peer-data" -- "$server" >"$RUN/peer1.log" 2>&1 &
+	peer_pid=$!
+	pids+=($!)
+	wait_for test -S "$peer"
+	"$run" -p "$peer" caller "$caller-sock" "$caller-data" -- \
+		/usr/bin/python3 -c "$caller_py" "$peer" "$caller-data/restarted" >"$caller.log" 2>&1 &
+	caller_pid=$!
+	pids+=($!)
+	wait_for grep -q "connect 1" "$caller.log"
+	check "a caller cell reaches the peer it was given ($1/demo.sock)" 'grep -q "connect 1 ok" "$caller.log"'
+	kill "$peer_pid"
+	wait "$peer_pid" 2>/dev/null
+	rm -f "$peer" # the killed server's file: wait for the new one's
+	"$run" -r "$BIN" demo "$dir" "$RUN/peer-data" -- "$server" >"$RUN/peer2.log" 2>&1 &
+	peer_pid=$!
+	pids+=($!)
+	wait_for test -S "$peer"
+	touch "$caller-data/restarted"
+	wait "$caller_pid" 2>/dev/null
+	check "and reaches it again after the peer restarted (a new socket at the same path)" \
+		'grep -q "connect 2 ok" "$caller.log" || { sed "s/^/# caller: /" "$caller.log"; false; }'
+	kill "$peer_pid"
+	wait "$peer_pid" 2>/dev/null
+}
+peer_restart demo
+peer_restart demo@1
 echo "1..$n"
 exit $fail
