@@ -47,6 +47,7 @@
 #include "cpu_relax.h"
 #include "futex.h"
 #include "instances.h"
+#include "le.h"
 #include "opts.h"
 #include "resilience_internal.h"
 #include "rpc_internal.h"
@@ -1691,6 +1692,7 @@ enum cell_status cell_client_control(struct cell_client *c, uint16_t method, con
 enum cell_status cell_client_metrics(struct cell_client *c, struct cell_metrics_snapshot **out,
 				     uint64_t deadline)
 {
+	uint8_t want[sizeof(struct cell_metrics_request)];
 	const char *why;
 	enum cell_status st;
 	uint32_t len;
@@ -1698,7 +1700,10 @@ enum cell_status cell_client_metrics(struct cell_client *c, struct cell_metrics_
 	int err;
 
 	*out = NULL;
-	st = cell_client_control(c, CELL_METHOD_METRICS, NULL, 0, &resp, &len, deadline);
+	/* Version 2 (the gauges); an older server ignores the request: version 1. */
+	cell_put_le32(want, CELL_METRICS_WIRE_VERSION_GAUGES);
+	cell_put_le32(want + 4, 0);
+	st = cell_client_control(c, CELL_METHOD_METRICS, want, sizeof(want), &resp, &len, deadline);
 	if (st)
 		return st;
 	err = cell_metrics_decode(resp, len, out, &why);

@@ -24,6 +24,12 @@
  * cell_metrics_snapshot(..., RESET) reads each counter with an atomic
  * exchange against zero, so across a series of such snapshots every
  * increment is seen exactly once.
+ *
+ * Gauges (calls in flight, clients) are levels, not counts: relaxed signed
+ * additions, the in-flight one striped like the method counters (a server
+ * thread adds and takes away on its own stripe, so a stripe may go below
+ * zero while the sum cannot); a snapshot adds them up and never resets
+ * them.  A sum read while calls start and end is some level between.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -82,9 +88,15 @@ struct method_page {
 	_Atomic(struct method_rec *) rec[PAGE_SLOTS];
 };
 
+struct gauge_stripe {
+	_Alignas(64) _Atomic int64_t inflight;
+};
+
 struct cell_metrics {
 	_Atomic(struct method_page *) page[NPAGES];
 	_Atomic uint64_t dropped;
+	_Atomic int64_t clients;
+	struct gauge_stripe gauge[STRIPES];
 };
 
 struct cell_method_stats {
@@ -98,6 +110,8 @@ struct cell_method_stats {
 struct cell_metrics_snapshot {
 	size_t count;
 	uint64_t dropped;
+	bool have_gauges; /* false: a version 1 answer, or left out */
+	uint64_t gauge[CELL_METRICS_GAUGES];
 	struct cell_method_stats stats[];
 };
 
@@ -366,14 +380,18 @@ struct cell_metrics *cell_metrics_new(const struct cell_metrics_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	m = calloc(1, sizeof(*m));
+	m = aligned_alloc(_Alignof(struct cell_metrics), sizeof(*m));
 	if (!m) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	memset(m, 0, sizeof(*m));
 	for (unsigned int i = 0; i < NPAGES; i++)
 		atomic_init(&m->page[i], NULL);
 	atomic_init(&m->dropped, 0);
+	atomic_init(&m->clients, 0);
+	for (unsigned int i = 0; i < STRIPES; i++)
+		atomic_init(&m->gauge[i].inflight, 0);
 	return m;
 }
 
@@ -488,6 +506,29 @@ void cell_metrics_record(struct cell_metrics *m, uint16_t method, enum cell_stat
 	cell_hist_record(&stripe->latency, latency_ns);
 }
 
+void cell_metrics_gauge_add(struct cell_metrics *m, enum cell_metrics_gauge gauge, int64_t delta)
+{
+	if (!m)
+		return;
+	if (gauge == CELL_METRICS_INFLIGHT)
+		atomic_fetch_add_explicit(&m->gauge[my_stripe()].inflight, delta, RELAXED);
+	else if (gauge == CELL_METRICS_CLIENTS)
+		atomic_fetch_add_explicit(&m->clients, delta, RELAXED);
+}
+
+/* A gauge's level: the sum of its stripes, never below 0. */
+static uint64_t gauge_level(struct cell_metrics *m, enum cell_metrics_gauge gauge)
+{
+	int64_t sum = 0;
+
+	if (gauge == CELL_METRICS_CLIENTS)
+		sum = atomic_load_explicit(&m->clients, RELAXED);
+	else
+		for (unsigned int i = 0; i < STRIPES; i++)
+			sum += atomic_load_explicit(&m->gauge[i].inflight, RELAXED);
+	return sum > 0 ? (uint64_t)sum : 0;
+}
+
 /* The record of @method if it was ever recorded (acquire pairs with rec_get). */
 static struct method_rec *rec_find(struct cell_metrics *m, unsigned int method)
 {
@@ -544,11 +585,12 @@ static void stats_fill(struct cell_method_stats *st, uint16_t id, struct method_
 
 struct cell_metrics_snapshot *cell_metrics_snapshot(struct cell_metrics *m, unsigned int flags)
 {
+	const unsigned int known = CELL_METRICS_SNAPSHOT_RESET | CELL_METRICS_SNAPSHOT_NO_GAUGES;
 	bool take = flags & CELL_METRICS_SNAPSHOT_RESET;
 	struct cell_metrics_snapshot *snap;
 	size_t n, cap;
 
-	if (!m || (flags & ~(unsigned int)CELL_METRICS_SNAPSHOT_RESET)) {
+	if (!m || (flags & ~known)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -569,6 +611,9 @@ struct cell_metrics_snapshot *cell_metrics_snapshot(struct cell_metrics *m, unsi
 	snap->count = n;
 	snap->dropped = take ? atomic_exchange_explicit(&m->dropped, 0, RELAXED)
 			     : atomic_load_explicit(&m->dropped, RELAXED);
+	snap->have_gauges = !(flags & CELL_METRICS_SNAPSHOT_NO_GAUGES);
+	for (unsigned int g = 0; g < CELL_METRICS_GAUGES; g++)
+		snap->gauge[g] = snap->have_gauges ? gauge_level(m, g) : 0;
 	return snap;
 }
 
@@ -609,6 +654,18 @@ const struct cell_method_stats *cell_metrics_snapshot_find(const struct cell_met
 uint64_t cell_metrics_snapshot_dropped(const struct cell_metrics_snapshot *snap)
 {
 	return snap->dropped;
+}
+
+int cell_metrics_snapshot_gauge(const struct cell_metrics_snapshot *snap,
+				enum cell_metrics_gauge gauge, uint64_t *value)
+{
+	*value = 0;
+	if ((unsigned int)gauge >= CELL_METRICS_GAUGES)
+		return -EINVAL;
+	if (!snap->have_gauges)
+		return -ENODATA;
+	*value = snap->gauge[gauge];
+	return 0;
 }
 
 uint16_t cell_method_stats_method(const struct cell_method_stats *st)
@@ -877,6 +934,9 @@ _Static_assert(NSTATUS == CELL_METRICS_WIRE_STATUS, "status counts on the wire")
 #define WIRE_HEAD   sizeof(struct cell_metrics_wire)
 #define WIRE_METHOD sizeof(struct cell_metrics_wire_method)
 #define WIRE_BUCKET sizeof(struct cell_metrics_wire_bucket)
+#define WIRE_GAUGES sizeof(struct cell_metrics_wire_gauges)
+
+_Static_assert(WIRE_GAUGES == 8 * CELL_METRICS_GAUGES, "one __u64 per gauge on the wire");
 
 static unsigned int nonempty_buckets(const struct cell_hist *h)
 {
@@ -889,7 +949,7 @@ static unsigned int nonempty_buckets(const struct cell_hist *h)
 
 size_t cell_metrics_wire_size(const struct cell_metrics_snapshot *snap)
 {
-	size_t n = WIRE_HEAD;
+	size_t n = WIRE_HEAD + (snap->have_gauges ? WIRE_GAUGES : 0);
 
 	for (size_t i = 0; i < snap->count; i++)
 		n += WIRE_METHOD + WIRE_BUCKET * nonempty_buckets(&snap->stats[i].latency);
@@ -933,12 +993,18 @@ size_t cell_metrics_encode(const struct cell_metrics_snapshot *snap, void *buf, 
 	if (cap < need || snap->count > UINT16_MAX)
 		return 0;
 	cell_put_le32(p, CELL_METRICS_WIRE_MAGIC);
-	cell_put_le16(p + 4, CELL_METRICS_WIRE_VERSION);
+	cell_put_le16(p + 4, snap->have_gauges ? CELL_METRICS_WIRE_VERSION_GAUGES
+					       : CELL_METRICS_WIRE_VERSION);
 	cell_put_le16(p + 6, (uint16_t)snap->count);
 	cell_put_le64(p + 8, snap->dropped);
 	cell_put_le32(p + 16, NBUCKETS);
 	cell_put_le32(p + 20, 0);
 	p += WIRE_HEAD;
+	if (snap->have_gauges) {
+		cell_put_le64(p, snap->gauge[CELL_METRICS_INFLIGHT]);
+		cell_put_le64(p + 8, snap->gauge[CELL_METRICS_CLIENTS]);
+		p += WIRE_GAUGES;
+	}
 	for (size_t i = 0; i < snap->count; i++)
 		p = method_encode(&snap->stats[i], p);
 	return need;
@@ -998,20 +1064,27 @@ static const char *method_decode(const uint8_t *p, size_t left, int prev,
 	return NULL;
 }
 
-static const char *metrics_head_check(const uint8_t *p, size_t len)
+/* The header (and gauges); *@head: their bytes (24, or 40 for version 2). */
+static const char *metrics_head_check(const uint8_t *p, size_t len, size_t *head)
 {
+	unsigned int version;
+
 	if (len < WIRE_HEAD)
 		return "metrics answer shorter than its 24-byte header";
 	if (cell_get_le32(p) != CELL_METRICS_WIRE_MAGIC)
 		return "metrics answer magic is not \"CELM\"";
-	if (cell_get_le16(p + 4) != CELL_METRICS_WIRE_VERSION)
-		return "metrics answer version is not 1";
+	version = cell_get_le16(p + 4);
+	if (version != CELL_METRICS_WIRE_VERSION && version != CELL_METRICS_WIRE_VERSION_GAUGES)
+		return "metrics answer version is neither 1 nor 2";
 	if (cell_get_le32(p + 16) != NBUCKETS)
 		return "metrics histogram layout differs (bucket count)";
 	if (cell_get_le32(p + 20))
 		return "metrics answer reserved field not zero";
+	*head = WIRE_HEAD + (version == CELL_METRICS_WIRE_VERSION_GAUGES ? WIRE_GAUGES : 0);
+	if (len < *head)
+		return "metrics answer truncated in its gauges";
 	/* Every method entry takes WIRE_METHOD bytes at least. */
-	if ((len - WIRE_HEAD) / WIRE_METHOD < cell_get_le16(p + 6))
+	if ((len - *head) / WIRE_METHOD < cell_get_le16(p + 6))
 		return "metrics answer shorter than its method count";
 	return NULL;
 }
@@ -1022,11 +1095,11 @@ int cell_metrics_decode(const void *buf, size_t len, struct cell_metrics_snapsho
 	const uint8_t *p = buf;
 	struct cell_metrics_snapshot *snap = NULL;
 	const char *bad;
-	size_t count, off = WIRE_HEAD, used;
+	size_t count, off = 0, used;
 	int prev = -1;
 
 	*out = NULL;
-	bad = metrics_head_check(p, len);
+	bad = metrics_head_check(p, len, &off);
 	if (bad)
 		goto fail;
 	count = cell_get_le16(p + 6);
@@ -1035,6 +1108,10 @@ int cell_metrics_decode(const void *buf, size_t len, struct cell_metrics_snapsho
 		return -ENOMEM;
 	snap->count = count;
 	snap->dropped = cell_get_le64(p + 8);
+	snap->have_gauges = off > WIRE_HEAD;
+	snap->gauge[CELL_METRICS_INFLIGHT] = snap->have_gauges ? cell_get_le64(p + WIRE_HEAD) : 0;
+	snap->gauge[CELL_METRICS_CLIENTS] = snap->have_gauges ? cell_get_le64(p + WIRE_HEAD + 8)
+							      : 0;
 	for (size_t i = 0; i < count; i++) {
 		bad = method_decode(p + off, len - off, prev, &snap->stats[i], &used);
 		if (bad)

@@ -36,6 +36,7 @@
 #include <cell/metrics.h>
 #include <cell/trace.h>
 #include "cpu_relax.h"
+#include "le.h"
 #include "opts.h"
 #include "ring_module.h"
 #include "register.h"
@@ -228,6 +229,8 @@ static void conn_free(struct conn *c)
 	srv->nconns--;
 	last = !srv->nconns && atomic_load(&srv->draining);
 	pthread_mutex_unlock(&srv->lock);
+	if (atomic_load(&c->ready))
+		cell_metrics_gauge_add(srv->o.metrics, CELL_METRICS_CLIENTS, -1);
 	if (last)
 		cell_server_stop(srv); /* drained: every client has left */
 	cell_chan_fini(&c->ch);
@@ -566,6 +569,7 @@ static int handshake(struct conn *c)
 	if (err)
 		return err;
 	atomic_store(&c->ready, true); /* seq_cst: the other half of begin_drain()'s pair */
+	cell_metrics_gauge_add(srv->o.metrics, CELL_METRICS_CLIENTS, 1);
 	if (atomic_load(&c->srv->draining))
 		tell_to_go(c);
 	return 1;
@@ -661,11 +665,17 @@ int cell_reply_error(struct cell_reply *reply, enum cell_status status, const ch
 
 /* ---- requests --------------------------------------------------------- */
 
-/* METRICS: the server's snapshot, encoded in place in the response. */
-static enum cell_status answer_metrics(struct cell_server *srv, struct cell_reply *reply)
+/*
+ * METRICS: the server's snapshot, encoded in place in the response; with
+ * the gauges (version 2) only for a request that asks for them.
+ */
+static enum cell_status answer_metrics(struct cell_server *srv, const struct cell_vesicle *v,
+				       struct cell_reply *reply)
 {
 	struct cell_metrics_snapshot *snap;
 	enum cell_status st = CELL_STATUS_OK;
+	const uint8_t *req = v->data;
+	unsigned int flags = CELL_METRICS_SNAPSHOT_NO_GAUGES;
 	size_t need;
 	void *p;
 
@@ -674,7 +684,14 @@ static enum cell_status answer_metrics(struct cell_server *srv, struct cell_repl
 					"this server keeps no metrics")
 			       ? CELL_STATUS_INTERNAL
 			       : CELL_STATUS_NOT_FOUND;
-	snap = cell_metrics_snapshot(srv->o.metrics, 0);
+	if (v->len && (v->len != sizeof(struct cell_metrics_request) || cell_get_le32(req + 4)))
+		return cell_reply_error(reply, CELL_STATUS_INVALID_ARGUMENT,
+					"METRICS takes nothing or an 8-byte version request")
+			       ? CELL_STATUS_INTERNAL
+			       : CELL_STATUS_INVALID_ARGUMENT;
+	if (v->len && cell_get_le32(req) >= CELL_METRICS_WIRE_VERSION_GAUGES)
+		flags = 0;
+	snap = cell_metrics_snapshot(srv->o.metrics, flags);
 	if (!snap)
 		return CELL_STATUS_RESOURCE_EXHAUSTED;
 	need = cell_metrics_wire_size(snap);
@@ -733,7 +750,7 @@ static enum cell_status control_call(struct cell_server *srv, const struct cell_
 			       : CELL_STATUS_OK;
 	}
 	if (v->method == CELL_METHOD_METRICS && reply)
-		return answer_metrics(srv, reply);
+		return answer_metrics(srv, v, reply);
 	if (v->method == CELL_METHOD_SPANS && reply)
 		return answer_spans(srv, v, reply);
 	return CELL_STATUS_UNKNOWN_METHOD;
@@ -825,6 +842,13 @@ static enum cell_status call(struct cell_server *srv, const struct cell_vesicle 
 	return CELL_STATUS_UNKNOWN_METHOD;
 }
 
+/* The in-flight gauge counts the schema's calls: Cell's own (METRICS...) are no load. */
+static void inflight_add(struct cell_server *srv, uint16_t method, int64_t delta)
+{
+	if (method < CELL_METHOD_CONTROL_BASE)
+		cell_metrics_gauge_add(srv->o.metrics, CELL_METRICS_INFLIGHT, delta);
+}
+
 /* Handle one request; <0 if the connection must go. */
 static int handle(struct conn *c, struct cell_rx *rx)
 {
@@ -867,7 +891,11 @@ static int handle(struct conn *c, struct cell_rx *rx)
 	}
 	if (traced)
 		span_enter(&sc, rx);
+	if (srv->o.metrics)
+		inflight_add(srv, v.method, 1);
 	st = call(srv, &v, oneway ? NULL : &reply);
+	if (srv->o.metrics)
+		inflight_add(srv, v.method, -1);
 	cell_chan_rx_done(&c->ch, rx);
 	if (!oneway && reply.state != REPLY_SENT)
 		answer_for(&reply, st);
@@ -890,7 +918,9 @@ enum cell_status cell_server_serve_remote(struct cell_server *srv, const struct 
 	uint64_t t0 = srv->o.metrics ? cell_now_ns() : 0;
 	enum cell_status st;
 
+	inflight_add(srv, v->method, 1);
 	st = call(srv, v, ops ? &reply : NULL);
+	inflight_add(srv, v->method, -1);
 	if (ops && reply.state != REPLY_SENT)
 		answer_for(&reply, st);
 	if (srv->o.metrics)

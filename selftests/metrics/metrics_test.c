@@ -366,6 +366,105 @@ static const char *awkward_name(uint16_t method, void *ctx)
 	return method == 1 ? "say \"hi\"\\\n\x01 caf\xc3\xa9 \xff" : NULL;
 }
 
+TEST(gauges_are_levels_that_snapshots_and_resets_keep)
+{
+	struct cell_metrics *m = cell_metrics_new(NULL);
+	struct cell_metrics_snapshot *snap;
+	uint64_t v = 99;
+
+	ASSERT_NE(NULL, m);
+	cell_metrics_gauge_add(m, CELL_METRICS_INFLIGHT, 5);
+	cell_metrics_gauge_add(m, CELL_METRICS_INFLIGHT, -2);
+	cell_metrics_gauge_add(m, CELL_METRICS_CLIENTS, 4);
+	cell_metrics_gauge_add(m, CELL_METRICS_GAUGES, 7); /* unknown: ignored */
+	cell_metrics_gauge_add(NULL, CELL_METRICS_CLIENTS, 1);
+	cell_metrics_record(m, 1, CELL_STATUS_OK, 10);
+	cell_metrics_reset(m); /* counters only */
+	snap = cell_metrics_snapshot(m, CELL_METRICS_SNAPSHOT_RESET);
+	ASSERT_NE(NULL, snap);
+	ASSERT_EQ(0, cell_metrics_snapshot_gauge(snap, CELL_METRICS_INFLIGHT, &v));
+	EXPECT_EQ(3, v);
+	ASSERT_EQ(0, cell_metrics_snapshot_gauge(snap, CELL_METRICS_CLIENTS, &v));
+	EXPECT_EQ(4, v);
+	EXPECT_EQ(-EINVAL, cell_metrics_snapshot_gauge(snap, CELL_METRICS_GAUGES, &v));
+	cell_metrics_snapshot_free(snap);
+	snap = cell_metrics_snapshot(m, CELL_METRICS_SNAPSHOT_NO_GAUGES);
+	ASSERT_NE(NULL, snap);
+	EXPECT_EQ(-ENODATA, cell_metrics_snapshot_gauge(snap, CELL_METRICS_INFLIGHT, &v));
+	EXPECT_EQ(0, v);
+	cell_metrics_snapshot_free(snap);
+	/* A level below zero (more taken away than added) reads as 0. */
+	cell_metrics_gauge_add(m, CELL_METRICS_CLIENTS, -10);
+	snap = cell_metrics_snapshot(m, 0);
+	ASSERT_EQ(0, cell_metrics_snapshot_gauge(snap, CELL_METRICS_CLIENTS, &v));
+	EXPECT_EQ(0, v);
+	cell_metrics_snapshot_free(snap);
+	cell_metrics_free(m);
+}
+
+/* Bytes of @snap's METRICS answer (malloc'd), its length in *@len. */
+static uint8_t *encoded(const struct cell_metrics_snapshot *snap, size_t *len)
+{
+	uint8_t *buf;
+
+	*len = cell_metrics_wire_size(snap);
+	buf = malloc(*len);
+	if (buf && cell_metrics_encode(snap, buf, *len) != *len) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+TEST(answer_is_version_1_without_gauges_and_2_with_them)
+{
+	struct cell_metrics *m = cell_metrics_new(NULL);
+	struct cell_metrics_snapshot *v1, *v2, *back;
+	uint8_t *b1, *b2;
+	size_t l1, l2;
+	uint64_t v;
+
+	ASSERT_NE(NULL, m);
+	cell_metrics_record(m, 3, CELL_STATUS_OK, 1500);
+	cell_metrics_gauge_add(m, CELL_METRICS_INFLIGHT, 7);
+	cell_metrics_gauge_add(m, CELL_METRICS_CLIENTS, 2);
+	v1 = cell_metrics_snapshot(m, CELL_METRICS_SNAPSHOT_NO_GAUGES);
+	v2 = cell_metrics_snapshot(m, 0);
+	ASSERT_NE(NULL, v1);
+	ASSERT_NE(NULL, v2);
+	b1 = encoded(v1, &l1);
+	b2 = encoded(v2, &l2);
+	ASSERT_NE(NULL, b1);
+	ASSERT_NE(NULL, b2);
+	/* Version 2 is version 1 with the 16 gauge bytes after the header. */
+	ASSERT_EQ(l1 + sizeof(struct cell_metrics_wire_gauges), l2);
+	EXPECT_EQ(1, b1[4]);
+	EXPECT_EQ(2, b2[4]);
+	EXPECT_EQ(0, memcmp(b1 + 6, b2 + 6, sizeof(struct cell_metrics_wire) - 6));
+	EXPECT_EQ(7, b2[24]);
+	EXPECT_EQ(2, b2[32]);
+	EXPECT_EQ(0, memcmp(b1 + 24, b2 + 40, l1 - 24));
+	ASSERT_EQ(0, cell_metrics_decode(b2, l2, &back, NULL));
+	ASSERT_EQ(0, cell_metrics_snapshot_gauge(back, CELL_METRICS_INFLIGHT, &v));
+	EXPECT_EQ(7, v);
+	ASSERT_EQ(0, cell_metrics_snapshot_gauge(back, CELL_METRICS_CLIENTS, &v));
+	EXPECT_EQ(2, v);
+	EXPECT_EQ(1, cell_method_stats_calls(cell_metrics_snapshot_find(back, 3)));
+	cell_metrics_snapshot_free(back);
+	ASSERT_EQ(0, cell_metrics_decode(b1, l1, &back, NULL));
+	EXPECT_EQ(-ENODATA, cell_metrics_snapshot_gauge(back, CELL_METRICS_INFLIGHT, &v));
+	cell_metrics_snapshot_free(back);
+	/* Truncated in the gauges, and a version 1 header over version 2 bytes. */
+	EXPECT_EQ(-EBADMSG, cell_metrics_decode(b2, 32, &back, NULL));
+	b2[4] = 1;
+	EXPECT_EQ(-EBADMSG, cell_metrics_decode(b2, l2, &back, NULL));
+	free(b1);
+	free(b2);
+	cell_metrics_snapshot_free(v1);
+	cell_metrics_snapshot_free(v2);
+	cell_metrics_free(m);
+}
+
 TEST(dump_text_and_json)
 {
 	struct cell_metrics *m = cell_metrics_new(NULL);

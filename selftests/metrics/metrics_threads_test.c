@@ -51,6 +51,7 @@ struct shared {
 	atomic_int writers_left;
 	struct totals seen;
 	int snapshots;
+	int gauge_bad; /* snapshots whose in-flight level was above WRITERS */
 };
 
 struct writer {
@@ -71,9 +72,13 @@ static void *writer_main(void *arg)
 	atomic_fetch_add(&w->sh->ready, 1);
 	while (atomic_load(&w->sh->ready) < WRITERS)
 		;
-	for (int i = 0; i < CALLS; i++)
+	for (int i = 0; i < CALLS; i++) {
+		/* As a server thread does: in flight around the call. */
+		cell_metrics_gauge_add(w->sh->m, CELL_METRICS_INFLIGHT, 1);
 		cell_metrics_record(w->sh->m, call_method(w->id, i), call_status(w->id, i),
 				    call_latency(w->id, i));
+		cell_metrics_gauge_add(w->sh->m, CELL_METRICS_INFLIGHT, -1);
+	}
 	atomic_fetch_sub(&w->sh->writers_left, 1);
 	return NULL;
 }
@@ -83,6 +88,7 @@ static int collect(struct shared *sh)
 {
 	struct cell_metrics_snapshot *snap =
 		cell_metrics_snapshot(sh->m, CELL_METRICS_SNAPSHOT_RESET);
+	uint64_t inflight;
 
 	if (!snap)
 		return -1;
@@ -101,6 +107,9 @@ static int collect(struct shared *sh)
 		(void)cell_hist_quantile(h, 0.99);
 	}
 	sh->snapshots++;
+	if (cell_metrics_snapshot_gauge(snap, CELL_METRICS_INFLIGHT, &inflight) ||
+	    inflight > WRITERS)
+		sh->gauge_bad++;
 	cell_metrics_snapshot_free(snap);
 	return 0;
 }
@@ -141,6 +150,17 @@ TEST(concurrent_recording_counted_exactly_once_across_resetting_snapshots)
 	ASSERT_EQ(0, collect(&sh)); /* what the reader had not taken yet */
 	TH_LOG("%d resetting snapshots while %d threads recorded %d calls each", sh.snapshots,
 	       WRITERS, CALLS);
+	/* The in-flight level: never above one call per thread, 0 at the end. */
+	EXPECT_EQ(0, sh.gauge_bad);
+	{
+		struct cell_metrics_snapshot *snap = cell_metrics_snapshot(sh.m, 0);
+		uint64_t inflight = 1;
+
+		ASSERT_NE(NULL, snap);
+		EXPECT_EQ(0, cell_metrics_snapshot_gauge(snap, CELL_METRICS_INFLIGHT, &inflight));
+		EXPECT_EQ(0, inflight);
+		cell_metrics_snapshot_free(snap);
+	}
 
 	/* The expected totals, recomputed one call at a time. */
 	for (int slot = 0; slot < METHODS; slot++) {

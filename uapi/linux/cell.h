@@ -153,10 +153,17 @@ struct cell_trace_trailer {
  * followed by its @nbuckets struct cell_metrics_wire_bucket (non-empty
  * buckets of the log-linear histogram of <cell/metrics.h>, increasing
  * index).  A server without metrics answers NOT_FOUND.
+ *
+ * Version 2 adds the server's gauges: struct cell_metrics_wire_gauges
+ * right after the header, before the methods.  A server answers version 2
+ * only to a request of struct cell_metrics_request with @version >= 2, so
+ * a decoder of version 1 (which sends an empty request) still gets what it
+ * reads; an older server ignores the request and answers version 1.
  */
-#define CELL_METRICS_WIRE_MAGIC	  0x4d4c4543 /* "CELM" */
-#define CELL_METRICS_WIRE_VERSION 1
-#define CELL_METRICS_WIRE_STATUS  16 /* counts by status: 0..14, [15] unknown codes */
+#define CELL_METRICS_WIRE_MAGIC		 0x4d4c4543 /* "CELM" */
+#define CELL_METRICS_WIRE_VERSION	 1
+#define CELL_METRICS_WIRE_VERSION_GAUGES 2
+#define CELL_METRICS_WIRE_STATUS	 16 /* counts by status: 0..14, [15] unknown codes */
 
 struct cell_metrics_wire {
 	__u32 magic;	      /* CELL_METRICS_WIRE_MAGIC */
@@ -165,6 +172,18 @@ struct cell_metrics_wire {
 	__u64 dropped;	      /* calls not counted (cell_metrics_snapshot_dropped()) */
 	__u32 nbuckets_total; /* histogram buckets per method (the sender's layout) */
 	__u32 reserved;	      /* zero */
+};
+
+/* A METRICS request that wants a newer answer (empty: version 1). */
+struct cell_metrics_request {
+	__u32 version;	/* highest answer version the caller reads */
+	__u32 reserved; /* zero */
+};
+
+/* Version 2: the levels when the answer was made. */
+struct cell_metrics_wire_gauges {
+	__u64 inflight; /* calls taken in by the server and not finished */
+	__u64 clients;	/* connections past the handshake */
 };
 
 struct cell_metrics_wire_method {
@@ -571,6 +590,8 @@ __CELL_ASSERT_SIZE(cell_trace_trailer, CELL_TRACE_TRAILER_SIZE);
 __CELL_ASSERT_SIZE(cell_metrics_wire, 24);
 __CELL_ASSERT_SIZE(cell_metrics_wire_method, 160);
 __CELL_ASSERT_SIZE(cell_metrics_wire_bucket, 16);
+__CELL_ASSERT_SIZE(cell_metrics_request, 8);
+__CELL_ASSERT_SIZE(cell_metrics_wire_gauges, 16);
 __CELL_ASSERT_SIZE(cell_spans_wire, 16);
 __CELL_ASSERT_SIZE(cell_span_wire, 88);
 __CELL_ASSERT_SIZE(cell_hello, 48);

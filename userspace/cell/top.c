@@ -219,12 +219,18 @@ static void print_json(const struct round *now, const struct round *before, bool
 		const struct seen_cell *c = &now->cells[i];
 		const struct seen_cell *b = find_cell(before, &c->id);
 		bool first = true;
+		uint64_t g[2];
 
 		printf("%s{\"name\":", i ? "," : "");
 		json_put_cstr(stdout, c->id.name);
-		printf(",\"pid\":%d,\"up\":%s,\"ping_us\":%u,\"metrics\":%s,\"methods\":[",
-		       (int)c->id.pid, c->r.up ? "true" : "false", c->r.ping_us,
-		       c->r.snap ? "true" : "false");
+		printf(",\"pid\":%d,\"up\":%s,\"ping_us\":%u,\"metrics\":%s", (int)c->id.pid,
+		       c->r.up ? "true" : "false", c->r.ping_us, c->r.snap ? "true" : "false");
+		/* The gauges, from cells whose libcell answers METRICS version 2. */
+		if (c->r.snap &&
+		    !cell_metrics_snapshot_gauge(c->r.snap, CELL_METRICS_INFLIGHT, &g[0]) &&
+		    !cell_metrics_snapshot_gauge(c->r.snap, CELL_METRICS_CLIENTS, &g[1]))
+			printf(",\"inflight\":%" PRIu64 ",\"clients\":%" PRIu64, g[0], g[1]);
+		fputs(",\"methods\":[", stdout);
 		for (size_t m = 0; c->r.snap && m < cell_metrics_snapshot_count(c->r.snap); m++) {
 			const struct cell_method_stats *st =
 				cell_metrics_snapshot_method(c->r.snap, m);

@@ -195,6 +195,19 @@ static void put_counter(struct text *t, const struct scrape *s, const char *name
 	}
 }
 
+/* One gauge family: the cells whose METRICS answer had gauges (version 2). */
+static void put_gauge(struct text *t, const struct scrape *s, const char *name, const char *help,
+		      enum cell_metrics_gauge gauge)
+{
+	uint64_t v;
+
+	put(t, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->cells[i].r.snap &&
+		    !cell_metrics_snapshot_gauge(s->cells[i].r.snap, gauge, &v))
+			put(t, "%s{cell=\"%s\"} %" PRIu64 "\n", name, s->cells[i].name, v);
+}
+
 /* The celld_discovery_* families (discovery.c), when discovery runs. */
 static void put_discovery(struct text *t, struct celld_discovery *disc)
 {
@@ -233,6 +246,10 @@ static void render_metrics(struct text *t, const struct scrape *s)
 		    false);
 	put_counter(t, s, "cell_errors_total",
 		    "Calls a cell handled that ended with a status other than OK.", true);
+	put_gauge(t, s, "cell_calls_in_flight", "Calls a cell has taken in and not finished.",
+		  CELL_METRICS_INFLIGHT);
+	put_gauge(t, s, "cell_clients_connected", "Local clients connected to a cell.",
+		  CELL_METRICS_CLIENTS);
 	put(t, "# HELP cell_call_duration_seconds Server-side time of a call, by method.\n"
 	       "# TYPE cell_call_duration_seconds histogram\n");
 	for (size_t i = 0; i < s->n; i++) {

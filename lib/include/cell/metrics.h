@@ -151,6 +151,31 @@ LIBCELL_API void cell_metrics_record(struct cell_metrics *m, uint16_t method,
  */
 LIBCELL_API void cell_metrics_reset(struct cell_metrics *m);
 
+/*
+ * Gauges: levels a server keeps in its metrics (cell_server_opts.metrics)
+ * beside the counters, for autoscaling.  Not reset by
+ * cell_metrics_reset() or CELL_METRICS_SNAPSHOT_RESET: they are levels.
+ */
+enum cell_metrics_gauge {
+	/*
+	 * Calls the server has taken in (read from the ring or socket, or
+	 * from QUIC) whose handler has not returned yet, one-way ones
+	 * included.  Requests still waiting in a ring are not counted.
+	 */
+	CELL_METRICS_INFLIGHT = 0,
+	/* Local connections past the handshake (QUIC peers are not counted). */
+	CELL_METRICS_CLIENTS = 1,
+	CELL_METRICS_GAUGES /* how many there are */
+};
+
+/**
+ * cell_metrics_gauge_add() - add @delta (negative to take away) to @gauge
+ * of @m.  Lock-free; a NULL @m is a no-op.  libcell's server does this
+ * itself for the metrics it is given; this is for servers of other kinds.
+ */
+LIBCELL_API void cell_metrics_gauge_add(struct cell_metrics *m, enum cell_metrics_gauge gauge,
+					int64_t delta);
+
 /* Flags of cell_metrics_snapshot(). */
 enum cell_metrics_snapshot_flags {
 	/*
@@ -158,6 +183,11 @@ enum cell_metrics_snapshot_flags {
 	 * series of snapshots every recorded call is counted in exactly one.
 	 */
 	CELL_METRICS_SNAPSHOT_RESET = 1u << 0,
+	/*
+	 * Leave the gauges out (cell_metrics_snapshot_gauge() says -ENODATA),
+	 * so that cell_metrics_encode() writes a version 1 answer.
+	 */
+	CELL_METRICS_SNAPSHOT_NO_GAUGES = 1u << 1,
 };
 
 /**
@@ -191,6 +221,16 @@ cell_metrics_snapshot_find(const struct cell_metrics_snapshot *snap, uint16_t me
 
 /* Calls not counted because their method's counters could not be allocated. */
 LIBCELL_API uint64_t cell_metrics_snapshot_dropped(const struct cell_metrics_snapshot *snap);
+
+/**
+ * cell_metrics_snapshot_gauge() - the level of @gauge when @snap was taken.
+ * Return: 0 with *@value set; -ENODATA (*@value = 0) when @snap has no
+ * gauges: decoded from a version 1 answer (an older server), or taken with
+ * CELL_METRICS_SNAPSHOT_NO_GAUGES; -EINVAL for an unknown @gauge.
+ */
+LIBCELL_API CELL_MUST_CHECK int
+cell_metrics_snapshot_gauge(const struct cell_metrics_snapshot *snap, enum cell_metrics_gauge gauge,
+			    uint64_t *value);
 
 LIBCELL_API uint16_t cell_method_stats_method(const struct cell_method_stats *st);
 /* All calls of the method (every status). */
@@ -240,7 +280,8 @@ LIBCELL_API size_t cell_metrics_wire_size(const struct cell_metrics_snapshot *sn
 
 /**
  * cell_metrics_encode() - @snap as a METRICS answer into @buf (@cap bytes);
- * only non-empty histogram buckets travel.
+ * only non-empty histogram buckets travel.  Version 2 (with the gauges)
+ * when @snap has gauges, else version 1 (<linux/cell.h>).
  * Return: bytes written, or 0 if @cap < cell_metrics_wire_size() or @snap
  * has more than 65535 methods.
  */
@@ -251,9 +292,9 @@ LIBCELL_API size_t cell_metrics_encode(const struct cell_metrics_snapshot *snap,
  * cell_metrics_decode() - parse a METRICS answer of @len bytes from an
  * untrusted peer into a new snapshot (*@out, free with
  * cell_metrics_snapshot_free()) that the snapshot and histogram queries
- * read like a local one.  Checks magic, version, reserved fields, the
- * histogram layout, method order, bucket indices and order, counts that
- * overflow, and that the length is exact.
+ * read like a local one.  Checks magic, version (1, or 2 with gauges),
+ * reserved fields, the histogram layout, method order, bucket indices and
+ * order, counts that overflow, and that the length is exact.
  * @why: may be NULL; on -EBADMSG says which rule failed.
  * Return: 0, -EBADMSG, or -ENOMEM.
  */
@@ -265,7 +306,8 @@ struct cell_client; /* cell/rpc.h */
 
 /**
  * cell_client_metrics() - ask the server of @c for its metrics
- * (CELL_METHOD_METRICS) and decode them into *@out.
+ * (CELL_METHOD_METRICS, asking for version 2) and decode them into *@out;
+ * an older server's answer has no gauges (cell_metrics_snapshot_gauge()).
  * Return: the call's status (NOT_FOUND: the server keeps no metrics;
  * BAD_MESSAGE: the answer did not parse, cell_last_error() says why).
  */

@@ -59,6 +59,9 @@ counts = [int(l.split()[-1]) for l in rows]
 sums = [l for l in open(sys.argv[1]) if l.startswith("cell_call_duration_seconds_sum{cell=\"a\",method=\"1\"}")]
 sys.exit(0 if len(rows) > 10 and counts == sorted(counts) and counts[-1] == 25 and sums and float(sums[0].split()[-1]) > 0 else 1)
 PY'
+check "gauges: nothing in flight at a now, c has a client (b, or celld's collector)" \
+	'grep -q "^cell_calls_in_flight{cell=\"a\"} 0$" "$RUN/scrape.txt" &&
+	 grep -Eq "^cell_clients_connected{cell=\"c\"} [1-9][0-9]*$" "$RUN/scrape.txt"'
 check "every cell up" 'grep -q "^cell_up{cell=\"a\"} 1$" "$RUN/scrape.txt" && grep -q "^cell_up{cell=\"c\"} 1$" "$RUN/scrape.txt"'
 # Discovery: a junk datagram on the pheromone port and one on the ping
 # port must move the drop counters (the BPF filter's or userspace's).
