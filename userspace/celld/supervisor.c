@@ -691,8 +691,13 @@ static int make_dir(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0711) && errno != EEXIST)
+		/* 0711 whatever celld's umask: the cell's uid must traverse it (a new one only). */
+		if (!mkdir(tmp, 0711)) {
+			if (chmod(tmp, 0711))
+				return -errno;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		*p = '/';
 	}
 	if (mkdir(tmp, 0700) && errno != EEXIST)

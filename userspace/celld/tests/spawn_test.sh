@@ -21,7 +21,12 @@ echo "TAP version 13"
 . "$(dirname "$0")/capsid_lib.sh"
 capsid_require
 log=$RUN/celld.log
+# Under umask 077 (a service's UMask=0077): the directories celld makes for
+# its cells must still be traversable by the cells' uid (checks 2-4 failed).
+mask=$(umask)
+umask 077
 start_celld -S -o capsid.spawn=1
+umask "$mask"
 server=$BIN/userspace/examples/demo_server
 # field NAME KEY: KEY of NAME's row in `cell ps -j`.
 field() { cell ps -j "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['$2'])"; }
