@@ -47,6 +47,11 @@
  * symlink RUNTIME_DIR/INSTANCE.sock -> capsid/INSTANCE/NAME.sock, where
  * lib/tissue.c finds it.  A timer (on_house) retires idle older versions.
  *
+ * Hot swap (`cell swap`, swap_begin() and after): the new program gets
+ * ready in a staging socket directory, its socket is renamed over the
+ * cell's, the old program drains (SIGTERM) and exits.  `cell rollout`'s
+ * canary is an instance NAME@K allowed the cell's fingerprint.
+ *
  * A cell's socket directory is RUNTIME_DIR/capsid/INSTANCE, its data
  * directory STATE_DIR/capsid/INSTANCE (INSTANCE: NAME or NAME@K).  Exits are seen through a pidfd on the loop.
  * The cell's stdout and stderr go to its log ring (`cell logs`).

@@ -94,6 +94,21 @@ out=$(cell swap fp /bin/true 2>&1); rc=$?
 check "a program outside the capsid's paths is refused" '[ $rc = 1 ] && [[ "$out" == *"not in the cell"* ]]'
 out=$(cell swap nosuch "$prog" x 2>&1); rc=$?
 check "a swap of no such cell: NOT_FOUND" '[ $rc = 1 ] && [[ "$out" == *NOT_FOUND* ]]'
-grep 'capsid \(sw\|nd\|fp\)' "$log" | grep -v "swapped after\|after its drain\|swap to .* asked\|started, pid" | sed 's/^/# /'
+out=$(cell spawn nr --wait=10000 -o ro="$BIN" -o ready_timeout_ms=500 -- "$prog" nr)
+pid=$(field nr pid)
+out=$(cell swap nr /usr/bin/sleep 100 2>&1); rc=$?
+check "a swap to a program that never answers PING fails at ready_timeout_ms (got: $out)" \
+	'[ $rc = 1 ] && [[ "$out" == *"failed: the new program was not ready within 500 ms"* ]]'
+check "and the cell keeps its program, ready" '[ "$(field nr pid)" = "$pid" ] && [ "$(field nr state)" = ready ]'
+out=$(cell swap --wait=100 nr /usr/bin/sleep 100 2>&1); rc=$?
+check "a swap under way is said so when the wait ends first (got: $out)" \
+	'[ $rc = 1 ] && [[ "$out" == *"still swapping: pid "* ]]'
+out=$(cell swap nr "$prog" nr 2>&1); rc=$?
+check "a second swap while one is under way is refused" '[ $rc = 1 ] && [[ "$out" == *"UNAVAILABLE: swapping: "* ]]'
+kill "$celld_pid"
+wait "$celld_pid"
+check "celld's exit kills a swap's new program too: no capsid of this test is left" \
+	'grep -q "capsid nr: celld.s exit: the swap.s other process (pid [0-9]*) killed" "$log" && sleep 0.1 && ! pgrep -f "$RUN/state/capsid" >/dev/null'
+grep 'capsid \(sw\|nd\|fp\|nr\)' "$log" | grep -v "swapped after\|after its drain\|swap to .* asked\|started, pid" | sed 's/^/# /'
 echo "1..$n"
 exit "$fail"
