@@ -1057,9 +1057,13 @@ static void shrink(struct sup_cell *head)
 		stop_cell(newest, newest->cf.stop_timeout_ms);
 }
 
-/* Every scale_interval_ms of a head with instances=MIN..MAX: sample, decide, act. */
+/*
+ * Every scale_interval_ms of a head with instances=MIN..MAX (or a fixed
+ * instances=N above 1): sample, decide, act.  Below MIN: one more at once.
+ */
 static void scale(struct sup_cell *head, uint64_t now)
 {
+	bool ranged = head->cf.inst_max > head->cf.inst_min;
 	struct mitosis_sample s = { 0 };
 	double inflight = 0;
 	int step;
@@ -1075,18 +1079,21 @@ static void scale(struct sup_cell *head, uint64_t now)
 		if ((m != head && m->head != head) || !running(m) || m->stop_asked)
 			continue;
 		s.instances++; /* starting ones too: not started twice */
-		if (m->state == CELLD_SUP_READY && sample_instance(m, &one, &p99)) {
+		if (ranged && m->state == CELLD_SUP_READY && sample_instance(m, &one, &p99)) {
 			inflight += one;
 			if (p99 > s.p99_us)
 				s.p99_us = p99;
 		}
 	}
 	s.inflight_sum = (uint64_t)(inflight + 0.5);
-	step = mitosis_step(&head->mito, &head->cf, now, &s);
-	if (step)
+	step = s.instances < head->cf.inst_min ? 1 : mitosis_step(&head->mito, &head->cf, now, &s);
+	if (step && ranged)
 		celld_log("capsid %s: mitosis: %u instance(s), %.1f calls in flight, p99 %u us: %s",
 			  head->inst, s.instances, inflight, s.p99_us,
 			  step > 0 ? "one more" : "one fewer (the newest)");
+	else if (step)
+		celld_log("capsid %s: instances=%u: %u running: one more", head->inst,
+			  head->cf.inst_min, s.instances);
 	if (step > 0)
 		grow(head);
 	else if (step < 0)

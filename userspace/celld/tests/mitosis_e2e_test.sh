@@ -8,6 +8,7 @@
 # 20 ms method makes celld start evo@1 and evo@2, and the tissue spreads
 # the calls over all three; with 1 caller left the two are retired again
 # (SIGTERM) down to 1, and no call is lost: sent = answered, 0 failed.
+# A fixed instances=3 starts three at once and cell stop stops them all.
 # Bounded: each phase waits at most 20 s.
 # shellcheck disable=SC2034 # rc, out, ... are read by the check strings (eval)
 set -u
@@ -21,11 +22,12 @@ capsid_require
 log=$RUN/celld.log
 start_celld -S -o capsid.spawn=1
 v1=$BIN/userspace/celld/celld_evo_v1
-# ready_count: how many instances of evo (evo, evo@K) are ready.
+# ready_count [NAME]: how many instances of NAME (NAME, NAME@K; default evo) are ready.
 ready_count() { cell ps -j | python3 -c "
 import json, re, sys
 print(sum(1 for r in json.load(sys.stdin)
-          if re.fullmatch(r'evo(@[0-9]+)?', r['name']) and r['state'] == 'ready'))"; }
+          if re.fullmatch(r'${1:-evo}(@[0-9]+)?', r['name']) and r['state'] == 'ready'))"; }
+trio_ready() { [ "$(ready_count trio)" = 3 ]; }
 most=0
 # until_count SECONDS N: polls until N instances are ready; most = the most seen.
 until_count() {
@@ -73,6 +75,11 @@ check "the tissue spread calls over all three instances" \
 	'grep -q "^evo: " "$RUN/load.log" && grep -q "^evo@1: " "$RUN/load.log" && grep -q "^evo@2: " "$RUN/load.log"'
 out=$(cell stop evo 2>&1)
 check "cell stop evo: stopped (got: $out)" '[ "$out" = "evo: pid 0, stopped" ]'
+cell spawn trio -o ro="$BIN" -o instances=3 -- "$v1" serve trio >/dev/null
+check "a fixed instances=3 (no target needed) runs trio, trio@1 and trio@2" 'wait_for trio_ready'
+out=$(cell stop trio 2>&1)
+check "cell stop trio stops the three" \
+	'[ "$out" = "trio: pid 0, stopped" ] && wait_for eval "[ \"\$(ready_count trio)\" = 0 ]"'
 kill "$celld_pid"
 wait "$celld_pid"
 check "no capsid of this test is left" 'sleep 0.1; ! pgrep -f "$RUN/state/capsid" >/dev/null'
