@@ -64,6 +64,8 @@ check "cell ps -j: evo has version 1's fingerprint ($fp1), evo@1 version 2's ($f
 	'[ "$fp1" = "$(fp_of 1)" ] && [ "$fp2" = "$(fp_of 2)" ] && [ "$fp1" != "$fp2" ]'
 check "cell ps (table): both rows, ready, each with its fingerprint" \
 	'cell ps | grep -qE "^evo +$fp1 .* ready " && cell ps | grep -qE "^evo@1 +$fp2 .* ready "'
+check "each instance has its own log ring (cell logs evo, cell logs evo@1)" \
+	'cell logs evo | grep -q "evo_cell v1: serving evo" && cell logs evo@1 | grep -q "evo_cell v2: serving evo" && ! cell logs evo | grep -q "evo_cell v2"'
 out=$("$v1" call evo@1 0.2 2>&1); rc=$?
 check "a version 1 client cannot call evo@1 by its name (the fingerprint is checked)" '[ $rc -ne 0 ]'
 
