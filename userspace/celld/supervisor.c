@@ -1317,6 +1317,7 @@ static void exchange(struct sup_cell *c, struct sup_cell *n)
 	EXCHANGE(c->started_ns, n->started_ns);
 	EXCHANGE(c->rtt_us, n->rtt_us);
 	EXCHANGE(c->schema, n->schema);
+	EXCHANGE(c->exe, n->exe); /* the cell's program is the new one now (same_program()) */
 	memcpy(host, c->sock_host, sizeof(host));
 	memcpy(c->sock_host, n->sock_host, sizeof(host));
 	memcpy(n->sock_host, host, sizeof(host));
@@ -1442,6 +1443,8 @@ static struct sup_cell *swap_begin(struct sup_cell *c, const struct capsid_conf 
 	memcpy(n->cf.argoff, args->argoff, sizeof(n->cf.argoff));
 	n->cf.nargs = args->nargs;
 	n->cf.args_used = args->args_used;
+	if (stat(n->cf.args, &n->exe))
+		memset(&n->exe, 0, sizeof(n->exe));
 	n->pidfd = -1;
 	n->owner = c->owner;
 	n->log = c->log;
