@@ -1068,8 +1068,9 @@ static void scale(struct sup_cell *head, uint64_t now)
 	double inflight = 0;
 	int step;
 
-	if (head->cf.inst_max <= 1 || head->stop_asked || !running(head) || now < head->next_sample)
-		return;
+	if (head->cf.inst_max <= 1 || head->canary || head->stop_asked || !running(head) ||
+	    now < head->next_sample)
+		return; /* a canary (cell rollout) has its cell's conf, but is one instance */
 	head->next_sample = now + head->cf.scale_interval_ms;
 	for (int i = 0; i < ncells; i++) {
 		struct sup_cell *m = cells[i];
@@ -1221,7 +1222,7 @@ static void on_house(uv_timer_t *t)
 		if (idle_check)
 			retire_if_idle(c, now);
 		scale(c, now);
-		if (c->cf.inst_max > 1 && running(c) && c->cf.scale_interval_ms < every)
+		if (c->cf.inst_max > 1 && !c->canary && running(c) && c->cf.scale_interval_ms < every)
 			every = c->cf.scale_interval_ms;
 	}
 	uv_timer_set_repeat(t, every); /* the finest scale_interval_ms of a scaled cell */

@@ -8,7 +8,8 @@
 # 20 ms method makes celld start evo@1 and evo@2, and the tissue spreads
 # the calls over all three; with 1 caller left the two are retired again
 # (SIGTERM) down to 1, and no call is lost: sent = answered, 0 failed.
-# A fixed instances=3 starts three at once and cell stop stops them all.
+# A fixed instances=3 starts three at once and cell stop stops them all;
+# a `cell rollout` canary of a scaled cell does not scale on its own.
 # Bounded: each phase waits at most 20 s.
 # shellcheck disable=SC2034 # rc, out, ... are read by the check strings (eval)
 set -u
@@ -80,6 +81,14 @@ check "a fixed instances=3 (no target needed) runs trio, trio@1 and trio@2" 'wai
 out=$(cell stop trio 2>&1)
 check "cell stop trio stops the three" \
 	'[ "$out" = "trio: pid 0, stopped" ] && wait_for eval "[ \"\$(ready_count trio)\" = 0 ]"'
+cell spawn roll -o ro="$BIN" -o instances=2..3 -o scale_target_inflight=100 \
+	-o scale_interval_ms=50 -- "$v1" serve roll >/dev/null
+roll_two() { [ "$(ready_count roll)" = 2 ]; }
+check "instances=2..3 starts two (roll, roll@1)" 'wait_for roll_two'
+out=$(cell rollout --window=1000 roll "$v1" serve roll 2>&1)
+echo "$out" | sed 's/^/# rollout: /'
+check "cell rollout's canary (roll@2) is one instance: it scales nothing of its own" \
+	'grep -q "capsid roll: canary roll@2 started" "$log" && ! grep -q "capsid roll@2: instances=" "$log" && ! grep -q "capsid roll@3" "$log"'
 kill "$celld_pid"
 wait "$celld_pid"
 check "no capsid of this test is left" 'sleep 0.1; ! pgrep -f "$RUN/state/capsid" >/dev/null'
