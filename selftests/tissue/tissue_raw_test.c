@@ -8,6 +8,7 @@
  * scenarios over the real RPC client and server).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,13 +111,20 @@ struct raw_conn {
 /* Contract checks: every started call is released exactly once. */
 struct raw_stats {
 	int connects, starts, releases, closes;
+	const char *foreign; /* an instance that "serves another schema" */
 };
 
 static void *raw_connect(const char *dir, const char *instance, void *ctx)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct raw_stats *stats = ctx;
-	struct raw_conn *c = calloc(1, sizeof(*c));
+	struct raw_conn *c;
+
+	if (stats->foreign && !strcmp(instance, stats->foreign)) {
+		errno = EPROTONOSUPPORT; /* the ops' way to say "another fingerprint" */
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", dir, instance);
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -353,6 +361,72 @@ TEST_F(tissue, finds_instances_by_socket_name_rules)
 		snprintf(path, sizeof(path), "%s/%s", self->dir, decoys[i]);
 		unlink(path);
 	}
+}
+
+TEST_F(tissue, symlinked_instances_count_and_dangling_links_do_not)
+{
+	char path[128], target[128];
+	int via_link = 0;
+
+	start_instance(_metadata, self, 1);
+	/* celld publishes instances as links into capsid directories. */
+	snprintf(target, sizeof(target), "%s/orders@1.sock", self->dir);
+	snprintf(path, sizeof(path), "%s/orders@5.sock", self->dir);
+	ASSERT_EQ(0, symlink(target, path));
+	snprintf(path, sizeof(path), "%s/orders@6.sock", self->dir);
+	ASSERT_EQ(0, symlink("/nonexistent/orders.sock", path));
+	ASSERT_EQ(2, cell_tissue_rescan(self->t));
+	ASSERT_STREQ("orders@1", cell_tissue_instance(self->t, 0));
+	ASSERT_STREQ("orders@5", cell_tissue_instance(self->t, 1));
+	/* Both names reach server 1: round robin goes through the link too. */
+	for (int i = 0; i < 4; i++) {
+		struct request req = { .call_id = self->next_call++, .op = OP_ECHO };
+		struct cell_tissue_reply reply;
+
+		ASSERT_EQ(CELL_STATUS_OK, cell_tissue_call(self->t, 1, &req, sizeof(req),
+							   cell_test_deadline(2000), &reply));
+		EXPECT_EQ(1, ((const struct answer *)reply.data)->instance);
+		via_link += !strcmp(reply.instance, "orders@5");
+	}
+	EXPECT_EQ(2, via_link);
+}
+
+TEST_F(tissue, instance_of_another_fingerprint_is_skipped_and_counted)
+{
+	struct cell_tissue_stats st = { .sz = sizeof(st) };
+	int answered[MAX_INSTANCES] = { 0 };
+	const struct cell_tissue_reply *r;
+	struct request req = { .op = OP_ECHO };
+
+	start_instance(_metadata, self, 0);
+	start_instance(_metadata, self, 1);
+	start_instance(_metadata, self, 2);
+	self->stats.foreign = "orders@1";
+	for (int i = 0; i < 30; i++) {
+		int who = call(_metadata, self, OP_ECHO, 0, NULL);
+
+		ASSERT_LE(0, who);
+		answered[who]++;
+	}
+	EXPECT_EQ(15, answered[0]);
+	EXPECT_EQ(0, answered[1]);
+	EXPECT_EQ(15, answered[2]);
+	ASSERT_EQ(0, cell_tissue_stats(self->t, &st));
+	EXPECT_EQ(3, st.instances);
+	EXPECT_EQ(1, st.mismatched);
+	EXPECT_EQ(1, st.mismatch_refusals);
+	req.call_id = self->next_call++;
+	ASSERT_EQ(2, cell_tissue_broadcast(self->t, 1, &req, sizeof(req), cell_test_deadline(2000),
+					   &r));
+	EXPECT_STREQ("orders", r[0].instance);
+	EXPECT_STREQ("orders@2", r[1].instance);
+	/* Stats of an older, smaller struct: only its fields are filled. */
+	st = (struct cell_tissue_stats){ .sz = offsetof(struct cell_tissue_stats, mismatched) };
+	ASSERT_EQ(0, cell_tissue_stats(self->t, &st));
+	EXPECT_EQ(3, st.instances);
+	EXPECT_EQ(0, st.mismatched);
+	st.sz = 1;
+	EXPECT_EQ(-EINVAL, cell_tissue_stats(self->t, &st));
 }
 
 TEST_F(tissue, round_robin_spreads_calls_evenly)
