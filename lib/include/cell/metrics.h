@@ -163,7 +163,10 @@ enum cell_metrics_gauge {
 	 * included.  Requests still waiting in a ring are not counted.
 	 */
 	CELL_METRICS_INFLIGHT = 0,
-	/* Local connections past the handshake (QUIC peers are not counted). */
+	/*
+	 * Local connections past the handshake (QUIC peers are not counted);
+	 * in a METRICS answer, the asking connection is one of them.
+	 */
 	CELL_METRICS_CLIENTS = 1,
 	CELL_METRICS_GAUGES /* how many there are */
 };
