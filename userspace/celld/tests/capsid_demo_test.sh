@@ -76,7 +76,7 @@ peer_restart() {
 	"$run" -r "$BIN" demo "$dir" "$RUN/peer-data" -- "$server" >"$RUN/peer1.log" 2>&1 &
 	peer_pid=$!
 	pids+=($!)
-	wait_for test -S "$peer"
+	wait_for accepts "$peer"
 	"$run" -p "$peer" caller "$caller-sock" "$caller-data" -- \
 		/usr/bin/python3 -c "$caller_py" "$peer" "$caller-data/restarted" >"$caller.log" 2>&1 &
 	caller_pid=$!
@@ -89,7 +89,7 @@ peer_restart() {
 	"$run" -r "$BIN" demo "$dir" "$RUN/peer-data" -- "$server" >"$RUN/peer2.log" 2>&1 &
 	peer_pid=$!
 	pids+=($!)
-	wait_for test -S "$peer"
+	wait_for accepts "$peer" # listening, not only bound (the mid-stop CI's refusal)
 	touch "$caller-data/restarted"
 	wait "$caller_pid" 2>/dev/null
 	check "and reaches it again after the peer restarted (a new socket at the same path)" \

@@ -24,9 +24,24 @@ RUN=$(mktemp -d /tmp/celld-test.XXXXXX)
 export CELL_RUNTIME_DIR=$RUN/run
 mkdir -p "$CELL_RUNTIME_DIR"
 # wait_for CMD...: up to 5 s until CMD succeeds.
+# wait_for CMD...: poll CMD every 50 ms until it succeeds, for at most 15 s
+# of wall-clock time (not a count of tries: under load each try itself
+# takes long, and 100 tries of a slow command overran ctest's timeout).
 wait_for() {
-	for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-	return 1
+	local end=$((SECONDS + 15))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+# accepts PATH: a SEQPACKET connect to PATH succeeds.  A socket file exists
+# from the server's bind(), before its listen(): a test that waits only for
+# the file can connect in between and be refused (seen under load).
+accepts() {
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])' "$1"
 }
 start_celld() {
 	"$BIN/userspace/celld/celld" -r "$CELL_RUNTIME_DIR" -s "$RUN/state" -v -o discovery=off "$@" \
