@@ -131,6 +131,7 @@ struct sup_cell {
 	struct sup_cell *head;	    /* a mitosis instance: the cell whose conf scales it */
 	bool versioned;		    /* started beside a running NAME: compared when ready */
 	bool clash;		    /* it had a running instance's fingerprint: failed */
+	bool retired;		    /* stopped by mitosis (one fewer): its entry goes at the exit */
 	bool linked;		    /* RUNTIME_DIR/INST.sock points at its socket */
 	struct stat exe;	    /* its program when it was spawned (same program: refused) */
 	uint64_t generation;	    /* the order of spawns: a later one is a newer version */
@@ -593,6 +594,8 @@ static void on_exit_ready(uv_poll_t *p, int status, int events)
 		celld_log("capsid %s: stopped (%s) after %llu ms", c->inst, how,
 			  (unsigned long long)ran);
 		set_state(c, c->clash ? CELLD_SUP_FAILED : CELLD_SUP_STOPPED);
+		if (c->retired) /* mitosis's: not a row of cell ps any more */
+			(void)celld_registry_remove(c->d->registry, "", c->inst);
 		return;
 	}
 	if (c->not_ready)
@@ -850,7 +853,7 @@ static struct sup_cell *start_instance(struct sup_cell *c, const struct capsid_c
 	c->head = NULL;
 	c->pidfd = -1;
 	c->owner = owner;
-	c->stop_asked = c->unlisted = c->killed = c->versioned = c->clash = false;
+	c->stop_asked = c->unlisted = c->killed = c->versioned = c->clash = c->retired = false;
 	c->restarts = c->delay_ms = 0;
 	c->fingerprint = 0;
 	c->idle_since = c->next_sample = c->busy_ns = c->busy_at = 0;
@@ -1053,8 +1056,10 @@ static void shrink(struct sup_cell *head)
 		    (!newest || c->started_ns > newest->started_ns))
 			newest = c;
 	}
-	if (newest)
-		stop_cell(newest, newest->cf.stop_timeout_ms);
+	if (!newest)
+		return;
+	newest->retired = true;
+	stop_cell(newest, newest->cf.stop_timeout_ms);
 }
 
 /*

@@ -65,6 +65,13 @@ check "celld logs each step down, the newest (evo@2) first" \
 	'[ "$(grep -c "capsid evo: mitosis: .*: one fewer" "$log")" = 2 ] && [ "$(line_of "capsid evo@2: stopping")" -lt "$(line_of "capsid evo@1: stopping")" ]'
 check "the retired instances are unpublished" \
 	'[ ! -e "$CELL_RUNTIME_DIR/evo@1.sock" ] && [ ! -e "$CELL_RUNTIME_DIR/evo@2.sock" ] && [ -L "$CELL_RUNTIME_DIR/evo.sock" ]'
+# rows NAME: the rows of NAME and its instances in cell ps.
+rows() { cell ps -j | python3 -c "
+import json, re, sys
+print(' '.join(sorted(r['name'] for r in json.load(sys.stdin) if re.fullmatch(r'$1(@[0-9]+)?', r['name']))))"; }
+only_evo() { [ "$(rows evo)" = evo ]; }
+check "once they exited, cell ps lists evo alone; their log rings stay" \
+	'wait_for only_evo && cell logs evo@2 | grep -q "serving evo"'
 kill "$load"
 wait "$load"
 rc=$?
