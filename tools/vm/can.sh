@@ -115,8 +115,11 @@ export CELL_RUNTIME_DIR=/tmp/run
 /bin/celld -r /tmp/run -s /tmp/state -v -o discovery=off -o can.ifaces=vcan0,vcan1 \
 	-o can.ttl=600 >/tmp/celld.log 2>&1 </dev/null &
 celld=$!
+# Wait for the line itself: celld binds nucleus.sock before it opens its
+# CAN sockets, so the socket file alone raced the log (stop 25's CI).
 i=0
-while ! [ -S /tmp/run/nucleus.sock ] && [ $i -lt 300 ] && kill -0 $celld 2>/dev/null; do
+while ! grep -q 'can: listening for announcements on vcan1' /tmp/celld.log &&
+	[ $i -lt 300 ] && kill -0 $celld 2>/dev/null; do
 	sleep 0.1
 	i=$((i + 1))
 done
