@@ -10,9 +10,10 @@
  *   axon_grpc client ADDR PORT CERT_PEM [-n N] [-r ROUNDS]
  *
  * The method /cell.bench.Echo/Call carries raw bytes (grpc::ByteBuffer)
- * through the generic API on both sides, as tools/bench/ipc_grpc.cc does
- * over a unix socket: no protobuf serialization, so the figures are gRPC's
- * transport at its cheapest.  The key is ECDSA P-256 made with GnuTLS at
+ * through the generic API on both sides (the server is grpc_echo.h's, as
+ * tools/bench/ipc_grpc.cc's over a unix socket): no protobuf
+ * serialization, so the figures are gRPC's transport at its cheapest.
+ * The key is ECDSA P-256 made with GnuTLS at
  * start; the client pins that certificate as its only root (name "bench").
  * One call at a time: N echoes per size and round after N/10 of warm-up;
  * the client prints p50/p99 per size, medians over rounds, in the layout
@@ -41,54 +42,16 @@
 #include <unistd.h>
 #include <vector>
 
+#include "grpc_echo.h"
+
 namespace
 {
-
-const char kMethod[] = "/cell.bench.Echo/Call";
 
 [[noreturn]] void die(const std::string &what)
 {
 	fprintf(stderr, "axon_grpc: %s\n", what.c_str());
 	exit(1);
 }
-
-class EchoReactor : public grpc::ServerGenericBidiReactor
-{
-      public:
-	explicit EchoReactor(bool known)
-	{
-		if (known)
-			StartRead(&buf_);
-		else
-			Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no such method"));
-	}
-
-	void OnReadDone(bool ok) override
-	{
-		if (!ok) {
-			Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
-			return;
-		}
-		StartWriteAndFinish(&buf_, grpc::WriteOptions(), grpc::Status::OK);
-	}
-
-	void OnDone() override
-	{
-		delete this;
-	}
-
-      private:
-	grpc::ByteBuffer buf_;
-};
-
-class EchoService : public grpc::CallbackGenericService
-{
-	grpc::ServerGenericBidiReactor *
-	CreateReactor(grpc::GenericCallbackServerContext *ctx) override
-	{
-		return new EchoReactor(ctx->method() == kMethod);
-	}
-};
 
 std::string pem(int (*exp)(void *, gnutls_x509_crt_fmt_t, gnutls_datum_t *), void *obj)
 {
@@ -146,7 +109,7 @@ int server(const std::string &target, const char *cert_file)
 {
 	auto kc = self_signed();
 	grpc::SslServerCredentialsOptions o;
-	EchoService svc;
+	grpc_echo::Service svc;
 	grpc::ServerBuilder b;
 
 	o.pem_key_cert_pairs.push_back({ kc.second, kc.first });
@@ -191,7 +154,7 @@ bool echo(grpc::GenericStub &stub, grpc::CompletionQueue &cq, const std::vector<
 	size_t len = 0;
 
 	ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-	auto rpc = stub.PrepareUnaryCall(&ctx, kMethod, req, &cq);
+	auto rpc = stub.PrepareUnaryCall(&ctx, grpc_echo::kMethod, req, &cq);
 	rpc->StartCall();
 	rpc->Finish(&resp, &st, reinterpret_cast<void *>(1));
 	if (!cq.Next(&tag, &ok) || !ok || !st.ok()) {

@@ -5,8 +5,9 @@
  *
  * The method /cell.bench.Echo/Call carries raw bytes (grpc::ByteBuffer)
  * through gRPC's generic API on both sides: a CallbackGenericService
- * whose reactor writes back the request it read, and a GenericStub.  No
- * protobuf: Debian's libgrpc++-dev does not bring libprotobuf-dev, and
+ * whose reactor writes back the request it read (grpc_echo.h, shared with
+ * axon_grpc.cc), and a GenericStub.  No protobuf: Debian's libgrpc++-dev
+ * does not bring libprotobuf-dev, and
  * raw bytes spare gRPC the serialization a .proto message would cost, so
  * these figures are gRPC's transport at its cheapest.
  *
@@ -30,14 +31,14 @@
 #include <unistd.h>
 #include <vector>
 
+#include "grpc_echo.h"
+
 extern "C" {
 #include "ipc.h"
 }
 
 namespace
 {
-
-const char kMethod[] = "/cell.bench.Echo/Call";
 
 struct gctx {
 	size_t size;
@@ -50,44 +51,6 @@ struct gctx {
 	std::unique_ptr<grpc::CompletionQueue> cq;
 	std::vector<unsigned char> buf;
 	uint64_t seq;
-};
-
-class EchoReactor : public grpc::ServerGenericBidiReactor
-{
-      public:
-	explicit EchoReactor(bool known)
-	{
-		if (known)
-			StartRead(&buf_);
-		else
-			Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no such method"));
-	}
-
-	void OnReadDone(bool ok) override
-	{
-		if (!ok) {
-			Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
-			return;
-		}
-		StartWriteAndFinish(&buf_, grpc::WriteOptions(), grpc::Status::OK);
-	}
-
-	void OnDone() override
-	{
-		delete this;
-	}
-
-      private:
-	grpc::ByteBuffer buf_;
-};
-
-class EchoService : public grpc::CallbackGenericService
-{
-	grpc::ServerGenericBidiReactor *
-	CreateReactor(grpc::GenericCallbackServerContext *ctx) override
-	{
-		return new EchoReactor(ctx->method() == kMethod);
-	}
 };
 
 void *gprepare(size_t size)
@@ -110,7 +73,7 @@ void *gprepare(size_t size)
 int gserve(void *ctx, int ready_fd)
 {
 	gctx *c = static_cast<gctx *>(ctx);
-	EchoService svc;
+	grpc_echo::Service svc;
 	grpc::ServerBuilder b;
 
 	b.AddListeningPort(c->target, grpc::InsecureServerCredentials());
@@ -176,7 +139,7 @@ void start(gctx *c, pending *p, uintptr_t tag)
 	grpc::Slice slice(c->buf.data(), c->size);
 	grpc::ByteBuffer req(&slice, 1);
 
-	p->rpc = c->stub->PrepareUnaryCall(&p->ctx, kMethod, req, c->cq.get());
+	p->rpc = c->stub->PrepareUnaryCall(&p->ctx, grpc_echo::kMethod, req, c->cq.get());
 	p->rpc->StartCall();
 	p->rpc->Finish(&p->resp, &p->status, reinterpret_cast<void *>(tag));
 }
