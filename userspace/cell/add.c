@@ -18,7 +18,6 @@
  *   <DNA dir>/NAME NAME` would: the cell gets its name as argv[1].
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,30 +278,20 @@ int cell_cmd_add(int argc, char **argv)
 {
 	static struct add_state s;
 	char gnupg[PATH_MAX + 16];
-	const char *state = NULL;
+	struct ribosome_args a;
 	struct stat st;
-	bool json = false;
-	int opt;
+	int rc = ribosome_parse_args(argc, argv, &a);
 
-	optind = 1;
-	while ((opt = getopt(argc, argv, "js:h")) != -1) {
-		if (opt == 'j')
-			json = true;
-		else if (opt == 's')
-			state = optarg;
-		else
-			return add_usage(opt == 'h' ? stdout : stderr);
-	}
-	if (argc - optind != 1)
-		return add_usage(stderr);
+	if (rc)
+		return add_usage(rc > 0 ? stdout : stderr);
 	s.cmd = "add";
-	if (ribosome_dir("add", state, s.cache, sizeof(s.cache)))
+	if (ribosome_dir("add", a.state, s.cache, sizeof(s.cache)))
 		return 1;
 	snprintf(s.keys, sizeof(s.keys), "%s/keys", s.cache);
 	snprintf(s.signers, sizeof(s.signers), "%s/allowed_signers", s.keys);
 	snprintf(gnupg, sizeof(gnupg), "%s/gnupg", s.keys);
 	s.have_keys = !stat(s.signers, &st) || !stat(gnupg, &st);
-	return add_one(&s, argv[optind], json) ? 1 : 0;
+	return add_one(&s, a.operand, a.json) ? 1 : 0;
 }
 
 static int run_usage(FILE *out)

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,31 +402,22 @@ static int build_usage(FILE *out)
 int cell_cmd_build(int argc, char **argv)
 {
 	char cache[PATH_MAX], bin[PATH_MAX + 80];
-	const char *state = NULL;
+	struct ribosome_args a;
 	struct timespec t0, t1;
-	bool json = false, hit;
 	struct dna d = { 0 };
+	bool hit;
 	long ms;
-	int opt, rc;
+	int rc = ribosome_parse_args(argc, argv, &a);
 
-	optind = 1;
-	while ((opt = getopt(argc, argv, "js:h")) != -1) {
-		if (opt == 'j')
-			json = true;
-		else if (opt == 's')
-			state = optarg;
-		else
-			return build_usage(opt == 'h' ? stdout : stderr);
-	}
-	if (argc - optind != 1)
-		return build_usage(stderr);
-	if (ribosome_dir("build", state, cache, sizeof(cache)))
+	if (rc)
+		return build_usage(rc > 0 ? stdout : stderr);
+	if (ribosome_dir("build", a.state, cache, sizeof(cache)))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = ribosome_build("build", cache, argv[optind], &d, bin, sizeof(bin), &hit);
+	rc = ribosome_build("build", cache, a.operand, &d, bin, sizeof(bin), &hit);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	if (!rc && json) {
+	if (!rc && a.json) {
 		fputs("{\"name\":", stdout);
 		json_put_string(stdout, d.recipe.name, (uint32_t)strlen(d.recipe.name));
 		printf(",\"dna\":\"%s\",\"cached\":%s,\"sandbox\":%s,\"ms\":%ld,\"binary\":", d.hex,

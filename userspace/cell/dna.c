@@ -113,6 +113,26 @@ int ribosome_mkdirs(const char *path, bool open)
 	}
 }
 
+int ribosome_parse_args(int argc, char **argv, struct ribosome_args *a)
+{
+	int opt;
+
+	*a = (struct ribosome_args){ 0 };
+	optind = 1;
+	while ((opt = getopt(argc, argv, "js:h")) != -1) {
+		if (opt == 'j')
+			a->json = true;
+		else if (opt == 's')
+			a->state = optarg;
+		else
+			return opt == 'h' ? 1 : -1;
+	}
+	if (argc - optind != 1)
+		return -1;
+	a->operand = argv[optind];
+	return 0;
+}
+
 int ribosome_dir(const char *cmd, const char *given, char *buf, size_t cap)
 {
 	const char *env = getenv("CELL_STATE_DIR"), *x = getenv("XDG_STATE_HOME"),

@@ -111,6 +111,21 @@ int ribosome_capture_all(char *const argv[], char *out, size_t cap, bool with_st
 __attribute__((warn_unused_result)) int ribosome_dir(const char *cmd, const char *given, char *buf,
 						     size_t cap);
 
+/* The arguments of `cell add` and `cell build`: [-j] [-s STATE_DIR] OPERAND. */
+struct ribosome_args {
+	bool json;	     /* -j */
+	const char *state;   /* -s STATE_DIR, else NULL (ribosome_dir's default) */
+	const char *operand; /* GIT_URL or DIR */
+};
+
+/*
+ * Parses @argv (getopt, from argv[1]) into @a.
+ * Return: 0; 1 for -h (the caller prints its usage to stdout); -1 for an
+ * unknown option or not exactly one operand (usage to stderr).
+ */
+__attribute__((warn_unused_result)) int ribosome_parse_args(int argc, char **argv,
+							    struct ribosome_args *a);
+
 /* rm -r @path (no symlink followed); errors ignored. */
 void ribosome_remove_tree(const char *path);
 
