@@ -40,6 +40,9 @@ struct add_state {
 	bool have_keys;
 	char work[PATH_MAX + 128]; /* the fresh clone, then src/NAME */
 	char tag[256];
+	char tag_oid[72];   /* what refs/tags/TAG names: verified, then checked out */
+	char tag_type[16];  /* its type: "tag" (annotated), "commit" (lightweight)... */
+	char tag_name[256]; /* an annotated tag's own name (its "tag" header) */
 	char commit[64];
 	char signer[200];
 };
@@ -84,16 +87,43 @@ static void git_env(const struct add_state *s)
 	setenv("GNUPGHOME", home, 1);
 }
 
+/*
+ * The newest tag, and the object its ref names.  Verification and checkout
+ * both use that object id, never the tag's name: a name is resolved again
+ * by each git command, and a ref named like an object id (40 hex digits)
+ * resolves to that object, not to the ref (verify-tag would check a signed
+ * tag object elsewhere in the repository while the ref checked out points
+ * at an unsigned commit).
+ */
 static int newest_tag(struct add_state *s)
 {
-	char out[GIT_OUT_BYTES];
+	char out[GIT_OUT_BYTES], *f[3];
 
 	if (git(s->work, out, sizeof(out),
 		(const char *[]){ "for-each-ref", "--count=1", "--sort=-refname",
-				  "--sort=-creatordate", "--format=%(refname:strip=2)", "refs/tags",
-				  NULL }))
+				  "--sort=-creatordate",
+				  "--format=%(objectname) %(objecttype) %(refname:strip=2) %(tag)",
+				  "refs/tags", NULL }))
 		return -1;
-	snprintf(s->tag, sizeof(s->tag), "%.*s", (int)strcspn(out, "\n"), out);
+	s->tag[0] = s->tag_oid[0] = s->tag_type[0] = s->tag_name[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	if (!out[0])
+		return 0; /* no tag */
+	/* A refname holds no space; an annotated tag's own name is the rest of the line. */
+	f[0] = strchr(out, ' ');
+	f[1] = f[0] ? strchr(f[0] + 1, ' ') : NULL;
+	f[2] = f[1] ? strchr(f[1] + 1, ' ') : NULL;
+	if (!f[2] || (size_t)(f[0] - out) >= sizeof(s->tag_oid) ||
+	    (size_t)(f[1] - f[0] - 1) >= sizeof(s->tag_type) ||
+	    (size_t)(f[2] - f[1] - 1) >= sizeof(s->tag) || f[2] == f[1] + 1) {
+		fprintf(stderr, "cell %s: git for-each-ref: unexpected output: %s\n", s->cmd, out);
+		return -1;
+	}
+	*f[0] = *f[1] = *f[2] = '\0';
+	snprintf(s->tag_oid, sizeof(s->tag_oid), "%.71s", out);
+	snprintf(s->tag_type, sizeof(s->tag_type), "%.15s", f[0] + 1);
+	snprintf(s->tag, sizeof(s->tag), "%.255s", f[1] + 1);
+	snprintf(s->tag_name, sizeof(s->tag_name), "%.255s", f[2] + 1);
 	return 0;
 }
 
@@ -103,8 +133,15 @@ static int verify_tag(struct add_state *s)
 	char opt[PATH_MAX + 64], out[GIT_OUT_BYTES], *good;
 
 	snprintf(opt, sizeof(opt), "gpg.ssh.allowedSignersFile=%s", s->signers);
+	if (!strcmp(s->tag_type, "tag") && strcmp(s->tag_name, s->tag)) {
+		/* A signed tag under another name: an old release passed off as the newest. */
+		fprintf(stderr,
+			"cell %s: tag %s: refused, it is the signed tag '%s' under another name\n",
+			s->cmd, s->tag, s->tag_name);
+		return -1;
+	}
 	if (git(s->work, out, sizeof(out),
-		(const char *[]){ "-c", opt, "verify-tag", "--", s->tag, NULL })) {
+		(const char *[]){ "-c", opt, "verify-tag", "--", s->tag_oid, NULL })) {
 		fprintf(stderr, "cell %s: tag %s: refused, not signed by a key of %s:\n%s\n",
 			s->cmd, s->tag, s->keys, out);
 		return -1;
@@ -119,7 +156,7 @@ static int checkout(struct add_state *s)
 {
 	char out[GIT_OUT_BYTES], ref[300];
 
-	snprintf(ref, sizeof(ref), "refs/tags/%s^{commit}", s->tag);
+	snprintf(ref, sizeof(ref), "%s^{commit}", s->tag_oid); /* the object verified */
 	if (s->tag[0] && git(s->work, out, sizeof(out),
 			     (const char *[]){ "-c", "advice.detachedHead=false", "checkout", "-q",
 					       "--detach", ref, NULL })) {

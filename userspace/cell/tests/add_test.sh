@@ -8,8 +8,11 @@
 # schema's build runs beside it as hello@1 and both answer.  URLs other
 # than file:// and local paths are refused.  With keys in the state dir's
 # ribosome/keys: no tag, a tag signed by an unknown SSH key, an unsigned
-# tag and a lightweight tag are refused and build nothing; tags signed by
-# a known SSH key or a known OpenPGP key are built.
+# tag and a lightweight tag are refused and build nothing, and so are a
+# tag named like the object id of a signed tag (git resolves such a name to
+# that object: the signature checked would not be the ref's) and a signed
+# tag under another name; tags signed by a known SSH key or a known
+# OpenPGP key are built.
 # shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
 set -u
 BIN=$(cd "$1" && pwd)
@@ -17,7 +20,7 @@ TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
 echo "TAP version 13"
-echo "1..20"
+echo "1..22"
 gpg_homes=()
 finish() {
 	for h in "${gpg_homes[@]}"; do gpgconf --homedir "$h" --kill all 2>/dev/null; done
@@ -133,6 +136,18 @@ GIT_COMMITTER_DATE="2026-01-06T00:00:00Z" git -C "$repo" tag v4
 out=$(cell add "$repo" 2>&1); rc=$?
 check "a lightweight tag: refused" '[ $rc -eq 1 ] && [[ "$out" == *"tag v4: refused"* ]] && [ "$(builds)" = "$before" ]'
 git -C "$repo" tag -d v4 >/dev/null
+# A ref named like the signed tag v1's object id, on an unsigned commit (the newest).
+v1=$(git -C "$repo" rev-parse v1)
+git -C "$repo" tag "$v1" HEAD 2>/dev/null
+out=$(cell add "$repo" 2>&1); rc=$?
+check "a tag named like a signed tag's object id, on an unsigned commit: refused (got: $out)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"tag $v1: refused"* ]] && [ "$(builds)" = "$before" ] && grep -q "hello, " "$cache/src/hello/hello_server.c"'
+git -C "$repo" tag -d "$v1" >/dev/null 2>&1
+git -C "$repo" tag v9 v1 # the signed tag object v1 under the newer name v9
+out=$(cell add "$repo" 2>&1); rc=$?
+check "a signed tag under another name: refused (got: $out)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"tag v9: refused, it is the signed tag '"'v1'"' under another name"* ]]'
+git -C "$repo" tag -d v9 >/dev/null
 
 # Keys: an OpenPGP key in ribosome/keys/gnupg.
 if command -v gpg >/dev/null; then
