@@ -12,13 +12,11 @@
 # A host client's calls during the flood all succeed, and a host process
 # of the cells' uid (65534) outside any capsid is not trusted.
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
+capsid_begin "$1"
 AC=$BIN/userspace/celld/celld_access_cell
 conf=$RUN/cells.d
 mkdir -p "$conf"
@@ -64,7 +62,6 @@ printf 'name=badgrant\nexec=/usr/bin/true\ngrant=kv,nosuch\n' >"$conf/badgrant.c
 start_cell friend
 start_cell victim
 start_celld -o "capsid.dir=$conf"
-log=$RUN/celld.log
 data=$RUN/state/capsid
 check "the probe cell wrote its results" 'wait_for grep -qx done "$data/probe/probe.out"'
 check "the granted cell wrote its results" 'wait_for grep -qx done "$data/granted/probe.out"'

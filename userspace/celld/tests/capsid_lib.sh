@@ -4,6 +4,17 @@
 # For the tests of sandboxed cells, after lib.sh or netns_lib.sh (BIN, RUN):
 #   capsid_require    SKIP (TAP, exit 0) with bwrap's reason unless a capsid
 #                     starts here; leaves RUN traversable for uid 65534.
+# After lib.sh only (the usual set-up of a capsid test of one celld):
+#   capsid_begin BUILD_DIR
+#                     BIN (BUILD_DIR made absolute), the TAP header,
+#                     capsid_require, and log = the file start_celld writes.
+capsid_begin() {
+	BIN=$(cd "$1" && pwd)
+	echo "TAP version 13"
+	capsid_require
+	# shellcheck disable=SC2034 # read by the test that sourced this file
+	log=$RUN/celld.log
+}
 capsid_require() {
 	local why
 	chmod 755 "$RUN"

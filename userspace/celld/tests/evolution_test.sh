@@ -14,14 +14,11 @@
 # retire_idle_s and its symlink removed, while evo@1 goes on serving.
 # shellcheck disable=SC2034 # rc, out, ... are read by the check strings (eval)
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
-log=$RUN/celld.log
+capsid_begin "$1"
 start_celld -S -o capsid.spawn=1
 v1=$BIN/userspace/celld/celld_evo_v1
 v2=$BIN/userspace/celld/celld_evo_v2

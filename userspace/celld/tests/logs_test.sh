@@ -9,13 +9,11 @@
 # RSS stays bounded, every line is kept or counted as dropped, and celld
 # answers meanwhile.
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
+capsid_begin "$1"
 conf=$RUN/cells.d
 mkdir -p "$conf"
 # talk: three lines on each stream, a 10000-byte line, then waits in its
@@ -51,7 +49,6 @@ printf 'restart=on-failure\nmax_restarts=2\nbackoff_ms=50\n' >>"$conf/flaky.conf
 printf 'restart=never\nlog_size=64k\n' >>"$conf/spew.conf"
 printf 'name=badlog\nexec=/usr/bin/true\nlog_size=1g\n' >"$conf/badlog.conf"
 start_celld -o "capsid.dir=$conf"
-log=$RUN/celld.log
 data=$RUN/state/capsid
 out=$RUN/out
 ready() { cell logs talk | grep -q " ready$"; }

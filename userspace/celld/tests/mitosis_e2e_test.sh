@@ -13,14 +13,11 @@
 # Bounded: each phase waits at most 20 s.
 # shellcheck disable=SC2034 # rc, out, ... are read by the check strings (eval)
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
-log=$RUN/celld.log
+capsid_begin "$1"
 start_celld -S -o capsid.spawn=1
 v1=$BIN/userspace/celld/celld_evo_v1
 # ready_count [NAME]: how many instances of NAME (NAME, NAME@K; default evo) are ready.

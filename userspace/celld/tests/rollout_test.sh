@@ -10,14 +10,11 @@
 # (a new pid) and the canary is stopped.
 # shellcheck disable=SC2034 # rc and out are read by the check strings (eval)
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
-log=$RUN/celld.log
+capsid_begin "$1"
 start_celld -S -o capsid.spawn=1
 prog=$BIN/userspace/celld/celld_swap_cell
 field() { cell ps -j "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['$2'])"; }

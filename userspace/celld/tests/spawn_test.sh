@@ -13,14 +13,11 @@
 # A spawned cell's output is in its log ring (`cell logs`).
 # shellcheck disable=SC2034 # rc and out are read by the check strings (eval)
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
-log=$RUN/celld.log
+capsid_begin "$1"
 # Under umask 077 (a service's UMask=0077): the directories celld makes for
 # its cells must still be traversable by the cells' uid (checks 2-4 failed).
 mask=$(umask)

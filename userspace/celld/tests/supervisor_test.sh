@@ -6,13 +6,11 @@
 # leaves an exited cell alone; a demo server cell killed with SIGKILL is
 # started again and serves the demo client both times.
 set -u
-BIN=$(cd "$1" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
-echo "TAP version 13"
 # shellcheck source=userspace/celld/tests/capsid_lib.sh
 . "$(dirname "$0")/capsid_lib.sh"
-capsid_require
+capsid_begin "$1"
 conf=$RUN/cells.d
 mkdir -p "$conf"
 printf '#!/bin/sh\nexit 3\n' >"$RUN/crash.sh"
@@ -40,7 +38,6 @@ backoff_ms=50
 CONF
 printf 'name=bad cell\nexec=relative/path\n' >"$conf/bad.conf"
 start_celld -o "capsid.dir=$conf"
-log=$RUN/celld.log
 # shellcheck disable=SC2034 # read by the check strings (eval)
 sock=$CELL_RUNTIME_DIR/capsid/demo/demo.sock
 check "the demo cell listens in its socket dir" 'wait_for test -S "$sock"'
