@@ -19,8 +19,9 @@ BIN=$(cd "$1" && pwd)
 TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
-echo "TAP version 13"
-echo "1..22"
+# shellcheck source=userspace/cell/tests/ribosome_lib.sh
+. "$TOP/userspace/cell/tests/ribosome_lib.sh"
+ribosome_begin 22
 gpg_homes=()
 finish() {
 	for h in "${gpg_homes[@]}"; do gpgconf --homedir "$h" --kill all 2>/dev/null; done
@@ -28,23 +29,10 @@ finish() {
 }
 trap finish EXIT
 skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
-export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
-export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
-export CELL_STATE_DIR=$RUN/state
-unset CC CFLAGS CPPFLAGS LDFLAGS SOURCE_DATE_EPOCH
-export GIT_CONFIG_NOSYSTEM=1 HOME=$RUN/home
-mkdir -p "$HOME"
-git config --global user.name ribosome-test
-git config --global user.email test@cell.invalid
-git config --global init.defaultBranch main
 cache=$RUN/state/ribosome
 
 repo=$RUN/fixture
-mkdir -p "$repo"
-cp "$TOP"/userspace/examples/hello/* "$repo/"
-git -C "$repo" init -q
-git -C "$repo" add .
-GIT_COMMITTER_DATE="2026-01-02T03:04:05Z" git -C "$repo" commit -q -m hello --date="2026-01-02T03:04:05Z"
+ribosome_fixture "$repo"
 git clone -q "$repo" "$RUN/clone"
 dna=$(cell dna "$RUN/clone" | head -1 | cut -d' ' -f1)
 

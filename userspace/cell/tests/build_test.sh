@@ -17,25 +17,13 @@ BIN=$(cd "$1" && pwd)
 TOP=$(cd "$2" && pwd)
 # shellcheck source=userspace/celld/tests/lib.sh
 . "$TOP/userspace/celld/tests/lib.sh"
-echo "TAP version 13"
-echo "1..28"
-export CELLC=$BIN/userspace/cellc/cellc CELL_CFLAGS="-I$TOP/lib/include -I$TOP/uapi"
-export CELL_LIBS="-L$BIN/lib -lcell -Wl,-rpath,$BIN/lib"
-export CELL_STATE_DIR=$RUN/state
-unset CC CFLAGS CPPFLAGS LDFLAGS SOURCE_DATE_EPOCH
-export GIT_CONFIG_NOSYSTEM=1 HOME=$RUN/home
-mkdir -p "$HOME"
-git config --global user.name ribosome-test
-git config --global user.email test@cell.invalid
-git config --global init.defaultBranch main
+# shellcheck source=userspace/cell/tests/ribosome_lib.sh
+. "$TOP/userspace/cell/tests/ribosome_lib.sh"
+ribosome_begin 28
 
 # The fixture: the example cell as a repository of its own, one commit.
 repo=$RUN/fixture
-mkdir -p "$repo"
-cp "$TOP"/userspace/examples/hello/* "$repo/"
-git -C "$repo" init -q
-git -C "$repo" add .
-GIT_COMMITTER_DATE="2026-01-02T03:04:05Z" git -C "$repo" commit -q -m hello --date="2026-01-02T03:04:05Z"
+ribosome_fixture "$repo"
 git clone -q "file://$repo" "$RUN/one/hello"
 git clone -q "$repo" "$RUN/elsewhere/deeper/hello"
 a=$RUN/one/hello
