@@ -260,6 +260,12 @@ void cell_chan_tx_abort(struct cell_chan *ch)
 	ch->tx_kind = TX_NONE;
 }
 
+void cell_chan_kick(struct cell_chan *ch)
+{
+	if (ch->shm)
+		cell_ring_kick(&ch->tx);
+}
+
 static void put_frame_head(uint8_t *at, struct cell_hdr *hdr, uint64_t fingerprint)
 {
 	memset(at, 0, CELL_FRAME_PAD);
@@ -342,6 +348,8 @@ int cell_chan_tx_commit(struct cell_chan *ch, struct cell_hdr *hdr, uint32_t len
 	case TX_RING:
 		put_frame_head(ch->tx_rec, hdr, ch->fingerprint);
 		ch->tx_kind = TX_NONE;
+		if (ch->tx_more)
+			return cell_ring_commit_more(&ch->tx, CELL_FRAME_HEAD + len);
 		return cell_ring_commit(&ch->tx, CELL_FRAME_HEAD + len);
 	case TX_QUEUE:
 		put_frame_head(ch->tx_q->bytes, hdr, ch->fingerprint);

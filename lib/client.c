@@ -73,6 +73,7 @@ struct cell_call {
 	uint32_t seq; /* k of the id formula */
 	uint16_t method;
 	bool oneway;
+	bool more;   /* CELL_CALL_MORE: the submit leaves the server unwoken */
 	bool traced; /* the request ends in a trailer of @trace */
 	bool have_rx;
 	bool viewed; /* the owner has the response view: it may not move */
@@ -105,6 +106,7 @@ struct cell_client {
 	struct cell_chan ch;
 	bool have_chan;
 	atomic_bool connected;
+	atomic_bool unkicked; /* requests submitted with CELL_CALL_MORE, not flushed */
 	enum cell_path path_kind;
 	bool copy_in; /* responses copied out of the ring (server of another uid) */
 	uint64_t server_fp;
@@ -1211,6 +1213,15 @@ static void check_server_locked(struct cell_client *c, uint64_t deadline)
 }
 
 /* Of Cell's own methods, these may be called like any other. */
+/* Send lock held: wake the server for CELL_CALL_MORE requests, then unlock. */
+static void flush_and_unlock(struct cell_client *c)
+{
+	atomic_store_explicit(&c->unkicked, false, memory_order_relaxed);
+	if (atomic_load_explicit(&c->connected, memory_order_acquire))
+		cell_chan_kick(&c->ch);
+	pthread_mutex_unlock(&c->send_lock);
+}
+
 static bool callable_control(uint16_t method)
 {
 	return method == CELL_METHOD_PING || method == CELL_METHOD_SCHEMA ||
@@ -1234,7 +1245,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 
 	*callp = NULL;
 	*buf = NULL;
-	if (!c || (flags & ~CELL_CALL_ONEWAY) ||
+	if (!c || (flags & ~(CELL_CALL_ONEWAY | CELL_CALL_MORE)) ||
 	    (method >= CELL_METHOD_CONTROL_BASE && !callable_control(method)))
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad call arguments");
 	if (len > CELL_MAX_PAYLOAD)
@@ -1291,6 +1302,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	call->method = method;
 	call->owner = pthread_self();
 	call->oneway = flags & CELL_CALL_ONEWAY;
+	call->more = flags & CELL_CALL_MORE;
 	call->deadline = deadline;
 	call->t0 = c->o.metrics ? cell_now_ns() : 0;
 	atomic_store_explicit(&call->state, CALL_BEGUN, memory_order_relaxed);
@@ -1369,7 +1381,11 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	/* Relaxed: the ring's release of the request orders it before any answer. */
 	atomic_store_explicit(&call->state, call->oneway ? CALL_DONE : CALL_SUBMITTED,
 			      memory_order_relaxed);
+	c->ch.tx_more = call->more;
 	err = cell_chan_tx_commit(&c->ch, &hdr, len, call->deadline, client_alive, c);
+	c->ch.tx_more = false;
+	if (call->more)
+		atomic_store_explicit(&c->unkicked, true, memory_order_relaxed);
 	pthread_mutex_unlock(&c->send_lock);
 	if (err) {
 		pthread_mutex_lock(&c->lock);
@@ -1424,6 +1440,14 @@ enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *re
 	if (!call || call->state == CALL_FREE || call->state == CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not submitted");
 	c = call->c;
+	/*
+	 * The server may sleep on a batch this call ends (CELL_CALL_MORE).  A
+	 * busy send lock: its holder commits next, and wakes the server then
+	 * or at its own wait (or this thread has a call begun: see rpc.h).
+	 */
+	if (atomic_load_explicit(&c->unkicked, memory_order_relaxed) &&
+	    !pthread_mutex_trylock(&c->send_lock))
+		flush_and_unlock(c);
 	if (!call->oneway)
 		wait_done(call);
 	if (!call_done(call)) {
@@ -1651,6 +1675,91 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 		memcpy(buf, req, len);
 	st = cell_call_submit(call, len);
 	cell_call_end(call);
+	return st;
+}
+
+void cell_client_flush(struct cell_client *c)
+{
+	if (!c || c->qc)
+		return;
+	pthread_mutex_lock(&c->send_lock);
+	flush_and_unlock(c);
+}
+
+/*
+ * The batch's fast path (send lock held): the server woken once at the end.
+ * Return: 0 or the negative errno of message *@sent; *@lost: the
+ * connection is gone (lost_locked() is the caller's, without the send lock).
+ */
+static int send_batch_locked(struct cell_client *c, uint16_t method, const struct cell_msg *msgs,
+			     unsigned int n, unsigned int *sent, uint64_t deadline, bool *lost)
+{
+	int err = 0;
+
+	c->ch.tx_more = true;
+	for (; *sent < n; ++*sent) {
+		struct cell_hdr hdr = { .flags = CELL_F_REQUEST | CELL_F_ONEWAY, .method = method };
+		const struct cell_msg *m = &msgs[*sent];
+		void *buf =
+			cell_chan_tx_begin(&c->ch, m->len, deadline, client_waiting_for_room, c);
+
+		if (!buf) {
+			err = -errno;
+			*lost = err == -EPIPE || err == -EBADMSG;
+			break;
+		}
+		if (m->len)
+			memcpy(buf, m->data, m->len);
+		err = cell_chan_tx_commit(&c->ch, &hdr, m->len, deadline, client_alive, c);
+		if (err) {
+			*lost = err != -ETIMEDOUT;
+			break;
+		}
+	}
+	c->ch.tx_more = false;
+	cell_chan_kick(&c->ch); /* what went out before a failure is delivered too */
+	return err;
+}
+
+enum cell_status cell_client_send_batch(struct cell_client *c, uint16_t method,
+					const struct cell_msg *msgs, unsigned int n,
+					unsigned int *sent, uint64_t deadline)
+{
+	enum cell_status st = CELL_STATUS_OK;
+	unsigned int done = 0;
+	bool lost = false;
+	int err;
+
+	if (!c || (n && !msgs))
+		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "bad batch arguments");
+	for (unsigned int i = 0; i < n; i++)
+		if (msgs[i].len > CELL_MAX_PAYLOAD)
+			return cell_fail(CELL_STATUS_TOO_LARGE, "message %u: %u bytes", i,
+					 msgs[i].len);
+	if (method < CELL_METHOD_CONTROL_BASE && !c->qc &&
+	    atomic_load_explicit(&c->connected, memory_order_acquire) && !c->o.reconnect &&
+	    !(cell_trace_tls.active && (cell_trace_tls.ctx.flags & CELL_TRACE_F_SAMPLED))) {
+		pthread_mutex_lock(&c->send_lock);
+		err = send_batch_locked(c, method, msgs, n, &done, deadline, &lost);
+		pthread_mutex_unlock(&c->send_lock);
+		if (lost) {
+			pthread_mutex_lock(&c->lock);
+			lost_locked(c);
+			pthread_mutex_unlock(&c->lock);
+		}
+		if (err)
+			st = cell_fail(lost		   ? CELL_STATUS_UNAVAILABLE
+				       : err == -ETIMEDOUT ? CELL_STATUS_DEADLINE_EXCEEDED
+							   : status_of(err),
+				       "%s: one-way message %u of %u: %s", c->path, done, n,
+				       strerror(-err));
+	} else {
+		/* Reconnects, tracing, QUIC: one message at a time, each the usual way. */
+		for (; done < n && st == CELL_STATUS_OK; done += st == CELL_STATUS_OK)
+			st = cell_client_send(c, method, msgs[done].data, msgs[done].len, deadline);
+	}
+	if (sent)
+		*sent = done;
 	return st;
 }
 

@@ -11,7 +11,8 @@
  * - The producer writes a record's payload and header, then publishes its
  *   tail with a RELEASE store.  The consumer reads the tail with an ACQUIRE
  *   load before it reads any header or payload below it, so it sees them
- *   whole.
+ *   whole.  A batch (cell_ring_commit_more()) writes several records and
+ *   publishes the tail once, at the kick; the release covers them all.
  * - The consumer finishes with a record, then publishes its head with a
  *   RELEASE store.  The producer reads the head with an ACQUIRE load before
  *   it writes into the bytes freed, so it never writes under a reader.
@@ -395,6 +396,9 @@ static int wait_for(struct cell_ring *r, try_fn try, void *arg, uint32_t *wake, 
 {
 	int rc;
 
+	/* The consumer we wait for may sleep on records it was not woken for. */
+	if (r->role == CELL_ROLE_PRODUCER)
+		cell_ring_kick(r);
 	if (spin(r, try, arg, deadline))
 		return 0;
 	if (r->role == CELL_ROLE_CONSUMER)
@@ -527,7 +531,7 @@ void *cell_ring_reserve_wait(struct cell_ring *r, uint32_t len, uint64_t deadlin
 	return t.p;
 }
 
-int cell_ring_commit(struct cell_ring *r, uint32_t len)
+static int commit(struct cell_ring *r, uint32_t len, bool more)
 {
 	struct cell_ring_record *rec;
 	uint64_t pos, tail;
@@ -539,11 +543,33 @@ int cell_ring_commit(struct cell_ring *r, uint32_t len)
 	STORE_RLX(&rec->len, len);
 	STORE_RLX(&rec->seq, (uint32_t)pos);
 	tail = pos + record_total(len);
-	STORE_REL(&r->producer->position, tail);
 	r->tail = tail;
 	r->reserved_len = 0;
+	r->unkicked = more;
+	if (more)
+		return 0; /* published by the kick that ends the batch */
+	STORE_REL(&r->producer->position, tail);
 	wake_peer(r, &r->consumer->waiting, &r->producer->wake);
 	return 0;
+}
+
+int cell_ring_commit(struct cell_ring *r, uint32_t len)
+{
+	return commit(r, len, false);
+}
+
+int cell_ring_commit_more(struct cell_ring *r, uint32_t len)
+{
+	return commit(r, len, true);
+}
+
+void cell_ring_kick(struct cell_ring *r)
+{
+	if (r->role != CELL_ROLE_PRODUCER || !r->unkicked)
+		return;
+	r->unkicked = false;
+	STORE_REL(&r->producer->position, r->tail);
+	wake_peer(r, &r->consumer->waiting, &r->producer->wake);
 }
 
 void cell_ring_abort(struct cell_ring *r)
@@ -652,6 +678,8 @@ void cell_ring_flush(struct cell_ring *r)
 {
 	if (r->role == CELL_ROLE_CONSUMER && r->map && !r->broken)
 		publish_head(r);
+	else if (r->role == CELL_ROLE_PRODUCER && r->map && !r->broken)
+		cell_ring_kick(r);
 }
 
 /* ---- sleeping elsewhere ------------------------------------------------ */
@@ -712,6 +740,7 @@ bool cell_ring_prepare_sleep_room(struct cell_ring *r, uint32_t len)
 {
 	if (r->role != CELL_ROLE_PRODUCER)
 		return false;
+	cell_ring_kick(r);
 	STORE_RLX(&r->producer->waiting, 1);
 	full_fence();
 	if (cell_ring_has_room(r, len)) {

@@ -181,6 +181,7 @@ struct cell_chan {
 	bool queue_mode;
 	struct cell_qframe *q_head, **q_tail, *tx_q;
 	struct cell_att tx_att;
+	bool tx_more;	   /* ring commits leave the peer unwoken: cell_chan_kick() will */
 	uint8_t *tx_rec;   /* the reserved ring record */
 	uint8_t *tx_stage; /* unix path staging, CELL_FRAME_HEAD + SOCKET_FRAME_MAX */
 	uint32_t tx_len;
@@ -231,6 +232,8 @@ void *cell_chan_tx_begin(struct cell_chan *ch, uint32_t len, uint64_t deadline,
 int cell_chan_tx_commit(struct cell_chan *ch, struct cell_hdr *hdr, uint32_t len, uint64_t deadline,
 			bool (*alive)(void *ctx), void *ctx);
 void cell_chan_tx_abort(struct cell_chan *ch);
+/* Wake the peer for ring records committed while @tx_more was set. */
+void cell_chan_kick(struct cell_chan *ch);
 /* A whole frame with a small payload copied (errors, empty responses). */
 int cell_chan_send(struct cell_chan *ch, struct cell_hdr *hdr, const void *data, uint32_t len,
 		   uint64_t deadline, bool (*alive)(void *ctx), void *ctx);

@@ -4,7 +4,9 @@
  * streams STRESS_MESSAGES messages of varied sizes through a 64 KiB ring
  * (so wrap, full and empty happen all the time) to a consumer thread that
  * checks each one arrives once, in order, intact; the same with waits that
- * always sleep; ping-pong over two rings where every wait sleeps (a lost
+ * always sleep, and with batches (cell_ring_commit_more(), a kick every
+ * 16 messages: a full ring must kick before it waits); ping-pong over two
+ * rings where every wait sleeps (a lost
  * wake shows as a stall of a whole wait slice); and a fast producer held
  * back by a slow consumer for a second.
  *
@@ -75,7 +77,8 @@ struct producer {
 	struct cell_ring *r;
 	uint64_t count; /* UINT64_MAX: until @stop */
 	uint64_t deadline;
-	int *stop; /* set by either side to end the run (a failure, or time is up) */
+	unsigned int batch; /* 0: cell_ring_commit() each; else a kick every @batch */
+	int *stop;	    /* set by either side to end the run (a failure, or time is up) */
 	/* Results. */
 	uint64_t produced, full, err_index;
 	int err, done;
@@ -111,12 +114,15 @@ static void *produce(void *arg)
 			break;
 		}
 		msg_fill(d, len, i);
-		if (cell_ring_commit(pa->r, len)) {
+		if (pa->batch ? cell_ring_commit_more(pa->r, len) : cell_ring_commit(pa->r, len)) {
 			pa->err = EINVAL;
 			pa->err_index = i;
 			break;
 		}
+		if (pa->batch && (i + 1) % pa->batch == 0)
+			cell_ring_kick(pa->r);
 	}
+	cell_ring_kick(pa->r);
 	pa->produced = i;
 	__atomic_store_n(&pa->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -168,6 +174,7 @@ FIXTURE_VARIANT(stream)
 {
 	uint64_t spin_ns; /* 0: adaptive default */
 	uint64_t messages;
+	unsigned int batch;
 };
 
 FIXTURE_VARIANT_ADD(stream, adaptive_spin){
@@ -178,6 +185,18 @@ FIXTURE_VARIANT_ADD(stream, adaptive_spin){
 FIXTURE_VARIANT_ADD(stream, always_sleep){
 	.spin_ns = CELL_RING_SPIN_NONE,
 	.messages = STRESS_MESSAGES / 10,
+};
+
+FIXTURE_VARIANT_ADD(stream, batched){
+	.spin_ns = 0,
+	.messages = STRESS_MESSAGES / 4,
+	.batch = 16,
+};
+
+FIXTURE_VARIANT_ADD(stream, batched_always_sleep){
+	.spin_ns = CELL_RING_SPIN_NONE,
+	.messages = STRESS_MESSAGES / 10,
+	.batch = 16,
 };
 
 FIXTURE_SETUP(stream)
@@ -199,7 +218,11 @@ TEST_F_TIMEOUT(stream, every_message_once_in_order_intact, STRESS_TIMEOUT)
 	uint64_t t0 = cell_now_ns(), deadline = t0 + STRESS_DEADLINE, empty = 0, bad;
 	int rc = 0, stop = 0;
 	struct producer pa = {
-		.r = &self->pr.p, .count = variant->messages, .deadline = deadline, .stop = &stop
+		.r = &self->pr.p,
+		.count = variant->messages,
+		.deadline = deadline,
+		.batch = variant->batch,
+		.stop = &stop,
 	};
 	struct cell_ring_view v;
 	pthread_t t;
@@ -277,6 +300,9 @@ TEST_F_TIMEOUT(stream, ping_pong_never_misses_a_wake, STRESS_TIMEOUT)
 	uint64_t t0 = cell_now_ns(), stalls = 0, worst = 0;
 	pthread_t t;
 
+	if (variant->batch)
+		SKIP(return, "only the stream test batches (see the unbatched variant)");
+
 	ASSERT_EQ(0, pair_open(&back, CELL_RING_MIN_DATA));
 	if (variant->spin_ns)
 		back.p.spin_ns = back.c.spin_ns = variant->spin_ns;
@@ -336,6 +362,9 @@ TEST_F_TIMEOUT(stream, slow_consumer_holds_back_a_fast_producer, STRESS_TIMEOUT)
 	struct cell_ring_view v;
 	struct timespec nap = { .tv_nsec = 1000000 };
 	pthread_t t;
+
+	if (variant->batch)
+		SKIP(return, "only the stream test batches (see the unbatched variant)");
 
 	ASSERT_EQ(0, pthread_create(&t, NULL, produce, &pa));
 	for (;;) {

@@ -209,6 +209,84 @@ TEST_F(ring, reservation_rules)
 	ASSERT_EQ(-EINVAL, cell_ring_read(&self->p, &v));
 }
 
+/* Reserve, fill as message @index, commit without waking. Returns 0 or errno. */
+static int put_more(struct cell_ring *p, uint32_t len, uint64_t index)
+{
+	void *d = cell_ring_reserve(p, len);
+
+	if (!d)
+		return errno;
+	msg_fill(d, len, index);
+	return cell_ring_commit_more(p, len) ? EINVAL : 0;
+}
+
+TEST_F(ring, a_batch_wakes_a_sleeping_consumer_once_at_the_kick)
+{
+	uint32_t *wake = &prod_page(self->m)->wake, wake0 = *wake;
+	struct cell_ring_view v;
+
+	/* The consumer is asleep: its flag is what the producer looks at. */
+	cons_page(self->m)->waiting = 1;
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(0, put_more(&self->p, 100, i));
+	/* Written, not published: no tail store, nobody woken. */
+	ASSERT_EQ(0, prod_page(self->m)->position);
+	ASSERT_EQ(wake0, *wake);
+	ASSERT_FALSE(cell_ring_pending(&self->c));
+	ASSERT_EQ(-EAGAIN, cell_ring_read(&self->c, &v));
+	cell_ring_kick(&self->p);
+	ASSERT_EQ(5 * 112, prod_page(self->m)->position); /* the whole batch at once */
+	ASSERT_EQ(wake0 + 1, *wake);
+	cell_ring_kick(&self->p); /* nothing new: no second wake */
+	ASSERT_EQ(wake0 + 1, *wake);
+	/* A plain commit wakes by itself and leaves nothing to kick. */
+	ASSERT_EQ(0, put(&self->p, 100, 5));
+	ASSERT_EQ(wake0 + 2, *wake);
+	cell_ring_kick(&self->p);
+	ASSERT_EQ(wake0 + 2, *wake);
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(0, get(&self->c, 100, i, &v));
+		cell_ring_release(&self->c, v.end);
+	}
+	/* The producer's flush kicks too (detach flushes). */
+	ASSERT_EQ(0, put_more(&self->p, 100, 6));
+	cell_ring_flush(&self->p);
+	ASSERT_EQ(wake0 + 3, *wake);
+	cons_page(self->m)->waiting = 0;
+}
+
+TEST_F(ring, a_producer_waiting_for_room_first_wakes_the_consumer_of_its_batch)
+{
+	uint32_t *wake = &prod_page(self->m)->wake, wake0 = *wake;
+	struct cell_ring_view v;
+	int n = 0;
+
+	cons_page(self->m)->waiting = 1; /* asleep, never woken by the batch so far */
+	while (put_more(&self->p, 500, n) == 0)
+		n++;
+	ASSERT_LT(2, n);
+	ASSERT_EQ(wake0, *wake);
+	/* Full: waiting for room without waking it would wait for nobody. */
+	self->p.spin_ns = CELL_RING_SPIN_NONE;
+	errno = 0;
+	ASSERT_EQ(NULL, cell_ring_reserve_wait(&self->p, 500, cell_deadline_in_ms(5), NO_ALIVE));
+	ASSERT_EQ(ETIMEDOUT, errno);
+	ASSERT_EQ(wake0 + 1, *wake);
+	/* The same for a producer about to sleep in epoll. */
+	for (int i = 0; i < n; i++) {
+		ASSERT_EQ(0, get(&self->c, 500, i, &v));
+		cell_ring_release(&self->c, v.end);
+	}
+	cell_ring_flush(&self->c);
+	for (int i = 0; put_more(&self->p, 500, n + i) == 0; i++)
+		;
+	ASSERT_EQ(wake0 + 1, *wake);
+	ASSERT_TRUE(cell_ring_prepare_sleep_room(&self->p, 500));
+	ASSERT_EQ(wake0 + 2, *wake);
+	cell_ring_end_sleep(&self->p);
+	cons_page(self->m)->waiting = 0;
+}
+
 TEST_F(ring, abort)
 {
 	struct cell_ring_view v;

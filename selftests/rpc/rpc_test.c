@@ -35,6 +35,8 @@
 #define M_COUNT	    4
 #define M_FAIL	    5
 #define M_WHERE	    6 /* answers 1 if the request is read in place in a ring */
+#define M_SEQ	    7 /* one-way, payload: u64 index, then filler; counts out-of-order ones */
+#define M_SEQSTAT   8 /* answers { next index expected, out of order, bad filler } */
 #define M_UNHANDLED 9
 
 static _Atomic uint64_t *shared_counter;
@@ -75,6 +77,37 @@ static enum cell_status count(const struct cell_vesicle *req, struct cell_reply 
 	(void)req;
 	(void)ctx;
 	return cell_reply_send(reply, &n, sizeof(n)) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
+}
+
+/* shared_counter[1]: next M_SEQ index expected; [2]: out of order; [3]: bad filler. */
+static enum cell_status seq(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	const uint8_t *p = req->data;
+	uint64_t i;
+
+	(void)ctx;
+	if (reply || req->len < sizeof(i))
+		return CELL_STATUS_INVALID_ARGUMENT;
+	memcpy(&i, p, sizeof(i));
+	if (i != shared_counter[1])
+		atomic_fetch_add(&shared_counter[2], 1);
+	shared_counter[1] = i + 1;
+	for (uint32_t k = sizeof(i); k < req->len; k++)
+		if (p[k] != (uint8_t)(i + k)) {
+			atomic_fetch_add(&shared_counter[3], 1);
+			break;
+		}
+	atomic_fetch_add(shared_counter, 1);
+	return CELL_STATUS_OK;
+}
+
+static enum cell_status seqstat(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	uint64_t st[3] = { shared_counter[1], shared_counter[2], shared_counter[3] };
+
+	(void)req;
+	(void)ctx;
+	return cell_reply_send(reply, st, sizeof(st)) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
 }
 
 static enum cell_status fail(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
@@ -131,7 +164,9 @@ static struct cell_server *make_server(const char *dir, enum cell_ring_backend b
 	    cell_server_handle(srv, M_INCR, incr, NULL) ||
 	    cell_server_handle(srv, M_COUNT, count, NULL) ||
 	    cell_server_handle(srv, M_FAIL, fail, NULL) ||
-	    cell_server_handle(srv, M_WHERE, where, NULL)) {
+	    cell_server_handle(srv, M_WHERE, where, NULL) ||
+	    cell_server_handle(srv, M_SEQ, seq, NULL) ||
+	    cell_server_handle(srv, M_SEQSTAT, seqstat, NULL)) {
 		cell_server_free(srv);
 		return NULL;
 	}
@@ -610,6 +645,145 @@ TEST_RPC(oneway_in_order)
 	ASSERT_EQ(CELL_STATUS_OK, cell_client_call(self->c, M_COUNT, NULL, 0, &n, sizeof(n), &got,
 						   cell_deadline_in_ms(5000)));
 	EXPECT_EQ(1000, n);
+}
+
+/* @n M_SEQ messages from index @first, lengths 8..8+@spread, in @msgs (@buf: their bytes). */
+static void seq_batch(struct cell_msg *msgs, uint8_t *buf, unsigned int n, uint64_t first,
+		      uint32_t spread)
+{
+	for (unsigned int j = 0; j < n; j++) {
+		uint64_t i = first + j;
+		uint32_t len = 8 + (uint32_t)(i * 37 % (spread + 1));
+
+		memcpy(buf, &i, sizeof(i));
+		for (uint32_t k = sizeof(i); k < len; k++)
+			buf[k] = (uint8_t)(i + k);
+		msgs[j] = (struct cell_msg){ buf, len };
+		buf += (len + 7) & ~7U;
+	}
+}
+
+/* Every M_SEQ message up to @total arrived once, in order, intact. */
+static bool seq_all_arrived(struct __test_metadata *_metadata, struct cell_client *c,
+			    uint64_t total)
+{
+	uint64_t st[3] = { 0 }, n = 0;
+	uint32_t got;
+
+	if (cell_client_call(c, M_SEQSTAT, NULL, 0, st, sizeof(st), &got,
+			     cell_deadline_in_ms(10000)) ||
+	    cell_client_call(c, M_COUNT, NULL, 0, &n, sizeof(n), &got, cell_deadline_in_ms(10000)))
+		return false;
+	TH_LOG("%llu messages, next %llu, out of order %llu, bad %llu", (unsigned long long)n,
+	       (unsigned long long)st[0], (unsigned long long)st[1], (unsigned long long)st[2]);
+	return n == total && st[0] == total && !st[1] && !st[2];
+}
+
+TEST_RPC(batches_are_delivered_once_and_in_order)
+{
+	static const unsigned int sizes[] = { 1, 2, 7, 64, 500, 3000 };
+	struct cell_msg *msgs = calloc(3000, sizeof(*msgs));
+	uint8_t *buf = malloc(3000 * 216);
+	uint64_t total = 0;
+	unsigned int sent;
+
+	ASSERT_NE(NULL, msgs);
+	ASSERT_NE(NULL, buf);
+	for (unsigned int r = 0; r < 3; r++)
+		for (unsigned int k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			seq_batch(msgs, buf, sizes[k], total, 200);
+			sent = 0;
+			ASSERT_EQ(CELL_STATUS_OK,
+				  cell_client_send_batch(self->c, M_SEQ, msgs, sizes[k], &sent,
+							 cell_deadline_in_ms(10000)))
+			TH_LOG("%s", cell_last_error(NULL));
+			ASSERT_EQ(sizes[k], sent);
+			total += sizes[k];
+			/* Interleaved with single sends, which keep the order too. */
+			seq_batch(msgs, buf, 1, total, 200);
+			ASSERT_EQ(CELL_STATUS_OK,
+				  cell_client_send(self->c, M_SEQ, msgs[0].data, msgs[0].len,
+						   cell_deadline_in_ms(10000)));
+			total++;
+		}
+	EXPECT_EQ(CELL_STATUS_OK,
+		  cell_client_send_batch(self->c, M_SEQ, NULL, 0, &sent, CELL_DEADLINE_NONE));
+	EXPECT_EQ(0, sent);
+	EXPECT_TRUE(seq_all_arrived(_metadata, self->c, total));
+	free(buf);
+	free(msgs);
+}
+
+/*
+ * A batch many times the request ring, behind a handler that sleeps, so the
+ * client waits for room again and again with a server that may be asleep on
+ * records it was never woken for: it must wake it before it waits.
+ */
+TEST_RPC(a_batch_larger_than_the_ring_does_not_deadlock)
+{
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = self->dir,
+		.backend = variant->backend,
+		.request_ring = CELL_RING_MIN_DATA,
+		.response_ring = CELL_RING_MIN_DATA,
+	};
+	struct cell_client *c = cell_client_connect("rpctest", &o);
+	enum {
+		N = 2000
+	};
+	struct cell_msg *msgs = calloc(N, sizeof(*msgs));
+	uint8_t *buf = malloc(N * 72);
+	uint32_t ms = 20;
+	unsigned int sent = 0;
+
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	ASSERT_NE(NULL, msgs);
+	ASSERT_NE(NULL, buf);
+	for (int k = 0; k < 3; k++) {
+		ASSERT_EQ(CELL_STATUS_OK, cell_client_send(c, M_SLEEP, &ms, sizeof(ms),
+							   cell_deadline_in_ms(10000)));
+		seq_batch(msgs, buf, N, (uint64_t)k * N, 56);
+		ASSERT_EQ(CELL_STATUS_OK, cell_client_send_batch(c, M_SEQ, msgs, N, &sent,
+								 cell_deadline_in_ms(30000)))
+		TH_LOG("%s", cell_last_error(NULL));
+		ASSERT_EQ(N, sent);
+	}
+	EXPECT_TRUE(seq_all_arrived(_metadata, c, 3 * N));
+	cell_client_free(c);
+	free(buf);
+	free(msgs);
+}
+
+/* Calls submitted with CELL_CALL_MORE are answered: the first wait wakes the server. */
+TEST_RPC(calls_submitted_with_more_are_answered)
+{
+	struct cell_call *calls[8];
+	struct cell_response r;
+	uint8_t want[100];
+	void *buf;
+
+	usleep(50 * 1000); /* the server is asleep by now: only a wake brings it */
+	for (int i = 0; i < 8; i++) {
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_call_begin(self->c, M_ECHO, sizeof(want), CELL_CALL_MORE,
+					  cell_deadline_in_ms(3000), &calls[i], &buf));
+		fill(buf, sizeof(want), (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(calls[i], sizeof(want)));
+	}
+	for (int i = 0; i < 8; i++) {
+		fill(want, sizeof(want), (uint32_t)i);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_wait(calls[i], &r));
+		EXPECT_TRUE(r.len == sizeof(want) && !memcmp(want, r.data, sizeof(want)));
+		cell_call_end(calls[i]);
+	}
+	/* Unknown flags are still refused. */
+	EXPECT_EQ(CELL_STATUS_INVALID_ARGUMENT,
+		  cell_call_begin(self->c, M_ECHO, 8, 0x4, cell_deadline_in_ms(1000), &calls[0],
+				  &buf));
+	cell_client_flush(self->c); /* nothing pending: a no-op */
+	EXPECT_TRUE(check_echo(self->c, 10, 3));
 }
 
 TEST_RPC(errors_end_to_end)

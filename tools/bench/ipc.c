@@ -569,6 +569,8 @@ static const struct target targets[] = {
 	{ "gRPC uds p50 >= 30x Cell SHM spin", "grpc-uds", CELL_KEY, false, true, 30 },
 	{ "ZeroMQ ipc p50 >= 20x Cell SHM spin", "zeromq-ipc", CELL_KEY, false, true, 20 },
 	{ "Cell stream >= 0.8x raw SPSC ring rate", "cell-stream", STREAM_KEY, true, true, 0.8 },
+	{ "Cell batched stream >= 0.8x raw SPSC ring rate", "cell-stream-batch", STREAM_KEY, true,
+	  true, 0.8 },
 };
 
 static void print_targets(const struct opts *o)

@@ -15,6 +15,8 @@
  *  cell-stream      memfd rings, one-way cell_client_send() of each
  *                   message, then one two-way call that also says whether
  *                   the server saw every message in order
+ *  cell-stream-batch  the same with cell_client_send_batch() of up to 64
+ *                   messages (batch_of()): the server is woken once per batch
  *
  * The backend is set through the options, so CELL_RING_BACKEND in the
  * environment cannot move a case, and the path taken is printed.
@@ -42,7 +44,8 @@ enum cell_kind {
 	BLOCK,
 	UNIX,
 	MODULE,
-	STREAM
+	STREAM,
+	BATCH
 };
 
 struct cctx {
@@ -50,7 +53,7 @@ struct cctx {
 	size_t size;
 	char dir[32];
 	struct cell_client *cli;
-	unsigned char *req, *resp;
+	unsigned char *req, *resp, *batch;
 	uint64_t seq;
 	/* server: the next one-way sequence number expected, and whether one was wrong */
 	uint64_t expect;
@@ -104,6 +107,19 @@ static void *prep_module(size_t size)
 static void *prep_stream(size_t size)
 {
 	return prepare(size, STREAM);
+}
+
+static void *prep_batch(size_t size)
+{
+	return prepare(size, BATCH);
+}
+
+/* Messages per cell_client_send_batch(): 64, fewer above 4 KiB (256 KiB a batch). */
+static unsigned int batch_of(size_t size)
+{
+	size_t n = (256U << 10) / (size ? size : 1);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned int)n;
 }
 
 static int module_avail(size_t size, char *why, size_t cap)
@@ -246,7 +262,9 @@ static int cconnect(void *ctx)
 
 	c->req = malloc(c->size);
 	c->resp = malloc(c->size);
-	if (!c->req || !c->resp) {
+	if (c->kind == BATCH)
+		c->batch = malloc(batch_of(c->size) * c->size);
+	if (!c->req || !c->resp || (c->kind == BATCH && !c->batch)) {
 		perror("bench");
 		return -1;
 	}
@@ -257,7 +275,7 @@ static int cconnect(void *ctx)
 			cell_last_error(NULL));
 		return -1;
 	}
-	return c->kind == STREAM ? 0 : call(c);
+	return c->kind == STREAM || c->kind == BATCH ? 0 : call(c);
 }
 
 /* Pipelined: begin and submit a depth of calls, then wait for each. */
@@ -311,6 +329,21 @@ static int burst(void *ctx, unsigned int n)
 	return 0;
 }
 
+/* The end of a stream: a call that says whether the server saw every message in order. */
+static int stream_check(struct cctx *c)
+{
+	enum cell_status st;
+
+	st = cell_client_call(c->cli, M_SYNC, NULL, 0, NULL, 0, NULL, CELL_DEADLINE_NONE);
+	if (st != CELL_STATUS_OK) {
+		fprintf(stderr, "bench: cell stream: status %d (%s)\n", (int)st,
+			st == CELL_STATUS_INTERNAL ? "the server saw a message out of order"
+						   : cell_last_error(NULL));
+		return -1;
+	}
+	return 0;
+}
+
 /* Streaming: @n one-way messages, then a call that checks them all. */
 static int stream(void *ctx, unsigned int n)
 {
@@ -327,14 +360,34 @@ static int stream(void *ctx, unsigned int n)
 			return -1;
 		}
 	}
-	st = cell_client_call(c->cli, M_SYNC, NULL, 0, NULL, 0, NULL, CELL_DEADLINE_NONE);
-	if (st != CELL_STATUS_OK) {
-		fprintf(stderr, "bench: cell stream: status %d (%s)\n", (int)st,
-			st == CELL_STATUS_INTERNAL ? "the server saw a message out of order"
-						   : cell_last_error(NULL));
-		return -1;
+	return stream_check(c);
+}
+
+/* Batched streaming: @n one-way messages in batches of batch_of(), then the check. */
+static int stream_batch(void *ctx, unsigned int n)
+{
+	struct cctx *c = ctx;
+	unsigned int per = batch_of(c->size), sent;
+	struct cell_msg msgs[64];
+	enum cell_status st;
+
+	for (unsigned int i = 0; i < n; i += per) {
+		unsigned int k = n - i < per ? n - i : per;
+
+		for (unsigned int j = 0; j < k; j++) {
+			unsigned char *m = c->batch + (size_t)j * c->size;
+
+			ipc_fill(m, c->size, ++c->seq);
+			msgs[j] = (struct cell_msg){ m, (uint32_t)c->size };
+		}
+		st = cell_client_send_batch(c->cli, M_ONEWAY, msgs, k, &sent, CELL_DEADLINE_NONE);
+		if (st != CELL_STATUS_OK) {
+			fprintf(stderr, "bench: cell_client_send_batch: status %d after %u (%s)\n",
+				(int)st, sent, cell_last_error(NULL));
+			return -1;
+		}
 	}
-	return 0;
+	return stream_check(c);
 }
 
 static const char *path(void *ctx)
@@ -364,6 +417,7 @@ static void destroy(void *ctx)
 		fprintf(stderr, "bench: rmdir %s: %s\n", c->dir, strerror(errno));
 	free(c->req);
 	free(c->resp);
+	free(c->batch);
 	free(c);
 }
 
@@ -403,6 +457,20 @@ static const struct ipc_case cell_cases[] = {
 		.on_term = on_term,
 		.connect = cconnect,
 		.burst = stream,
+		.path = path,
+		.disconnect = disconnect,
+		.destroy = destroy,
+	},
+	{
+		.key = "cell-stream-batch",
+		.name = "Cell one-way stream, batched",
+		.kind = "cell",
+		.flags = IPC_STREAM,
+		.prepare = prep_batch,
+		.serve = serve,
+		.on_term = on_term,
+		.connect = cconnect,
+		.burst = stream_batch,
 		.path = path,
 		.disconnect = disconnect,
 		.destroy = destroy,

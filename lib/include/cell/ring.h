@@ -95,6 +95,8 @@ struct cell_ring {
 	bool broken;	 /* the peer broke the protocol: every call fails -EBADMSG */
 	bool wake_futex; /* with wake_fd: futex-wake the peer as well */
 	bool module;	 /* a /dev/cell ring: wait and wake through its ioctls */
+	/* Producer: records committed by cell_ring_commit_more() not yet kicked. */
+	bool unkicked;
 };
 
 /* A record read in place. */
@@ -191,6 +193,26 @@ LIBCELL_API void *cell_ring_reserve_wait(struct cell_ring *r, uint32_t len, uint
  */
 LIBCELL_API CELL_MUST_CHECK int cell_ring_commit(struct cell_ring *r, uint32_t len);
 
+/**
+ * cell_ring_commit_more() - cell_ring_commit() for a batch: the record is
+ * written but the tail is not published and the consumer not woken (no
+ * store to the producer's line, no fence, no look at the consumer's flag
+ * per record).  The next cell_ring_commit() or cell_ring_kick() publishes
+ * every record of the batch at once.  A wait for room
+ * (cell_ring_reserve_wait(), cell_ring_prepare_sleep_room()),
+ * cell_ring_flush() and cell_ring_detach() kick first, so a batch larger
+ * than the ring cannot deadlock.
+ * Return: as cell_ring_commit().
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_ring_commit_more(struct cell_ring *r, uint32_t len);
+
+/**
+ * cell_ring_kick() - producer: after cell_ring_commit_more(), publish the
+ * tail and wake the consumer if it sleeps (once for the whole batch).  A
+ * no-op when nothing was committed with cell_ring_commit_more() since.
+ */
+LIBCELL_API void cell_ring_kick(struct cell_ring *r);
+
 /* cell_ring_abort() - drop the open reservation (nothing is published). */
 LIBCELL_API void cell_ring_abort(struct cell_ring *r);
 
@@ -231,7 +253,10 @@ LIBCELL_API void cell_ring_release(struct cell_ring *r, uint64_t end);
 LIBCELL_API int cell_ring_sleep(struct cell_ring *r, uint32_t *word, uint32_t seen,
 				uint64_t abs_ns);
 
-/* cell_ring_flush() - consumer: publish every released byte now. */
+/*
+ * cell_ring_flush() - consumer: publish every released byte now; producer:
+ * publish the tail and kick (cell_ring_kick()).
+ */
 LIBCELL_API void cell_ring_flush(struct cell_ring *r);
 
 /* ---- sleeping without reading (servers over many rings) --------------- */

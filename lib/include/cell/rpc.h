@@ -451,6 +451,15 @@ struct cell_response {
 
 /* Flags of cell_call_begin(). */
 #define CELL_CALL_ONEWAY 0x1 /* no response: cell_call_finish() returns at commit */
+/*
+ * Batching: the submit does not publish the request (on the ring path: no
+ * tail store, no fence, no look at the server's flag); more calls follow.  The next submit
+ * without it, cell_client_flush(), a cell_call_wait() of any call, or a
+ * wait for room in the request ring publishes them all at once.  A
+ * thread that has a call begun (not yet submitted) must not flush, and
+ * its waits do not flush: submit the begun call first.
+ */
+#define CELL_CALL_MORE 0x2
 
 /**
  * cell_call_begin() - start a call of @method (a schema's, below
@@ -539,6 +548,35 @@ LIBCELL_API enum cell_status cell_client_call(struct cell_client *c, uint16_t me
  */
 LIBCELL_API enum cell_status cell_client_send(struct cell_client *c, uint16_t method,
 					      const void *req, uint32_t len, uint64_t deadline);
+
+/**
+ * cell_client_flush() - wake the server for requests submitted with
+ * CELL_CALL_MORE (a no-op if there are none, or on the unix and QUIC
+ * paths, which send each frame at once).  Any thread.
+ */
+LIBCELL_API void cell_client_flush(struct cell_client *c);
+
+/* One message of a batch. */
+struct cell_msg {
+	const void *data;
+	uint32_t len;
+};
+
+/**
+ * cell_client_send_batch() - @n one-way calls of @method, in order, with
+ * the server woken once for the batch (and whenever the request ring
+ * fills: the batch may be larger than the ring).  The messages are copied
+ * into the ring under one send lock; other threads' calls wait meanwhile.
+ * With a reconnect policy, tracing or QUIC it sends them one by one with
+ * cell_client_send().
+ * @sent: if not NULL, receives how many messages were committed (all @n
+ *	  on OK; on failure the first *@sent went out, the rest did not).
+ * Return: OK, or the status of the first message that failed (TOO_LARGE
+ * before anything is sent if one is above CELL_MAX_PAYLOAD).
+ */
+LIBCELL_API enum cell_status cell_client_send_batch(struct cell_client *c, uint16_t method,
+						    const struct cell_msg *msgs, unsigned int n,
+						    unsigned int *sent, uint64_t deadline);
 
 /**
  * cell_client_control() - call one of the control methods every libcell
