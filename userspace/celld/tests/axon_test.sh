@@ -12,6 +12,7 @@
 # Root + netns, else SKIP.
 BIN=$1
 HERE=$(dirname "$0")
+# shellcheck source=userspace/celld/tests/netns_lib.sh
 . "$HERE/netns_lib.sh"
 # netns_lib's start_node, but with celld's scan on: a cell whose registration
 # timed out on a loaded machine is still found in the runtime directory.
@@ -27,11 +28,7 @@ netns_require
 AX=$BIN/userspace/celld/celld_axon_cell
 echo "TAP version 13"
 netns_setup 2 || { echo "Bail out! netns setup failed"; exit 1; }
-for i in 1 2; do
-	start_node "$i" -o discovery.interval_ms=200 -o axon=on -o axon.port=4433 -o axon.ports=4
-done
-for i in 1 2; do wait_until 10 grep -q "nucleus at" "$RUN/n$i/celld.log"; done
-on() { local i=$1; shift; ip netns exec "${NS}n$i" env CELL_RUNTIME_DIR="$RUN/n$i/run" CELL_STATE_DIR="$RUN/n$i/state" "$@"; }
+start_axon_nodes 2
 serve() { # serve NODE TAG [unix]: a cell "orders" (pid in $srv; ip and env exec, so $! is it)
 	ip netns exec "${NS}n$1" env CELL_RUNTIME_DIR="$RUN/n$1/run" "$AX" serve orders "$2" $3 \
 		>>"$RUN/serve-$1.log" 2>&1 &

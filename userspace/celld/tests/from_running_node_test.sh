@@ -13,6 +13,7 @@
 BIN=$1
 DEMO_CELL=$2
 HERE=$(dirname "$0")
+# shellcheck source=userspace/celld/tests/netns_lib.sh
 . "$HERE/netns_lib.sh"
 CELLC=$BIN/userspace/cellc/cellc
 DEMO=$BIN/userspace/examples/demo_server
@@ -20,11 +21,7 @@ netns_require
 [ -x "$CELLC" ] && [ -x "$DEMO" ] || { echo "1..0 # SKIP cellc or demo_server not built"; exit 0; }
 echo "TAP version 13"
 netns_setup 2 || { echo "Bail out! netns setup failed"; exit 1; }
-for i in 1 2; do
-	start_node "$i" -o discovery.interval_ms=200 -o axon=on -o axon.port=4433 -o axon.ports=4
-done
-for i in 1 2; do wait_until 10 grep -q "nucleus at" "$RUN/n$i/celld.log"; done
-on() { local i=$1; shift; ip netns exec "${NS}n$i" env CELL_RUNTIME_DIR="$RUN/n$i/run" CELL_STATE_DIR="$RUN/n$i/state" "$@"; }
+start_axon_nodes 2
 ip netns exec "${NS}n2" env CELL_RUNTIME_DIR="$RUN/n2/run" "$DEMO" demo >"$RUN/demo.log" 2>&1 &
 other_pids+=($!)
 pub() { [ -s "$RUN/n1/run/axon/demo" ]; }

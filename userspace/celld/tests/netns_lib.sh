@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-only OR MIT
 #
 # Network namespaces for the discovery tests: N node namespaces, each with
@@ -13,6 +14,7 @@ other_pids=()
 nodes=0
 n=0
 fail=0
+# shellcheck disable=SC2034 # fail is the test's exit status
 check() {
 	n=$((n + 1))
 	if eval "$2"; then echo "ok $n $1"; else echo "not ok $n $1"; fail=1; fi
@@ -68,6 +70,18 @@ start_node() {
 		-o "discovery.stats=$RUN/n$i/stats" "$@" >>"$RUN/n$i/celld.log" 2>&1 &
 	node_pids[$i]=$!
 }
+# start_axon_nodes N: nodes 1..N with axon on (QUIC on UDP 4433..4436), by
+# start_node as the test has it (a test may define its own), then up to 10 s
+# each until its log says its nucleus is up.
+start_axon_nodes() {
+	local i
+	for i in $(seq "$1"); do
+		start_node "$i" -o discovery.interval_ms=200 -o axon=on -o axon.port=4433 -o axon.ports=4
+	done
+	for i in $(seq "$1"); do wait_until 10 grep -q "nucleus at" "$RUN/n$i/celld.log"; done
+}
+# on I CMD...: CMD in node I's namespace, with its CELL_RUNTIME_DIR and CELL_STATE_DIR.
+on() { local i=$1; shift; ip netns exec "${NS}n$i" env CELL_RUNTIME_DIR="$RUN/n$i/run" CELL_STATE_DIR="$RUN/n$i/state" "$@"; }
 # stat I KEY: a counter of node I's stats file (0 when absent).
 stat() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$RUN/n$1/stats" 2>/dev/null || echo 0; }
 # wait_until SECONDS CMD...: poll every 0.1 s.
