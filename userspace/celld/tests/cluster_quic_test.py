@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nemesis import Cluster  # noqa: E402
+from nemesis import Cluster, netns_skip  # noqa: E402
 
 N = 0
 FAILED = 0
@@ -86,8 +86,7 @@ def kv(cl, i, *args):
 def main():
     build = sys.argv[1]
     print("TAP version 13")
-    if os.getuid() != 0 or not shutil.which("ip"):
-        print("1..0 # SKIP needs root and ip(8) for network namespaces")
+    if netns_skip("cq"):
         return 0
     if not os.path.exists(build + "/selftests/quic/quic_peer") or \
             not os.path.exists(build + "/userspace/celld/celld_remote_call"):

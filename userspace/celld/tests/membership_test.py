@@ -14,13 +14,12 @@ usage: membership_test.py BUILD_DIR.  Prints TAP; SKIP without root/ip netns.
 """
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nemesis import Cluster, sh  # noqa: E402
+from nemesis import Cluster, netns_skip  # noqa: E402
 
 N = 0
 FAILED = 0
@@ -62,14 +61,8 @@ def members(cl, i):
 def main():
     build = sys.argv[1]
     print("TAP version 13")
-    if os.getuid() != 0 or not shutil.which("ip"):
-        print("1..0 # SKIP needs root and ip(8) for network namespaces")
+    if netns_skip("mb"):
         return 0
-    probe = "mbprobe%d" % os.getpid()
-    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode:
-        print("1..0 # SKIP ip netns add fails here")
-        return 0
-    sh("ip", "netns", "del", probe)
     print("1..17")
     run = tempfile.mkdtemp(prefix="membership.")
     cl = Cluster(build, 5, run, founders=3)

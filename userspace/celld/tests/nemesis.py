@@ -41,6 +41,20 @@ def sh(*args, check=True):
                           stderr=subprocess.DEVNULL)
 
 
+def netns_skip(tag):
+    """Prints the TAP SKIP plan and returns True unless network namespaces can be
+    made here (root, ip(8), and an `ip netns add` of a probe named TAG...)."""
+    if os.getuid() != 0 or not shutil.which("ip"):
+        print("1..0 # SKIP needs root and ip(8) for network namespaces")
+        return True
+    probe = "%sprobe%d" % (tag, os.getpid())
+    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode:
+        print("1..0 # SKIP ip netns add fails here")
+        return True
+    sh("ip", "netns", "del", probe)
+    return False
+
+
 class Cluster:
     def __init__(self, build, n, run, founders=None):
         # Nodes past the first `founders` start empty (cluster.join=1) and
@@ -332,14 +346,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     o = ap.parse_args()
     print("TAP version 13")
-    if os.getuid() != 0 or not shutil.which("ip"):
-        print("1..0 # SKIP needs root and ip(8) for network namespaces")
+    if netns_skip("nm"):
         return 0
-    probe = "nmprobe%d" % os.getpid()
-    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode:
-        print("1..0 # SKIP ip netns add fails here")
-        return 0
-    sh("ip", "netns", "del", probe)
     seed = o.seed if o.seed is not None else random.randrange(1 << 30)
     print("1..5")
     print("# nodes %d, clients %d, %g s, seed %d" % (o.nodes, o.clients, o.seconds, seed),
