@@ -58,6 +58,24 @@ check() { # description command...
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 
+# same_output WHAT ARGS SOURCE [VAR=VALUE...]: `cellc ARGS --from-running SOURCE`
+# (with the VARs set) prints what `cellc ARGS` prints for demo.cell, byte for
+# byte, and not nothing; the check is named WHAT and ARGS.
+same_output() {
+	local what="$1 ${2:-(C header)}: the file's output, byte for byte" args=$2 src=$3
+	shift 3
+	# shellcheck disable=SC2086 # word splitting of $args intended
+	if (cd "$(dirname "$demo_cell")" && "$cellc" $args "$(basename "$demo_cell")") \
+		>"$tmp/file.out" 2>"$tmp/err" &&
+		env "$@" "$cellc" $args --from-running "$src" >"$tmp/live.out" 2>>"$tmp/err" &&
+		cmp -s "$tmp/file.out" "$tmp/live.out" && [ -s "$tmp/live.out" ]; then
+		ok "$what"
+	else
+		not_ok "$what"
+		sed 's/^/# /' "$tmp/err"
+	fi
+}
+
 wait_sock() { # NAME: its socket appears within 5 s
 	for _ in $(seq 100); do
 		[ -S "$CELL_RUNTIME_DIR/$1.sock" ] && return 0
@@ -192,17 +210,7 @@ elif [ -z "$qport" ]; then
 else
 	q=quic://127.0.0.1:$qport
 	for args in "" "--lang=python" "--lang=go" "--canonical" "--fingerprint"; do
-		# shellcheck disable=SC2086 # word splitting of $args intended
-		(cd "$(dirname "$demo_cell")" && "$cellc" $args "$(basename "$demo_cell")") \
-			>"$tmp/file.out" 2>"$tmp/err" &&
-			"$cellc" $args --from-running "$q" >"$tmp/live.out" 2>>"$tmp/err" &&
-			cmp -s "$tmp/file.out" "$tmp/live.out"
-		if [ $? = 0 ] && [ -s "$tmp/live.out" ]; then
-			ok "--from-running $q ${args:-(C header)}: the file's output, byte for byte"
-		else
-			not_ok "--from-running $q ${args:-(C header)}: the file's output, byte for byte"
-			sed 's/^/# /' "$tmp/err"
-		fi
+		same_output "--from-running $q" "$args" "$q"
 	done
 	check "quic:// with --pin of the cell's fingerprint passes" \
 		eval '"$cellc" --from-running "$q" --pin "$fp" >/dev/null'
@@ -308,18 +316,8 @@ else
 		not_ok "fake nucleus starts"
 	nucleus "$tmp/nuclie" ok "demo/$key/0x1234/$nq" || not_ok "fake nucleus starts"
 	for args in "" "--lang=go" "--fingerprint"; do
-		# shellcheck disable=SC2086 # word splitting of $args intended
-		(cd "$(dirname "$demo_cell")" && "$cellc" $args "$(basename "$demo_cell")") \
-			>"$tmp/file.out" 2>"$tmp/err" &&
-			CELL_RUNTIME_DIR=$tmp/nucq "$cellc" $args --from-running "demo@${key:0:8}" \
-				>"$tmp/live.out" 2>>"$tmp/err" &&
-			cmp -s "$tmp/file.out" "$tmp/live.out"
-		if [ $? = 0 ] && [ -s "$tmp/live.out" ]; then
-			ok "--from-running demo@NODE ${args:-(C header)}: the file's output, byte for byte"
-		else
-			not_ok "--from-running demo@NODE ${args:-(C header)}: the file's output, byte for byte"
-			sed 's/^/# /' "$tmp/err"
-		fi
+		same_output "--from-running demo@NODE" "$args" "demo@${key:0:8}" \
+			CELL_RUNTIME_DIR="$tmp/nucq"
 	done
 	# An id that starts with 7 decimal digits is a node, not an instance number.
 	CELL_RUNTIME_DIR=$tmp/nucq fails_with "NAME@NODE: 7 decimal digits are a node id prefix" \
