@@ -26,18 +26,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nemesis import Cluster, netns_skip  # noqa: E402
+from nemesis import Cluster, netns_skip, tap, tap_failed  # noqa: E402
 
-N = 0
-FAILED = 0
 PORT = 7390
-
-
-def tap(ok, what):
-    global N, FAILED
-    N += 1
-    FAILED += not ok
-    print(("ok" if ok else "not ok") + " %d %s" % (N, what), flush=True)
 
 
 class QuicCluster(Cluster):
@@ -160,7 +151,7 @@ def main():
         print("# forwarding lines: %s" % [x for x in logs.splitlines() if "forwarded" in x],
               flush=True)
         shutil.rmtree(run, ignore_errors=True)
-    return 1 if FAILED else 0
+    return 1 if tap_failed() else 0
 
 
 if __name__ == "__main__":

@@ -39,18 +39,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nemesis import Cluster, sh  # noqa: E402
+from nemesis import Cluster, sh, tap, tap_failed  # noqa: E402
 
-N = 0
-FAILED = 0
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def tap(ok, what):
-    global N, FAILED
-    N += 1
-    FAILED += not ok
-    print(("ok" if ok else "not ok") + " %d %s" % (N, what), flush=True)
 
 
 def leader_of(cl):
@@ -252,7 +243,7 @@ def main():
     print("# one snapshot of that state (sync: on the raft loop; async: the loop only "
           "freezes): %s" % r.stdout.strip(), flush=True)
     tap(r.returncode == 0, "snapshot cost measured")
-    return 1 if FAILED else 0
+    return 1 if tap_failed() else 0
 
 
 if __name__ == "__main__":

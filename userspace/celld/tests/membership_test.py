@@ -19,20 +19,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nemesis import Cluster, netns_skip  # noqa: E402
+from nemesis import Cluster, netns_skip, tap, tap_failed  # noqa: E402
 
-N = 0
-FAILED = 0
-
-
-def tap(ok, what, diag=None):
-    global N, FAILED
-    N += 1
-    FAILED += not ok
-    print(("ok" if ok else "not ok") + " %d %s" % (N, what), flush=True)
-    if not ok and diag:
-        for line in str(diag).splitlines()[:6]:
-            print("# " + line)
 
 
 def wait(pred, seconds=10, step=0.1):
@@ -134,7 +122,7 @@ def main():
             print("# kept %s" % run)
         else:
             shutil.rmtree(run, ignore_errors=True)
-    return 1 if FAILED else 0
+    return 1 if tap_failed() else 0
 
 
 if __name__ == "__main__":

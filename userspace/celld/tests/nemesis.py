@@ -31,9 +31,18 @@ import time
 TAP = []
 
 
-def tap(ok, what):
+def tap(ok, what, diag=None):
+    """One TAP check; when it fails, the first 6 lines of diag as comments."""
     TAP.append((ok, what))
     print(("ok" if ok else "not ok") + " %d %s" % (len(TAP), what), flush=True)
+    if not ok and diag:
+        for line in str(diag).splitlines()[:6]:
+            print("# " + line)
+
+
+def tap_failed():
+    """Whether a check tap() printed so far was not ok."""
+    return not all(t[0] for t in TAP)
 
 
 def sh(*args, check=True):
@@ -429,7 +438,7 @@ def main():
             print("# kept %s" % run)
         else:
             shutil.rmtree(run, ignore_errors=True)
-    return 0 if all(t[0] for t in TAP) else 1
+    return 1 if tap_failed() else 0
 
 
 if __name__ == "__main__":
