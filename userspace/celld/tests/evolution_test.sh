@@ -89,9 +89,4 @@ check "evo@1 still serves version 2 clients" '"$v2" call evo@1 0.3 >/dev/null 2>
 out=$(cell stop evo@1 2>&1)
 check "cell stop evo@1: stopped, its symlink removed (got: $out)" \
 	'[ "$out" = "evo@1: pid 0, stopped" ] && [ ! -L "$CELL_RUNTIME_DIR/evo@1.sock" ]'
-kill "$celld_pid"
-wait "$celld_pid"
-check "no capsid of this test is left" 'sleep 0.1; ! pgrep -f "$RUN/state/capsid" >/dev/null'
-grep 'capsid' "$log" | sed 's/^/# /'
-echo "1..$n"
-exit "$fail"
+capsid_end

@@ -93,9 +93,4 @@ out=$(cell rollout --window=1000 roll "$v1" serve roll 2>&1)
 echo "$out" | sed 's/^/# rollout: /'
 check "cell rollout's canary (roll@2) is one instance: it scales nothing of its own" \
 	'grep -q "capsid roll: canary roll@2 started" "$log" && ! grep -q "capsid roll@2: instances=" "$log" && ! grep -q "capsid roll@3" "$log"'
-kill "$celld_pid"
-wait "$celld_pid"
-check "no capsid of this test is left" 'sleep 0.1; ! pgrep -f "$RUN/state/capsid" >/dev/null'
-grep 'capsid' "$log" | sed 's/^/# /'
-echo "1..$n"
-exit "$fail"
+capsid_end
