@@ -411,12 +411,15 @@ int cell_cmd_stop(int argc, char **argv)
 
 static int swap_usage(FILE *out)
 {
-	fputs("usage: cell swap [-j] [--wait=MS] NAME [--] BIN [ARGS...]\n"
+	fputs("usage: cell swap [-j] [--wait=MS] [-o ro=PATH] NAME [--] BIN [ARGS...]\n"
 	      "  replace the program of supervised cell NAME by BIN (the same fingerprint)\n"
 	      "  without a lost call; waits (default 30000 ms) until the old one has drained\n",
 	      out);
 	return out == stdout ? 0 : 2;
 }
+
+/* "ro=PATH" for the swap requests of this command (cell swap -o, a rollout's build), or "". */
+static char swap_ro[PATH_MAX + 8];
 
 /*
  * One swap request (@argc 0: how the last swap went; @canary: start BIN as a
@@ -431,7 +434,9 @@ static int swap_request(struct cell_client *c, const char *name, int argc, char 
 	struct nucleus_conf_arg *args;
 	struct cell_call *call = NULL;
 	struct cellc_builder b;
-	uint64_t len = NUCLEUS_SPAWN_REQUEST_SIZE + strlen(name) + strlen(bin) + 96;
+	uint64_t len =
+		NUCLEUS_SPAWN_REQUEST_SIZE + strlen(name) + strlen(bin) + 128 + strlen(swap_ro);
+	uint32_t nopts = (canary ? 1 : 0) + (swap_ro[0] && argc ? 1 : 0), k = 0;
 	struct nucleus_conf_arg *opts;
 	enum cell_status st;
 	const char *s;
@@ -446,9 +451,11 @@ static int swap_request(struct cell_client *c, const char *name, int argc, char 
 		args = nucleus_spawn_request_alloc_argv(&b, req, (uint32_t)argc);
 		for (int i = 0; args && i < argc; i++)
 			(void)nucleus_conf_arg_set_value_str(&b, &args[i], i ? argv[i] : bin);
-		opts = canary ? nucleus_spawn_request_alloc_options(&b, req, 1) : NULL;
-		if (opts)
-			(void)nucleus_conf_arg_set_value_str(&b, &opts[0], "canary=1");
+		opts = nopts ? nucleus_spawn_request_alloc_options(&b, req, nopts) : NULL;
+		if (opts && canary)
+			(void)nucleus_conf_arg_set_value_str(&b, &opts[k++], "canary=1");
+		if (opts && k < nopts)
+			(void)nucleus_conf_arg_set_value_str(&b, &opts[k], swap_ro);
 		st = nucleus_swap_finish(call, &b, &resp, &raw);
 	}
 	if (st != CELL_STATUS_OK) {
@@ -504,10 +511,17 @@ int cell_cmd_swap(int argc, char **argv)
 	int opt, rc, pid = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+jw:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jw:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
 			wait_ms = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'o': /* one ro=PATH: a path the new program needs, added to the cell's */
+			if (strncmp(optarg, "ro=/", 4) || swap_ro[0]) {
+				fprintf(stderr, "cell swap: -o takes one ro=/ABSOLUTE/PATH\n");
+				return 2;
+			}
+			snprintf(swap_ro, sizeof(swap_ro), "%s", optarg);
 			break;
 		case 'j':
 			json = true;
@@ -576,7 +590,7 @@ static void seen_of(const struct cell_metrics_snapshot *snap, struct load_seen *
 	out->have = snap != NULL;
 }
 
-/* The metrics of local cell @inst (fingerprint @fp); 0, or -1 with @err. */
+/* The metrics of local cell @inst (fingerprint @fp); 0, or -1 with @err (-2: it keeps none). */
 static int seen_now(const char *inst, uint64_t fp, struct load_seen *out, char *err, size_t cap)
 {
 	struct collect_result r;
@@ -586,7 +600,7 @@ static int seen_now(const char *inst, uint64_t fp, struct load_seen *out, char *
 	if (!r.up || !r.snap) {
 		snprintf(err, cap, "%s: no metrics: %s", inst, r.error[0] ? r.error : "none kept");
 		cell_metrics_snapshot_free(r.snap);
-		return -1;
+		return r.up && r.metrics_status == CELL_STATUS_NOT_FOUND ? -2 : -1;
 	}
 	seen_of(r.snap, out);
 	cell_metrics_snapshot_free(r.snap);
@@ -739,8 +753,12 @@ static int rollout_binary(const char *arg, char *bin, size_t cap)
 			return -1;
 		rc = ribosome_build("rollout", cache, arg, &d, bin, cap, &hit);
 		dna_release(&d);
-		if (!rc)
+		if (!rc) {
+			/* The build's DNA directory must be visible in the capsid. */
+			snprintf(swap_ro, sizeof(swap_ro), "ro=%.*s",
+				 (int)(strrchr(bin, '/') - bin), bin);
 			printf("rollout: %s built into %s%s\n", arg, bin, hit ? " (cached)" : "");
+		}
 		return rc ? -1 : 0;
 #else
 		fprintf(stderr, "cell rollout: %s: a directory needs the ribosome (cell build)\n",
@@ -762,7 +780,7 @@ static int rollout_judge(struct cell_client *c, const struct rollout_opts *o, co
 	uint64_t fp = fingerprint_of(name), kfp;
 	char state[64], why[256], err[200];
 	const char *lose;
-	int pid = 0;
+	int pid = 0, rc;
 
 	*promote = false;
 	if (wait_state(c, "rollout", inst, " ready failed stopped ", READY_WAIT_MS, state,
@@ -779,7 +797,15 @@ static int rollout_judge(struct cell_client *c, const struct rollout_opts *o, co
 		       name, (unsigned long long)kfp, name, (unsigned long long)fp);
 		return 0;
 	}
-	if (seen_now(name, fp, &old0, err, sizeof(err))) {
+	rc = seen_now(name, fp, &old0, err, sizeof(err));
+	if (rc == -2 && !o->min_calls) {
+		/* Nothing to compare, and no calls were asked for: readiness is the test. */
+		printf("rollout %s: %s; --min-calls=0: judged on the canary's readiness alone\n",
+		       name, err);
+		*promote = true;
+		return 0;
+	}
+	if (rc) {
 		printf("rollout %s: rolled back: %s\n", name, err);
 		return 0;
 	}

@@ -1428,6 +1428,25 @@ static bool visible_in(const struct capsid_conf *cf, const char *bin)
 	return false;
 }
 
+/* @args's ro= paths added to @cf's (those it has already are not repeated). */
+static bool add_ro(struct capsid_conf *cf, const struct capsid_conf *args, struct capsid_why *w)
+{
+	for (unsigned int i = 0; i < args->nro; i++) {
+		unsigned int k = 0;
+
+		while (k < cf->nro && strcmp(cf->ro[k], args->ro[i]))
+			k++;
+		if (k < cf->nro)
+			continue;
+		if (cf->nro == CAPSID_CONF_MAX_PATHS) {
+			capsid_complain(w, "more than %d ro= paths", CAPSID_CONF_MAX_PATHS);
+			return false;
+		}
+		memcpy(cf->ro[cf->nro++], args->ro[i], sizeof(cf->ro[0]));
+	}
+	return true;
+}
+
 /* The record of @c's new program, @args its argv (from a parsed spawn request); NULL: @w says why. */
 static struct sup_cell *swap_begin(struct sup_cell *c, const struct capsid_conf *args,
 				   struct capsid_why *w)
@@ -1451,6 +1470,10 @@ static struct sup_cell *swap_begin(struct sup_cell *c, const struct capsid_conf 
 	n->cf.args_used = args->args_used;
 	if (stat(n->cf.args, &n->exe))
 		memset(&n->exe, 0, sizeof(n->exe));
+	if (!add_ro(&n->cf, args, w)) {
+		uv_close((uv_handle_t *)&n->timer, timer_closed);
+		return NULL;
+	}
 	n->pidfd = -1;
 	n->owner = c->owner;
 	n->log = c->log;
@@ -1499,6 +1522,8 @@ static struct sup_cell *canary_begin(struct sup_cell *c, const struct capsid_con
 	memcpy(cf.argoff, args->argoff, sizeof(cf.argoff));
 	cf.nargs = args->nargs;
 	cf.args_used = args->args_used;
+	if (!add_ro(&cf, args, w))
+		return NULL;
 	if (!free_instance(cf.name, false, inst, &number)) {
 		capsid_complain(w, "no free instance name for %s", cf.name);
 		return NULL;
@@ -1667,24 +1692,44 @@ static bool argv_of(const struct nucleus_spawn_request *req, struct capsid_conf 
 	return true;
 }
 
-/* Whether the swap request's one option is "canary=1". */
-static bool is_canary_request(const struct nucleus_spawn_request *req)
+/*
+ * The swap request's options into @args (argv_of() first): "canary=1",
+ * and "ro=PATH" (repeatable: read-only paths added to the cell's, e.g. a
+ * new build's DNA directory).  False with @w saying why.
+ */
+static bool swap_options(const struct nucleus_spawn_request *req, struct capsid_conf *args,
+			 bool *canary, struct capsid_why *w)
 {
 	const struct nucleus_conf_arg *a;
 	uint32_t count, n;
 	const char *s;
 
+	*canary = false;
 	a = nucleus_spawn_request_options(req, &count);
-	if (count != 1)
-		return false;
-	s = nucleus_conf_arg_value_at(req, &a[0], &n);
-	return n == 8 && !memcmp(s, "canary=1", 8);
+	for (uint32_t i = 0; i < count; i++) {
+		s = nucleus_conf_arg_value_at(req, &a[i], &n);
+		if (n == 8 && !memcmp(s, "canary=1", 8)) {
+			*canary = true;
+		} else if (n > 4 && !memcmp(s, "ro=/", 4) && n - 3 < CAPSID_CONF_PATH_BYTES &&
+			   !memchr(s, '\0', n) && args->nro < CAPSID_CONF_MAX_PATHS) {
+			memcpy(args->ro[args->nro], s + 3, n - 3);
+			args->ro[args->nro++][n - 3] = '\0';
+		} else {
+			capsid_complain(w,
+					"option %u: a swap keeps the cell's options; only canary=1 "
+					"and ro=/ABSOLUTE/PATH may be given",
+					i);
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
- * swap: the request of a spawn with the cell's name and the new argv (no
- * options; "canary=1" alone: start it as a canary NAME@K beside the cell
- * instead, for `cell rollout`); an empty argv asks how the last swap went.  Answered at once
+ * swap: the request of a spawn with the cell's name and the new argv; no
+ * options but ro=PATH (read-only paths added) and canary=1 (start it as a
+ * canary NAME@K beside the cell instead, for `cell rollout`); an empty argv
+ * asks how the last swap went.  Answered at once
  * ("swapping: ..."): `cell swap` asks again until it is "swapped: ...",
  * "refused: ..." or "failed: ...".
  */
@@ -1696,14 +1741,14 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 	char name[CELL_NAME_MAX];
 	struct capsid_conf *args;
 	struct sup_cell *c;
-	uint32_t n, nargs, nopts;
+	uint32_t n, nargs;
+	bool canary;
 
 	(void)ctx;
 	if (nucleus_spawn_request_validate(v->data, v->len, &bad))
 		return refuse(reply, CELL_STATUS_BAD_MESSAGE, bad);
 	s = nucleus_spawn_request_name(req, &n);
 	(void)nucleus_spawn_request_argv(req, &nargs);
-	(void)nucleus_spawn_request_options(req, &nopts);
 	if (!span_text(s, n, name, sizeof(name)))
 		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, "bad cell name");
 	c = find_cell(name);
@@ -1715,9 +1760,6 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 	if (!nargs)
 		return answer_text(reply, c->main_pid > 0 ? c->main_pid : c->pid,
 				   c->swap_said[0] ? c->swap_said : "no swap yet");
-	if (nopts > 1 || (nopts && !is_canary_request(req)))
-		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT,
-			      "a swap keeps the cell's options: none may be given (but canary=1)");
 	if (c->swap)
 		return refuse(reply, CELL_STATUS_UNAVAILABLE, c->swap_said);
 	if (c->state != CELLD_SUP_READY)
@@ -1728,8 +1770,8 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 	args = malloc(sizeof(*args));
 	if (!args)
 		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-	if (!(nopts ? argv_of(req, args, &w) : capsid_conf_from_spawn(v->data, args, &w)) ||
-	    !visible_in(&c->cf, args->args)) {
+	if (!argv_of(req, args, &w) || !swap_options(req, args, &canary, &w) ||
+	    (!visible_in(&c->cf, args->args) && !visible_in(args, args->args))) {
 		if (!w.bad)
 			snprintf(w.text, sizeof(w.text),
 				 "%.400s is not in the cell's capsid (not under /usr or an ro= "
@@ -1738,7 +1780,7 @@ static enum cell_status on_swap(const struct cell_vesicle *v, struct cell_reply 
 		free(args);
 		return refuse(reply, CELL_STATUS_INVALID_ARGUMENT, w.text);
 	}
-	if (nopts) { /* canary=1: a canary beside the cell instead (`cell rollout`) */
+	if (canary) { /* a canary beside the cell instead (`cell rollout`) */
 		struct sup_cell *k;
 
 		celld_log("capsid %s: canary of %s asked by uid %u (pid %d)", name, args->args,
