@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <cell/rpc.h>
+
 #include "cell.h"
 #include "jsonout.h"
 #include "ribosome.h"
@@ -125,8 +127,14 @@ static void set_build_env(const struct dna *d, const char *src, const char *scra
  * (/tmp too: cellc or libcell may live there), no network (its own empty
  * network namespace), its own pid, IPC and UTS namespaces, no
  * capabilities, a new session; only the build directory and a scratch
- * directory beside it (its TMPDIR) are writable.  Else unsandboxed, said
- * on stderr (and "sandbox":false with -j).
+ * directory beside it (its TMPDIR) are writable.  A read-only bind does
+ * not stop connect() on a Unix socket, and the build runs as the user who
+ * builds (often root or celld's uid): so /run (celld's nucleus.sock,
+ * systemd's and D-Bus's sockets), the cells' runtime directory
+ * (cell_runtime_dir(): sockets of cells and of celld) and the state
+ * directory (node.key, raft/, the ribosome's keys) are empty tmpfs in the
+ * sandbox (hide_dirs()).  Else unsandboxed, said on stderr (and
+ * "sandbox":false with -j).
  */
 #define BWRAP "/usr/bin/bwrap"
 static bool sandboxed;
@@ -150,14 +158,59 @@ bool ribosome_build_sandboxed(void)
 	return sandboxed;
 }
 
+#define MAX_HIDDEN 3
+static char hidden[MAX_HIDDEN][PATH_MAX];
+static int nhidden;
+
+/* Whether @dir is, or is an ancestor of, a path named in @s (then it stays visible). */
+static bool named_in(const char *s, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (const char *p = strstr(s, dir); p; p = strstr(p + 1, dir))
+		if (p[n] == '\0' || p[n] == '/' || p[n] == ' ')
+			return true;
+	return false;
+}
+
+/*
+ * The directories the build must not see (exec_step() mounts an empty
+ * tmpfs on each): /run, the cells' runtime directory, the state directory
+ * (the parent of @cache, STATE/ribosome).  One that cellc, CELL_CFLAGS or
+ * CELL_LIBS name a path under stays visible (the build needs it), as does
+ * "/" itself.
+ */
+static void hide_dirs(const char *cache, const struct dna *d)
+{
+	char want[MAX_HIDDEN][PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(cache, '/');
+
+	nhidden = 0;
+	snprintf(want[0], sizeof(want[0]), "/run");
+	if (cell_runtime_dir(want[1], sizeof(want[1])))
+		want[1][0] = '\0';
+	snprintf(want[2], sizeof(want[2]), "%.*s", slash ? (int)(slash - cache) : 0, cache);
+	for (int i = 0; i < MAX_HIDDEN; i++) {
+		bool dup = false;
+
+		if (!want[i][0] || !realpath(want[i], real) || !strcmp(real, "/") ||
+		    named_in(d->cellc, real) || named_in(d->cell_cflags, real) ||
+		    named_in(d->cell_libs, real))
+			continue;
+		for (int k = 0; k < nhidden; k++) { /* under one hidden already */
+			size_t n = strlen(hidden[k]);
+
+			dup = dup || (!strncmp(real, hidden[k], n) && (!real[n] || real[n] == '/'));
+		}
+		if (!dup)
+			snprintf(hidden[nhidden++], sizeof(hidden[0]), "%s", real);
+	}
+}
+
 static void exec_step(const char *src, const char *scratch, char *const argv[])
 {
-	/* / read-only (cellc, libcell, the toolchain), then the two writable dirs. */
-	const char *box[] = { BWRAP,
-			      "--ro-bind",
-			      "/",
-			      "/",
-			      "--bind",
+	/* / read-only (cellc, libcell, the toolchain), the hidden dirs, then the two writable dirs. */
+	const char *box[] = { "--bind",
 			      src,
 			      src,
 			      "--bind",
@@ -179,14 +232,22 @@ static void exec_step(const char *src, const char *scratch, char *const argv[])
 			      src,
 			      "--" };
 	const size_t nbox = sizeof(box) / sizeof(box[0]);
-	const char *all[nbox + 8];
+	const char *all[4 + 2 * MAX_HIDDEN + nbox + 8];
 	size_t n = 0;
 
 	if (!sandboxed)
 		execvp(argv[0], argv);
-	for (; n < nbox; n++)
-		all[n] = box[n];
-	for (int i = 0; argv[i] && n < nbox + 7; i++)
+	all[n++] = BWRAP;
+	all[n++] = "--ro-bind";
+	all[n++] = "/";
+	all[n++] = "/";
+	for (int i = 0; i < nhidden; i++) {
+		all[n++] = "--tmpfs";
+		all[n++] = hidden[i];
+	}
+	for (size_t i = 0; i < nbox; i++)
+		all[n++] = box[i];
+	for (int i = 0; argv[i] && i < 7; i++)
 		all[n++] = argv[i];
 	all[n] = NULL;
 	execv(BWRAP, (char *const *)all);
@@ -346,6 +407,7 @@ static int build_fresh(const char *cmd, const char *cache, const struct dna *d, 
 	if (lay_out(d, src))
 		goto out_msg_rm;
 	probe_sandbox(cmd);
+	hide_dirs(cache, d);
 	st = run_build(d, src, log);
 	if (st) {
 		fprintf(stderr, "cell %s: %s: the build failed (exit status %d); its log ends:\n",

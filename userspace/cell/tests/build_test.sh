@@ -9,7 +9,10 @@
 # changes the DNA, a schema comment does not; deps= versions come from dpkg
 # or pkg-config, an unknown one is refused; a libcell header or cellc's
 # output changes it, cellc's binary does not; source_date_epoch= is used; a second build is a cache hit that runs nothing;
-# a failing build and bad recipes are refused clearly.  The state dir is
+# a failing build and bad recipes are refused clearly.  In the sandbox the
+# build sees no network, writes nothing outside its directory, and sees
+# nothing of /run, of the cells' runtime directory (a socket there) or of
+# the state directory (a node.key there).  The state dir is
 # $RUN/state* (CELL_STATE_DIR or -s), never the user's.
 # shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
 set -u
@@ -19,7 +22,7 @@ TOP=$(cd "$2" && pwd)
 . "$TOP/userspace/celld/tests/lib.sh"
 # shellcheck source=userspace/cell/tests/ribosome_lib.sh
 . "$TOP/userspace/cell/tests/ribosome_lib.sh"
-ribosome_begin 28
+ribosome_begin 30
 
 # The fixture: the example cell as a repository of its own, one commit.
 repo=$RUN/fixture
@@ -132,6 +135,33 @@ else
 	echo "ok $n the build cannot write outside its directory # SKIP no sandbox"
 fi
 rm -f "$esc" "$b/escaped"
+git -C "$b" checkout -q cell.conf
+
+# What a build must not reach: sockets (connect() works on a read-only bind) and secrets.
+mkdir -p "$RUN/rt"
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$RUN/rt/nucleus.sock"
+echo "secret-node-key" >"$RUN/state/node.key"
+chmod 600 "$RUN/state/node.key"
+cat >"$b/cell.conf" <<EOF
+name=peek
+schema=hello.cell
+sources=*.c
+build={ echo "run: \$(ls -A /run | wc -l)"; ls -A $RUN/rt; cat $RUN/state/node.key; } >seen 2>/dev/null; true
+output=seen
+EOF
+out=$(CELL_RUNTIME_DIR=$RUN/rt cell build -j "$b" 2>&1); rc=$?
+if [[ "$out" == *'"sandbox":true'* ]]; then
+	seen=$(cat "$RUN/state/ribosome/$(dna "$b")/peek" 2>/dev/null)
+	check "the build sees an empty /run and no socket of the runtime dir (got: $seen)" \
+		'[ $rc -eq 0 ] && [[ "$seen" == "run: 0"* ]] && [[ "$seen" != *nucleus.sock* ]]'
+	check "the build cannot read the state dir's node.key" \
+		'[ $rc -eq 0 ] && [ -n "$seen" ] && [[ "$seen" != *secret-node-key* ]]'
+else
+	n=$((n + 2))
+	echo "ok $((n - 1)) the build sees an empty /run # SKIP no sandbox: $out"
+	echo "ok $n the build cannot read the state dir's node.key # SKIP no sandbox"
+fi
+rm -f "$RUN/state/node.key"
 git -C "$b" checkout -q cell.conf
 
 # Refusals.
