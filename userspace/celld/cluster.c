@@ -30,7 +30,11 @@
  *   cluster.quic=HOST:PORT  the nucleus also answers on QUIC there, for the
  *                           other nodes only: -o peers=FILE (their keys; no
  *                           TOFU) is required, and a remote caller may call
- *                           kv and cluster status, nothing else (access.c)
+ *                           kv and cluster status, nothing else (access.c).
+ *                           Refused with -o tofu=1 and with a FILE holding a
+ *                           key learned by TOFU ("KEY tofu ADDRESS", what
+ *                           discovery and axon append): every key of FILE
+ *                           may write the cluster's kv (tofu_line())
  *
  * Across machines.  A node's ENDPOINT may be quic://HOST:PORT (its
  * cluster.quic).  A kv call from a local client to a follower whose leader
@@ -893,6 +897,36 @@ static enum cell_status forward(struct celld_cluster *cl, const char *ep,
 	return refuse(reply, st, why);
 }
 
+/*
+ * The first line of the known-peers file @path whose key was learned on
+ * first use ("KEY tofu ADDRESS": discovery.c and quic_auth.c append them
+ * with -o tofu=1), 0 if none, -1 if it cannot be read.  The cluster's QUIC
+ * listener trusts every key of that file with the cluster's kv, so a key
+ * any sender of a datagram could have had added is not one of its peers.
+ */
+static int tofu_line(const char *path)
+{
+	char line[512];
+	int n = 0, found = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+
+		n++;
+		if (*p == '#' || strlen(p) < 64)
+			continue;
+		p += 64;
+		p += strspn(p, " \t");
+		if (!strncmp(p, "tofu", 4) && (!p[4] || strchr(" \t\r\n#", p[4])))
+			found = n;
+	}
+	fclose(f);
+	return found;
+}
+
 static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
 {
 	struct celld *d = ctx;
@@ -1168,12 +1202,36 @@ int celld_cluster_start(struct celld *d)
 	if (celld_option(d, "cluster.quic", NULL)) {
 		const char *qaddr = celld_option(d, "cluster.quic", NULL);
 		struct cell_quic_opts qo = { .sz = sizeof(qo) };
+		int line;
 
 		cl->known_peers = celld_option(d, "peers", NULL);
 		if (!cl->known_peers || !d->identity) {
 			celld_log("cluster: cluster.quic=%s needs -o peers=FILE with the other "
 				  "nodes' keys (no TOFU for the cluster) and a node identity",
 				  qaddr);
+			free(cl);
+			return -EINVAL;
+		}
+		line = strcmp(celld_option(d, "tofu", "0"), "0") ? -2 : tofu_line(cl->known_peers);
+		if (line) {
+			if (line == -2)
+				celld_log("cluster: cluster.quic=%s: not with -o tofu=1 (discovery "
+					  "and "
+					  "axon would add a stranger's key to %s, and every key "
+					  "there "
+					  "may write the cluster's kv)",
+					  qaddr, cl->known_peers);
+			else if (line < 0)
+				celld_log("cluster: cluster.quic=%s: peers %s: %s", qaddr,
+					  cl->known_peers, strerror(errno));
+			else
+				celld_log("cluster: cluster.quic=%s: peers %s line %d holds a key "
+					  "learned by TOFU ('KEY tofu ADDRESS'): the cluster "
+					  "trusts "
+					  "only keys put there by hand (remove the line, or keep "
+					  "the "
+					  "key without the word tofu if it is a node's)",
+					  qaddr, cl->known_peers, line);
 			free(cl);
 			return -EINVAL;
 		}

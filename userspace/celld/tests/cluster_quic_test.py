@@ -14,7 +14,10 @@ leader.  Checks:
   3. cas through a follower: the right expectation wins, a wrong one fails;
   4. over QUIC, another node may call cluster status but not list
      (PERMISSION_DENIED), and a key not in the peers file is refused;
-  5. kill -9 of the leader: a new one, and puts through a follower reach it.
+  5. kill -9 of the leader: a new one, and puts through a follower reach it;
+  6. a celld with cluster.quic refuses to start with -o tofu=1, and with a
+     peers file holding a key learned by TOFU ("KEY tofu ADDRESS", what
+     discovery and axon append): such a key could write the cluster's kv.
 TAP; SKIP without root, ip(8) or QUIC (quic_peer not built).
 usage: cluster_quic_test.py BUILD_DIR
 """
@@ -83,7 +86,7 @@ def main():
             not os.path.exists(build + "/userspace/celld/celld_remote_call"):
         print("1..0 # SKIP no QUIC in this build (quic_peer, celld_remote_call not built)")
         return 0
-    print("1..10")
+    print("1..12")
     run = tempfile.mkdtemp(prefix="clquic.")
     cl = QuicCluster(build, 3, run)
     try:
@@ -139,6 +142,27 @@ def main():
         out, err = kv(cl, L2, "get", "after19")
         tap(out is not None and out.get("value") == "v19",
             "the new leader has them: %s %s" % (out, err))
+        # 6. In node 1's namespace, on its loopback: a fourth celld that must not start.
+        lone = "%s/lone" % run
+        os.makedirs(lone + "/run")
+        os.makedirs(lone + "/state")
+        with open("%s/peers" % run) as f, open(lone + "/peers", "w") as g:
+            g.write(f.read() + "%s tofu 203.0.113.9:7400\n" % ("ab" * 32))
+
+        def lone_celld(*opts):
+            return cl.in_ns(1, build + "/userspace/celld/celld", "-r", lone + "/run", "-s",
+                            lone + "/state", "-S", "-o", "discovery=off", "-o", "cluster.id=1",
+                            "-o", "cluster.address=127.0.0.1:7481",
+                            "-o", "cluster.peers=1@127.0.0.1:7481",
+                            "-o", "cluster.quic=127.0.0.1:7491", *opts, timeout=10)
+        r = lone_celld("-o", "peers=%s/peers" % lone)
+        tap(r is not None and r.returncode != 0 and "learned by TOFU" in r.stderr,
+            "cluster.quic with a TOFU-learned key in the peers file: celld refuses to start",
+            r and r.stderr[-600:] or "still running after 10 s")
+        r = lone_celld("-o", "peers=%s/peers" % run, "-o", "tofu=1")
+        tap(r is not None and r.returncode != 0 and "not with -o tofu=1" in r.stderr,
+            "cluster.quic with -o tofu=1: celld refuses to start",
+            r and r.stderr[-600:] or "still running after 10 s")
     finally:
         cl.cleanup()
         logs = ""
