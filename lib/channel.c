@@ -318,15 +318,23 @@ static int send_attachment(struct cell_chan *ch, struct cell_hdr *inner, uint32_
 		goto out;
 	}
 	deadline = lazy_deadline(deadline);
-	err = cell_ux_send(ch->sock, &iov, 1, &ch->tx_att.fd, 1, deadline);
-	if (err || !ch->shm)
-		goto out;
-	/* The marker keeps the attachment's place in the ring's order. */
-	rec = cell_ring_reserve_wait(&ch->tx, sizeof(frame), deadline, alive, ctx);
-	if (!rec) {
+	/*
+	 * The marker keeps the attachment's place in the ring's order.  Its
+	 * room is taken before the fd goes: an fd sent without its marker
+	 * would be paired with the next attachment's marker by the peer.
+	 */
+	rec = ch->shm ? cell_ring_reserve_wait(&ch->tx, sizeof(frame), deadline, alive, ctx) : NULL;
+	if (ch->shm && !rec) {
 		err = -errno;
 		goto out;
 	}
+	if (rec)
+		cell_ring_kick(&ch->tx); /* a batch before it: the peer reads it first */
+	err = cell_ux_send(ch->sock, &iov, 1, &ch->tx_att.fd, 1, deadline);
+	if (err && rec)
+		cell_ring_abort(&ch->tx);
+	if (err || !rec)
+		goto out;
 	memcpy(rec, frame, sizeof(frame));
 	err = cell_ring_commit(&ch->tx, sizeof(frame));
 out:

@@ -680,6 +680,7 @@ void cell_client_free(struct cell_client *c)
 #ifdef CELL_HAVE_QUIC
 	cell_qc_free(c->qc);
 #endif
+	cell_client_flush(c); /* CELL_CALL_MORE requests: published before the GOODBYE */
 	if (c->have_chan && atomic_load(&c->connected))
 		(void)cell_chan_send_control(&c->ch, CELL_F_REQUEST | CELL_F_ONEWAY,
 					     CELL_METHOD_GOODBYE, 0);

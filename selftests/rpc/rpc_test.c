@@ -38,6 +38,7 @@
 #define M_SEQ	    7 /* one-way, payload: u64 index, then filler; counts out-of-order ones */
 #define M_SEQSTAT   8 /* answers { next index expected, out of order, bad filler } */
 #define M_UNHANDLED 9
+#define M_HOLD	    10 /* one-way: returns once shared_counter[4] is set (30 s at most) */
 
 static _Atomic uint64_t *shared_counter;
 
@@ -110,6 +111,17 @@ static enum cell_status seqstat(const struct cell_vesicle *req, struct cell_repl
 	return cell_reply_send(reply, st, sizeof(st)) ? CELL_STATUS_INTERNAL : CELL_STATUS_OK;
 }
 
+/* Keeps the connection's thread (and so its request ring) busy until the test lets go. */
+static enum cell_status hold(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
+{
+	(void)req;
+	(void)reply;
+	(void)ctx;
+	for (int i = 0; i < 30000 && !atomic_load(&shared_counter[4]); i++)
+		usleep(1000);
+	return CELL_STATUS_OK;
+}
+
 static enum cell_status fail(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
 {
 	(void)req;
@@ -166,7 +178,8 @@ static struct cell_server *make_server(const char *dir, enum cell_ring_backend b
 	    cell_server_handle(srv, M_FAIL, fail, NULL) ||
 	    cell_server_handle(srv, M_WHERE, where, NULL) ||
 	    cell_server_handle(srv, M_SEQ, seq, NULL) ||
-	    cell_server_handle(srv, M_SEQSTAT, seqstat, NULL)) {
+	    cell_server_handle(srv, M_SEQSTAT, seqstat, NULL) ||
+	    cell_server_handle(srv, M_HOLD, hold, NULL)) {
 		cell_server_free(srv);
 		return NULL;
 	}
@@ -784,6 +797,161 @@ TEST_RPC(calls_submitted_with_more_are_answered)
 				  &buf));
 	cell_client_flush(self->c); /* nothing pending: a no-op */
 	EXPECT_TRUE(check_echo(self->c, 10, 3));
+}
+
+/* M_SEQ message @i of @len bytes (8 at least) at @buf. */
+static struct cell_msg seq_msg(uint8_t *buf, uint64_t i, uint32_t len)
+{
+	memcpy(buf, &i, sizeof(i));
+	for (uint32_t k = sizeof(i); k < len; k++)
+		buf[k] = (uint8_t)(i + k);
+	return (struct cell_msg){ buf, len };
+}
+
+static struct cell_client *small_ring_client(const char *dir, enum cell_ring_backend backend)
+{
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = dir,
+		.backend = backend,
+		.request_ring = CELL_RING_MIN_DATA,
+		.response_ring = CELL_RING_MIN_DATA,
+	};
+
+	return cell_client_connect("rpctest", &o);
+}
+
+/*
+ * A batch cut by its deadline (the server's thread is held, the request
+ * ring or socket fills): *sent says exactly how many went.  Those arrive,
+ * the rest do not, and sending the rest afterwards completes the sequence
+ * with nothing lost and nothing twice.
+ */
+TEST_RPC(a_batch_cut_by_its_deadline_reports_exactly_what_went)
+{
+	enum {
+		N = 4000
+	};
+	struct cell_client *c = small_ring_client(self->dir, variant->backend);
+	struct cell_msg *msgs = calloc(N, sizeof(*msgs));
+	uint8_t *buf = malloc(N * 72);
+	unsigned int sent = N, rest = 0;
+
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	ASSERT_NE(NULL, msgs);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(CELL_STATUS_OK, cell_client_send(c, M_HOLD, NULL, 0, cell_deadline_in_ms(10000)));
+	seq_batch(msgs, buf, N, 0, 56);
+	EXPECT_EQ(CELL_STATUS_DEADLINE_EXCEEDED,
+		  cell_client_send_batch(c, M_SEQ, msgs, N, &sent, cell_deadline_in_ms(200)));
+	TH_LOG("%u of %u went before the deadline", sent, N);
+	EXPECT_LT(0, sent);
+	ASSERT_GT(N, sent);
+	atomic_store(&shared_counter[4], 1);
+	ASSERT_EQ(CELL_STATUS_OK, cell_client_send_batch(c, M_SEQ, msgs + sent, N - sent, &rest,
+							 cell_deadline_in_ms(30000)))
+	TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_EQ(N - sent, rest);
+	EXPECT_TRUE(seq_all_arrived(_metadata, c, N));
+	cell_client_free(c);
+	free(buf);
+	free(msgs);
+}
+
+/*
+ * A message too large for the ring goes as an attachment (an fd on the
+ * socket, a marker in the ring).  When the ring is full past the deadline
+ * nothing of it may go: an fd sent without its marker would be paired with
+ * the next attachment's marker, delivering the wrong payload.
+ */
+TEST_RPC(an_attachment_cut_by_its_deadline_is_not_half_sent)
+{
+	enum {
+		N = 4000,
+		BIG = 96 << 10 /* above the 4 KiB ring and the socket frame */
+	};
+	struct cell_client *c = small_ring_client(self->dir, variant->backend);
+	struct cell_msg *msgs = calloc(N, sizeof(*msgs)), big[3];
+	uint8_t *buf = malloc(N * 72), *bigbuf = malloc(3 * BIG);
+	unsigned int k = N, sent = 1, first;
+	enum cell_status st;
+
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	ASSERT_NE(NULL, msgs);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, bigbuf);
+	ASSERT_EQ(CELL_STATUS_OK, cell_client_send(c, M_HOLD, NULL, 0, cell_deadline_in_ms(10000)));
+	/* Fill the ring (or the socket) with 8-byte messages. */
+	seq_batch(msgs, buf, N, 0, 0);
+	ASSERT_EQ(CELL_STATUS_DEADLINE_EXCEEDED,
+		  cell_client_send_batch(c, M_SEQ, msgs, N, &k, cell_deadline_in_ms(200)));
+	ASSERT_GT(N, k);
+	for (unsigned int j = 0; j < 3; j++)
+		big[j] = seq_msg(bigbuf + j * BIG, k + j, BIG);
+	st = cell_client_send_batch(c, M_SEQ, big, 1, &sent, cell_deadline_in_ms(100));
+	if (variant->backend != CELL_RING_BACKEND_NONE) {
+		/* The ring stays full: the marker's room never comes. */
+		EXPECT_EQ(CELL_STATUS_DEADLINE_EXCEEDED, st);
+		EXPECT_EQ(0, sent);
+	} else {
+		/* The socket may take this larger frame: either it went or not, said exactly. */
+		EXPECT_EQ(st == CELL_STATUS_OK, sent == 1);
+		EXPECT_TRUE(st == CELL_STATUS_OK || st == CELL_STATUS_DEADLINE_EXCEEDED);
+	}
+	atomic_store(&shared_counter[4], 1);
+	first = sent;
+	ASSERT_EQ(CELL_STATUS_OK, cell_client_send_batch(c, M_SEQ, big + first, 3 - first, &sent,
+							 cell_deadline_in_ms(30000)))
+	TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_EQ(3 - first, sent);
+	EXPECT_TRUE(seq_all_arrived(_metadata, c, k + 3));
+	cell_client_free(c);
+	free(bigbuf);
+	free(buf);
+	free(msgs);
+}
+
+/* Poll (bounded) until the server has counted @n one-way messages. */
+static bool counted(uint64_t n)
+{
+	for (int i = 0; i < 10000; i++) {
+		if (atomic_load(shared_counter) >= n)
+			return atomic_load(shared_counter) == n;
+		usleep(1000);
+	}
+	return false;
+}
+
+/*
+ * One-way messages submitted with CELL_CALL_MORE reach the server at
+ * cell_client_flush() with no other call behind them, and at
+ * cell_client_free(): a batch left open is not stranded by a closing client.
+ */
+TEST_RPC(more_oneways_are_published_by_flush_and_by_free)
+{
+	struct cell_client *c = connect_to(self->dir, variant->backend, 0);
+	struct cell_call *call;
+	void *p;
+
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	usleep(50 * 1000); /* the server is asleep by now: only a wake brings it */
+	for (uint64_t i = 0; i < 10; i++) {
+		if (i == 5) {
+			cell_client_flush(c);
+			EXPECT_TRUE(counted(5))
+			TH_LOG("%llu counted", (unsigned long long)*shared_counter);
+		}
+		ASSERT_EQ(CELL_STATUS_OK,
+			  cell_call_begin(c, M_SEQ, 8, CELL_CALL_ONEWAY | CELL_CALL_MORE,
+					  cell_deadline_in_ms(3000), &call, &p));
+		seq_msg(p, i, 8);
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(call, 8));
+		cell_call_end(call);
+	}
+	cell_client_free(c);
+	EXPECT_TRUE(counted(10)) TH_LOG("%llu counted", (unsigned long long)*shared_counter);
+	EXPECT_TRUE(seq_all_arrived(_metadata, self->c, 10));
 }
 
 TEST_RPC(errors_end_to_end)

@@ -454,10 +454,14 @@ struct cell_response {
 /*
  * Batching: the submit does not publish the request (on the ring path: no
  * tail store, no fence, no look at the server's flag); more calls follow.  The next submit
- * without it, cell_client_flush(), a cell_call_wait() of any call, or a
- * wait for room in the request ring publishes them all at once.  A
- * thread that has a call begun (not yet submitted) must not flush, and
- * its waits do not flush: submit the begun call first.
+ * without it, cell_client_flush(), a cell_call_wait() of any call, a
+ * wait for room in the request ring, or cell_client_free() publishes them
+ * all at once.  Nothing else does (there is no timer): until then the
+ * server does not see them, whatever their deadline, so a thread that
+ * submits with CELL_CALL_MORE must end its batch with one of those.  A
+ * thread that has a call begun (not yet submitted) holds the send lock:
+ * it must not flush, and its waits do not flush: submit the begun call
+ * first.  On the unix and QUIC paths it has no effect.
  */
 #define CELL_CALL_MORE 0x2
 
@@ -570,7 +574,12 @@ struct cell_msg {
  * With a reconnect policy, tracing or QUIC it sends them one by one with
  * cell_client_send().
  * @sent: if not NULL, receives how many messages were committed (all @n
- *	  on OK; on failure the first *@sent went out, the rest did not).
+ *	  on OK; on failure the first *@sent went out, the rest did not:
+ *	  the server gets exactly those, and sending msgs + *@sent again
+ *	  continues the sequence with nothing lost or twice).  A ring full
+ *	  until @deadline ends the batch with DEADLINE_EXCEEDED at the
+ *	  first message that found no room (backpressure); a message sent
+ *	  as an attachment either goes whole or not at all.
  * Return: OK, or the status of the first message that failed (TOO_LARGE
  * before anything is sent if one is above CELL_MAX_PAYLOAD).
  */
