@@ -50,6 +50,14 @@
 /* A parked connection is looked at this often, and dropped after CELL_CHAN_WAIT_NS. */
 #define PARK_POLL_NS	(10 * CELL_NSEC_PER_MSEC)
 #define BATCH		64
+/*
+ * A worker serving a busy memfd connection goes back to epoll after this
+ * long (looked at every SLICE_ROUNDS rounds of its loop), so that the
+ * other events (accepts, the drain, the timer, other connections) are
+ * not starved by clients that keep their rings from ever running dry.
+ */
+#define SLICE_NS	(1 * CELL_NSEC_PER_MSEC)
+#define SLICE_ROUNDS	64
 #define CANCEL_MEMORY	64
 #define DETAIL_MAX	1024U
 #define SERVER_FEATURES (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL | CELL_FEAT_TRACE)
@@ -993,11 +1001,32 @@ static int drain_queue(struct conn *c)
 }
 
 /* Serve @c until it has nothing to do.  Return <0 to drop it. */
+/*
+ * Whether a worker that has served @c for a while should let it go (its
+ * time slice ended); @slice_end is 0 until the first look.  Letting go
+ * rings @c's doorbell first: its inner epoll stays readable, so @c goes to
+ * the back of the ready list with its ring still holding requests.
+ */
+static bool slice_over(struct conn *c, uint64_t *slice_end)
+{
+	uint64_t now = cell_now_ns();
+
+	if (!*slice_end) {
+		*slice_end = now + SLICE_NS;
+		return false;
+	}
+	if (now < *slice_end)
+		return false;
+	(void)!write(c->doorbell, &(uint64_t){ 1 }, sizeof(uint64_t));
+	return true;
+}
+
 static int serve(struct conn *c, int *handled)
 {
 	struct cell_server *srv = c->srv;
 	struct cell_rx rx;
-	uint64_t spin_end;
+	uint64_t spin_end, slice_end = 0;
+	unsigned int rounds = 0;
 	bool gone = false; /* the client closed: serve what it committed, then drop */
 	int rc, n;
 
@@ -1060,6 +1089,8 @@ static int serve(struct conn *c, int *handled)
 		}
 		if (!c->ch.shm)
 			return n == BATCH ? 1 : 0;
+		if (!(++rounds % SLICE_ROUNDS) && slice_over(c, &slice_end))
+			return 1;
 		if (n == BATCH)
 			continue;
 		/*
@@ -1069,6 +1100,8 @@ static int serve(struct conn *c, int *handled)
 		 */
 		if (srv->spin_ns != CELL_SPIN_NONE) {
 			spin_end = cell_now_ns() + srv->spin_ns;
+			if (slice_end && spin_end > slice_end)
+				spin_end = slice_end; /* then sleep: the worker is let go */
 			for (unsigned int i = 1; !cell_ring_pending(&c->ch.rx); i++) {
 				cell_cpu_relax();
 				if (!(i % 64) &&
