@@ -40,6 +40,7 @@
 #include "celld.h"
 #include "discovery.h"
 #include "identity.h"
+#include "nucleus.cell.h"
 
 #define AXON_MAX_PROXIES 256
 
@@ -194,6 +195,13 @@ static void proxy_start(struct celld_axon *ax, const struct celld_entry *e)
 	unsigned port = 0;
 	int rc;
 
+	/*
+	 * Never the nucleus: the proxy's local client would be celld itself to
+	 * access.c (a host caller: spawn, stop, swap...), not CALLER_REMOTE.
+	 * Enroll refuses the name (registration.c); this holds if that changes.
+	 */
+	if (!strcmp(e->name, "nucleus") || e->fingerprint == NUCLEUS_FINGERPRINT)
+		return;
 	if (p && p->fingerprint == e->fingerprint)
 		return;
 	if (p)

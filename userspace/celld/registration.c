@@ -154,6 +154,15 @@ int celld_registration_parse(const void *buf, uint32_t len, struct celld_registr
 			 out->name, CELL_NAME_MAX - 1);
 		return -EINVAL;
 	}
+	if (!strcmp(out->name, "nucleus")) {
+		/*
+		 * celld's own name: an entry of that name would be exported by the
+		 * axon, whose proxy connects to RUNTIME_DIR/nucleus.sock, so a QUIC
+		 * peer would call the real nucleus as celld itself (a host caller).
+		 */
+		snprintf(err, cap, "the name 'nucleus' is celld's own");
+		return -EINVAL;
+	}
 	s = nucleus_registration_path(m, &n);
 	rc = copy_text(out->path, sizeof(out->path), s, n, "path", err, cap);
 	if (rc)
