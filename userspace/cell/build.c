@@ -273,6 +273,12 @@ static int step(const struct dna *d, const char *src, const char *log, char *con
 			_exit(126);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		/*
+		 * Nothing of the caller's but 0-2: bwrap hands its fds on, and a
+		 * directory fd would be a way out of the sandbox's mounts.
+		 */
+		if (close_range(3, ~0U, 0))
+			_exit(126);
 		set_build_env(d, src, scratch);
 		exec_step(src, scratch, argv);
 		_exit(127);

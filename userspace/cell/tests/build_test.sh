@@ -12,7 +12,7 @@
 # a failing build and bad recipes are refused clearly.  In the sandbox the
 # build sees no network, writes nothing outside its directory, and sees
 # nothing of /run, of the cells' runtime directory (a socket there) or of
-# the state directory (a node.key there).  The state dir is
+# the state directory (a node.key there), nor an fd its caller left open.  The state dir is
 # $RUN/state* (CELL_STATE_DIR or -s), never the user's.
 # shellcheck disable=SC2034 # out and rc are read by the check strings (eval)
 set -u
@@ -22,7 +22,7 @@ TOP=$(cd "$2" && pwd)
 . "$TOP/userspace/celld/tests/lib.sh"
 # shellcheck source=userspace/cell/tests/ribosome_lib.sh
 . "$TOP/userspace/cell/tests/ribosome_lib.sh"
-ribosome_begin 30
+ribosome_begin 31
 
 # The fixture: the example cell as a repository of its own, one commit.
 repo=$RUN/fixture
@@ -146,20 +146,23 @@ cat >"$b/cell.conf" <<EOF
 name=peek
 schema=hello.cell
 sources=*.c
-build={ echo "run: \$(ls -A /run | wc -l)"; ls -A $RUN/rt; cat $RUN/state/node.key; } >seen 2>/dev/null; true
+build={ echo "run: \$(ls -A /run | wc -l)"; ls -A $RUN/rt; cat $RUN/state/node.key; if (true <&9); then echo fd9-open; fi; } >seen 2>/dev/null; true
 output=seen
 EOF
-out=$(CELL_RUNTIME_DIR=$RUN/rt cell build -j "$b" 2>&1); rc=$?
+out=$(CELL_RUNTIME_DIR=$RUN/rt cell build -j "$b" 2>&1 9<"$RUN/state"); rc=$?
 if [[ "$out" == *'"sandbox":true'* ]]; then
 	seen=$(cat "$RUN/state/ribosome/$(dna "$b")/peek" 2>/dev/null)
 	check "the build sees an empty /run and no socket of the runtime dir (got: $seen)" \
 		'[ $rc -eq 0 ] && [[ "$seen" == "run: 0"* ]] && [[ "$seen" != *nucleus.sock* ]]'
 	check "the build cannot read the state dir's node.key" \
 		'[ $rc -eq 0 ] && [ -n "$seen" ] && [[ "$seen" != *secret-node-key* ]]'
+	check "an fd the caller left open (9, a directory) is not open in the build" \
+		'[ $rc -eq 0 ] && [ -n "$seen" ] && [[ "$seen" != *fd9-open* ]]'
 else
-	n=$((n + 2))
-	echo "ok $((n - 1)) the build sees an empty /run # SKIP no sandbox: $out"
-	echo "ok $n the build cannot read the state dir's node.key # SKIP no sandbox"
+	n=$((n + 3))
+	echo "ok $((n - 2)) the build sees an empty /run # SKIP no sandbox: $out"
+	echo "ok $((n - 1)) the build cannot read the state dir's node.key # SKIP no sandbox"
+	echo "ok $n an fd the caller left open is not open in the build # SKIP no sandbox"
 fi
 rm -f "$RUN/state/node.key"
 git -C "$b" checkout -q cell.conf
