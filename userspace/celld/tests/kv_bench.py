@@ -94,6 +94,7 @@ def etcd_tool(build):
     """etcd_load built with Debian's go, or None when etcd or go is missing."""
     if not shutil.which("etcd") or not shutil.which("etcdctl") or not shutil.which("go"):
         return None
+    build = os.path.abspath(build)  # go refuses a relative GOPATH
     out = build + "/userspace/celld/etcd_load"
     env = dict(os.environ, GOCACHE=build + "/go-cache", GOPATH=build + "/go-path",
                GO111MODULE="off", GOFLAGS="")
