@@ -18,6 +18,7 @@
  *   <DNA dir>/NAME NAME` would: the cell gets its name as argv[1].
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,11 +207,28 @@ static int cell_name(struct add_state *s, char *name, size_t cap)
 	char path[sizeof(s->work) + 16], why[400], *text = malloc(65536);
 	struct recipe *r = malloc(sizeof(*r));
 	size_t len = 0;
+	struct stat st;
 	FILE *f;
-	int rc = -1;
+	int rc = -1, fd;
 
 	snprintf(path, sizeof(path), "%s/cell.conf", s->work);
-	f = text && r ? fopen(path, "re") : NULL;
+	/* The fetched tree's own file, never what a symlink there points to (any file of ours). */
+	fd = text && r ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
+	if (fd < 0 && (errno == ELOOP || errno == EINVAL)) {
+		fprintf(stderr, "cell %s: cell.conf is not a regular file (a symlink?): refused\n",
+			s->cmd);
+		free(text);
+		free(r);
+		return -1;
+	}
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
 	if (f) {
 		len = fread(text, 1, 65535, f);
 		fclose(f);

@@ -21,7 +21,7 @@ TOP=$(cd "$2" && pwd)
 . "$TOP/userspace/celld/tests/lib.sh"
 # shellcheck source=userspace/cell/tests/ribosome_lib.sh
 . "$TOP/userspace/cell/tests/ribosome_lib.sh"
-ribosome_begin 22
+ribosome_begin 23
 gpg_homes=()
 finish() {
 	for h in "${gpg_homes[@]}"; do gpgconf --homedir "$h" --kill all 2>/dev/null; done
@@ -50,6 +50,16 @@ for url in https://example.invalid/x.git ssh://example.invalid/x git://example.i
 	[[ "$out" == *"only file:// URLs and local directories are cloned (no network)"* ]] || bad=1
 done
 check "https, ssh, git, scp-like and absent paths are refused" '[ $bad -eq 0 ]'
+# A cell.conf that is a symlink out of the tree: refused, the file it names not read.
+echo "name=SECRETLINE" >"$RUN/outside.conf"
+lrepo=$RUN/linked
+mkdir -p "$lrepo"
+cp "$TOP"/userspace/examples/hello/* "$lrepo/"
+ln -sf "$RUN/outside.conf" "$lrepo/cell.conf"
+git -C "$lrepo" init -q && git -C "$lrepo" add . && git -C "$lrepo" commit -q -m linked
+out=$(cell add "$lrepo" 2>&1); rc=$?
+check "a cell.conf symlinked out of the tree: refused, its target not read (got: $out)" \
+	'[ $rc -eq 1 ] && [[ "$out" == *"cell.conf is not a regular file"* ]] && [[ "$out" != *SECRETLINE* ]]'
 
 # cell run: the build in its capsid, through celld's spawn.
 chmod 755 "$RUN"
