@@ -105,6 +105,7 @@ struct sup_cell {
 	char sock_dir[4096], data_dir[4200];
 	struct capsid_spec spec;
 	uid_t owner;	       /* who asked for it; a conf file's: celld's uid */
+	uint8_t swap_nro;      /* cf.ro's last ones that swaps added (swap_ro()) */
 	uint8_t state;	       /* enum celld_sup_state */
 	bool stop_asked;       /* `cell stop` or celld's exit: not restarted */
 	bool not_ready;	       /* stopped for want of readiness: a failure */
@@ -1324,6 +1325,7 @@ static void exchange(struct sup_cell *c, struct sup_cell *n)
 	EXCHANGE(c->rtt_us, n->rtt_us);
 	EXCHANGE(c->schema, n->schema);
 	EXCHANGE(c->exe, n->exe); /* the cell's program is the new one now (same_program()) */
+	EXCHANGE(c->swap_nro, n->swap_nro);
 	memcpy(host, c->sock_host, sizeof(host));
 	memcpy(c->sock_host, n->sock_host, sizeof(host));
 	memcpy(n->sock_host, host, sizeof(host));
@@ -1412,19 +1414,24 @@ static void swap_reaped(struct sup_cell *n, const char *how)
 	swap_free(n);
 }
 
+/* Whether @bin is under the directory @dir. */
+static bool under(const char *dir, const char *bin)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(bin, dir, n) && bin[n] == '/';
+}
+
 /* Whether @bin can be seen in the cell's capsid: under /usr or one of its ro= paths. */
 static bool visible_in(const struct capsid_conf *cf, const char *bin)
 {
-	if (!strncmp(bin, "/usr/", 5))
+	if (under("/usr", bin))
 		return true;
-	for (unsigned int i = 0; i < cf->nro; i++) {
-		size_t n = strlen(cf->ro[i]);
-
-		while (n > 1 && cf->ro[i][n - 1] == '/')
-			n--;
-		if (!strncmp(bin, cf->ro[i], n) && bin[n] == '/')
+	for (unsigned int i = 0; i < cf->nro; i++)
+		if (under(cf->ro[i], bin))
 			return true;
-	}
 	return false;
 }
 
@@ -1444,6 +1451,32 @@ static bool add_ro(struct capsid_conf *cf, const struct capsid_conf *args, struc
 		}
 		memcpy(cf->ro[cf->nro++], args->ro[i], sizeof(cf->ro[0]));
 	}
+	return true;
+}
+
+/*
+ * @cf (a copy of @c's conf) for @c's next program: the ro= paths of @c's
+ * own conf, without those earlier swaps added (but the one the new
+ * program lives under, if it is under no other), then @args's.  So that
+ * swaps and rollouts, each with a new DNA dir, do not pile paths up until
+ * CAPSID_CONF_MAX_PATHS refuses every further one.  @added: how many of
+ * @cf's last ro= paths are a swap's.
+ */
+static bool swap_ro(struct capsid_conf *cf, const struct sup_cell *c,
+		    const struct capsid_conf *args, uint8_t *added, struct capsid_why *w)
+{
+	unsigned int base = c->cf.nro - c->swap_nro, keep = c->cf.nro;
+
+	cf->nro = base;
+	if (!visible_in(cf, args->args) && !visible_in(args, args->args))
+		for (unsigned int i = base; i < c->cf.nro && keep == c->cf.nro; i++)
+			if (under(c->cf.ro[i], args->args))
+				keep = i;
+	if (keep < c->cf.nro)
+		memcpy(cf->ro[cf->nro++], c->cf.ro[keep], sizeof(cf->ro[0]));
+	if (!add_ro(cf, args, w))
+		return false;
+	*added = (uint8_t)(cf->nro - base);
 	return true;
 }
 
@@ -1470,7 +1503,7 @@ static struct sup_cell *swap_begin(struct sup_cell *c, const struct capsid_conf 
 	n->cf.args_used = args->args_used;
 	if (stat(n->cf.args, &n->exe))
 		memset(&n->exe, 0, sizeof(n->exe));
-	if (!add_ro(&n->cf, args, w)) {
+	if (!swap_ro(&n->cf, c, args, &n->swap_nro, w)) {
 		uv_close((uv_handle_t *)&n->timer, timer_closed);
 		return NULL;
 	}
@@ -1516,13 +1549,14 @@ static struct sup_cell *canary_begin(struct sup_cell *c, const struct capsid_con
 	char inst[CELL_NAME_MAX];
 	unsigned int number;
 	struct sup_cell *k;
+	uint8_t added;
 
 	cf = c->cf;
 	memcpy(cf.args, args->args, sizeof(cf.args));
 	memcpy(cf.argoff, args->argoff, sizeof(cf.argoff));
 	cf.nargs = args->nargs;
 	cf.args_used = args->args_used;
-	if (!add_ro(&cf, args, w))
+	if (!swap_ro(&cf, c, args, &added, w))
 		return NULL;
 	if (!free_instance(cf.name, false, inst, &number)) {
 		capsid_complain(w, "no free instance name for %s", cf.name);
@@ -1540,6 +1574,7 @@ static struct sup_cell *canary_begin(struct sup_cell *c, const struct capsid_con
 	}
 	k->versioned = true;
 	k->generation = ++generations;
+	k->swap_nro = added;
 	celld_log("capsid %s: canary %s started (%s)", c->inst, k->inst, cf.args);
 	return k;
 }

@@ -76,6 +76,18 @@ check "without the drain (--no-drain) calls fail across 5 swaps ($failed failed)
 	'[ "$load_rc" != 0 ] && [ -n "$failed" ] && [ "$failed" -gt 0 ]'
 cell stop nd >/dev/null
 
+# Each swap with a read-only path of its own (as each rollout of a DIR
+# adds its new DNA dir): the paths of earlier swaps are dropped, so that
+# the 17th is not refused for more than 16 ro= paths.
+out=$(cell spawn rp --wait=10000 -o ro="$BIN" -- "$prog" rp)
+made=0
+for d in $(ls -d /usr/share/doc/*/ | head -20); do
+	cell swap --wait=20000 -o ro="${d%/}" rp "$prog" rp >>"$RUN/swaps-rp.log" 2>&1 && made=$((made + 1))
+done
+check "20 swaps, each with another ro= path, are all made ($made; the earlier swaps' paths dropped)" \
+	'[ "$made" = 20 ] && [ "$(field rp state)" = ready ]'
+cell stop rp >/dev/null
+
 out=$(cell spawn fp --wait=10000 -o ro="$BIN" -- "$prog" fp)
 pid=$(field fp pid)
 out=$(cell swap fp "$BIN/userspace/celld/celld_chain_cell" serve fp 2>&1); rc=$?
