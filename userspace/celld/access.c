@@ -106,6 +106,9 @@ static const struct {
 #ifdef NUCLEUS_METHOD_LOGS
 	{ "logs", NUCLEUS_METHOD_LOGS },
 #endif
+#ifdef NUCLEUS_METHOD_SWAP
+	{ "swap", NUCLEUS_METHOD_SWAP },
+#endif
 };
 
 static const char *method_name(unsigned int m, char *buf, size_t cap)

@@ -58,6 +58,8 @@ peer=$R/friend.sock
 restart=never
 CONF
 printf 'name=badgrant\nexec=/usr/bin/true\ngrant=kv,nosuch\n' >"$conf/badgrant.conf"
+printf 'name=allgrant\nexec=/usr/bin/true\ngrant=spawn,stop,logs,swap\nrestart=never\n' \
+	>"$conf/allgrant.conf"
 # The host cells first (celld's scan finds them): a capsid is given friend's socket at its start.
 start_cell friend
 start_cell victim
@@ -93,6 +95,8 @@ check "granted: list (granted) shows every cell" \
 check "granted: kv (not granted) is still PERMISSION_DENIED" 'g kv PERMISSION_DENIED'
 check "a bad grant= is refused with its reason" \
 	'grep -q "badgrant.conf: grant=kv,nosuch: nosuch is no nucleus method" "$log"'
+check "grant= names every method a cell may be granted, swap too" \
+	'wait_for grep -q "capsid allgrant: " "$log" && ! grep -q "allgrant.conf: grant=" "$log"'
 
 # The flood, a sandboxed polite cell and a host client at the same time.
 check "the flood started" 'wait_for test -e "$data/flood/flood.started"'
