@@ -307,3 +307,71 @@ bool capsid_conf_from_spawn(const void *msg, struct capsid_conf *cf, struct caps
 		capsid_conf_check(cf, w);
 	return !w->bad;
 }
+
+/* The request's argv alone into @cf. */
+static bool argv_of(const struct nucleus_spawn_request *req, struct capsid_conf *cf,
+		    struct capsid_why *w)
+{
+	const struct nucleus_conf_arg *a = nucleus_spawn_request_argv(req, &(uint32_t){ 0 });
+	uint32_t count, n;
+	const char *s;
+
+	(void)nucleus_spawn_request_argv(req, &count);
+	memset(cf, 0, sizeof(*cf));
+	for (uint32_t i = 0; i < count; i++) {
+		s = nucleus_conf_arg_value_at(req, &a[i], &n);
+		if (i == CAPSID_CONF_MAX_ARGS || cf->args_used + n + 1 > sizeof(cf->args) ||
+		    memchr(s, '\0', n)) {
+			capsid_complain(w, "argument %u: too long, too many or holds a NUL", i);
+			return false;
+		}
+		memcpy(cf->args + cf->args_used, s, n);
+		cf->args[cf->args_used + n] = '\0';
+		cf->argoff[cf->nargs++] = (uint16_t)cf->args_used;
+		cf->args_used += n + 1;
+	}
+	if (!cf->nargs || cf->args[0] != '/') {
+		capsid_complain(w, "the program must be an absolute path");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The swap request's options into @args (after argv_of()): "canary=1",
+ * and "ro=PATH" (repeatable: read-only paths added to the cell's, e.g. a
+ * new build's DNA directory).  False with @w saying why.
+ */
+static bool swap_options(const struct nucleus_spawn_request *req, struct capsid_conf *args,
+			 bool *canary, struct capsid_why *w)
+{
+	const struct nucleus_conf_arg *a;
+	uint32_t count, n;
+	const char *s;
+
+	*canary = false;
+	a = nucleus_spawn_request_options(req, &count);
+	for (uint32_t i = 0; i < count; i++) {
+		s = nucleus_conf_arg_value_at(req, &a[i], &n);
+		if (n == 8 && !memcmp(s, "canary=1", 8)) {
+			*canary = true;
+		} else if (n > 4 && !memcmp(s, "ro=/", 4) && n - 3 < CAPSID_CONF_PATH_BYTES &&
+			   !memchr(s, '\0', n) && args->nro < CAPSID_CONF_MAX_PATHS) {
+			memcpy(args->ro[args->nro], s + 3, n - 3);
+			args->ro[args->nro++][n - 3] = '\0';
+		} else {
+			capsid_complain(w,
+					"option %u: a swap keeps the cell's options; only canary=1 "
+					"and ro=/ABSOLUTE/PATH may be given",
+					i);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool capsid_conf_from_swap(const void *msg, struct capsid_conf *args, bool *canary,
+			   struct capsid_why *w)
+{
+	return argv_of(msg, args, w) && swap_options(msg, args, canary, w);
+}

@@ -101,4 +101,14 @@ bool capsid_conf_read(struct capsid_conf *cf, const char *path);
  */
 bool capsid_conf_from_spawn(const void *msg, struct capsid_conf *cf, struct capsid_why *w);
 
+/*
+ * capsid_conf_from_swap() - @msg, a nucleus spawn_request (validated) of
+ * the swap method, into @args: its argv (an absolute program), and of
+ * options only "canary=1" (@canary) and "ro=/PATH" (repeatable, into
+ * @args's ro= paths); a swap keeps the cell's other options.
+ * Return: true, or false with @w saying why.
+ */
+bool capsid_conf_from_swap(const void *msg, struct capsid_conf *args, bool *canary,
+			   struct capsid_why *w);
+
 #endif /* CELLD_CAPSID_CONF_H */

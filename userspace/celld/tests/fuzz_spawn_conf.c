@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * Fuzz target for the spawn request's parser (capsid_conf.c): the argv and
+ * Fuzz target for the spawn request's parsers (capsid_conf.c): the argv and
  * KEY=VALUE options `cell spawn` sends to the nucleus, after the generated
- * validator.  Besides "no crash, no read outside the input", an accepted
+ * validator, and the same bytes as a swap request (capsid_conf_from_swap()).  Besides "no crash, no read outside the input", an accepted
  * request must give what the supervisor relies on (a cell name, an
  * absolute program, NUL-terminated strings inside their buffers, absolute
  * paths), and a refused one must say why; a violated property aborts.
@@ -66,10 +66,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(msg, data, size);
 	if (!nucleus_spawn_request_validate(msg, (uint32_t)size, &why)) {
+		bool canary;
+
 		if (capsid_conf_from_spawn(msg, &cf, &w))
 			check_accepted(&cf);
 		else if (!w.bad || !w.text[0])
 			abort();
+		/* The same bytes as a swap request (argv, canary=1 and ro= only). */
+		memset(&w, 0, sizeof(w));
+		if (capsid_conf_from_swap(msg, &cf, &canary, &w)) {
+			if (!cf.nargs || cf.nargs > CAPSID_CONF_MAX_ARGS || cf.args[0] != '/' ||
+			    cf.args_used > sizeof(cf.args))
+				abort();
+			check_paths(cf.ro, cf.nro);
+		} else if (!w.bad || !w.text[0]) {
+			abort();
+		}
 	}
 	free(msg);
 	return 0;
