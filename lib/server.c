@@ -1000,7 +1000,6 @@ static int drain_queue(struct conn *c)
 	}
 }
 
-/* Serve @c until it has nothing to do.  Return <0 to drop it. */
 /*
  * Whether a worker that has served @c for a while should let it go (its
  * time slice ended); @slice_end is 0 until the first look.  Letting go
@@ -1021,6 +1020,7 @@ static bool slice_over(struct conn *c, uint64_t *slice_end)
 	return true;
 }
 
+/* Serve @c until it has nothing to do.  Return <0 to drop it. */
 static int serve(struct conn *c, int *handled)
 {
 	struct cell_server *srv = c->srv;
