@@ -632,6 +632,18 @@ static void settings_of(const struct qparams *q, ngtcp2_settings *s, ngtcp2_tran
 	p->initial_max_stream_data_bidi_remote = q->max_stream_data;
 	p->initial_max_stream_data_uni = 0;
 	p->max_idle_timeout = q->idle_ns;
+	/*
+	 * Acknowledge in the next packet we write: ngtcp2 0.12 otherwise holds
+	 * an ACK for min(max_ack_delay, smoothed RTT / 8), a few microseconds
+	 * here, which is just less than a handler takes, so the response left
+	 * without the ACK of its request and the delay timer then sent the ACK
+	 * in a datagram of its own (the client did the same after each
+	 * response).  With ack_thresh 1 every ack-eliciting packet makes the ACK
+	 * immediate (ngtcp2_acktr_immediate_ack()), so a server's response
+	 * carries the ACK of its request.  When the client writes nothing else
+	 * it does not write the ACK alone either: see qc_idle_locked().
+	 */
+	s->ack_thresh = 1;
 }
 
 static void link_init(struct qlink *l, struct cell_qauth *auth, const struct qparams *q)
@@ -868,6 +880,28 @@ static void qc_fail_all_locked(struct cell_qc *qc)
 			call_complete(call, qc->l.death);
 }
 
+/*
+ * Whether the client has nothing of its own on the wire: handshake done, no
+ * stream open or waiting for an id (every request fully acknowledged and its
+ * response in, nothing cancelled or lingering), no call waiting.  Then what
+ * ngtcp2 would write after reading is an ACK alone (or a window update), and
+ * qc_drive_locked() leaves it for the next request to carry (ngtcp2 puts a
+ * pending ACK into the next packet: ack_thresh 1), instead of one datagram
+ * per call for it.  Nothing can need retransmitting then (no stream holds
+ * unacknowledged data), so no loss recovery waits on it; an idle client
+ * drives nothing anyway (no thread here), so the server's own timers cover
+ * the last ACK of a burst as before: it probes once its PTO passes.
+ */
+static bool qc_idle_locked(struct cell_qc *qc)
+{
+	if (!qc->l.ready || qc->l.streams || qc->l.pending || qc->lingering)
+		return false;
+	for (struct cell_qcall *call = qc->calls; call; call = call->next)
+		if (call->state != QC_DONE)
+			return false;
+	return true;
+}
+
 /* Read what is queued, run timers, write.  qc->lock held. */
 static void qc_drive_locked(struct cell_qc *qc)
 {
@@ -885,7 +919,7 @@ static void qc_drive_locked(struct cell_qc *qc)
 		link_read(l, buf, (size_t)n, NULL, 0);
 	}
 	link_expire(l);
-	if (!l->dead) {
+	if (!l->dead && !qc_idle_locked(qc)) {
 		open_pending(l);
 		link_write(l);
 	}
