@@ -164,3 +164,89 @@ enum cell_status cell_hs_parse_welcome(const void *frame, size_t n, struct cell_
 		return refuse(why, CELL_STATUS_BAD_MESSAGE, "not a WELCOME frame");
 	return parse_payload(payload, CELL_WELCOME_MAGIC, &hdr, hs, why);
 }
+
+/* ---- listener hand-over (struct cell_listener) ------------------------- */
+
+#define LISTENER_PAYLOAD ((uint32_t)sizeof(struct cell_listener))
+
+void cell_listener_encode(const struct cell_listener_req *req,
+			  uint8_t out[CELL_LISTENER_FRAME_SIZE])
+{
+	struct cell_hdr hdr = {
+		.version = CELL_WIRE_VERSION,
+		.flags = CELL_F_REQUEST,
+		.method = CELL_METHOD_LISTENER,
+		.correlation = 1,
+		.len = LISTENER_PAYLOAD,
+	};
+	uint8_t *p = out + CELL_HDR_SIZE;
+
+	cell_hdr_set_fingerprint(&hdr, req->fingerprint);
+	cell_hdr_encode(&hdr, out);
+	memset(p, 0, LISTENER_PAYLOAD);
+	put32(p, CELL_LISTENER_MAGIC);
+	put16(p + 4, req->op);
+	memcpy(p + 8, req->key, CELL_LISTENER_KEY_SIZE);
+}
+
+bool cell_listener_frame(const void *frame, size_t n)
+{
+	const uint8_t *p = frame;
+
+	return n >= CELL_HDR_SIZE && get16(p + 2) == CELL_METHOD_LISTENER;
+}
+
+enum cell_status cell_listener_parse(const void *frame, size_t n, struct cell_listener_req *req,
+				     const char **why)
+{
+	struct cell_hdr hdr;
+	const uint8_t *p;
+	const void *payload;
+	enum cell_wire_error err;
+
+	err = cell_frame_decode(frame, n, LISTENER_PAYLOAD, &hdr, &payload);
+	if (err)
+		return refuse(why, cell_wire_error_status(err), cell_wire_strerror(err));
+	if (hdr.flags != CELL_F_REQUEST || hdr.method != CELL_METHOD_LISTENER ||
+	    hdr.correlation != 1 || hdr.len != LISTENER_PAYLOAD)
+		return refuse(why, CELL_STATUS_BAD_MESSAGE, "not a LISTENER request frame");
+	p = payload;
+	if (get32(p) != CELL_LISTENER_MAGIC)
+		return refuse(why, CELL_STATUS_BAD_MESSAGE, "bad magic");
+	if (get16(p + 6))
+		return refuse(why, CELL_STATUS_BAD_MESSAGE, "reserved field not zero");
+	req->op = get16(p + 4);
+	if (req->op != CELL_LISTENER_GIVE && req->op != CELL_LISTENER_TAKE)
+		return refuse(why, CELL_STATUS_BAD_MESSAGE, "unknown LISTENER op");
+	memcpy(req->key, p + 8, CELL_LISTENER_KEY_SIZE);
+	req->fingerprint = cell_hdr_fingerprint(&hdr);
+	return CELL_STATUS_OK;
+}
+
+enum cell_status cell_listener_parse_answer(const void *frame, size_t n, const char **why,
+					    const char **detail, uint32_t *detail_len)
+{
+	struct cell_hdr hdr;
+	const void *payload;
+	enum cell_wire_error err;
+	uint16_t status;
+
+	*detail = NULL;
+	*detail_len = 0;
+	err = cell_frame_decode(frame, n, 4096, &hdr, &payload);
+	if (err)
+		return refuse(why, cell_wire_error_status(err), cell_wire_strerror(err));
+	/* A server that knows no hand-over answers as to a bad HELLO. */
+	if ((hdr.method != CELL_METHOD_LISTENER && hdr.method != CELL_METHOD_HELLO) ||
+	    hdr.correlation != 1 || (hdr.flags & CELL_F_KIND_MASK) != CELL_F_RESPONSE)
+		return refuse(why, CELL_STATUS_BAD_MESSAGE, "not an answer to LISTENER");
+	if (hdr.flags & CELL_F_ERROR) {
+		if (cell_error_decode(payload, hdr.len, &status, detail, detail_len) ||
+		    status == CELL_STATUS_OK)
+			return refuse(why, CELL_STATUS_BAD_MESSAGE, "bad error payload");
+		return refuse(why, (enum cell_status)status, "refused by the server");
+	}
+	if (hdr.flags != CELL_F_RESPONSE || hdr.method != CELL_METHOD_LISTENER || hdr.len)
+		return refuse(why, CELL_STATUS_BAD_MESSAGE, "not an answer to LISTENER");
+	return CELL_STATUS_OK;
+}

@@ -69,6 +69,33 @@ enum cell_status cell_hs_parse_welcome(const void *frame, size_t n, struct cell_
 				       const char **why, uint64_t *server_fp, const char **detail,
 				       uint32_t *detail_len);
 
+/*
+ * Listener hand-over (struct cell_listener, <linux/cell.h>): the request a
+ * key holder sends instead of a HELLO, and its answer.
+ */
+#define CELL_LISTENER_FRAME_SIZE (CELL_HDR_SIZE + 24)
+
+struct cell_listener_req {
+	uint16_t op; /* CELL_LISTENER_GIVE or _TAKE */
+	uint8_t key[CELL_LISTENER_KEY_SIZE];
+	uint64_t fingerprint; /* the header's */
+};
+
+void cell_listener_encode(const struct cell_listener_req *req,
+			  uint8_t out[CELL_LISTENER_FRAME_SIZE]);
+/* Whether a first frame is a hand-over request (its header's method): not a HELLO. */
+bool cell_listener_frame(const void *frame, size_t n);
+/*
+ * Parse a hand-over request of @n bytes from an untrusted peer: frame
+ * header, magic, reserved field, op.  The key and fingerprint are the
+ * caller's to check.  Return: CELL_STATUS_OK or the status to refuse with.
+ */
+enum cell_status cell_listener_parse(const void *frame, size_t n, struct cell_listener_req *req,
+				     const char **why);
+/* Parse the answer: CELL_STATUS_OK, or the server's refusal (detail filled) or BAD_MESSAGE. */
+enum cell_status cell_listener_parse_answer(const void *frame, size_t n, const char **why,
+					    const char **detail, uint32_t *detail_len);
+
 /* ---- Unix SOCK_SEQPACKET transport (transport_unix.c) ----------------- */
 
 /* Bind a listening socket at @path, replacing a stale socket file. */

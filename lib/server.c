@@ -137,6 +137,18 @@ struct cell_server {
 	uint64_t serials; /* connections accepted (under lock) */
 	uint64_t spin_ns;
 	struct cell_qs *quic; /* UDP listener (lib/quic/), or NULL */
+	/*
+	 * Listener hand-over (<linux/cell.h> struct cell_listener): the key
+	 * from CELL_LISTENER_KEY_FD, if any; whether the listening socket was
+	 * given away (then the drain leaves its backlog and the socket file
+	 * to the successor); after a TAKE, lfd is the socket given to us and
+	 * own_lfd the one we bound (open, no longer served), else -1.  lfd is
+	 * replaced under lock and read atomically.
+	 */
+	uint8_t key[CELL_LISTENER_KEY_SIZE];
+	bool has_key;
+	atomic_bool handed_over;
+	int own_lfd;
 };
 
 struct cell_reply {
@@ -198,14 +210,15 @@ static bool was_cancelled(const struct conn *c, uint32_t id)
 	return false;
 }
 
-/* An error answer straight on the socket, before the channel exists. */
-static void send_raw_error(int sock, uint64_t fingerprint, enum cell_status st, const char *detail)
+/* An error answer to @method straight on the socket, before the channel exists. */
+static void send_raw_answer(int sock, uint64_t fingerprint, uint16_t method, enum cell_status st,
+			    const char *detail)
 {
 	uint8_t buf[CELL_HDR_SIZE + sizeof(struct cell_error) + DETAIL_MAX];
 	struct cell_hdr hdr = {
 		.version = CELL_WIRE_VERSION,
 		.flags = CELL_F_RESPONSE | CELL_F_ERROR,
-		.method = CELL_METHOD_HELLO,
+		.method = method,
 		.correlation = 1,
 	};
 	size_t dlen = strnlen(detail, DETAIL_MAX);
@@ -217,6 +230,12 @@ static void send_raw_error(int sock, uint64_t fingerprint, enum cell_status st, 
 	cell_hdr_encode(&hdr, buf);
 	iov.iov_len = CELL_HDR_SIZE + hdr.len;
 	(void)cell_ux_send(sock, &iov, 1, NULL, 0, cell_deadline_in_ms(100));
+}
+
+/* An error answer to the HELLO. */
+static void send_raw_error(int sock, uint64_t fingerprint, enum cell_status st, const char *detail)
+{
+	send_raw_answer(sock, fingerprint, CELL_METHOD_HELLO, st, detail);
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -390,7 +409,8 @@ static void accept_one(struct cell_server *srv, int sock)
 static void accept_all(struct cell_server *srv)
 {
 	for (;;) {
-		int sock = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int sock = accept4(__atomic_load_n(&srv->lfd, __ATOMIC_ACQUIRE), NULL, NULL,
+				   SOCK_CLOEXEC | SOCK_NONBLOCK);
 		unsigned int n;
 
 		if (sock < 0)
@@ -480,6 +500,119 @@ static int setup_rings(struct conn *c, const struct cell_hs *hello, struct cell_
 	return 0;
 }
 
+/* opts.authorize, or by default: root and our own uid. */
+static bool may_connect(const struct conn *c)
+{
+	const struct cell_server *srv = c->srv;
+
+	return srv->o.authorize ? srv->o.authorize(c->pid, c->uid, c->gid, srv->o.authorize_ctx)
+				: c->uid == geteuid() || c->uid == 0;
+}
+
+/* Whether @key is the server's (in constant time). */
+static bool key_matches(const struct cell_server *srv, const uint8_t *key)
+{
+	uint8_t diff = 0;
+
+	for (size_t i = 0; i < CELL_LISTENER_KEY_SIZE; i++)
+		diff |= (uint8_t)(key[i] ^ srv->key[i]);
+	return srv->has_key && !diff;
+}
+
+/*
+ * TAKE: serve on @fd (checked as opts.listen_fd is, but bound anywhere: a
+ * key holder hands it in) instead of our own socket, kept open unserved.
+ * Once only, and not while draining.  Return: CELL_STATUS_OK or why not.
+ */
+static enum cell_status take_listener(struct cell_server *srv, int fd, const char **why)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lfd };
+	enum cell_status st = CELL_STATUS_OK;
+	int type = 0, acc = 0, fl;
+	socklen_t olen = sizeof(type);
+
+	if (fd < 0)
+		return *why = "TAKE carries no socket", CELL_STATUS_BAD_MESSAGE;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) || type != SOCK_SEQPACKET)
+		return *why = "not a SOCK_SEQPACKET socket", CELL_STATUS_INVALID_ARGUMENT;
+	olen = sizeof(acc);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) || !acc)
+		return *why = "not a listening socket", CELL_STATUS_INVALID_ARGUMENT;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+		return *why = "fcntl failed", CELL_STATUS_INTERNAL;
+	pthread_mutex_lock(&srv->lock);
+	if (atomic_load(&srv->draining)) {
+		st = CELL_STATUS_UNAVAILABLE;
+		*why = "draining";
+	} else if (srv->own_lfd >= 0) {
+		st = CELL_STATUS_UNAVAILABLE;
+		*why = "it took a listening socket already";
+	} else if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		st = CELL_STATUS_INTERNAL;
+		*why = "epoll_ctl failed";
+	} else {
+		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->lfd, NULL);
+		srv->own_lfd = srv->lfd;
+		__atomic_store_n(&srv->lfd, fd, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return st;
+}
+
+/*
+ * A LISTENER request as the connection's first frame (in place of a
+ * HELLO), with @fd if one came with it (ours to close).  Answered on the
+ * socket; the connection then goes (<0).
+ */
+static int listener_request(struct conn *c, const uint8_t *frame, size_t n, int fd)
+{
+	struct cell_server *srv = c->srv;
+	uint8_t buf[CELL_HDR_SIZE];
+	struct cell_hdr hdr = {
+		.version = CELL_WIRE_VERSION,
+		.flags = CELL_F_RESPONSE,
+		.method = CELL_METHOD_LISTENER,
+		.correlation = 1,
+	};
+	struct iovec iov = { buf, sizeof(buf) };
+	struct cell_listener_req req;
+	const char *why = NULL;
+	enum cell_status st;
+	int lfd;
+
+	st = cell_listener_parse(frame, n, &req, &why);
+	if (st == CELL_STATUS_OK && req.fingerprint != srv->o.fingerprint)
+		st = CELL_STATUS_FINGERPRINT_MISMATCH, why = "fingerprint mismatch";
+	if (st == CELL_STATUS_OK && req.op == CELL_LISTENER_GIVE && fd >= 0)
+		st = CELL_STATUS_BAD_MESSAGE, why = "GIVE carries no fd";
+	if (st == CELL_STATUS_OK &&
+	    (cell_ux_peercred(c->ch.sock, &c->pid, &c->uid, &c->gid) || !may_connect(c)))
+		st = CELL_STATUS_PERMISSION_DENIED, why = "this uid may not connect";
+	if (st == CELL_STATUS_OK && !key_matches(srv, req.key))
+		st = CELL_STATUS_PERMISSION_DENIED,
+		why = srv->has_key ? "wrong key" : "no key (CELL_LISTENER_KEY_FD)";
+	if (st == CELL_STATUS_OK && req.op == CELL_LISTENER_TAKE) {
+		st = take_listener(srv, fd, &why);
+		if (st == CELL_STATUS_OK)
+			fd = -1; /* ours now */
+	}
+	if (fd >= 0)
+		close(fd);
+	if (st != CELL_STATUS_OK) {
+		send_raw_answer(c->ch.sock, srv->o.fingerprint, CELL_METHOD_LISTENER, st, why);
+		return -EPROTO;
+	}
+	lfd = __atomic_load_n(&srv->lfd, __ATOMIC_ACQUIRE);
+	if (req.op == CELL_LISTENER_GIVE)
+		atomic_store(&srv->handed_over, true); /* before it can be used elsewhere */
+	cell_hdr_set_fingerprint(&hdr, srv->o.fingerprint);
+	cell_hdr_encode(&hdr, buf);
+	(void)cell_ux_send(c->ch.sock, &iov, 1, &lfd, req.op == CELL_LISTENER_GIVE ? 1 : 0,
+			   cell_deadline_in_ms(1000));
+	return -ECONNRESET;
+}
+
 /* Read and answer the HELLO.  1: done, 0: not yet, <0: drop. */
 static int handshake(struct conn *c)
 {
@@ -495,11 +628,16 @@ static int handshake(struct conn *c)
 	bool module, memfd;
 	int err;
 
-	n = cell_ux_recv(c->ch.sock, buf, sizeof(buf), NULL, 0, NULL);
+	n = cell_ux_recv(c->ch.sock, buf, sizeof(buf), fds, 1, &nfds);
 	if (n == -EAGAIN)
 		return 0;
 	if (n < 0)
 		return (int)n;
+	if (cell_listener_frame(buf, (size_t)n))
+		return listener_request(c, buf, (size_t)n, nfds ? fds[0] : -1);
+	if (nfds)
+		close(fds[0]); /* a HELLO comes alone */
+	nfds = 0;
 	st = cell_hs_parse_hello(buf, (size_t)n, &hello, &why);
 	if (st != CELL_STATUS_OK) {
 		send_raw_error(c->ch.sock, srv->o.fingerprint, st, why);
@@ -518,8 +656,7 @@ static int handshake(struct conn *c)
 	if (err)
 		return err;
 	c->pidfd = cell_ux_peerpidfd(c->ch.sock);
-	if (srv->o.authorize ? !srv->o.authorize(c->pid, c->uid, c->gid, srv->o.authorize_ctx)
-			     : (c->uid != geteuid() && c->uid != 0)) {
+	if (!may_connect(c)) {
 		snprintf(detail, sizeof(detail), "uid %u may not connect", (unsigned int)c->uid);
 		send_raw_error(c->ch.sock, srv->o.fingerprint, CELL_STATUS_PERMISSION_DENIED,
 			       detail);
@@ -1215,10 +1352,12 @@ static void begin_drain(struct cell_server *srv)
 		return;
 	if (!atomic_compare_exchange_strong(&srv->drain_deadline, &none, deadline))
 		return; /* draining already */
-	accept_all(srv);
+	/* What is queued is ours to serve, unless the socket was handed over: the successor's. */
+	if (!atomic_load(&srv->handed_over))
+		accept_all(srv);
+	pthread_mutex_lock(&srv->lock);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->lfd, NULL);
 	atomic_store(&srv->draining, true);
-	pthread_mutex_lock(&srv->lock);
 	for (struct conn *c = srv->conns; c; c = c->next)
 		if (atomic_load(&c->ready))
 			tell_to_go(c);
@@ -1301,6 +1440,26 @@ static int adopt_listener(int fd, const char *path)
 	return 0;
 }
 
+/*
+ * The hand-over key: the first CELL_LISTENER_KEY_SIZE bytes of the fd
+ * CELL_LISTENER_KEY_FD names (read with pread: every server of the
+ * process reads it, and it stays open for a program the cell execs).
+ */
+static bool read_key(uint8_t key[CELL_LISTENER_KEY_SIZE])
+{
+	const char *s = getenv("CELL_LISTENER_KEY_FD");
+	char *end;
+	long fd;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	fd = strtol(s, &end, 10);
+	if (errno || *end || fd < 0 || fd > INT32_MAX)
+		return false;
+	return pread((int)fd, key, CELL_LISTENER_KEY_SIZE, 0) == CELL_LISTENER_KEY_SIZE;
+}
+
 struct cell_server *cell_server_new(const char *name, const struct cell_server_opts *opts)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -1315,7 +1474,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		errno = ENOMEM;
 		return NULL;
 	}
-	srv->lfd = srv->epfd = srv->stopfd = srv->timerfd = srv->drainfd = -1;
+	srv->lfd = srv->epfd = srv->stopfd = srv->timerfd = srv->drainfd = srv->own_lfd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
 	err = cell_opts_copy(&srv->o, sizeof(srv->o), opts, "cell_server_opts");
 	if (err)
@@ -1360,6 +1519,7 @@ struct cell_server *cell_server_new(const char *name, const struct cell_server_o
 		goto fail;
 	}
 	strncpy(srv->name, name, sizeof(srv->name) - 1);
+	srv->has_key = read_key(srv->key);
 	if (srv->o.listen_fd > 0) {
 		err = adopt_listener(srv->o.listen_fd, srv->path);
 		if (err)
@@ -1551,10 +1711,12 @@ void cell_server_free(struct cell_server *srv)
 		 * path since (a hot swap renames the new one's over it).
 		 */
 		if (srv->o.listen_fd <= 0 && !atomic_load(&srv->draining) &&
-		    !lstat(srv->path, &st) && st.st_dev == srv->sock_dev &&
-		    st.st_ino == srv->sock_ino)
+		    !atomic_load(&srv->handed_over) && !lstat(srv->path, &st) &&
+		    st.st_dev == srv->sock_dev && st.st_ino == srv->sock_ino)
 			unlink(srv->path);
 	}
+	if (srv->own_lfd >= 0)
+		close(srv->own_lfd);
 	if (srv->epfd >= 0)
 		close(srv->epfd);
 	if (srv->stopfd >= 0)

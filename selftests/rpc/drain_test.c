@@ -9,13 +9,25 @@
  * no call fails; A leaves the socket file (now B's) in place.  A client
  * calling back to back holds back neither a newcomer nor the drain.  And a
  * server that drains with no client stops at once.
+ *
+ * The same with the listening socket handed over by SCM_RIGHTS
+ * (cell_listener_request() from A, cell_listener_send() to B, the key in
+ * CELL_LISTENER_KEY_FD) instead of the rename: no call fails, the socket
+ * file keeps its inode and stays after A is freed (drained or not), B
+ * answers there.  A
+ * wrong key, a wrong fingerprint, a server with no key, a TAKE without a
+ * socket or of a socket that is not listening: each refused, and A serves
+ * on.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cell/rpc.h>
@@ -40,6 +52,19 @@ struct tagged {
 };
 
 static atomic_bool held, release;
+static const uint8_t KEY[CELL_LISTENER_KEY_SIZE] = "draintest-key-1";
+
+/* The servers of this process get KEY (CELL_LISTENER_KEY_FD), as celld's cells do theirs. */
+static int give_key(void)
+{
+	int fd = memfd_create("cell-listener-key", MFD_CLOEXEC);
+	char num[16];
+
+	if (fd < 0 || write(fd, KEY, sizeof(KEY)) != (ssize_t)sizeof(KEY))
+		return -1;
+	snprintf(num, sizeof(num), "%d", fd);
+	return setenv("CELL_LISTENER_KEY_FD", num, 1);
+}
 
 static enum cell_status tag_of(const struct cell_vesicle *req, struct cell_reply *reply, void *ctx)
 {
@@ -143,6 +168,7 @@ FIXTURE_SETUP(drain)
 	ASSERT_EQ(0, mkdir(self->next, 0700));
 	atomic_store(&held, false);
 	atomic_store(&release, false);
+	ASSERT_EQ(0, give_key());
 	ASSERT_EQ(0, start(&self->a, self->dir, 'A', variant->backend));
 	self->c = cell_client_connect(NAME, &o);
 	ASSERT_NE(NULL, self->c);
@@ -312,6 +338,189 @@ TEST_F(drain, a_server_without_clients_stops_at_once)
 	for (int i = 0; i < TRIES && !atomic_load(&self->a.stopped); i++)
 		usleep(10 * 1000);
 	EXPECT_TRUE(atomic_load(&self->a.stopped));
+}
+
+/* A's listening socket to B by SCM_RIGHTS, as `cell swap` hands it over. */
+static int hand_over(const char *from, const char *to)
+{
+	int fd = -1, err = cell_listener_request(from, FP, KEY, 1000, &fd);
+
+	if (err)
+		return err;
+	err = cell_listener_send(to, FP, KEY, fd, 1000);
+	close(fd);
+	return err;
+}
+
+TEST_F(drain, listener_handed_over_by_scm_rights_then_the_old_drains)
+{
+	struct hammer h = { 0 };
+	struct caller z = { 0 };
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = self->dir,
+		.backend = variant->backend,
+	};
+	char own[160], path[160];
+	struct stat before, after;
+	int tries = 0;
+
+	snprintf(path, sizeof(path), "%s/%s.sock", self->dir, NAME);
+	snprintf(own, sizeof(own), "%s/%s.sock", self->next, NAME);
+	ASSERT_EQ(0, stat(path, &before));
+	h.c = self->c;
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&h.thread[i], NULL, hammer, &h));
+	while (atomic_load(&h.calls) < 500 && tries++ < TRIES)
+		usleep(10 * 1000);
+	ASSERT_EQ(0, start(&self->b, self->next, 'B', variant->backend));
+	EXPECT_EQ(0, hand_over(path, own)) TH_LOG("%s", cell_last_error(NULL));
+	cell_server_drain(self->a.srv, 60000);
+	for (tries = 0; tries < TRIES && !atomic_load(&self->a.stopped); tries++)
+		usleep(10 * 1000);
+	EXPECT_TRUE(atomic_load(&self->a.stopped));
+	atomic_store(&h.stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(h.thread[i], NULL);
+	EXPECT_EQ(0, atomic_load(&h.failed));
+	EXPECT_LT(0, atomic_load(&h.on_b));
+	/* A freed: it left the socket file, the same one, and B answers a newcomer there. */
+	pthread_join(self->a.thread, NULL);
+	cell_server_free(self->a.srv);
+	self->a.srv = NULL;
+	ASSERT_EQ(0, stat(path, &after));
+	EXPECT_EQ(before.st_ino, after.st_ino);
+	z.c = cell_client_connect(NAME, &o);
+	ASSERT_NE(NULL, z.c);
+	call_once(&z);
+	EXPECT_EQ(CELL_STATUS_OK, z.st);
+	EXPECT_EQ('B', z.tag);
+	cell_client_free(z.c);
+}
+
+/* A program that gave its socket away and stops without a drain leaves the file to B. */
+TEST_F(drain, a_server_that_handed_over_and_did_not_drain_leaves_the_socket_file)
+{
+	struct caller z = { 0 };
+	struct cell_client_opts o = {
+		.sz = sizeof(o),
+		.fingerprint = FP,
+		.runtime_dir = self->dir,
+		.backend = variant->backend,
+	};
+	char own[160], path[160];
+	struct stat before, after;
+
+	snprintf(path, sizeof(path), "%s/%s.sock", self->dir, NAME);
+	snprintf(own, sizeof(own), "%s/%s.sock", self->next, NAME);
+	ASSERT_EQ(0, stat(path, &before));
+	ASSERT_EQ(0, start(&self->b, self->next, 'B', variant->backend));
+	ASSERT_EQ(0, hand_over(path, own)) TH_LOG("%s", cell_last_error(NULL));
+	cell_client_free(self->c);
+	self->c = NULL;
+	cell_server_stop(self->a.srv);
+	pthread_join(self->a.thread, NULL);
+	cell_server_free(self->a.srv);
+	self->a.srv = NULL;
+	ASSERT_EQ(0, stat(path, &after));
+	EXPECT_EQ(before.st_ino, after.st_ino);
+	z.c = cell_client_connect(NAME, &o);
+	ASSERT_NE(NULL, z.c);
+	call_once(&z);
+	EXPECT_EQ(CELL_STATUS_OK, z.st);
+	EXPECT_EQ('B', z.tag);
+	cell_client_free(z.c);
+}
+
+/* A raw LISTENER TAKE request with @fd (or none) to @path: the status of the answer. */
+static enum cell_status raw_take(const char *path, int fd)
+{
+	uint8_t frame[20 + sizeof(struct cell_listener)] = { 0 }, ans[256];
+	struct cell_listener *l = (struct cell_listener *)(frame + 20);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { frame, sizeof(frame) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cell_hdr hdr = {
+		.version = CELL_WIRE_VERSION,
+		.flags = CELL_F_REQUEST,
+		.method = CELL_METHOD_LISTENER,
+		.correlation = 1,
+		.len = sizeof(*l),
+		.fingerprint_lo = (uint32_t)FP,
+		.fingerprint_hi = (uint32_t)(FP >> 32),
+	};
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	uint16_t st = 0xffff;
+	ssize_t n;
+
+	memcpy(frame, &hdr, sizeof(hdr)); /* the ABI is little-endian; so is this machine */
+	l->magic = CELL_LISTENER_MAGIC;
+	l->op = CELL_LISTENER_TAKE;
+	memcpy(l->key, KEY, sizeof(KEY));
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) || sendmsg(s, &m, 0) < 0)
+		goto out;
+	n = recv(s, ans, sizeof(ans), 0);
+	if (n >= 20 + 2 && (ans[1] & CELL_F_ERROR))
+		memcpy(&st, ans + 20, sizeof(st));
+	else if (n >= 20)
+		st = CELL_STATUS_OK;
+out:
+	if (s >= 0)
+		close(s);
+	return (enum cell_status)st;
+}
+
+TEST_F(drain, listener_hand_over_refused_without_the_key_or_a_listening_socket)
+{
+	static const uint8_t wrong[CELL_LISTENER_KEY_SIZE] = "not-the-key----";
+	struct tagged c = { 0 };
+	char path[160], other[160];
+	int fd = -1, pair[2];
+
+	snprintf(path, sizeof(path), "%s/%s.sock", self->dir, NAME);
+	snprintf(other, sizeof(other), "%s/%s.sock", self->next, NAME);
+	EXPECT_EQ(-EACCES, cell_listener_request(path, FP, wrong, 1000, &fd));
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "wrong key")) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_GT(0, cell_listener_request(path, FP ^ 1, KEY, 1000, &fd));
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "fingerprint")) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_EQ(-1, fd);
+	/* A server started without CELL_LISTENER_KEY_FD gives nothing away. */
+	ASSERT_EQ(0, unsetenv("CELL_LISTENER_KEY_FD"));
+	ASSERT_EQ(0, start(&c, self->next, 'C', variant->backend));
+	EXPECT_EQ(-EACCES, cell_listener_request(other, FP, KEY, 1000, &fd));
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "no key")) TH_LOG("%s", cell_last_error(NULL));
+	cell_server_stop(c.srv);
+	pthread_join(c.thread, NULL);
+	cell_server_free(c.srv);
+	/* TAKE with no socket, or with a socket that does not listen. */
+	EXPECT_EQ(CELL_STATUS_BAD_MESSAGE, raw_take(path, -1));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair));
+	EXPECT_EQ(CELL_STATUS_INVALID_ARGUMENT, raw_take(path, pair[0]));
+	EXPECT_EQ(-EINVAL, cell_listener_send(path, FP, KEY, -1, 1000));
+	close(pair[0]);
+	close(pair[1]);
+	/* A serves on, on its own socket. */
+	{
+		struct caller z = { .c = self->c };
+
+		call_once(&z);
+		EXPECT_EQ(CELL_STATUS_OK, z.st);
+		EXPECT_EQ('A', z.tag);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -15,6 +15,13 @@
  *    parser must accept them exactly when the rules allow and then
  *    return the same values.
  *
+ * And the listener hand-over's parsers (cell_listener_parse() of the
+ * request a server gets instead of a HELLO, cell_listener_parse_answer()
+ * of its answer) on the same input: an accepted request is exactly the
+ * canonical encoding of what it returns, with a known op; no frame is
+ * both a HELLO and a LISTENER request; a refusal has a known status, a
+ * reason, and any detail inside the input.
+ *
  * A violated property aborts.  Seed corpus: selftests/fuzz/corpus/hello/.
  */
 #include <stdlib.h>
@@ -92,6 +99,43 @@ static void as_frame(const uint8_t *data, size_t size)
 	}
 }
 
+static void listener_frame(const uint8_t *data, size_t size)
+{
+	uint8_t again[CELL_LISTENER_FRAME_SIZE];
+	struct cell_listener_req req;
+	struct cell_hs hs;
+	const char *why = NULL, *detail = NULL;
+	uint32_t detail_len = 0;
+	enum cell_status st;
+
+	st = cell_listener_parse(data, size, &req, &why);
+	if (st == CELL_STATUS_OK) {
+		if (size != CELL_LISTENER_FRAME_SIZE || !cell_listener_frame(data, size) ||
+		    (req.op != CELL_LISTENER_GIVE && req.op != CELL_LISTENER_TAKE))
+			abort();
+		cell_listener_encode(&req, again);
+		if (memcmp(again, data, size))
+			abort();
+		if (cell_hs_parse_hello(data, size, &hs, &why) == CELL_STATUS_OK)
+			abort();
+	} else {
+		refusal_ok(st, why);
+	}
+	why = NULL;
+	st = cell_listener_parse_answer(data, size, &why, &detail, &detail_len);
+	if (st == CELL_STATUS_OK) {
+		if (size != CELL_HDR_SIZE || detail || detail_len)
+			abort();
+	} else {
+		refusal_ok(st, why);
+		if (detail && ((const uint8_t *)detail < data ||
+			       (const uint8_t *)detail + detail_len > data + size))
+			abort();
+		if (!detail && detail_len)
+			abort();
+	}
+}
+
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -160,5 +204,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	as_frame(data, size);
 	as_fields(data, size);
+	listener_frame(data, size);
 	return 0;
 }

@@ -66,6 +66,7 @@
 #define CELL_METHOD_ATTACHMENT	 0xff05 /* payload travels in an fd (SCM_RIGHTS) */
 #define CELL_METHOD_METRICS	 0xff06 /* the server's metrics, struct cell_metrics_wire */
 #define CELL_METHOD_SPANS	 0xff07 /* the spans it recorded, struct cell_spans_wire */
+#define CELL_METHOD_LISTENER	 0xff08 /* its listening socket handed over, struct cell_listener */
 
 /*
  * Largest payload a frame can describe.  Transports enforce smaller limits
@@ -280,6 +281,39 @@ struct cell_welcome {
 };
 
 #define CELL_WELCOME_MAGIC 0x434c4557 /* "WELC" */
+
+/*
+ * Hand-over of a server's listening socket (a hot swap: the new process
+ * serves the socket clients already know, and the old one drains).  Sent
+ * instead of a HELLO as the only frame of a connection: flags REQUEST,
+ * method CELL_METHOD_LISTENER, correlation 1, the server's fingerprint,
+ * payload struct cell_listener.  The key proves the sender was given the
+ * server's: a server has one when it was started with
+ * CELL_LISTENER_KEY_FD=N in its environment, N an fd whose first
+ * CELL_LISTENER_KEY_SIZE bytes are the key (celld gives each cell's
+ * process its own); without one every hand-over is refused.
+ *
+ * op CELL_LISTENER_GIVE: the answer (RESPONSE, empty payload) carries the
+ * server's listening socket in SCM_RIGHTS; the server keeps accepting on
+ * it until it drains, and then leaves the backlog and the socket file to
+ * the one it gave it to.  op CELL_LISTENER_TAKE: the request carries a
+ * listening AF_UNIX SOCK_SEQPACKET socket in SCM_RIGHTS, which the server
+ * accepts on from then on, in place of its own.  A refusal is a
+ * RESPONSE|ERROR frame (struct cell_error).  The server closes the
+ * connection after its answer.
+ */
+#define CELL_LISTENER_KEY_SIZE 16
+#define CELL_LISTENER_GIVE     1
+#define CELL_LISTENER_TAKE     2
+
+struct cell_listener {
+	__u32 magic;	/* CELL_LISTENER_MAGIC */
+	__u16 op;	/* CELL_LISTENER_GIVE or CELL_LISTENER_TAKE */
+	__u16 reserved; /* zero */
+	__u8 key[CELL_LISTENER_KEY_SIZE];
+};
+
+#define CELL_LISTENER_MAGIC 0x4e53494c /* "LISN" */
 
 /* ---------------------------------------------------------------------- */
 /* Shared-memory ring                                                      */
@@ -596,6 +630,7 @@ __CELL_ASSERT_SIZE(cell_spans_wire, 16);
 __CELL_ASSERT_SIZE(cell_span_wire, 88);
 __CELL_ASSERT_SIZE(cell_hello, 48);
 __CELL_ASSERT_SIZE(cell_welcome, 48);
+__CELL_ASSERT_SIZE(cell_listener, 24);
 __CELL_ASSERT_SIZE(cell_ring_geometry, 120);
 __CELL_ASSERT_SIZE(cell_ring_producer, 64);
 __CELL_ASSERT_SIZE(cell_ring_consumer, 64);

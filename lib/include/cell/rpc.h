@@ -321,6 +321,40 @@ LIBCELL_API unsigned int cell_server_connections(const struct cell_server *srv);
  */
 LIBCELL_API void cell_server_free(struct cell_server *srv);
 
+/*
+ * Hand-over of a server's listening socket (a hot swap without a lost
+ * connection; <linux/cell.h> struct cell_listener).  A server started with
+ * CELL_LISTENER_KEY_FD=N in its environment (N: an fd whose first
+ * CELL_LISTENER_KEY_SIZE bytes are its key) gives its listening socket to,
+ * or takes one from, whoever sends that key.  celld's `cell swap` asks the
+ * old program for its socket and gives it to the new one; the old then
+ * drains (cell_server_drain()).
+ */
+
+/**
+ * cell_listener_request() - the listening socket of the server whose
+ * socket file is @path, asked with its @key and @fingerprint.  The server
+ * keeps accepting on it until it drains; a drained server then accepts
+ * no more and leaves the socket file alone.
+ * Return: 0 with *@fd set (close-on-exec), or a negative errno with
+ * cell_last_error() saying why (the server's refusal: PERMISSION_DENIED
+ * for a wrong key or none, BAD_MESSAGE for a server that knows no
+ * hand-over).  Waits @timeout_ms at most.
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_listener_request(const char *path, uint64_t fingerprint,
+						       const uint8_t key[CELL_LISTENER_KEY_SIZE],
+						       unsigned int timeout_ms, int *fd);
+
+/**
+ * cell_listener_send() - give the listening socket @fd (AF_UNIX
+ * SOCK_SEQPACKET) to the server whose socket file is @path: it accepts on
+ * @fd from then on instead of its own socket.  @fd stays the caller's
+ * (the server has its own copy).  Return and wait as cell_listener_request().
+ */
+LIBCELL_API CELL_MUST_CHECK int cell_listener_send(const char *path, uint64_t fingerprint,
+						    const uint8_t key[CELL_LISTENER_KEY_SIZE], int fd,
+						    unsigned int timeout_ms);
+
 /* ---- replies (inside a handler) --------------------------------------- */
 
 /**
