@@ -85,7 +85,8 @@ out:
 }
 
 int cell_listener_request(const char *path, uint64_t fingerprint,
-			  const uint8_t key[CELL_LISTENER_KEY_SIZE], unsigned int timeout_ms, int *fd)
+			  const uint8_t key[CELL_LISTENER_KEY_SIZE], unsigned int timeout_ms,
+			  int *fd)
 {
 	cell_clear_error();
 	if (!path || !key || !fd)

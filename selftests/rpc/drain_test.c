@@ -494,15 +494,15 @@ TEST_F(drain, listener_hand_over_refused_without_the_key_or_a_listening_socket)
 	snprintf(path, sizeof(path), "%s/%s.sock", self->dir, NAME);
 	snprintf(other, sizeof(other), "%s/%s.sock", self->next, NAME);
 	EXPECT_EQ(-EACCES, cell_listener_request(path, FP, wrong, 1000, &fd));
-	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "wrong key")) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "wrong key"));
 	EXPECT_GT(0, cell_listener_request(path, FP ^ 1, KEY, 1000, &fd));
-	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "fingerprint")) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "fingerprint"));
 	EXPECT_EQ(-1, fd);
 	/* A server started without CELL_LISTENER_KEY_FD gives nothing away. */
 	ASSERT_EQ(0, unsetenv("CELL_LISTENER_KEY_FD"));
 	ASSERT_EQ(0, start(&c, self->next, 'C', variant->backend));
 	EXPECT_EQ(-EACCES, cell_listener_request(other, FP, KEY, 1000, &fd));
-	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "no key")) TH_LOG("%s", cell_last_error(NULL));
+	EXPECT_NE(NULL, strstr(cell_last_error(NULL), "no key"));
 	cell_server_stop(c.srv);
 	pthread_join(c.thread, NULL);
 	cell_server_free(c.srv);

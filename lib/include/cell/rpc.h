@@ -342,8 +342,8 @@ LIBCELL_API void cell_server_free(struct cell_server *srv);
  * hand-over).  Waits @timeout_ms at most.
  */
 LIBCELL_API CELL_MUST_CHECK int cell_listener_request(const char *path, uint64_t fingerprint,
-						       const uint8_t key[CELL_LISTENER_KEY_SIZE],
-						       unsigned int timeout_ms, int *fd);
+						      const uint8_t key[CELL_LISTENER_KEY_SIZE],
+						      unsigned int timeout_ms, int *fd);
 
 /**
  * cell_listener_send() - give the listening socket @fd (AF_UNIX
@@ -352,8 +352,8 @@ LIBCELL_API CELL_MUST_CHECK int cell_listener_request(const char *path, uint64_t
  * (the server has its own copy).  Return and wait as cell_listener_request().
  */
 LIBCELL_API CELL_MUST_CHECK int cell_listener_send(const char *path, uint64_t fingerprint,
-						    const uint8_t key[CELL_LISTENER_KEY_SIZE], int fd,
-						    unsigned int timeout_ms);
+						   const uint8_t key[CELL_LISTENER_KEY_SIZE],
+						   int fd, unsigned int timeout_ms);
 
 /* ---- replies (inside a handler) --------------------------------------- */
 
