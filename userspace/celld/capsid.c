@@ -541,7 +541,7 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 {
 	char peer_dirs[CAPSID_MAX_PATHS][512];
 	struct argv v = { .n = 0 };
-	char fdstr[16], cg[4200] = "", nucleus_at[4200];
+	char fdstr[16], keystr[16], cg[4200] = "", nucleus_at[4200];
 	int sfd, err_pipe[2], rc;
 	uid_t uid = s->uid ? s->uid : 65534;
 	gid_t gid = s->gid ? s->gid : 65534;
@@ -603,6 +603,10 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 	arg2(&v, "--setenv", "CELL_RUNTIME_DIR", s->socket_dir);
 	arg2(&v, "--setenv", "PATH", "/usr/bin:/bin");
 	arg2(&v, "--setenv", "HOME", s->data_dir);
+	if (s->listener_key_fd > 2) { /* the fd's number, not the key: argv is public */
+		snprintf(keystr, sizeof(keystr), "%d", s->listener_key_fd);
+		arg2(&v, "--setenv", "CELL_LISTENER_KEY_FD", keystr);
+	}
 	arg2(&v, "--seccomp", fdstr, NULL);
 	arg(&v, "--");
 	for (int i = 0; s->argv[i]; i++)
@@ -636,13 +640,16 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 		dup2(s->stderr_fd >= 0 ? s->stderr_fd : null, 2);
 		rc = confine(s, cg, s->cgroup_parent ? sizeof(cg) : 0);
 		if (!rc) {
-			int keep[] = { sfd, err_pipe[1] };
+			int keep[] = { sfd, err_pipe[1], s->listener_key_fd };
 			sigset_t none;
 
 			/* celld's blocked signals are not the cell's (exec keeps the mask). */
 			sigemptyset(&none);
 			sigprocmask(SIG_SETMASK, &none, NULL);
-			rc = close_other_fds(keep, 2);
+			rc = close_other_fds(keep, s->listener_key_fd > 2 ? 3 : 2);
+			/* bwrap passes it on to the cell, which keeps it: not close-on-exec */
+			if (!rc && s->listener_key_fd > 2 && fcntl(s->listener_key_fd, F_SETFD, 0))
+				rc = errno;
 		}
 		if (!rc) {
 			execv(BWRAP, (char *const *)v.a);

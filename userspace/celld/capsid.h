@@ -38,6 +38,12 @@ struct capsid_spec {
 	uint64_t nofile_max;	   /* RLIMIT_NOFILE (0: 1024) */
 	const char *cgroup_parent; /* a writable cgroup v2 directory, or NULL */
 	int stdout_fd, stderr_fd;  /* given to the cell; -1: /dev/null */
+	/*
+	 * > 2: a sealed memfd holding the cell's listener hand-over key, given
+	 * to it as CELL_LISTENER_KEY_FD (<linux/cell.h> struct cell_listener;
+	 * supervisor.c's hot swap); else none.
+	 */
+	int listener_key_fd;
 };
 
 /*

@@ -301,6 +301,13 @@ static int check_owner(struct celld_registry *reg, struct rentry *old, const str
 {
 	if (!old || old->pub.node[0])
 		return 0;
+	/*
+	 * The supervisor updating its own cell's entry knows the pid: after a
+	 * hot swap's hand-over, SO_PEERCRED on the socket still names the
+	 * process that called listen(), which may be alive and draining.
+	 */
+	if (old->pub.origin == CELLD_ORIGIN_CAPSID && e->origin == CELLD_ORIGIN_CAPSID)
+		return 0;
 	if (old->pub.sup_state && !e->sup_state) {
 		if (old->pub.uid == e->uid)
 			return 0; /* the supervised cell enrolling itself: see keep_supervision() */

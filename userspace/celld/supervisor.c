@@ -61,11 +61,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -93,6 +96,7 @@ static const int capsid_caps[] = { CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_KILL, 
 #define MAX_CELLS	 64
 #define PROBE_EVERY_MS	 50
 #define PROBE_TIMEOUT_MS 250
+#define HAND_OVER_MS	 2000 /* each way of a swap's listener hand-over, at most */
 #define TERM_RETRY_MS	 10
 #define IDLE_EVERY_MS	 250 /* connections are counted this often */
 
@@ -153,6 +157,12 @@ struct sup_cell {
 	char sock_host[4200];
 	char swap_said[256]; /* how the last swap went (`cell swap` asks) */
 	bool canary;	     /* `cell rollout`'s canary: the cell's fingerprint beside it */
+	/*
+	 * Its process's listener hand-over key (CELL_LISTENER_KEY_FD, made
+	 * new at each start: new_key()); keyed: it has one.
+	 */
+	uint8_t key[CELL_LISTENER_KEY_SIZE];
+	bool keyed;
 };
 
 static struct sup_cell *cells[MAX_CELLS];
@@ -623,9 +633,34 @@ static int watch(struct sup_cell *c)
 }
 
 /* capsid_spawn() with the cell's stdout and stderr into its log ring (logs.c). */
+/*
+ * A new hand-over key for @c's next process, in a sealed memfd for
+ * capsid_spawn() (closed after it).  Return: the fd, or -1 (the process
+ * then runs without a key, and a swap of it renames the socket instead).
+ */
+static int new_key(struct sup_cell *c)
+{
+	const unsigned int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	int fd;
+
+	c->keyed = false;
+	if (getrandom(c->key, sizeof(c->key), 0) != (ssize_t)sizeof(c->key))
+		return -1;
+	fd = memfd_create("cell-listener-key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	if (write(fd, c->key, sizeof(c->key)) != (ssize_t)sizeof(c->key) ||
+	    fcntl(fd, F_ADD_SEALS, seals)) {
+		close(fd);
+		return -1;
+	}
+	c->keyed = true;
+	return fd;
+}
+
 static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
 {
-	int rc = 0;
+	int rc = 0, key;
 	pid_t pid;
 
 	if (c->log)
@@ -633,7 +668,15 @@ static pid_t spawn_logged(struct sup_cell *c, char *why, size_t whylen)
 	if (rc)
 		celld_log("capsid %s: no pipes for its log: %s (output to celld's stderr)",
 			  c->inst, strerror(-rc));
+	key = new_key(c);
+	if (key < 0)
+		celld_log("capsid %s: no listener key: %s (a swap will rename its socket)",
+			  c->inst, strerror(errno));
+	c->spec.listener_key_fd = key;
 	pid = capsid_spawn(&c->spec, why, whylen);
+	if (key >= 0)
+		close(key);
+	c->spec.listener_key_fd = -1;
 	if (c->log)
 		celld_cell_log_started(c->log, pid);
 	c->spec.stdout_fd = c->spec.stderr_fd = 2;
@@ -1326,6 +1369,14 @@ static void exchange(struct sup_cell *c, struct sup_cell *n)
 	EXCHANGE(c->schema, n->schema);
 	EXCHANGE(c->exe, n->exe); /* the cell's program is the new one now (same_program()) */
 	EXCHANGE(c->swap_nro, n->swap_nro);
+	EXCHANGE(c->keyed, n->keyed);
+	{
+		uint8_t key[sizeof(c->key)];
+
+		memcpy(key, c->key, sizeof(key));
+		memcpy(c->key, n->key, sizeof(key));
+		memcpy(n->key, key, sizeof(key));
+	}
 	memcpy(host, c->sock_host, sizeof(host));
 	memcpy(c->sock_host, n->sock_host, sizeof(host));
 	memcpy(n->sock_host, host, sizeof(host));
@@ -1334,6 +1385,50 @@ static void exchange(struct sup_cell *c, struct sup_cell *n)
 	c->term_sent = n->term_sent = false;
 	bind_spec(c);
 	bind_spec(n);
+}
+
+/*
+ * The old program's listening socket (at the cell's socket) to the new one
+ * (at its staging socket) by SCM_RIGHTS, each asked with its own key.
+ * Blocks the loop HAND_OVER_MS at most each way.  Return: 0 (@how says
+ * so); -EAGAIN: the old one said it cannot give it (it has no key, or its
+ * server knows no hand-over: @how says why), the rename is then the way;
+ * another -errno (@how says why): the swap fails, the old program keeps
+ * the socket.  A request that timed out may still be answered later, so
+ * it is not followed by the rename: the old program would then take its
+ * socket's backlog for the new one's and leave it.
+ */
+static int hand_over(struct sup_cell *c, struct sup_cell *n, char *how, size_t cap)
+{
+	uint64_t t0 = now_ms();
+	char from[4300], to[4300];
+	int fd = -1, err;
+
+	if (!c->keyed || !n->keyed) {
+		snprintf(how, cap, "celld made no key for %s", c->keyed ? "the new one" : "it");
+		return -EAGAIN;
+	}
+	sock_path(from, sizeof(from), c->sock_dir, c->cf.name);
+	sock_path(to, sizeof(to), n->sock_host, n->cf.name);
+	err = cell_listener_request(from, c->fingerprint, c->key, HAND_OVER_MS, &fd);
+	if (err) {
+		snprintf(how, cap, "%s%s", err == -ETIMEDOUT ? "the old program did not give its "
+							       "listening socket: "
+							     : "",
+			 cell_last_error(NULL));
+		return err == -ETIMEDOUT ? err : -EAGAIN;
+	}
+	err = cell_listener_send(to, n->fingerprint, n->key, fd, HAND_OVER_MS);
+	close(fd);
+	if (err) {
+		snprintf(how, cap, "the new program did not take the listening socket: %s",
+			 cell_last_error(NULL));
+		return err;
+	}
+	snprintf(how, cap, "listening socket handed over (SCM_RIGHTS)");
+	celld_log("capsid %s: its listening socket handed over in %llu ms", c->inst,
+		  (unsigned long long)(now_ms() - t0));
+	return 0;
 }
 
 static void swap_refuse(struct sup_cell *n, const char *fmt, ...)
@@ -1357,6 +1452,7 @@ static void swap_ready(struct sup_cell *n, struct cell_probe *p)
 {
 	struct sup_cell *c = n->swap_of;
 	pid_t old = c->main_pid > 0 ? c->main_pid : c->pid;
+	char how[200];
 	int err;
 
 	if (c->state != CELLD_SUP_READY || c->stop_asked) {
@@ -1370,10 +1466,20 @@ static void swap_ready(struct sup_cell *n, struct cell_probe *p)
 			    (unsigned long long)p->fingerprint, (unsigned long long)c->fingerprint);
 		return;
 	}
-	err = rename_socket(n);
-	if (err) {
-		swap_refuse(n, "failed: its socket could not take the cell's name: %s",
-			    strerror(-err));
+	err = hand_over(c, n, how, sizeof(how));
+	if (err == -EAGAIN) {
+		celld_log("capsid %s: the old program did not hand over its listening socket "
+			  "(%s): the new one's socket is renamed over it",
+			  c->inst, how);
+		err = rename_socket(n);
+		if (err) {
+			swap_refuse(n, "failed: its socket could not take the cell's name: %s",
+				    strerror(-err));
+			return;
+		}
+		snprintf(how, sizeof(how), "its socket renamed over the cell's");
+	} else if (err) {
+		swap_refuse(n, "failed: %s", how);
 		return;
 	}
 	if (p->pid > 0)
@@ -1384,8 +1490,8 @@ static void swap_ready(struct sup_cell *n, struct cell_probe *p)
 	p->schema = NULL;
 	exchange(c, n);
 	n->swap_committed = true;
-	snprintf(n->swap_said, sizeof(n->swap_said), "pid %d -> pid %d", (int)old,
-		 (int)(c->main_pid > 0 ? c->main_pid : c->pid));
+	snprintf(n->swap_said, sizeof(n->swap_said), "pid %d -> pid %d, %.120s", (int)old,
+		 (int)(c->main_pid > 0 ? c->main_pid : c->pid), how);
 	snprintf(c->swap_said, sizeof(c->swap_said), "draining: %.100s (the old one drains)",
 		 n->swap_said);
 	celld_log("capsid %s: swapped after %llu ms: %s; SIGTERM to the old one (its drain)",

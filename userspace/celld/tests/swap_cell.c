@@ -7,10 +7,12 @@
  * exit it says how many echo calls it answered, so that the test can add
  * up every process's share and compare the sum with the load's.
  *
- *   swap_cell NAME [--no-drain] [--fail-every=N] [--drain-ms=MS]
+ *   swap_cell NAME [--no-drain] [--no-key] [--fail-every=N] [--drain-ms=MS]
  *
  * --no-drain: SIGTERM stops at once too (what the test runs to show that
- * without the drain calls fail).  --fail-every=N: every Nth echo is
+ * without the drain calls fail).  --no-key: its server has no listener
+ * hand-over key (CELL_LISTENER_KEY_FD dropped), as a program whose server
+ * knows no hand-over: a swap of it renames the new socket over its own.  --fail-every=N: every Nth echo is
  * answered INTERNAL (a bad canary, for `cell rollout`).
  */
 #include <signal.h>
@@ -71,13 +73,15 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: swap_cell NAME [--no-drain] [--fail-every=N] "
+		fprintf(stderr, "usage: swap_cell NAME [--no-drain] [--no-key] [--fail-every=N] "
 				"[--drain-ms=MS]\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-drain"))
 			drain = 0;
+		else if (!strcmp(argv[i], "--no-key"))
+			unsetenv("CELL_LISTENER_KEY_FD"); /* as a server that knows no hand-over */
 		else if (!strncmp(argv[i], "--fail-every=", 13))
 			fail_every = strtoul(argv[i] + 13, NULL, 10);
 		else if (!strncmp(argv[i], "--drain-ms=", 11))

@@ -6,7 +6,10 @@
 # swap_load runs against it (4 threads on 2 reconnecting clients, 4 calls
 # pipelined each, nothing retried): every swap is made, no call fails, and
 # the 21 programs' answered counts add up to the load's calls (each call
-# answered once, by one program).  The same load across 5 swaps of a cell
+# answered once, by one program).  Each new program takes the listening
+# socket from the old by SCM_RIGHTS (the socket file keeps its inode), and
+# one whose old program cannot give it (no key) renames its socket over the
+# cell's instead, under load too.  The same load across 5 swaps of a cell
 # whose program does not drain (--no-drain: SIGTERM stops it at once) must
 # lose calls: the test can fail.  A swap to a program of another
 # fingerprint is refused and the cell keeps its program; one to another
@@ -49,9 +52,10 @@ run_load() {
 
 out=$(cell spawn sw --wait=10000 -o ro="$BIN" -o stop_timeout_ms=8000 -- "$prog" sw)
 check "a swap_cell cell is spawned and ready (got: $out)" '[[ "$out" == "sw: pid "*", ready" ]]'
+inode=$(stat -c %i "$CELL_RUNTIME_DIR/capsid/sw/sw.sock")
 run_load sw 20
 check "20 swaps under load, each made (cell swap: swapped)" \
-	'[ "$swapped" = 20 ] && [ "$(grep -c ": pid [0-9]*, swapped: pid [0-9]* -> pid [0-9]*; the old one exited (exit status 0)" "$RUN/swaps-sw.log")" = 20 ]'
+	'[ "$swapped" = 20 ] && [ "$(grep -c ": pid [0-9]*, swapped: pid [0-9]* -> pid [0-9]*, listening socket handed over (SCM_RIGHTS); the old one exited (exit status 0)" "$RUN/swaps-sw.log")" = 20 ]'
 calls=$(sed -n 's/^swap_load: calls \([0-9]*\) ok \([0-9]*\) failed 0 wrong 0$/\2/p' "$RUN/load-sw.log")
 check "no call failed across the 20 swaps ($calls calls, all answered rightly)" \
 	'[ "$load_rc" = 0 ] && [ -n "$calls" ] && [ "$calls" -gt 0 ]'
@@ -59,6 +63,10 @@ check "cell ps: sw ready, restarts 0, after 20 swaps" \
 	'[ "$(field sw state)" = ready ] && [ "$(field sw restarts)" = 0 ]'
 check "each old program drained and exited by itself (status 0), none was killed" \
 	'grep -q "capsid sw: swapped after" "$log" && [ "$(grep -c "capsid sw: the old program exited (exit status 0) after its drain" "$log")" = 20 ]'
+check "the cell's socket file is the one the first program bound (inode $inode): each new program took its listening socket" \
+	'[ "$(stat -c %i "$CELL_RUNTIME_DIR/capsid/sw/sw.sock")" = "$inode" ]'
+last=$(sed -n 's/.* -> pid \([0-9]*\), .*/\1/p' "$RUN/swaps-sw.log" | tail -1)
+check "cell ps names the last program's pid ($last; got $(field sw pid))" '[ "$(field sw pid)" = "$last" ]'
 cell stop sw >/dev/null
 read -r sum progs < <(answered sw)
 check "the 21 programs answered $sum calls in all: each call once ($calls by the load)" \
@@ -95,10 +103,20 @@ check "a swap to another fingerprint is refused (got: $out)" \
 	'[ $rc = 1 ] && [[ "$out" == *"refused: the new program answers fingerprint 0x"* ]]'
 check "and the cell keeps its program" '[ "$(field fp pid)" = "$pid" ] && [ "$(field fp state)" = ready ]'
 out=$(cell swap fp "$BIN/userspace/examples/demo_server" fp 2>&1); rc=$?
-check "a swap to another binary of the same fingerprint (demo_server) is made" \
+check "a swap to another binary of the same fingerprint (demo_server) is made (got: rc $rc, $out; pid $(field fp pid) was $pid)" \
 	'[ $rc = 0 ] && [[ "$out" == *"swapped: "* ]] && [ "$(field fp pid)" != "$pid" ]'
 check "which then serves the demo client" \
 	'CELL_RUNTIME_DIR=$CELL_RUNTIME_DIR/capsid/fp timeout 30 "$BIN/userspace/examples/demo_client" -n fp -t 0.1 >"$RUN/client.log" 2>&1'
+
+# A program whose server cannot hand its socket over (no key: as one that
+# knows no hand-over) is swapped all the same: the new program's socket is
+# renamed over its own, under load, no call failing.
+out=$(cell spawn nk --wait=10000 -o ro="$BIN" -o stop_timeout_ms=8000 -- "$prog" nk --no-key)
+run_load nk 3
+check "a program without a hand-over key is swapped by the rename, then by hand-overs (got: $(tail -1 "$RUN/swaps-nk.log"))" \
+	'[ "$swapped" = 3 ] && [ "$(grep -c "swapped: pid [0-9]* -> pid [0-9]*, listening socket handed over" "$RUN/swaps-nk.log")" = 2 ] && [ "$(grep -c "swapped: pid [0-9]* -> pid [0-9]*, its socket renamed over the cell'"'"'s" "$RUN/swaps-nk.log")" = 1 ]'
+check "and no call failed" '[ "$load_rc" = 0 ] && grep -q " failed 0 wrong 0$" "$RUN/load-nk.log"'
+cell stop nk >/dev/null
 out=$(cell swap fp /bin/true 2>&1); rc=$?
 check "a program outside the capsid's paths is refused" '[ $rc = 1 ] && [[ "$out" == *"not in the cell"* ]]'
 out=$(cell swap nosuch "$prog" x 2>&1); rc=$?
