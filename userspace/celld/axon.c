@@ -333,7 +333,7 @@ static void import_update(struct celld_axon *ax, const char *name, const struct 
 		return;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	f = fopen(tmp, "we");
 	if (!f) {
 		celld_log("axon: %s: %s", tmp, strerror(errno));
 		return;

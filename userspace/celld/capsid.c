@@ -356,7 +356,8 @@ int capsid_seccomp_fd(bool share_net, char *why, size_t whylen)
 		seccomp_release(ctx);
 		return failf(why, whylen, -rc, "seccomp rule: %s", strerror(-rc));
 	}
-	fd = memfd_create("capsid-seccomp", 0); /* inherited by bwrap */
+	/* close-on-exec: only bwrap gets it (capsid_spawn()'s child clears the flag) */
+	fd = memfd_create("capsid-seccomp", MFD_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		seccomp_release(ctx);
@@ -647,6 +648,8 @@ pid_t capsid_spawn(const struct capsid_spec *s, char *why, size_t whylen)
 			sigemptyset(&none);
 			sigprocmask(SIG_SETMASK, &none, NULL);
 			rc = close_other_fds(keep, s->listener_key_fd > 2 ? 3 : 2);
+			if (!rc && fcntl(sfd, F_SETFD, 0)) /* bwrap --seccomp reads it */
+				rc = errno;
 			/* bwrap passes it on to the cell, which keeps it: not close-on-exec */
 			if (!rc && s->listener_key_fd > 2 && fcntl(s->listener_key_fd, F_SETFD, 0))
 				rc = errno;

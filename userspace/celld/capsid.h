@@ -48,9 +48,9 @@ struct capsid_spec {
 
 /*
  * The cell profile as a seccomp BPF program in a file descriptor for
- * bwrap --seccomp (not close-on-exec).  Default action EPERM; the allow
- * list is in capsid.c and Documentation/capsid.rst.  Return: the fd, or
- * -errno with @why filled.
+ * bwrap --seccomp, close-on-exec (capsid_spawn() hands it to bwrap
+ * alone).  Default action EPERM; the allow list is in capsid.c and
+ * Documentation/capsid.rst.  Return: the fd, or -errno with @why filled.
  */
 int capsid_seccomp_fd(bool share_net, char *why, size_t whylen);
 

@@ -230,7 +230,7 @@ void capsid_conf_check(struct capsid_conf *cf, struct capsid_why *w)
 bool capsid_conf_read(struct capsid_conf *cf, const char *path)
 {
 	struct capsid_why w = { .where = path };
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
 	char buf[1100];
 
 	if (!f) {

@@ -362,7 +362,7 @@ static pid_t child_of(pid_t parent)
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		f = fopen(path, "r");
+		f = fopen(path, "re");
 		if (!f)
 			continue;
 		/* pid (comm) state ppid: comm may hold spaces and parentheses. */
@@ -1162,7 +1162,7 @@ static unsigned int count_connected(const char *table, const char *path)
 	size_t plen = strlen(path);
 	unsigned int n = 0;
 	char line[4400];
-	FILE *f = fopen(table, "r");
+	FILE *f = fopen(table, "re");
 
 	if (!f)
 		return 0;
