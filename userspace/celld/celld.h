@@ -2,8 +2,10 @@
 /*
  * celld: the nucleus daemon.  One struct celld per process, created by
  * main.c, shared by every module (nucleus.c, scan.c, and the modules of
- * discovery and observation).  Everything runs on one libuv loop; no
- * module starts a thread.  /work/notes/celld-api.md and
+ * discovery and observation).  Everything runs on one libuv loop, but for
+ * the threads that serve the nucleus socket (nucleus.c: they hand every
+ * call to the loop, except the blocking ones a module asks for), Raft's
+ * (cluster.c) and the axon's proxies.  /work/notes/celld-api.md and
  * Documentation/celld.rst describe how a module hooks in.
  */
 #ifndef CELLD_H
@@ -15,6 +17,8 @@
 #include <sys/un.h>
 
 #include <uv.h>
+
+#include <cell/rpc.h>
 
 #include "registry.h"
 
@@ -55,9 +59,8 @@ struct celld {
 	uv_loop_t *loop;
 	struct celld_registry *registry;
 	struct celld_config cfg;
-	/* The nucleus cell (nucleus.c) and its uv watcher. */
+	/* The nucleus cell (nucleus.c), served by threads of its own. */
 	struct cell_server *nucleus;
-	uv_poll_t nucleus_poll;
 	struct celld_scan *scan;
 	/* Modules of other parts keep their state here (NULL until started). */
 	struct celld_identity *identity;
@@ -98,6 +101,36 @@ void celld_discovery_stop(struct celld *d);
 /* nucleus.c: serve the nucleus cell on d->loop. */
 int celld_nucleus_start(struct celld *d);
 void celld_nucleus_stop(struct celld *d);
+
+/*
+ * The nucleus's threads (nucleus.c).  libcell's server serves the nucleus
+ * socket on -o nucleus.threads threads (cell_server_run()), and a handler
+ * registered with cell_server_handle(d->nucleus, ...) still runs on celld's
+ * loop: the serving thread hands the call over and sleeps until the loop
+ * has run it, so modules keep their single-threaded state.  The macro
+ * below routes every module's cell_server_handle() through
+ * celld_nucleus_handle(), which does that for d->nucleus and passes any
+ * other server through.
+ *
+ * A handler that may wait long (cluster.c: a kv call until its commit)
+ * registers with celld_nucleus_handle_blocking() instead: it runs on the
+ * serving thread after the admission check ran on the loop, touches no
+ * loop state, and holds one of those threads instead of the loop.  Such
+ * handlers must bound how many of them wait at once, below
+ * celld_nucleus_threads() - 1, so that other calls always find a thread.
+ */
+int celld_nucleus_handle(struct cell_server *srv, uint16_t method, cell_handler_fn fn, void *ctx);
+int celld_nucleus_handle_blocking(struct celld *d, uint16_t method, cell_handler_fn fn, void *ctx);
+/* The number of threads serving the nucleus (-o nucleus.threads, default 16). */
+unsigned int celld_nucleus_threads(const struct celld *d);
+/* Start them (main.c, once every module has registered its methods). */
+int celld_nucleus_serve(struct celld *d);
+/*
+ * After the loop ended, before the modules stop: stop serving, run the
+ * calls the threads still hand over, join them.
+ */
+void celld_nucleus_quiesce(struct celld *d);
+#define cell_server_handle(srv, method, fn, ctx) celld_nucleus_handle(srv, method, fn, ctx)
 
 /* scan.c: find sockets in the runtime directory, now and as they appear. */
 int celld_scan_start(struct celld *d);

@@ -5,10 +5,17 @@
  * methods kv and cluster (nucleus.cell).  Documentation/raft.rst.
  *
  * Threads: raft runs on a uv loop of its own in one thread of celld's.
- * The nucleus handlers run on celld's loop; a kv call hands a request to
- * the raft thread (a locked queue and a uv_async) and waits for its answer
- * (a condition variable, bounded by cluster.timeout_ms).  Only the raft
- * thread touches struct raft and the state; the handler gets copies.
+ * The methods kv, cluster and cluster_change are blocking nucleus handlers
+ * (celld_nucleus_handle_blocking()): they run on one of the threads that
+ * serve the nucleus socket, never on celld's loop.  A call hands a request
+ * to the raft thread (a locked queue and a uv_async) and waits for its
+ * answer (a condition variable, bounded by cluster.timeout_ms); one to a
+ * follower with a quic:// leader waits for the leader's answer instead.
+ * At most cluster.max_waiting such calls wait at once (wait_slot()); more
+ * are refused with RESOURCE_EXHAUSTED, so that other nucleus calls always
+ * find a serving thread.  Only the raft thread touches struct raft and the
+ * state; the handler gets copies.  The forwarding link is shared by the
+ * serving threads (struct fwd_link, under fwd_lock).
  *
  * Options (-o):
  *   cluster.id=N            this node's Raft id (1..); unset: no cluster
@@ -22,6 +29,9 @@
  *                           then only a list of endpoint hints
  *   cluster.dir=PATH        data directory (default <state dir>/raft)
  *   cluster.timeout_ms=N    how long a kv call waits for its commit (5000)
+ *   cluster.max_waiting=N   kv and cluster change calls waiting at once, at
+ *                           most (default and ceiling: nucleus.threads - 4;
+ *                           besides, 2 cluster status calls)
  *   cluster.snapshot_every=N  entries between snapshots (1024)
  *   cluster.snapshot_async=0  serialize snapshots on the raft loop (the
  *                           default, 1, does it on libraft's threadpool
@@ -47,6 +57,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +82,8 @@
 #define EP_PREFIX    "endpoint/" /* registry key of a node's client endpoint */
 #define ADDR_MAX     64
 #define ENDPOINT_MAX 256
+/* Status calls waiting for the raft thread at once, besides cluster.max_waiting. */
+#define STATUS_WAITING 2
 
 struct peer {
 	raft_id id;
@@ -140,6 +153,18 @@ struct req {
 	struct celld_cluster *cl;
 };
 
+/*
+ * The QUIC connection to a quic:// leader, shared by the serving threads:
+ * the fields under celld_cluster.fwd_lock; @c is used without it by each
+ * of its @users (libcell clients take calls from any thread).
+ */
+struct fwd_link {
+	struct cell_client *c;
+	char endpoint[ENDPOINT_MAX];
+	unsigned int users;
+	bool broken; /* connection lost: freed by its last user, never used again */
+};
+
 struct celld_cluster {
 	struct celld *d;
 	pthread_t thread;
@@ -164,11 +189,20 @@ struct celld_cluster {
 	int start_err;
 	uint32_t own_requests; /* registry writes of this node in this term */
 	raft_term own_term;
-	/* Forwarding to a quic:// leader: celld's loop thread only. */
+	/*
+	 * Calls waiting on serving threads now (wait_slot()): kv and
+	 * cluster_change ones, at most max_waiting; status ones, at most
+	 * STATUS_WAITING (they wait for the raft thread only, and an operator
+	 * must see the state while kv calls wait).
+	 */
+	atomic_uint waiting, status_waiting;
+	unsigned int max_waiting;
+	atomic_ullong waits_refused;
+	/* Forwarding to a quic:// leader. */
 	const char *known_peers; /* -o peers=FILE */
-	char fwd_endpoint[ENDPOINT_MAX];
-	struct cell_client *fwd;
-	uint64_t forwarded, forward_errors;
+	pthread_mutex_t fwd_lock;
+	struct fwd_link *fwd;		    /* the current link, or NULL; under fwd_lock */
+	uint64_t forwarded, forward_errors; /* under fwd_lock */
 };
 
 static const struct peer *peer_by_id(const struct celld_cluster *cl, raft_id id)
@@ -835,14 +869,19 @@ static const char *quic_leader(const char *detail)
 	return ep && !strncmp(ep + 1, "quic://", 7) ? ep + 1 : NULL;
 }
 
+static void fwd_free(struct fwd_link *l)
+{
+	cell_client_free(l->c);
+	free(l);
+}
+
 /*
- * Send the kv request of @v to the leader at @ep and answer with its
- * answer.  @not_leader: this node's NOT_LEADER detail, given back when the
- * leader says it is not one any more (the client then starts again).
+ * A link to the leader at @ep, with a use taken (give it back with
+ * fwd_put()); NULL if it cannot be reached (@why says so).  A connection is
+ * made under fwd_lock: the serving threads that forward meanwhile wait for
+ * it (each one holds a wait slot), bounded by cluster.timeout_ms.
  */
-static enum cell_status forward(struct celld_cluster *cl, const char *ep,
-				const struct cell_vesicle *v, const char *not_leader,
-				struct cell_reply *reply)
+static struct fwd_link *fwd_get(struct celld_cluster *cl, const char *ep, char *why, size_t cap)
 {
 	struct cell_quic_opts q = {
 		.sz = sizeof(q),
@@ -855,46 +894,91 @@ static enum cell_status forward(struct celld_cluster *cl, const char *ep,
 		.quic = &q,
 		.connect_deadline = cell_deadline_in_ms(cl->timeout_ms),
 	};
+	struct fwd_link *l;
+
+	pthread_mutex_lock(&cl->fwd_lock);
+	l = cl->fwd;
+	if (l && (l->broken || strcmp(l->endpoint, ep))) {
+		cl->fwd = NULL;
+		l->broken = true;
+		if (!l->users)
+			fwd_free(l);
+		l = NULL;
+	}
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (l)
+			l->c = cell_client_connect(ep, &o);
+		if (!l || !l->c) {
+			cl->forward_errors++;
+			snprintf(why, cap, "the leader at %s is not reachable: %s", ep,
+				 l ? cell_last_error(NULL) : "no memory");
+			free(l);
+			pthread_mutex_unlock(&cl->fwd_lock);
+			return NULL;
+		}
+		snprintf(l->endpoint, sizeof(l->endpoint), "%s", ep);
+		cl->fwd = l;
+	}
+	l->users++;
+	pthread_mutex_unlock(&cl->fwd_lock);
+	return l;
+}
+
+/* Give back a use of @l; @st is its call's status (UNAVAILABLE: the connection is lost). */
+static void fwd_put(struct celld_cluster *cl, struct fwd_link *l, enum cell_status st)
+{
+	pthread_mutex_lock(&cl->fwd_lock);
+	if (st == CELL_STATUS_OK)
+		cl->forwarded++;
+	else
+		cl->forward_errors++;
+	if (st == CELL_STATUS_UNAVAILABLE) /* a new connection next time */
+		l->broken = true;
+	if (!--l->users && l->broken) {
+		if (cl->fwd == l)
+			cl->fwd = NULL;
+		fwd_free(l);
+	}
+	pthread_mutex_unlock(&cl->fwd_lock);
+}
+
+/*
+ * Send the kv request of @v to the leader at @ep and answer with its
+ * answer.  @not_leader: this node's NOT_LEADER detail, given back when the
+ * leader says it is not one any more (the client then starts again).
+ */
+static enum cell_status forward(struct celld_cluster *cl, const char *ep,
+				const struct cell_vesicle *v, const char *not_leader,
+				struct cell_reply *reply)
+{
 	uint32_t cap = NUCLEUS_KV_ANSWER_SIZE + KV_VALUE_MAX + 64, got = 0;
+	struct fwd_link *l;
 	enum cell_status st;
 	char why[300];
-	void *buf;
+	void *buf = malloc(cap);
 
-	if (cl->fwd && strcmp(cl->fwd_endpoint, ep)) {
-		cell_client_free(cl->fwd);
-		cl->fwd = NULL;
-	}
-	if (!cl->fwd) {
-		cl->fwd = cell_client_connect(ep, &o);
-		if (!cl->fwd) {
-			cl->forward_errors++;
-			snprintf(why, sizeof(why), "the leader at %s is not reachable: %s", ep,
-				 cell_last_error(NULL));
-			return refuse(reply, CELL_STATUS_UNAVAILABLE, why);
-		}
-		snprintf(cl->fwd_endpoint, sizeof(cl->fwd_endpoint), "%s", ep);
-	}
-	buf = malloc(cap);
 	if (!buf)
 		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
-	st = cell_client_call(cl->fwd, NUCLEUS_METHOD_KV, v->data, v->len, buf, cap, &got,
-			      cell_deadline_in_ms(cl->timeout_ms));
-	if (st == CELL_STATUS_OK) {
-		cl->forwarded++;
-		st = cell_reply_send(reply, buf, got) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+	l = fwd_get(cl, ep, why, sizeof(why));
+	if (!l) {
 		free(buf);
-		return st;
+		return refuse(reply, CELL_STATUS_UNAVAILABLE, why);
 	}
+	st = cell_client_call(l->c, NUCLEUS_METHOD_KV, v->data, v->len, buf, cap, &got,
+			      cell_deadline_in_ms(cl->timeout_ms));
+	if (st != CELL_STATUS_OK)
+		snprintf(why, sizeof(why), "forwarded to the leader at %s: %s", ep,
+			 cell_last_error(NULL));
+	fwd_put(cl, l, st);
+	if (st == CELL_STATUS_OK)
+		st = cell_reply_send(reply, buf, got) ? CELL_STATUS_UNAVAILABLE : CELL_STATUS_OK;
+	else if (st == CELL_STATUS_NOT_LEADER)
+		st = refuse(reply, st, not_leader);
+	else
+		st = refuse(reply, st, why);
 	free(buf);
-	cl->forward_errors++;
-	if (st == CELL_STATUS_NOT_LEADER)
-		return refuse(reply, st, not_leader);
-	snprintf(why, sizeof(why), "forwarded to the leader at %s: %s", ep, cell_last_error(NULL));
-	if (st == CELL_STATUS_UNAVAILABLE) { /* a new connection next time */
-		cell_client_free(cl->fwd);
-		cl->fwd = NULL;
-	}
-	return refuse(reply, st, why);
+	return st;
 }
 
 /*
@@ -927,10 +1011,35 @@ static int tofu_line(const char *path)
 	return found;
 }
 
-static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+/*
+ * One more call may wait on a serving thread (@count of them wait, @most
+ * may): false, and the call refused with @what in the detail, when @most
+ * wait already.  Give the slot back with wait_done().
+ */
+static bool wait_slot(struct celld_cluster *cl, atomic_uint *count, unsigned int most,
+		      const char *what, struct cell_reply *reply, enum cell_status *st)
 {
-	struct celld *d = ctx;
-	struct celld_cluster *cl = d->cluster;
+	char why[200];
+
+	if (atomic_fetch_add(count, 1) < most)
+		return true;
+	atomic_fetch_sub(count, 1);
+	atomic_fetch_add(&cl->waits_refused, 1);
+	snprintf(why, sizeof(why), "%u %s wait on this node already: try again later", most, what);
+	*st = refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, why);
+	return false;
+}
+
+static void wait_done(atomic_uint *count)
+{
+	atomic_fetch_sub(count, 1);
+}
+
+#define KV_WAITING_WHAT "kv and cluster change calls (cluster.max_waiting)"
+
+static enum cell_status serve_kv(struct celld_cluster *cl, const struct cell_vesicle *v,
+				 struct cell_reply *reply)
+{
 	const struct nucleus_kv_request *m = v->data;
 	const char *why = "invalid request";
 	const uint8_t *key, *expect, *value;
@@ -938,9 +1047,6 @@ static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *r
 	struct req *q;
 	enum cell_status st;
 
-	if (!cl)
-		return refuse(reply, CELL_STATUS_UNAVAILABLE,
-			      "this celld runs no cluster (-o cluster.id=...)");
 	if (nucleus_kv_request_validate(v->data, v->len, &why))
 		return refuse(reply, CELL_STATUS_BAD_MESSAGE, why);
 	key = (const uint8_t *)nucleus_kv_request_key(m, &klen);
@@ -1010,20 +1116,35 @@ static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *r
 	return st;
 }
 
-static enum cell_status on_cluster(const struct cell_vesicle *v, struct cell_reply *reply,
-				   void *ctx)
+/* On a serving thread of the nucleus, not on celld's loop (blocking handler). */
+static enum cell_status on_kv(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
 {
 	struct celld *d = ctx;
 	struct celld_cluster *cl = d->cluster;
+	enum cell_status st;
+
+	if (!cl)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE,
+			      "this celld runs no cluster (-o cluster.id=...)");
+	if (!wait_slot(cl, &cl->waiting, cl->max_waiting, KV_WAITING_WHAT, reply, &st))
+		return st;
+	st = serve_kv(cl, v, reply);
+	wait_done(&cl->waiting);
+	return st;
+}
+
+#define STATUS_BUF (2048 * sizeof(uint64_t))
+
+static enum cell_status serve_status(struct celld_cluster *cl, struct cell_reply *reply,
+				     uint64_t *buf)
+{
 	struct cellc_builder b;
 	struct nucleus_cluster_status *m;
 	struct nucleus_member *mem;
-	static uint64_t buf[2048]; /* 8-byte aligned, as the builder wants */
 	struct req *q = NULL;
 	enum cell_status st = CELL_STATUS_OK;
 
-	(void)v;
-	cellc_builder_init(&b, buf, sizeof(buf));
+	cellc_builder_init(&b, buf, STATUS_BUF);
 	m = nucleus_cluster_status_start(&b);
 	if (!m)
 		return refuse(reply, CELL_STATUS_INTERNAL, "status does not fit");
@@ -1068,11 +1189,31 @@ static enum cell_status on_cluster(const struct cell_vesicle *v, struct cell_rep
 	return CELL_STATUS_OK;
 }
 
-static enum cell_status on_cluster_change(const struct cell_vesicle *v, struct cell_reply *reply,
-					  void *ctx)
+/* On a serving thread (blocking handler): the raft thread answers, or timeout_ms passes. */
+static enum cell_status on_cluster(const struct cell_vesicle *v, struct cell_reply *reply,
+				   void *ctx)
 {
 	struct celld *d = ctx;
 	struct celld_cluster *cl = d->cluster;
+	uint64_t *buf = malloc(STATUS_BUF); /* 8-byte aligned, as the builder wants */
+	enum cell_status st;
+
+	(void)v;
+	if (!buf)
+		return refuse(reply, CELL_STATUS_RESOURCE_EXHAUSTED, "no memory");
+	if (!cl || wait_slot(cl, &cl->status_waiting, STATUS_WAITING, "cluster status calls", reply,
+			     &st)) {
+		st = serve_status(cl, reply, buf);
+		if (cl)
+			wait_done(&cl->status_waiting);
+	}
+	free(buf);
+	return st;
+}
+
+static enum cell_status serve_change(struct celld_cluster *cl, const struct cell_vesicle *v,
+				     struct cell_reply *reply)
+{
 	const struct nucleus_member_change *m = v->data;
 	const char *why = "invalid request";
 	const char *addr, *ep;
@@ -1080,9 +1221,6 @@ static enum cell_status on_cluster_change(const struct cell_vesicle *v, struct c
 	struct req *q;
 	enum cell_status st;
 
-	if (!cl)
-		return refuse(reply, CELL_STATUS_UNAVAILABLE,
-			      "this celld runs no cluster (-o cluster.id=...)");
 	if (nucleus_member_change_validate(v->data, v->len, &why))
 		return refuse(reply, CELL_STATUS_BAD_MESSAGE, why);
 	addr = nucleus_member_change_address(m, &alen);
@@ -1121,6 +1259,24 @@ static enum cell_status on_cluster_change(const struct cell_vesicle *v, struct c
 	else
 		st = CELL_STATUS_OK;
 	req_put(q);
+	return st;
+}
+
+/* On a serving thread (blocking handler): waits for the change's commit. */
+static enum cell_status on_cluster_change(const struct cell_vesicle *v, struct cell_reply *reply,
+					  void *ctx)
+{
+	struct celld *d = ctx;
+	struct celld_cluster *cl = d->cluster;
+	enum cell_status st;
+
+	if (!cl)
+		return refuse(reply, CELL_STATUS_UNAVAILABLE,
+			      "this celld runs no cluster (-o cluster.id=...)");
+	if (!wait_slot(cl, &cl->waiting, cl->max_waiting, KV_WAITING_WHAT, reply, &st))
+		return st;
+	st = serve_change(cl, v, reply);
+	wait_done(&cl->waiting);
 	return st;
 }
 
@@ -1171,12 +1327,13 @@ int celld_cluster_start(struct celld *d)
 	int rc;
 
 	/* The methods answer "no cluster" when there is none. */
-	rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_KV, on_kv, d);
+	/* They wait for the raft thread or the leader: never on celld's loop. */
+	rc = celld_nucleus_handle_blocking(d, NUCLEUS_METHOD_KV, on_kv, d);
 	if (!rc)
-		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_CLUSTER, on_cluster, d);
+		rc = celld_nucleus_handle_blocking(d, NUCLEUS_METHOD_CLUSTER, on_cluster, d);
 	if (!rc)
-		rc = cell_server_handle(d->nucleus, NUCLEUS_METHOD_CLUSTER_CHANGE,
-					on_cluster_change, d);
+		rc = celld_nucleus_handle_blocking(d, NUCLEUS_METHOD_CLUSTER_CHANGE,
+						   on_cluster_change, d);
 	if (rc || !id)
 		return rc;
 	cl = calloc(1, sizeof(*cl));
@@ -1191,6 +1348,13 @@ int celld_cluster_start(struct celld *d)
 		(unsigned int)strtoul(celld_option(d, "cluster.timeout_ms", "5000"), NULL, 10);
 	if (!cl->timeout_ms)
 		cl->timeout_ms = 5000;
+	{
+		/* Two serving threads stay free of waiting calls. */
+		unsigned int most = celld_nucleus_threads(d) - 2 - STATUS_WAITING;
+		unsigned long n = strtoul(celld_option(d, "cluster.max_waiting", "0"), NULL, 10);
+
+		cl->max_waiting = n && n < most ? (unsigned int)n : most;
+	}
 	cl->join = strcmp(celld_option(d, "cluster.join", "0"), "0") != 0;
 	if (!cl->id || *end || parse_peers(cl, peers) || (!cl->join && !peer_by_id(cl, cl->id))) {
 		celld_log("cluster: need cluster.id=N (N >= 1) and "
@@ -1267,6 +1431,7 @@ int celld_cluster_start(struct celld *d)
 	kv_fsm_init(&cl->fsm, cl->state,
 		    strcmp(celld_option(d, "cluster.snapshot_async", "1"), "0") != 0);
 	pthread_mutex_init(&cl->lock, NULL);
+	pthread_mutex_init(&cl->fwd_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -1333,7 +1498,13 @@ void celld_cluster_stop(struct celld *d)
 		celld_log("cluster: %llu kv calls forwarded to the leader, %llu failed",
 			  (unsigned long long)cl->forwarded,
 			  (unsigned long long)cl->forward_errors);
-	cell_client_free(cl->fwd);
+	if (atomic_load(&cl->waits_refused))
+		celld_log("cluster: %llu kv and cluster calls refused: too many were waiting "
+			  "(cluster.max_waiting=%u)",
+			  (unsigned long long)atomic_load(&cl->waits_refused), cl->max_waiting);
+	if (cl->fwd) /* the serving threads are joined: no users */
+		fwd_free(cl->fwd);
+	pthread_mutex_destroy(&cl->fwd_lock);
 	kv_fsm_close(&cl->fsm);
 	kv_state_free(cl->state);
 	pthread_mutex_destroy(&cl->lock);

@@ -261,10 +261,13 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (started == NMODULES) {
+	if (started == NMODULES && celld_nucleus_serve(&d))
+		d.exit_code = 1;
+	else if (started == NMODULES) {
 		celld_log("nucleus at %s (state %s%s)", cell_server_path(d.nucleus),
 			  d.cfg.state_dir, d.cfg.listen_fd >= 0 ? ", socket activation" : "");
 		uv_run(d.loop, UV_RUN_DEFAULT);
+		celld_nucleus_quiesce(&d); /* before the modules its handlers use go */
 	}
 	while (started--)
 		modules[started].stop(&d);

@@ -1,15 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The nucleus cell: celld's API (nucleus.cell) served with libcell's
- * server inside the uv loop (uv_poll on cell_server_fd(), then
- * cell_server_dispatch(): no thread).  Handlers are registered raw with
- * cell_server_handle() so that refusals carry a detail text.
+ * server.  Handlers are registered raw with cell_server_handle() so that
+ * refusals carry a detail text.
  *
  * To add a method: add it to nucleus.cell, write a handler here (or in
  * the module's own file, registered from its start function with
  * cell_server_handle(d->nucleus, NUCLEUS_METHOD_X, fn, d)).
+ *
+ * Threads, and how a call reaches the loop.  The socket is served by
+ * nucleus.threads threads (cell_server_run() on a thread of its own: the
+ * "serving threads"), so that a handler that waits holds one of them and
+ * not celld's loop (review-6 R7: a kv call waits for its Raft commit, a
+ * forwarded one for the leader, seconds when there is no quorum).  The
+ * admission check (access.c) and every handler but the blocking ones
+ * (celld_nucleus_handle_blocking(): cluster.c's) still run on the loop
+ * thread: the serving thread queues a struct hop on its own stack, wakes
+ * the loop (uv_async) and sleeps on hops.cond until the loop marks it
+ * done.  A loop handler's call costs that hand-over; a blocking handler's
+ * only the admission's.  libcell's control methods (PING, SCHEMA,
+ * METRICS, SPANS) are answered on the serving thread after their
+ * admission.
+ *
+ * Locking and memory ordering: hops.lock protects the queue, each hop's
+ * done flag and hops.served_out.  Between queueing a hop and seeing it
+ * done, only the loop thread touches the hop, its vesicle and its reply
+ * (the server's objects, which live on the serving thread's stack while
+ * it sleeps); taking hops.lock on both sides orders those accesses.  The
+ * method table is written before the threads start (cell_server_run()
+ * refuses later registrations) and only read afterwards.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +45,15 @@
 #include "nucleus.cell.h"
 #include "probe.h"
 #include "registration.h"
+
+/* Modules' registrations go through celld_nucleus_handle(); here, libcell's. */
+#undef cell_server_handle
+
+#define NUCLEUS_METHODS	 64 /* method ids below this (nucleus.cell's are 1..13) */
+#define DEFAULT_THREADS	 16
+#define MIN_THREADS	 5 /* cluster.c keeps 4 free of kv calls */
+#define MAX_THREADS	 64
+#define ADMIT_DETAIL_MAX 1024
 
 static enum cell_status refuse(struct cell_reply *reply, enum cell_status st, const char *why)
 {
@@ -327,18 +358,224 @@ static int authorize_all(pid_t pid, uid_t uid, gid_t gid, void *ctx)
 	return 1;
 }
 
-static void on_nucleus_ready(uv_poll_t *h, int status, int events)
+/* ---- the serving threads and the hand-over to the loop --------------- */
+
+struct method {
+	cell_handler_fn fn; /* NULL: none registered through celld */
+	void *ctx;
+	bool blocking; /* runs on the serving thread (celld_nucleus_handle_blocking()) */
+};
+
+/* One call handed to the loop: admission only (fn NULL), or admission and handler. */
+struct hop {
+	struct hop *next;
+	const struct cell_vesicle *v;
+	struct cell_reply *reply;
+	const struct method *m;
+	char *why; /* admission only: the refusal's detail */
+	size_t cap;
+	enum cell_status st;
+	bool done;
+};
+
+static struct {
+	struct celld *d;
+	struct cell_server *srv;
+	struct method methods[NUCLEUS_METHODS];
+	unsigned int threads;
+	pthread_t thread; /* runs cell_server_run() */
+	bool serving;	  /* that thread was started (loop thread only) */
+	uv_async_t wake;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a hop done, a hop queued, served_out */
+	struct hop *head, **tail;
+	bool served_out; /* cell_server_run() returned */
+	bool failed;	 /* ... with an error: the loop stops celld */
+} hops = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+	.tail = &hops.head,
+};
+
+/* On the loop: what the serving thread would have done itself. */
+static void run_hop(struct hop *h)
 {
-	struct celld *d = h->data;
+	char why[ADMIT_DETAIL_MAX];
+
+	if (!h->m) {
+		h->st = celld_access_admit(h->v, h->why, h->cap, hops.d);
+		return;
+	}
+	why[0] = '\0';
+	h->st = celld_access_admit(h->v, why, sizeof(why), hops.d);
+	if (h->st != CELL_STATUS_OK) {
+		/* As libcell's server answers a refused admission. */
+		if (h->reply && cell_reply_error(h->reply, h->st, why[0] ? why : NULL))
+			h->st = CELL_STATUS_INTERNAL;
+		return;
+	}
+	h->st = h->m->fn(h->v, h->reply, h->m->ctx);
+}
+
+/* Run every queued hop on this thread (the loop, or the quiescing main thread). */
+static void run_hops(void)
+{
+	struct hop *list, *h, *next;
+
+	pthread_mutex_lock(&hops.lock);
+	list = hops.head;
+	hops.head = NULL;
+	hops.tail = &hops.head;
+	pthread_mutex_unlock(&hops.lock);
+	for (h = list; h; h = next) {
+		next = h->next; /* @h is gone once its thread sees it done */
+		run_hop(h);
+		pthread_mutex_lock(&hops.lock);
+		h->done = true;
+		pthread_cond_broadcast(&hops.cond);
+		pthread_mutex_unlock(&hops.lock);
+	}
+}
+
+static void on_hops(uv_async_t *a)
+{
+	bool failed;
+
+	(void)a;
+	run_hops();
+	pthread_mutex_lock(&hops.lock);
+	failed = hops.failed;
+	pthread_mutex_unlock(&hops.lock);
+	if (failed)
+		celld_stop(hops.d, 1);
+}
+
+/* On a serving thread: hand @h to the loop and sleep until it ran. */
+static enum cell_status hand_over(struct hop *h)
+{
+	pthread_mutex_lock(&hops.lock);
+	*hops.tail = h;
+	hops.tail = &h->next;
+	pthread_cond_broadcast(&hops.cond); /* for celld_nucleus_quiesce() */
+	pthread_mutex_unlock(&hops.lock);
+	uv_async_send(&hops.wake);
+	pthread_mutex_lock(&hops.lock);
+	while (!h->done)
+		pthread_cond_wait(&hops.cond, &hops.lock);
+	pthread_mutex_unlock(&hops.lock);
+	return h->st;
+}
+
+static const struct method *method_of(uint16_t method)
+{
+	return method < NUCLEUS_METHODS && hops.methods[method].fn ? &hops.methods[method] : NULL;
+}
+
+/*
+ * The server's admission check, on the serving thread.  A loop handler's
+ * call is admitted on the loop with its handler (one hand-over, in
+ * on_call()); the others (blocking handlers, control methods, methods
+ * nobody serves) are admitted on the loop here.
+ */
+static enum cell_status admit(const struct cell_vesicle *v, char *why, size_t cap, void *ctx)
+{
+	const struct method *m = method_of(v->method);
+	struct hop h = { .v = v, .why = why, .cap = cap };
+
+	(void)ctx;
+	if (m && !m->blocking)
+		return CELL_STATUS_OK;
+	return hand_over(&h);
+}
+
+/* The handler libcell calls for a loop handler's method: hand it over. */
+static enum cell_status on_call(const struct cell_vesicle *v, struct cell_reply *reply, void *ctx)
+{
+	struct hop h = { .v = v, .reply = reply, .m = ctx };
+
+	return hand_over(&h);
+}
+
+int celld_nucleus_handle(struct cell_server *srv, uint16_t method, cell_handler_fn fn, void *ctx)
+{
+	if (!srv || srv != hops.srv)
+		return cell_server_handle(srv, method, fn, ctx);
+	if (method >= NUCLEUS_METHODS || !fn)
+		return -EINVAL;
+	hops.methods[method] = (struct method){ .fn = fn, .ctx = ctx };
+	return cell_server_handle(srv, method, on_call, &hops.methods[method]);
+}
+
+int celld_nucleus_handle_blocking(struct celld *d, uint16_t method, cell_handler_fn fn, void *ctx)
+{
+	if (!d->nucleus || d->nucleus != hops.srv || method >= NUCLEUS_METHODS || !fn)
+		return -EINVAL;
+	hops.methods[method] = (struct method){ .fn = fn, .ctx = ctx, .blocking = true };
+	return cell_server_handle(d->nucleus, method, fn, ctx);
+}
+
+unsigned int celld_nucleus_threads(const struct celld *d)
+{
+	const char *opt = celld_option(d, "nucleus.threads", NULL);
+	unsigned long n = opt ? strtoul(opt, NULL, 10) : 0;
+
+	if (n < MIN_THREADS)
+		n = n ? MIN_THREADS : DEFAULT_THREADS;
+	return n > MAX_THREADS ? MAX_THREADS : (unsigned int)n;
+}
+
+static void *serve_nucleus(void *arg)
+{
 	int rc;
 
-	(void)status;
-	(void)events;
-	rc = cell_server_dispatch(d->nucleus);
-	if (rc < 0) {
-		celld_log("nucleus: dispatch: %s", strerror(-rc));
-		celld_stop(d, 1);
+	(void)arg;
+	rc = cell_server_run(hops.srv, hops.threads);
+	if (rc)
+		celld_log("nucleus: %s", strerror(-rc));
+	pthread_mutex_lock(&hops.lock);
+	hops.served_out = true;
+	hops.failed = rc != 0;
+	pthread_cond_broadcast(&hops.cond);
+	pthread_mutex_unlock(&hops.lock);
+	if (rc)
+		uv_async_send(&hops.wake); /* celld_stop() is the loop's */
+	return NULL;
+}
+
+int celld_nucleus_serve(struct celld *d)
+{
+	int rc;
+
+	if (!d->nucleus)
+		return -EINVAL;
+	rc = pthread_create(&hops.thread, NULL, serve_nucleus, NULL);
+	if (rc) {
+		celld_log("nucleus: no thread to serve it: %s", strerror(rc));
+		return -rc;
 	}
+	hops.serving = true;
+	return 0;
+}
+
+void celld_nucleus_quiesce(struct celld *d)
+{
+	if (!hops.serving)
+		return;
+	cell_server_stop(d->nucleus);
+	/* A serving thread may be handing a call over: run it here, the modules still live. */
+	pthread_mutex_lock(&hops.lock);
+	while (!hops.served_out) {
+		if (hops.head) {
+			pthread_mutex_unlock(&hops.lock);
+			run_hops();
+			pthread_mutex_lock(&hops.lock);
+			continue;
+		}
+		pthread_cond_wait(&hops.cond, &hops.lock);
+	}
+	pthread_mutex_unlock(&hops.lock);
+	pthread_join(hops.thread, NULL);
+	hops.serving = false;
 }
 
 int celld_nucleus_start(struct celld *d)
@@ -357,7 +594,7 @@ int celld_nucleus_start(struct celld *d)
 
 	opts.runtime_dir = d->cfg.runtime_dir;
 	opts.authorize = authorize_all;
-	opts.admit = celld_access_admit; /* per call: sandboxed cells' rights, rate limits */
+	opts.admit = admit; /* per call, on the loop: sandboxed cells' rights, rate limits */
 	opts.admit_ctx = d;
 	opts.backend = CELL_RING_BACKEND_NONE; /* short calls: the socket is enough */
 	opts.max_connections = 4096;
@@ -368,30 +605,33 @@ int celld_nucleus_start(struct celld *d)
 		celld_log("cannot serve the nucleus: %s", cell_last_error(NULL));
 		return -errno;
 	}
+	hops.d = d;
+	hops.srv = d->nucleus;
+	hops.threads = celld_nucleus_threads(d);
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		rc = cell_server_handle(d->nucleus, methods[i].method, methods[i].fn, d);
+		rc = celld_nucleus_handle(d->nucleus, methods[i].method, methods[i].fn, d);
 		if (rc)
 			return rc;
 	}
 	/* Any local user may register a cell (ownership is checked per name). */
 	if (chmod(cell_server_path(d->nucleus), 0666))
 		celld_log("chmod %s: %s", cell_server_path(d->nucleus), strerror(errno));
-	rc = uv_poll_init(d->loop, &d->nucleus_poll, cell_server_fd(d->nucleus));
-	if (rc)
-		return rc;
-	d->nucleus_poll.data = d;
 	/*
-	 * No dispatch here: other modules may still add nucleus methods from
-	 * their start() (cell_server_handle() refuses once dispatching began).
-	 * The epoll fd turns readable for connections already waiting.
+	 * Not served yet: other modules may still add nucleus methods from
+	 * their start() (cell_server_handle() refuses once serving began).
+	 * main.c calls celld_nucleus_serve() when they all started.
 	 */
-	return uv_poll_start(&d->nucleus_poll, UV_READABLE, on_nucleus_ready);
+	rc = uv_async_init(d->loop, &hops.wake, on_hops);
+	if (rc)
+		hops.srv = NULL;
+	return rc;
 }
 
 void celld_nucleus_stop(struct celld *d)
 {
-	if (!d->nucleus)
+	if (!d->nucleus || !hops.srv)
 		return;
-	uv_poll_stop(&d->nucleus_poll);
-	uv_close((uv_handle_t *)&d->nucleus_poll, NULL);
+	celld_nucleus_quiesce(d); /* if main.c did not */
+	uv_close((uv_handle_t *)&hops.wake, NULL);
+	hops.srv = NULL;
 }
