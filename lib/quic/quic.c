@@ -106,6 +106,7 @@ struct qlink {
 	int fd;
 	bool server, connected_sock;
 	bool gso; /* the socket takes UDP_SEGMENT (cleared when a send refuses it) */
+	uint8_t *batch; /* GSO_SEGS * PKT_MAX bytes for link_write(): its owner's (qc, qs) */
 	struct sockaddr_storage local, remote;
 	socklen_t llen, rlen;
 	char addr[INET6_ADDRSTRLEN + 8];
@@ -356,6 +357,7 @@ struct cell_qc {
 	bool block, driving;
 	struct cell_qcall *calls;
 	char target[280];
+	uint8_t batch[GSO_SEGS * PKT_MAX]; /* l.batch (under lock) */
 };
 
 /* A stream is gone: a lingering one gives its call slot back. */
@@ -897,7 +899,7 @@ static struct qstream *next_to_write(struct qlink *l)
 /* Write every packet ngtcp2 has for us (stream data, ACKs, timers' probes). */
 static void link_write(struct qlink *l)
 {
-	static _Thread_local uint8_t batch[GSO_SEGS * PKT_MAX];
+	uint8_t *batch = l->batch;
 	ngtcp2_path_storage ps, bps; /* bps: the batch's path */
 	ngtcp2_pkt_info pi;
 	uint64_t ts = cell_now_ns();
@@ -957,7 +959,7 @@ static void link_write(struct qlink *l)
 			ngtcp2_path_copy(&bps.path, &ps.path);
 		}
 		off += (size_t)n;
-		if ((size_t)n < seg || off + PKT_MAX > sizeof(batch) || !l->gso) {
+		if ((size_t)n < seg || off + PKT_MAX > GSO_SEGS * PKT_MAX || !l->gso) {
 			send_batch(l, &bps.path, batch, off, seg);
 			off = 0;
 		}
@@ -1127,6 +1129,7 @@ static int qc_open(struct cell_qc *qc, const struct cell_quic_opts *qo, uint64_t
 		return -errno;
 	grow_buffers(l->fd);
 	l->gso = udp_offload(l->fd);
+	l->batch = qc->batch;
 	l->connected_sock = true;
 	l->llen = sizeof(l->local);
 	if (getsockname(l->fd, (struct sockaddr *)&l->local, &l->llen))
@@ -1482,7 +1485,7 @@ void cell_qc_end(struct cell_qcall *call)
 			break;
 		}
 	qc->inflight--;
-	if (!qc->driving && !qc->l.dead)
+	if (!qc->driving && !qc->l.dead && !qc_idle_locked(qc))
 		qc_drive_locked(qc); /* window updates, resets */
 	pthread_cond_broadcast(&qc->cond);
 	pthread_mutex_unlock(&qc->lock);
@@ -1532,6 +1535,8 @@ struct cell_qs {
 	uint32_t max_conns;
 	unsigned int nlinks;
 	struct qlink *links;
+	uint64_t timer_due; /* what timerfd is armed for (0: nothing) */
+	uint8_t batch[GSO_SEGS * PKT_MAX]; /* every link's batch (under lock) */
 };
 
 static struct qlink *qs_find(struct cell_qs *qs, const uint8_t *dcid, size_t len)
@@ -1584,6 +1589,7 @@ static struct qlink *qs_accept(struct cell_qs *qs, const uint8_t *buf, size_t n,
 	l->qs = qs;
 	l->fd = qs->fd;
 	l->gso = qs->gso;
+	l->batch = qs->batch;
 	memcpy(&l->local, &qs->local, qs->llen);
 	l->llen = qs->llen;
 	memcpy(&l->remote, from, fromlen);
@@ -1777,6 +1783,12 @@ static int serve_link(struct cell_qs *qs, struct qlink *l)
 	return handled;
 }
 
+/*
+ * Arm the timer for the links' next expiry.  A timer armed for earlier and
+ * not yet run out is left as it is (it fires early, cell_qs_service() finds
+ * nothing due and arms it again): that spares a timerfd_settime() per
+ * request, the loss-detection deadline moving later with every packet.
+ */
 static void qs_arm_timer(struct cell_qs *qs)
 {
 	uint64_t due = UINT64_MAX;
@@ -1788,12 +1800,15 @@ static void qs_arm_timer(struct cell_qs *qs)
 		if (e < due)
 			due = e;
 	}
+	due = due ? due : 1;
+	if (qs->timer_due && qs->timer_due <= due && qs->timer_due > cell_now_ns())
+		return;
 	if (due != UINT64_MAX) {
-		due = due ? due : 1;
 		its.it_value.tv_sec = (time_t)(due / CELL_NSEC_PER_SEC);
 		its.it_value.tv_nsec = (long)(due % CELL_NSEC_PER_SEC);
 	}
 	(void)timerfd_settime(qs->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	qs->timer_due = due != UINT64_MAX ? due : 0;
 }
 
 int cell_qs_service(struct cell_qs *qs)
@@ -1802,7 +1817,9 @@ int cell_qs_service(struct cell_qs *qs)
 	int handled = 0;
 
 	pthread_mutex_lock(&qs->lock);
-	(void)!read(qs->timerfd, &ticks, sizeof(ticks));
+	/* Only a timer that has run out can be readable (and must be read: epoll). */
+	if (qs->timer_due && cell_now_ns() >= qs->timer_due)
+		(void)!read(qs->timerfd, &ticks, sizeof(ticks));
 	qs_read(qs);
 	for (struct qlink *l = qs->links, *next; l; l = next) {
 		next = l->next;
