@@ -105,7 +105,7 @@ struct qlink {
 	struct cell_qauth *auth;
 	int fd;
 	bool server, connected_sock;
-	bool gso; /* the socket takes UDP_SEGMENT (cleared when a send refuses it) */
+	bool gso;	/* the socket takes UDP_SEGMENT (cleared when a send refuses it) */
 	uint8_t *batch; /* GSO_SEGS * PKT_MAX bytes for link_write(): its owner's (qc, qs) */
 	struct sockaddr_storage local, remote;
 	socklen_t llen, rlen;
@@ -921,8 +921,8 @@ static void link_write(struct qlink *l)
 			v.len = s->tx_len - CELL_FRAME_PAD - s->tx_off;
 			fl = NGTCP2_WRITE_STREAM_FLAG_MORE | NGTCP2_WRITE_STREAM_FLAG_FIN;
 		}
-		n = ngtcp2_conn_writev_stream(l->conn, &ps.path, &pi, batch + off, PKT_MAX, &nd,
-					      fl, s ? s->id : -1, s ? &v : NULL, s ? 1 : 0, ts);
+		n = ngtcp2_conn_writev_stream(l->conn, &ps.path, &pi, batch + off, PKT_MAX, &nd, fl,
+					      s ? s->id : -1, s ? &v : NULL, s ? 1 : 0, ts);
 		if (s && nd >= 0) {
 			s->tx_off += (size_t)nd;
 			if ((size_t)nd == v.len)
@@ -1047,8 +1047,8 @@ static void qc_drive_locked(struct cell_qc *qc)
 			break;
 		}
 		for (size_t off = 0; off < (size_t)n && !l->dead; off += seg)
-			link_read(l, buf + off, (size_t)n - off < seg ? (size_t)n - off : seg,
-				  NULL, 0);
+			link_read(l, buf + off, (size_t)n - off < seg ? (size_t)n - off : seg, NULL,
+				  0);
 	}
 	link_expire(l);
 	if (!l->dead && !qc_idle_locked(qc)) {
@@ -1535,7 +1535,7 @@ struct cell_qs {
 	uint32_t max_conns;
 	unsigned int nlinks;
 	struct qlink *links;
-	uint64_t timer_due; /* what timerfd is armed for (0: nothing) */
+	uint64_t timer_due;		   /* what timerfd is armed for (0: nothing) */
 	uint8_t batch[GSO_SEGS * PKT_MAX]; /* every link's batch (under lock) */
 };
 
