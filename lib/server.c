@@ -60,7 +60,7 @@
 #define SLICE_NS	(1 * CELL_NSEC_PER_MSEC)
 #define SLICE_ROUNDS	64
 /* A spinning worker looks for other work every this many rounds (a system call). */
-#define SPIN_LOOKS	256
+#define SPIN_LOOKS	64
 #define CANCEL_MEMORY	64
 #define DETAIL_MAX	1024U
 #define SERVER_FEATURES (CELL_FEAT_ATTACHMENTS | CELL_FEAT_CANCEL | CELL_FEAT_TRACE)
