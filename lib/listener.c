@@ -28,7 +28,7 @@ static int exchange(const char *path, uint64_t fingerprint, const uint8_t *key, 
 
 	memcpy(req.key, key, CELL_LISTENER_KEY_SIZE);
 	cell_listener_encode(&req, frame);
-	sock = cell_ux_connect(path);
+	sock = cell_ux_connect_by(path, deadline);
 	if (sock < 0) {
 		cell_fail(cell_errno_status(sock), "%s: %s", path, strerror(-sock));
 		return sock;

@@ -103,6 +103,11 @@ int cell_ux_listen(const char *path);
 /* Connect to @path (blocking connect, non-blocking afterwards). */
 int cell_ux_connect(const char *path);
 /*
+ * The same, waiting until @deadline at most for room in the listener's
+ * backlog (a server that accepts nothing): then -ETIMEDOUT.
+ */
+int cell_ux_connect_by(const char *path, uint64_t deadline);
+/*
  * Send one message of the iovecs with up to CELL_HS_MAX_FDS fds, waiting
  * while the socket buffer is full until @deadline.  Returns 0, -ETIMEDOUT,
  * -EPIPE (peer gone) or another negative errno.

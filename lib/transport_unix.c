@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -93,6 +94,54 @@ int cell_ux_connect(const char *path)
 	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) ||
 	    fcntl(fd, F_SETFL, O_NONBLOCK | O_RDWR)) {
 		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int cell_ux_connect_by(const char *path, uint64_t deadline)
+{
+	struct sockaddr_un addr;
+	struct timeval tv = { 0 };
+	uint64_t now, left;
+	int fd, err;
+
+	err = make_addr(path, &addr);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		/* A full backlog: connect(2) waits SO_SNDTIMEO at most, then EAGAIN. */
+		now = cell_now_ns();
+		if (deadline != CELL_DEADLINE_NONE) {
+			left = deadline > now ? deadline - now : 0;
+			tv.tv_sec = (time_t)(left / CELL_NSEC_PER_SEC);
+			tv.tv_usec = (suseconds_t)(left % CELL_NSEC_PER_SEC / 1000);
+			if (!tv.tv_sec && !tv.tv_usec)
+				tv.tv_usec = 1; /* 0 would wait for good */
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+			err = -errno;
+			break;
+		}
+		if (!connect(fd, (const struct sockaddr *)&addr, sizeof(addr))) {
+			err = 0;
+			break;
+		}
+		err = -errno;
+		if (err != -EINTR)
+			break;
+	}
+	if (err == -EAGAIN)
+		err = -ETIMEDOUT;
+	tv = (struct timeval){ 0 };
+	if (!err && (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+		     fcntl(fd, F_SETFL, O_NONBLOCK | O_RDWR)))
+		err = -errno;
+	if (err) {
 		close(fd);
 		return err;
 	}

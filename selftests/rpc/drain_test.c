@@ -17,7 +17,7 @@
  * answers there.  A
  * wrong key, a wrong fingerprint, a server with no key, a TAKE without a
  * socket or of a socket that is not listening: each refused, and A serves
- * on.
+ * on.  A request to a socket whose backlog is full gives up at its timeout.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cell/rpc.h>
@@ -521,6 +522,58 @@ TEST_F(drain, listener_hand_over_refused_without_the_key_or_a_listening_socket)
 		EXPECT_EQ(CELL_STATUS_OK, z.st);
 		EXPECT_EQ('A', z.tag);
 	}
+}
+
+/*
+ * A hand-over request to a program that accepts nothing (its backlog full:
+ * a program wedged in its handlers, `cell swap`'s usual reason) gives up at
+ * its timeout: celld asks it on its loop.  The child's alarm stands for a
+ * connect(2) that waits for room in the backlog for good.
+ */
+TEST(listener_request_to_a_full_backlog_gives_up)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[64];
+	int l, status = 0, socks[64], n = 0;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "/tmp/cell-draintest-full-%d", getpid());
+	ASSERT_EQ(0, mkdir(dir, 0700));
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s.sock", dir, NAME);
+	l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(l, 0));
+	for (int i = 0; i < 64; i++) { /* fill the backlog: a non-blocking connect then fails */
+		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		ASSERT_LE(0, s);
+		if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+			EXPECT_EQ(EAGAIN, errno);
+			close(s);
+			break;
+		}
+		socks[n++] = s;
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd = -1, err;
+
+		alarm(20);
+		err = cell_listener_request(a.sun_path, FP, KEY, 200, &fd);
+		_exit(err == -ETIMEDOUT && fd == -1 ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status))
+	TH_LOG("killed by signal %d: the request waited for good",
+	       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	while (n)
+		close(socks[--n]);
+	close(l);
+	unlink(a.sun_path);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN
