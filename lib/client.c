@@ -4,6 +4,10 @@
  *
  * Sending: callers take send_lock from cell_call_begin() to the submit, so
  * each request is built in place in the request ring (one producer).
+ * Requests submitted with CELL_CALL_MORE are published by the holder of
+ * send_lock only (the ring's tail is its state); a waiter that finds the
+ * lock busy publishes under it if the lock is its own (a call begun),
+ * else sets @flush_wanted for the holder's unlock_send() (a Dekker pair).
  *
  * Receiving is leader/follower: the first waiting thread becomes the
  * reader (the @reading flag), reads responses from the response ring and
@@ -106,7 +110,8 @@ struct cell_client {
 	struct cell_chan ch;
 	bool have_chan;
 	atomic_bool connected;
-	atomic_bool unkicked; /* requests submitted with CELL_CALL_MORE, not flushed */
+	atomic_bool unkicked;	  /* requests submitted with CELL_CALL_MORE, not flushed */
+	atomic_bool flush_wanted; /* a waiter found send_lock busy: see unlock_send() */
 	enum cell_path path_kind;
 	bool copy_in; /* responses copied out of the ring (server of another uid) */
 	uint64_t server_fp;
@@ -1213,15 +1218,101 @@ static void check_server_locked(struct cell_client *c, uint64_t deadline)
 		lost_locked(c);
 }
 
-/* Of Cell's own methods, these may be called like any other. */
-/* Send lock held: wake the server for CELL_CALL_MORE requests, then unlock. */
-static void flush_and_unlock(struct cell_client *c)
+/*
+ * Send lock held: wake the server for the CELL_CALL_MORE requests committed
+ * so far.  A request begun and not yet submitted stays unpublished: the
+ * ring publishes the last commit's tail, never a reservation.
+ */
+static void kick_locked(struct cell_client *c)
 {
+	atomic_store_explicit(&c->flush_wanted, false, memory_order_relaxed);
 	atomic_store_explicit(&c->unkicked, false, memory_order_relaxed);
 	if (atomic_load_explicit(&c->connected, memory_order_acquire))
 		cell_chan_kick(&c->ch);
+}
+
+static void flush_and_unlock(struct cell_client *c)
+{
+	kick_locked(c);
 	pthread_mutex_unlock(&c->send_lock);
 }
+
+/* GCC warns that TSan does not model fences; the Dekker pair is not a data race. */
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+static inline void full_fence(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+}
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/*
+ * Let go of the send lock after a send that may leave CELL_CALL_MORE
+ * requests unpublished (a submit with CELL_CALL_MORE, a begin that failed
+ * or was ended unsubmitted, a failed send): a waiter that found the lock
+ * busy may have asked for them (publish_for_wait()).  Its flag store and
+ * its trylock, this unlock and the load below, each with a fence between,
+ * are a Dekker pair: either its trylock finds the lock free or this load
+ * sees the flag.  A plain commit publishes every request before it, so
+ * the unbatched path does not look.
+ */
+static void unlock_send(struct cell_client *c)
+{
+	pthread_mutex_unlock(&c->send_lock);
+	full_fence();
+	if (atomic_load_explicit(&c->flush_wanted, memory_order_relaxed) &&
+	    !pthread_mutex_trylock(&c->send_lock))
+		flush_and_unlock(c);
+}
+
+/*
+ * Whether the calling thread holds the send lock: it has a call begun
+ * (cell_call_begin() returned with the lock held; the submit or
+ * cell_call_end() lets it go).  Asked only when the lock is busy.
+ */
+static bool thread_holds_send_lock(struct cell_client *c)
+{
+	pthread_t self = pthread_self();
+	bool held = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; c->calls && i < c->nslots && !held; i++)
+		held = atomic_load_explicit(&c->calls[i].state, memory_order_relaxed) ==
+			       CALL_BEGUN &&
+		       pthread_equal(c->calls[i].owner, self);
+	pthread_mutex_unlock(&c->lock);
+	return held;
+}
+
+/*
+ * Before a wait: publish the CELL_CALL_MORE requests, the awaited one among
+ * them.  The send lock free: flush.  Held by this thread (it has a call
+ * begun): kick under it, as its own trylock would fail and nobody else can
+ * take the lock before this thread lets it go.  Held by another thread:
+ * ask it to flush when it lets go (unlock_send()); its plain commit, or its
+ * wait for ring room, publishes them anyway.
+ */
+static void publish_for_wait(struct cell_client *c)
+{
+	if (!pthread_mutex_trylock(&c->send_lock)) {
+		flush_and_unlock(c);
+		return;
+	}
+	if (thread_holds_send_lock(c)) {
+		kick_locked(c);
+		return;
+	}
+	atomic_store_explicit(&c->flush_wanted, true, memory_order_relaxed);
+	full_fence();
+	if (!pthread_mutex_trylock(&c->send_lock))
+		flush_and_unlock(c);
+}
+
+/* Of Cell's own methods, these may be called like any other. */
 
 static bool callable_control(uint16_t method)
 {
@@ -1329,7 +1420,7 @@ enum cell_status cell_call_begin(struct cell_client *c, uint16_t method, uint32_
 	if (!p) {
 		int err = errno;
 
-		pthread_mutex_unlock(&c->send_lock);
+		unlock_send(c);
 		st = err == ETIMEDOUT ? CELL_STATUS_DEADLINE_EXCEEDED : status_of(-err);
 		if (err == EPIPE || err == EBADMSG) {
 			pthread_mutex_lock(&c->lock);
@@ -1387,7 +1478,10 @@ enum cell_status cell_call_submit(struct cell_call *call, uint32_t len)
 	c->ch.tx_more = false;
 	if (call->more)
 		atomic_store_explicit(&c->unkicked, true, memory_order_relaxed);
-	pthread_mutex_unlock(&c->send_lock);
+	if (call->more || err)
+		unlock_send(c);
+	else
+		pthread_mutex_unlock(&c->send_lock);
 	if (err) {
 		pthread_mutex_lock(&c->lock);
 		if (err != -ETIMEDOUT)
@@ -1441,14 +1535,9 @@ enum cell_status cell_call_wait(struct cell_call *call, struct cell_response *re
 	if (!call || call->state == CALL_FREE || call->state == CALL_BEGUN)
 		return cell_fail(CELL_STATUS_INVALID_ARGUMENT, "call not submitted");
 	c = call->c;
-	/*
-	 * The server may sleep on a batch this call ends (CELL_CALL_MORE).  A
-	 * busy send lock: its holder commits next, and wakes the server then
-	 * or at its own wait (or this thread has a call begun: see rpc.h).
-	 */
-	if (atomic_load_explicit(&c->unkicked, memory_order_relaxed) &&
-	    !pthread_mutex_trylock(&c->send_lock))
-		flush_and_unlock(c);
+	/* The server may sleep on a batch this call ends (CELL_CALL_MORE). */
+	if (atomic_load_explicit(&c->unkicked, memory_order_relaxed))
+		publish_for_wait(c);
 	if (!call->oneway)
 		wait_done(call);
 	if (!call_done(call)) {
@@ -1504,7 +1593,7 @@ void cell_call_end(struct cell_call *call)
 	c = call->c;
 	if (call->state == CALL_BEGUN) {
 		cell_chan_tx_abort(&c->ch);
-		pthread_mutex_unlock(&c->send_lock);
+		unlock_send(c);
 	}
 	/* Told while the call still counts as in flight: no reconnect swaps the channel. */
 	if (call->state == CALL_SUBMITTED && atomic_load(&c->connected))
@@ -1644,9 +1733,11 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 			if (len)
 				memcpy(buf, req, len);
 			err = cell_chan_tx_commit(&c->ch, &hdr, len, deadline, client_alive, c);
-			pthread_mutex_unlock(&c->send_lock);
-			if (!err)
+			if (!err) {
+				pthread_mutex_unlock(&c->send_lock);
 				return CELL_STATUS_OK;
+			}
+			unlock_send(c);
 			pthread_mutex_lock(&c->lock);
 			if (err != -ETIMEDOUT)
 				lost_locked(c);
@@ -1656,7 +1747,7 @@ enum cell_status cell_client_send(struct cell_client *c, uint16_t method, const 
 					 "%s: send: %s", c->path, strerror(-err));
 		}
 		err = errno;
-		pthread_mutex_unlock(&c->send_lock);
+		unlock_send(c);
 		if (err == ETIMEDOUT)
 			return cell_fail(CELL_STATUS_DEADLINE_EXCEEDED,
 					 "%s: one-way message of %u bytes: %s", c->path, len,
@@ -1683,7 +1774,13 @@ void cell_client_flush(struct cell_client *c)
 {
 	if (!c || c->qc)
 		return;
-	pthread_mutex_lock(&c->send_lock);
+	if (pthread_mutex_trylock(&c->send_lock)) {
+		if (thread_holds_send_lock(c)) {
+			kick_locked(c); /* its own call begun: the lock is this thread's */
+			return;
+		}
+		pthread_mutex_lock(&c->send_lock);
+	}
 	flush_and_unlock(c);
 }
 

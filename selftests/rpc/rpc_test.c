@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -952,6 +953,183 @@ TEST_RPC(more_oneways_are_published_by_flush_and_by_free)
 	cell_client_free(c);
 	EXPECT_TRUE(counted(10)) TH_LOG("%llu counted", (unsigned long long)*shared_counter);
 	EXPECT_TRUE(seq_all_arrived(_metadata, self->c, 10));
+}
+
+/* Begin one M_SEQ message (@i, 8 bytes) and submit it with @flags. */
+static enum cell_status seq_submit(struct cell_client *c, uint64_t i, unsigned int flags)
+{
+	struct cell_call *call;
+	enum cell_status st;
+	void *p;
+
+	st = cell_call_begin(c, M_SEQ, 8, CELL_CALL_ONEWAY | flags, cell_deadline_in_ms(3000),
+			     &call, &p);
+	if (st)
+		return st;
+	seq_msg(p, i, 8);
+	st = cell_call_submit(call, 8);
+	cell_call_end(call);
+	return st;
+}
+
+/* Begin an M_ECHO call of 64 bytes filled with @seed, with @flags. */
+static enum cell_status echo_begin(struct cell_client *c, uint32_t seed, unsigned int flags,
+				   uint64_t deadline, struct cell_call **call)
+{
+	enum cell_status st;
+	void *p;
+
+	st = cell_call_begin(c, M_ECHO, 64, flags, deadline, call, &p);
+	if (!st)
+		fill(p, 64, seed);
+	return st;
+}
+
+/* Whether @call's response is the echo of 64 bytes filled with @seed. */
+static bool echo_is(struct cell_call *call, uint32_t seed)
+{
+	struct cell_response r;
+	uint8_t want[64];
+
+	fill(want, sizeof(want), seed);
+	return cell_call_wait(call, &r) == CELL_STATUS_OK && r.len == sizeof(want) &&
+	       !memcmp(r.data, want, sizeof(want));
+}
+
+/*
+ * A thread with a call begun (it holds the send lock) that waits on an
+ * earlier call submitted with CELL_CALL_MORE publishes the batch: the wait
+ * used to find the lock busy (its own) and slept until the call's deadline
+ * (2 s here, so that it fails rather than hangs).  The begun request is
+ * not published with it: the one-way messages around it arrive once each,
+ * in order, the begun one after its submit.
+ */
+TEST_RPC(a_wait_with_a_call_begun_publishes_the_batch)
+{
+	struct cell_call *a, *b;
+	void *p;
+
+	usleep(50 * 1000); /* the server is asleep by now: only a wake brings it */
+	for (uint64_t i = 0; i < 3; i++)
+		ASSERT_EQ(CELL_STATUS_OK, seq_submit(self->c, i, CELL_CALL_MORE));
+	ASSERT_EQ(CELL_STATUS_OK,
+		  echo_begin(self->c, 7, CELL_CALL_MORE, cell_deadline_in_ms(2000), &a));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(a, 64));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(self->c, M_SEQ, 8, CELL_CALL_ONEWAY,
+						  cell_deadline_in_ms(3000), &b, &p));
+	seq_msg(p, 3, 8);
+	EXPECT_TRUE(echo_is(a, 7)) TH_LOG("wait: %s", cell_last_error(NULL));
+	cell_call_end(a);
+	EXPECT_TRUE(counted(3)) TH_LOG("%llu counted", (unsigned long long)*shared_counter);
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(b, 8));
+	cell_call_end(b);
+	/* A call of its own after the batch: the thread can go on as usual. */
+	ASSERT_EQ(CELL_STATUS_OK, echo_begin(self->c, 8, 0, cell_deadline_in_ms(3000), &a));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(a, 64));
+	EXPECT_TRUE(echo_is(a, 8));
+	cell_call_end(a);
+	EXPECT_TRUE(seq_all_arrived(_metadata, self->c, 4));
+}
+
+/*
+ * cell_client_flush() and cell_client_free() from a thread with a call
+ * begun publish the batch and do not deadlock on the send lock the thread
+ * holds (before, both locked it again: a hang, cut here by the harness's
+ * timeout).  The begun message is never sent: free ends it unsubmitted.
+ */
+TEST_RPC_TIMEOUT(flush_and_free_with_a_call_begun_do_not_deadlock, 20)
+{
+	struct cell_client *c = connect_to(self->dir, variant->backend, 0);
+	struct cell_call *b;
+	void *p;
+
+	ASSERT_NE(NULL, c) TH_LOG("%s", cell_last_error(NULL));
+	usleep(50 * 1000); /* the server is asleep by now: only a wake brings it */
+	for (uint64_t i = 0; i < 2; i++)
+		ASSERT_EQ(CELL_STATUS_OK, seq_submit(c, i, CELL_CALL_MORE));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(c, M_SEQ, 8, CELL_CALL_ONEWAY,
+						  cell_deadline_in_ms(3000), &b, &p));
+	seq_msg(p, 2, 8);
+	cell_client_flush(c);
+	EXPECT_TRUE(counted(2)) TH_LOG("%llu counted", (unsigned long long)*shared_counter);
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(b, 8));
+	cell_call_end(b);
+	ASSERT_EQ(CELL_STATUS_OK, seq_submit(c, 3, CELL_CALL_MORE));
+	ASSERT_EQ(CELL_STATUS_OK, cell_call_begin(c, M_SEQ, 8, CELL_CALL_ONEWAY,
+						  cell_deadline_in_ms(3000), &b, &p));
+	seq_msg(p, 4, 8);
+	cell_client_free(c);
+	EXPECT_TRUE(counted(4)) TH_LOG("%llu counted", (unsigned long long)*shared_counter);
+	EXPECT_TRUE(seq_all_arrived(_metadata, self->c, 4));
+}
+
+struct holder {
+	struct cell_client *c;
+	atomic_int stage; /* 1: the holder has its call begun; 2: the waiter's wait returned */
+	bool submit;	  /* end the begun call with a CELL_CALL_MORE submit, else unsubmitted */
+	enum cell_status st;
+};
+
+/*
+ * Begin M_SEQ message 0, keep the send lock ~100 ms (the waiter finds it
+ * busy), then let it go without publishing: end the call unsubmitted, or
+ * submit it with CELL_CALL_MORE and flush only once the waiter is done.
+ */
+static void *hold_send_lock(void *arg)
+{
+	struct holder *h = arg;
+	unsigned int flags = CELL_CALL_ONEWAY | (h->submit ? CELL_CALL_MORE : 0);
+	struct cell_call *call;
+	void *p;
+
+	h->st = cell_call_begin(h->c, M_SEQ, 8, flags, cell_deadline_in_ms(3000), &call, &p);
+	if (h->st) {
+		atomic_store(&h->stage, 1);
+		return NULL;
+	}
+	seq_msg(p, 0, 8);
+	atomic_store(&h->stage, 1);
+	usleep(100 * 1000); /* the waiter is in its wait by now */
+	if (!h->submit) {
+		cell_call_end(call);
+		return NULL;
+	}
+	h->st = cell_call_submit(call, 8);
+	cell_call_end(call);
+	for (int i = 0; i < 5000 && atomic_load(&h->stage) != 2; i++)
+		usleep(1000);
+	cell_client_flush(h->c);
+	return NULL;
+}
+
+/*
+ * A wait on a CELL_CALL_MORE call that finds another thread holding the
+ * send lock asks it to publish the batch when it lets go: the holder's
+ * next unlock did not (a begun call ended unsubmitted, or another
+ * CELL_CALL_MORE submit), so the wait slept until its deadline (2 s).
+ */
+TEST_RPC(a_wait_publishes_the_batch_when_another_thread_holds_the_send_lock)
+{
+	usleep(50 * 1000); /* the server is asleep by now: only a wake brings it */
+	for (uint32_t round = 0; round < 2; round++) {
+		struct holder h = { .c = self->c, .submit = round == 1 };
+		struct cell_call *a;
+		pthread_t t;
+
+		ASSERT_EQ(CELL_STATUS_OK, echo_begin(self->c, round, CELL_CALL_MORE,
+						     cell_deadline_in_ms(2000), &a));
+		ASSERT_EQ(CELL_STATUS_OK, cell_call_submit(a, 64));
+		ASSERT_EQ(0, pthread_create(&t, NULL, hold_send_lock, &h));
+		while (!atomic_load(&h.stage))
+			sched_yield();
+		EXPECT_TRUE(echo_is(a, round))
+		TH_LOG("round %u: %s", round, cell_last_error(NULL));
+		atomic_store(&h.stage, 2);
+		pthread_join(t, NULL);
+		cell_call_end(a);
+		EXPECT_EQ(CELL_STATUS_OK, h.st);
+	}
+	EXPECT_TRUE(seq_all_arrived(_metadata, self->c, 1));
 }
 
 TEST_RPC(errors_end_to_end)

@@ -493,9 +493,12 @@ struct cell_response {
  * all at once.  Nothing else does (there is no timer): until then the
  * server does not see them, whatever their deadline, so a thread that
  * submits with CELL_CALL_MORE must end its batch with one of those.  A
- * thread that has a call begun (not yet submitted) holds the send lock:
- * it must not flush, and its waits do not flush: submit the begun call
- * first.  On the unix and QUIC paths it has no effect.
+ * thread with a call begun (not yet submitted) may flush and wait too:
+ * the batch is published up to the begun request, which goes at its own
+ * submit.  When another thread has a call begun, a wait (not a flush,
+ * which waits for the lock) asks that thread to publish the batch when it
+ * submits or ends its call; until then the server does not see it.  On
+ * the unix and QUIC paths it has no effect.
  */
 #define CELL_CALL_MORE 0x2
 
@@ -590,7 +593,10 @@ LIBCELL_API enum cell_status cell_client_send(struct cell_client *c, uint16_t me
 /**
  * cell_client_flush() - wake the server for requests submitted with
  * CELL_CALL_MORE (a no-op if there are none, or on the unix and QUIC
- * paths, which send each frame at once).  Any thread.
+ * paths, which send each frame at once).  Any thread, also one with a
+ * call begun (that request stays unpublished until its submit); while
+ * another thread has a call begun, it waits until that one is submitted
+ * or ended.
  */
 LIBCELL_API void cell_client_flush(struct cell_client *c);
 
