@@ -82,22 +82,7 @@ int cell_ux_listen(const char *path)
 
 int cell_ux_connect(const char *path)
 {
-	struct sockaddr_un addr;
-	int fd, err;
-
-	err = make_addr(path, &addr);
-	if (err)
-		return err;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK | O_RDWR)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	return cell_ux_connect_by(path, CELL_DEADLINE_NONE); /* SO_SNDTIMEO 0: no bound */
 }
 
 int cell_ux_connect_by(const char *path, uint64_t deadline)
